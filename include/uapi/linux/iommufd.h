@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * iommufd: userspace control of IO address spaces through /dev/iommu.
+ *
+ * The command numbers and structure layouts in this file are the ones
+ * upstream Linux defines, so that programs written against upstream work
+ * unchanged on this kernel.
+ */
+#ifndef _UAPI_IOMMUFD_H
+#define _UAPI_IOMMUFD_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define IOMMUFD_TYPE (';')
+
+/**
+ * DOC: General ioctl format
+ *
+ * Every iommufd ioctl takes a pointer to one structure whose first member
+ * is a __u32 ``size``: the number of bytes userspace passes. The ioctl
+ * number is built with _IO() and does not encode the length, so a
+ * structure can grow at its end without the command number changing.
+ *
+ * The kernel reads ``size`` first and then:
+ *
+ *  - rejects a ``size`` below the length of the first version of the
+ *    structure with EINVAL;
+ *  - treats bytes it does not know of (``size`` larger than its own
+ *    structure) as a request for a newer feature: they must be zero, or
+ *    the ioctl fails with E2BIG;
+ *  - treats a ``size`` shorter than its own structure but not shorter than
+ *    the first version as an older program, and reads the missing tail as
+ *    zero.
+ *
+ * Results are written back only up to the ``size`` userspace passed.
+ *
+ * Beyond the errnos each ioctl documents, these have one meaning for all:
+ *
+ *  - ENOTTY: this ioctl number is not implemented at all;
+ *  - E2BIG: the structure has non-zero bytes past what the kernel knows;
+ *  - EOPNOTSUPP: the structure is understood, but a flag or a field value
+ *    (reserved fields included) asks for something not supported;
+ *  - EINVAL: the request is understood but a field is wrong;
+ *  - ENOENT: an object ID or an IOVA does not exist;
+ *  - ENOMEM: out of memory;
+ *  - EOVERFLOW: arithmetic on the supplied values overflowed.
+ */
+enum {
+	IOMMUFD_CMD_BASE = 0x80,
+	IOMMUFD_CMD_DESTROY = IOMMUFD_CMD_BASE,
+	IOMMUFD_CMD_IOAS_ALLOC = 0x81,
+	IOMMUFD_CMD_IOAS_ALLOW_IOVAS = 0x82,
+	IOMMUFD_CMD_IOAS_COPY = 0x83,
+	IOMMUFD_CMD_IOAS_IOVA_RANGES = 0x84,
+	IOMMUFD_CMD_IOAS_MAP = 0x85,
+	IOMMUFD_CMD_IOAS_UNMAP = 0x86,
+	IOMMUFD_CMD_OPTION = 0x87,
+	IOMMUFD_CMD_VFIO_IOAS = 0x88,
+	IOMMUFD_CMD_HWPT_ALLOC = 0x89,
+	IOMMUFD_CMD_GET_HW_INFO = 0x8a,
+	IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING = 0x8b,
+	IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP = 0x8c,
+	IOMMUFD_CMD_HWPT_INVALIDATE = 0x8d,
+	IOMMUFD_CMD_FAULT_QUEUE_ALLOC = 0x8e,
+	IOMMUFD_CMD_IOAS_MAP_FILE = 0x8f,
+	IOMMUFD_CMD_VIOMMU_ALLOC = 0x90,
+	IOMMUFD_CMD_VDEVICE_ALLOC = 0x91,
+	IOMMUFD_CMD_IOAS_CHANGE_PROCESS = 0x92,
+	IOMMUFD_CMD_VEVENTQ_ALLOC = 0x93,
+};
+
+/**
+ * struct iommu_destroy - ioctl(IOMMU_DESTROY)
+ * @size: sizeof(struct iommu_destroy)
+ * @id: ID of the object to destroy
+ *
+ * Destroy any object the context holds by its ID. Fails with EBUSY while
+ * another object still depends on it (for example an IOAS with a device
+ * attached), and with ENOENT when @id names no object.
+ */
+struct iommu_destroy {
+	__u32 size;
+	__u32 id;
+};
+
+#define IOMMU_DESTROY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_DESTROY)
+
+/**
+ * struct iommu_ioas_alloc - ioctl(IOMMU_IOAS_ALLOC)
+ * @size: sizeof(struct iommu_ioas_alloc)
+ * @flags: Must be 0
+ * @out_ioas_id: ID of the new IOAS
+ *
+ * Create an empty IO address space. Nothing is mapped in it and no IOVA is
+ * reserved until memory is mapped or a device is attached.
+ */
+struct iommu_ioas_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_ioas_id;
+};
+
+#define IOMMU_IOAS_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOC)
+
+/**
+ * struct iommu_iova_range - one span of IOVA
+ * @start: First IOVA of the span
+ * @last: Last IOVA of the span, inclusive
+ */
+struct iommu_iova_range {
+	__aligned_u64 start;
+	__aligned_u64 last;
+};
+
+/**
+ * struct iommu_ioas_iova_ranges - ioctl(IOMMU_IOAS_IOVA_RANGES)
+ * @size: sizeof(struct iommu_ioas_iova_ranges)
+ * @ioas_id: IOAS to query
+ * @num_iovas: In: how many struct iommu_iova_range fit at @allowed_iovas.
+ *             Out: how many ranges the IOAS has.
+ * @__reserved: Must be 0
+ * @allowed_iovas: User pointer to an array of struct iommu_iova_range
+ * @out_iova_alignment: Alignment, in bytes, that every IOVA and length
+ *                      given to IOMMU_IOAS_MAP must have
+ *
+ * Report the IOVA ranges that may be mapped in the IOAS, in increasing
+ * order. What is usable shrinks when a device is attached whose IOMMU
+ * cannot translate some IOVAs or reserves them (for example the MSI
+ * window), and when userspace restricts the IOAS with
+ * IOMMU_IOAS_ALLOW_IOVAS; the answer is only valid until the next such
+ * change.
+ *
+ * When the array is too small the kernel fills it as far as it goes, sets
+ * @num_iovas to the number of ranges there are and fails with EMSGSIZE, so
+ * that userspace can size the array and call again. A @num_iovas of 0 with
+ * any @allowed_iovas is a plain query of the count.
+ *
+ * Every range satisfies::
+ *
+ *   start % out_iova_alignment == 0
+ *   (last + 1) % out_iova_alignment == 0
+ */
+struct iommu_ioas_iova_ranges {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+	__aligned_u64 out_iova_alignment;
+};
+
+#define IOMMU_IOAS_IOVA_RANGES _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES)
+
+#endif
