@@ -1,0 +1,387 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * /dev/iommu: the character device, its contexts and their objects.
+ *
+ * Every open of /dev/iommu makes a context (struct iommufd_ctx). A context
+ * owns objects (IO address spaces, and later page tables and devices) and
+ * names each by a small integer ID that userspace passes back in ioctls.
+ *
+ * Objects are created in two steps. iommufd_object_alloc() allocates the
+ * object and reserves its ID, but lookups cannot see it yet: the ioctl is
+ * free to build it, answer userspace, and only then publish it with
+ * iommufd_object_finalize(). If anything fails on the way, including the
+ * copy of the answer to userspace, iommufd_object_abort*() takes it back
+ * and userspace never learns of an ID that did not work. Nothing may fail
+ * after finalize.
+ *
+ * An object's users count holds one reference for being published, one for
+ * each ioctl that looked it up and one for each object built on top of it.
+ * IOMMU_DESTROY removes an object only when that count is exactly one, so
+ * an object in use is never freed under its users: the caller gets EBUSY.
+ * Closing the file destroys everything, dependants before what they depend
+ * on.
+ *
+ * All ioctls pass through iommufd_fops_ioctl(), the one place that checks
+ * the structure size contract of the uAPI header.
+ */
+#define pr_fmt(fmt) "iommufd: " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/slab.h>
+#include <uapi/linux/iommufd.h>
+
+#include "iommufd_private.h"
+
+struct iommufd_object_ops {
+	void (*destroy)(struct iommufd_object *obj);
+};
+
+static const struct iommufd_object_ops iommufd_object_ops[] = {
+	[IOMMUFD_OBJ_IOAS] = {
+		.destroy = iommufd_ioas_destroy,
+	},
+};
+
+/**
+ * _iommufd_object_alloc() - allocate an object and reserve an ID for it
+ * @ictx: context that will own the object
+ * @size: size of the containing structure
+ * @type: object type
+ *
+ * The object is not visible to lookups until iommufd_object_finalize().
+ * Use the iommufd_object_alloc() wrapper rather than calling this.
+ *
+ * Return: the zeroed object, or an ERR_PTR() on failure.
+ */
+struct iommufd_object *_iommufd_object_alloc(struct iommufd_ctx *ictx,
+					     size_t size,
+					     enum iommufd_object_type type)
+{
+	struct iommufd_object *obj;
+	int rc;
+
+	obj = kzalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!obj)
+		return ERR_PTR(-ENOMEM);
+	obj->type = type;
+	refcount_set(&obj->users, 1);
+
+	/*
+	 * XA_ZERO_ENTRY holds the ID without publishing anything: xa_load()
+	 * reads it as NULL, so a guessed ID cannot reach a half-built object.
+	 */
+	rc = xa_alloc(&ictx->objects, &obj->id, XA_ZERO_ENTRY, xa_limit_31b,
+		      GFP_KERNEL_ACCOUNT);
+	if (rc) {
+		kfree(obj);
+		return ERR_PTR(rc);
+	}
+	return obj;
+}
+
+/**
+ * iommufd_object_finalize() - publish a fully built object
+ * @ictx: owning context
+ * @obj: object from iommufd_object_alloc()
+ *
+ * After this, userspace can use and destroy the object at any moment; the
+ * caller must not touch it again without a reference.
+ */
+void iommufd_object_finalize(struct iommufd_ctx *ictx,
+			     struct iommufd_object *obj)
+{
+	void *old;
+
+	/* The slot exists already, so this store cannot need memory. */
+	old = xa_store(&ictx->objects, obj->id, obj, GFP_KERNEL);
+	WARN_ON(old);
+}
+
+/**
+ * iommufd_object_abort() - release an unpublished object
+ * @ictx: owning context
+ * @obj: object from iommufd_object_alloc() that was never finalized
+ *
+ * Only for objects whose type-specific part was never set up; otherwise
+ * use iommufd_object_abort_and_destroy().
+ */
+void iommufd_object_abort(struct iommufd_ctx *ictx, struct iommufd_object *obj)
+{
+	void *old;
+
+	old = xa_erase(&ictx->objects, obj->id);
+	WARN_ON(old);
+	kfree(obj);
+}
+
+/**
+ * iommufd_object_abort_and_destroy() - tear down and release an unpublished
+ *                                      object
+ * @ictx: owning context
+ * @obj: object from iommufd_object_alloc() that was never finalized
+ *
+ * Runs the type's destroy function first, so the object must be complete
+ * enough for it.
+ */
+void iommufd_object_abort_and_destroy(struct iommufd_ctx *ictx,
+				      struct iommufd_object *obj)
+{
+	iommufd_object_ops[obj->type].destroy(obj);
+	iommufd_object_abort(ictx, obj);
+}
+
+/**
+ * iommufd_get_object() - look up a published object and take a reference
+ * @ictx: context to look in
+ * @id: the object's ID
+ * @type: the type the caller needs, or IOMMUFD_OBJ_ANY
+ *
+ * Context: takes the objects xarray lock.
+ * Return: the object, to be released with iommufd_put_object(), or
+ * ERR_PTR(-ENOENT) if @id names no published object of @type.
+ */
+struct iommufd_object *iommufd_get_object(struct iommufd_ctx *ictx, u32 id,
+					  enum iommufd_object_type type)
+{
+	struct iommufd_object *obj;
+
+	xa_lock(&ictx->objects);
+	obj = xa_load(&ictx->objects, id);
+	if (!obj || (type != IOMMUFD_OBJ_ANY && obj->type != type) ||
+	    !refcount_inc_not_zero(&obj->users))
+		obj = ERR_PTR(-ENOENT);
+	xa_unlock(&ictx->objects);
+	return obj;
+}
+
+/*
+ * Unpublish @obj if nothing but the context holds it. Called with the
+ * xarray lock held so that no lookup can take a reference in between.
+ */
+static bool __iommufd_object_try_remove(struct iommufd_ctx *ictx,
+					struct iommufd_object *obj)
+{
+	lockdep_assert_held(&ictx->objects.xa_lock);
+
+	if (!refcount_dec_if_one(&obj->users))
+		return false;
+	__xa_erase(&ictx->objects, obj->id);
+	return true;
+}
+
+static void iommufd_object_free(struct iommufd_object *obj)
+{
+	iommufd_object_ops[obj->type].destroy(obj);
+	kfree(obj);
+}
+
+/**
+ * iommufd_ucmd_fail() - fail an ioctl with an errno and a reason in words
+ * @ucmd: the ioctl
+ * @rc: negative errno to return
+ * @fmt: printf-style reason, naming the object or device at fault
+ *
+ * Return: @rc, so that a handler can end with ``return
+ * iommufd_ucmd_fail(ucmd, -EBUSY, "...")``.
+ */
+int iommufd_ucmd_fail(struct iommufd_ucmd *ucmd, int rc, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(ucmd->reason, sizeof(ucmd->reason), fmt, args);
+	va_end(args);
+	return rc;
+}
+
+static int iommufd_destroy(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_destroy *cmd = ucmd->cmd;
+	struct iommufd_ctx *ictx = ucmd->ictx;
+	struct iommufd_object *obj;
+	unsigned int users = 0;
+
+	xa_lock(&ictx->objects);
+	obj = xa_load(&ictx->objects, cmd->id);
+	if (obj && !__iommufd_object_try_remove(ictx, obj)) {
+		users = refcount_read(&obj->users) - 1;
+		obj = ERR_PTR(-EBUSY);
+	}
+	xa_unlock(&ictx->objects);
+
+	if (!obj)
+		return iommufd_ucmd_fail(ucmd, -ENOENT, "no object with ID %u",
+					 cmd->id);
+	if (IS_ERR(obj))
+		return iommufd_ucmd_fail(ucmd, PTR_ERR(obj),
+					 "object %u is still used by %u others",
+					 cmd->id, users);
+	iommufd_object_free(obj);
+	return 0;
+}
+
+static int iommufd_fops_open(struct inode *inode, struct file *filp)
+{
+	struct iommufd_ctx *ictx;
+
+	ictx = kzalloc(sizeof(*ictx), GFP_KERNEL_ACCOUNT);
+	if (!ictx)
+		return -ENOMEM;
+	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	ictx->file = filp;
+	filp->private_data = ictx;
+	return 0;
+}
+
+static int iommufd_fops_release(struct inode *inode, struct file *filp)
+{
+	struct iommufd_ctx *ictx = filp->private_data;
+	struct iommufd_object *obj;
+	unsigned long index;
+	bool progress;
+
+	/*
+	 * No ioctl can run any more, so the only references left are the
+	 * published ones and those objects hold on each other. Destroying
+	 * every object nothing depends on, over and over, takes the graph
+	 * apart leaves first.
+	 */
+	do {
+		progress = false;
+		xa_for_each(&ictx->objects, index, obj) {
+			xa_lock(&ictx->objects);
+			if (!__iommufd_object_try_remove(ictx, obj)) {
+				xa_unlock(&ictx->objects);
+				continue;
+			}
+			xa_unlock(&ictx->objects);
+			iommufd_object_free(obj);
+			progress = true;
+		}
+	} while (progress);
+
+	/* Whatever is left holds a reference to itself: a bug, so leak it. */
+	WARN_ON(!xa_empty(&ictx->objects));
+	xa_destroy(&ictx->objects);
+	kfree(ictx);
+	return 0;
+}
+
+/* Room on the stack for the largest structure any ioctl takes. */
+union iommufd_ucmd_buffer {
+	struct iommu_destroy destroy;
+	struct iommu_ioas_alloc ioas_alloc;
+	struct iommu_ioas_iova_ranges iova_ranges;
+};
+
+/**
+ * struct iommufd_ioctl_op - how one ioctl is checked and run
+ * @size: the kernel's size of the structure
+ * @min_size: size of the structure's first version; shorter is EINVAL
+ * @ioctl_num: the full ioctl number, so a number built with another type
+ *             or direction does not match
+ * @execute: the handler
+ */
+struct iommufd_ioctl_op {
+	unsigned int size;
+	unsigned int min_size;
+	unsigned int ioctl_num;
+	int (*execute)(struct iommufd_ucmd *ucmd);
+};
+
+/*
+ * One table entry per ioctl, indexed by command number. @_name is the
+ * part shared by the IOMMU_<name> ioctl and its IOMMUFD_CMD_<name> number.
+ */
+#define IOMMUFD_IOCTL(_name, _fn, _struct, _last)                             \
+	[IOMMUFD_CMD_##_name - IOMMUFD_CMD_BASE] = {                           \
+		.size = sizeof(_struct) +                                      \
+			BUILD_BUG_ON_ZERO(sizeof(union iommufd_ucmd_buffer) <  \
+					  sizeof(_struct)),                    \
+		.min_size = offsetofend(_struct, _last),                       \
+		.ioctl_num = IOMMU_##_name,                                    \
+		.execute = _fn,                                                \
+	}
+
+static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
+	IOMMUFD_IOCTL(DESTROY, iommufd_destroy, struct iommu_destroy, id),
+	IOMMUFD_IOCTL(IOAS_ALLOC, iommufd_ioas_alloc_ioctl,
+		      struct iommu_ioas_alloc, out_ioas_id),
+	IOMMUFD_IOCTL(IOAS_IOVA_RANGES, iommufd_ioas_iova_ranges,
+		      struct iommu_ioas_iova_ranges, out_iova_alignment),
+};
+
+static long iommufd_fops_ioctl(struct file *filp, unsigned int cmd,
+			       unsigned long arg)
+{
+	struct iommufd_ucmd ucmd = {
+		.ictx = filp->private_data,
+		.ubuffer = (void __user *)arg,
+	};
+	const struct iommufd_ioctl_op *op;
+	union iommufd_ucmd_buffer buf;
+	unsigned int nr = _IOC_NR(cmd);
+	int rc;
+
+	if (nr < IOMMUFD_CMD_BASE ||
+	    nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(iommufd_ioctl_ops))
+		return -ENOTTY;
+	op = &iommufd_ioctl_ops[array_index_nospec(nr - IOMMUFD_CMD_BASE,
+						   ARRAY_SIZE(iommufd_ioctl_ops))];
+	/* Also rejects the holes of the table, whose ioctl_num is 0. */
+	if (op->ioctl_num != cmd)
+		return -ENOTTY;
+
+	rc = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
+	if (rc)
+		return rc;
+	if (ucmd.user_size < op->min_size)
+		return -EINVAL;
+	ucmd.cmd = &buf;
+	/* Zero-fills a short structure, E2BIG for a non-zero unknown tail. */
+	rc = copy_struct_from_user(ucmd.cmd, op->size, ucmd.ubuffer,
+				   ucmd.user_size);
+	if (rc)
+		return rc;
+
+	rc = op->execute(&ucmd);
+	if (rc && ucmd.reason[0])
+		pr_debug("ioctl 0x%x failed with %d: %s\n", cmd, rc,
+			 ucmd.reason);
+	return rc;
+}
+
+static const struct file_operations iommufd_fops = {
+	.owner = THIS_MODULE,
+	.open = iommufd_fops_open,
+	.release = iommufd_fops_release,
+	.unlocked_ioctl = iommufd_fops_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice iommufd_misc_dev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "iommu",
+	.fops = &iommufd_fops,
+	.nodename = "iommu",
+	.mode = 0660,
+};
+
+static int __init iommufd_init(void)
+{
+	return misc_register(&iommufd_misc_dev);
+}
+
+static void __exit iommufd_exit(void)
+{
+	misc_deregister(&iommufd_misc_dev);
+}
+
+module_init(iommufd_init);
+module_exit(iommufd_exit);
+
+MODULE_DESCRIPTION("iommufd: userspace control of IO address spaces");
+MODULE_LICENSE("GPL");
