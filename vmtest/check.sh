@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# 'make check': build the debug kernel with iommufd, run the static checks,
+# boot the VM, run every kselftest, and judge the console. Prints one line
+# per result and closes with 'N passed, N failed'; exits non-zero on any
+# failure.
+source "$(dirname "$0")/lib.sh"
+
+RESULTS=$BUILD/results
+mkdir -p "$BUILD"
+: >"$RESULTS"
+
+record() { # verdict name [detail]
+	echo "$1 $2${3:+: $3}" >>"$RESULTS"
+	echo "  $1 $2${3:+: $3}"
+}
+
+ensure_deps
+prepare_tree
+configure_kernel debug base.config debug.config iommufd.config
+build_kernel debug
+build_guest_programs debug
+build_initramfs debug
+
+log "static checks"
+source "$VMTEST/static_checks.sh"
+run_static_checks debug
+
+log "booting the debug VM and running the tests (timeout ${IOMMUFD_VM_TIMEOUT:-1800} s)"
+boot_vm debug test "${IOMMUFD_VM_TIMEOUT:-1800}" </dev/null 2>&1 |
+	python3 "$VMTEST/console_check.py" "$BUILD/console.log" "$BUILD/vm-results"
+cat "$BUILD/vm-results" >>"$RESULTS"
+log "guest console log: $BUILD/console.log"
+
+echo
+echo "Results:"
+sed 's/^/  /' "$RESULTS"
+passed=$(grep -c '^PASS' "$RESULTS" || true)
+failed=$(grep -c '^FAIL' "$RESULTS" || true)
+skipped=$(grep -c '^SKIP' "$RESULTS" || true)
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]

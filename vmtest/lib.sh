@@ -1,0 +1,220 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared steps of the iommufd build/boot/test harness. Sourced by run.sh
+# and check.sh; every step says what it is doing and is skipped when its
+# inputs did not change, so that an edit to one iommufd file costs one
+# incremental kernel build and one boot.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VMTEST=$TOP/vmtest
+BUILD=${IOMMUFD_BUILD_DIR:-$TOP/build}
+SRC=$BUILD/linux-source-6.1
+TARBALL=/usr/src/linux-source-6.1.tar.xz
+JOBS=$(nproc)
+# The kernel-tree paths this repository lays over the 6.1 source.
+OVERLAY_DIRS="drivers include tools Documentation"
+
+log() {
+	printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"
+}
+
+die() {
+	printf '[%s] error: %s\n' "$(date +%H:%M:%S)" "$*" >&2
+	exit 1
+}
+
+# Debian packages the harness needs, and one command that shows each is
+# installed (a package name alone for those without a command).
+DEPS="linux-source-6.1:$TARBALL gcc:gcc make:make bc:bc bison:bison
+flex:flex libelf-dev:/usr/include/libelf.h libssl-dev:/usr/include/openssl/ssl.h
+libc6-dev:/usr/include/stdio.h qemu-system-x86:qemu-system-x86_64
+busybox-static:/bin/busybox ccache:ccache sparse:sparse cpio:cpio rsync:rsync
+xz-utils:xz perl:perl python3:python3 kmod:depmod libcap-dev:/usr/include/sys/capability.h"
+
+ensure_deps() {
+	local missing="" pkg probe
+	for dep in $DEPS; do
+		pkg=${dep%%:*}
+		probe=${dep#*:}
+		if [ "${probe#/}" != "$probe" ]; then
+			[ -e "$probe" ] && continue
+		else
+			command -v "$probe" >/dev/null 2>&1 && continue
+		fi
+		missing="$missing $pkg"
+	done
+	if [ -n "$missing" ]; then
+		[ "$(id -u)" = 0 ] || die "missing packages:$missing (run as root to install them)"
+		log "installing Debian packages:$missing"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -q >"$BUILD/apt.log" 2>&1 || { cat "$BUILD/apt.log"; die "apt-get update failed"; }
+		# shellcheck disable=SC2086
+		apt-get install -y -q --no-install-recommends $missing >>"$BUILD/apt.log" 2>&1 ||
+			{ tail -30 "$BUILD/apt.log"; die "apt-get install failed"; }
+	fi
+	log "kernel source: Debian linux-source-6.1 $(dpkg-query -W -f='${Version}' linux-source-6.1)"
+}
+
+# Hash of everything that defines the pristine+patched tree.
+tree_key() {
+	{
+		dpkg-query -W -f='${Version}\n' linux-source-6.1
+		cat "$TOP/patches/series"
+		(cd "$TOP/patches" && cat $(cat series))
+	} | sha1sum | cut -d' ' -f1
+}
+
+overlay_manifest() {
+	(cd "$TOP" && git ls-files -- $OVERLAY_DIRS 2>/dev/null ||
+		find $OVERLAY_DIRS -type f) | sort
+}
+
+# Unpack the 6.1 source, apply patches/series and lay our files over it.
+# The tree is only unpacked again when the source package or the patches
+# change, or when a file we used to lay over it is gone from the repo.
+prepare_tree() {
+	local key stamp=$BUILD/.tree-key manifest=$BUILD/.overlay-files
+	mkdir -p "$BUILD"
+	key=$(tree_key)
+	overlay_manifest >"$manifest.new"
+	if [ -f "$manifest" ] && [ -n "$(comm -23 "$manifest" "$manifest.new")" ]; then
+		log "files were removed from the overlay: unpacking the tree again"
+		rm -f "$stamp"
+	fi
+	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$key" ] || [ ! -d "$SRC" ]; then
+		log "unpacking $TARBALL (about 30 s)"
+		rm -rf "$SRC" "$BUILD"/obj-*
+		tar -C "$BUILD" -xf "$TARBALL"
+		log "applying $(wc -l <"$TOP/patches/series") patches from patches/series"
+		while read -r p; do
+			[ -n "$p" ] || continue
+			patch -d "$SRC" -p1 --batch --forward --quiet <"$TOP/patches/$p" ||
+				die "patch $p does not apply to linux-source-6.1"
+			log "  applied $p"
+		done <"$TOP/patches/series"
+		echo "$key" >"$stamp"
+	fi
+	mv "$manifest.new" "$manifest"
+	# --checksum: unchanged files keep their mtime, so make rebuilds only
+	# what really changed.
+	(cd "$TOP" && rsync -rc --files-from="$manifest" . "$SRC/")
+}
+
+# $1: config name; the rest: fragments from vmtest/configs, in order.
+configure_kernel() {
+	local name=$1 obj=$BUILD/obj-$1 key frag
+	shift
+	key=$( (cd "$VMTEST/configs" && cat "$@"; tree_key) | sha1sum | cut -d' ' -f1)
+	mkdir -p "$obj"
+	if [ -f "$obj/.config" ] && [ "$(cat "$obj/.config-key" 2>/dev/null)" = "$key" ]; then
+		return 0
+	fi
+	log "configuring the $name kernel: tinyconfig + $*"
+	make -s -C "$SRC" O="$obj" tinyconfig >/dev/null
+	(cd "$VMTEST/configs" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$obj" \
+		"$obj/.config" "$@" >"$obj/merge.log" 2>&1)
+	make -s -C "$SRC" O="$obj" olddefconfig >"$obj/olddefconfig.log" 2>&1
+	# Every option we asked for must have survived olddefconfig.
+	local bad=0 line opt want got
+	for frag in "$@"; do
+		while read -r line; do
+			case "$line" in ''|'#'*) continue ;; esac
+			opt=${line%%=*}
+			want=${line#*=}
+			got=$(grep -E "^$opt=" "$obj/.config" | cut -d= -f2- || true)
+			[ "$want" = n ] && { [ -z "$got" ] && continue; }
+			if [ "$got" != "$want" ]; then
+				echo "  $frag: $opt wanted '$want', got '${got:-unset}'"
+				bad=1
+			fi
+		done <"$VMTEST/configs/$frag"
+	done
+	[ $bad = 0 ] || die "the $name kernel config lost options (see above)"
+	echo "$key" >"$obj/.config-key"
+}
+
+# Build bzImage with a running count of compiled objects.
+build_kernel() {
+	local name=$1 obj=$BUILD/obj-$1 logf=$BUILD/obj-$1/build.log
+	local prev start
+	prev=$(cat "$obj/.objects" 2>/dev/null || echo "about 1800")
+	start=$(date +%s)
+	log "building the $name kernel with $JOBS jobs (a full build compiles $prev objects; ccache makes repeats cheap)"
+	export CCACHE_DIR=${CCACHE_DIR:-$BUILD/ccache}
+	ccache -M 5G >/dev/null 2>&1 || true
+	(
+		make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" bzImage >"$logf" 2>&1
+		echo $? >"$obj/.rc"
+	) &
+	local pid=$! n
+	while kill -0 $pid 2>/dev/null; do
+		sleep 20
+		n=$(grep -c '^  CC ' "$logf" || true)
+		kill -0 $pid 2>/dev/null && log "  ... $n objects compiled in this run, $(($(date +%s) - start)) s"
+	done
+	wait $pid || true
+	if [ "$(cat "$obj/.rc")" != 0 ]; then
+		grep -E 'error|Error' "$logf" | head -40
+		die "kernel build failed (log: $logf)"
+	fi
+	n=$(grep -c '^  CC ' "$logf" || true)
+	[ -f "$obj/.objects" ] || echo "$n" >"$obj/.objects"
+	log "kernel built in $(($(date +%s) - start)) s ($n objects compiled in this run)"
+}
+
+# Build the kselftests the kselftest way, inside the kernel tree, and our
+# guest-side programs, all statically linked for the initramfs.
+build_guest_programs() {
+	local name=$1 obj=$BUILD/obj-$1
+	log "installing uAPI headers and building the iommu kselftests"
+	make -s -C "$SRC" O="$obj" headers >/dev/null
+	make -s -C "$SRC/tools/testing/selftests" O="$obj" TARGETS=iommu \
+		CC=gcc LDFLAGS=-static >"$obj/kselftest.log" 2>&1 ||
+		{ cat "$obj/kselftest.log"; die "kselftest build failed"; }
+	mkdir -p "$obj/guest"
+	gcc -O2 -Wall -Werror -static -isystem "$obj/usr/include" \
+		-o "$obj/guest/iommufd_demo" "$VMTEST/guest/iommufd_demo.c" ||
+		die "demo build failed"
+}
+
+# Pack busybox, the init script and the test programs into an initramfs.
+build_initramfs() {
+	local name=$1 obj=$BUILD/obj-$1 root=$BUILD/obj-$1/initramfs
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,mnt,tests}
+	cp /bin/busybox "$root/bin/busybox"
+	for app in $(/bin/busybox --list); do
+		[ "$app" = busybox ] || ln -sf busybox "$root/bin/$app"
+	done
+	cp "$VMTEST/guest/init" "$root/init"
+	chmod 755 "$root/init"
+	cp "$obj"/kselftest/iommu/* "$root/tests/" 2>/dev/null || true
+	rm -f "$root"/tests/*.o
+	cp "$obj/guest/iommufd_demo" "$root/bin/"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >"$obj/initramfs.cpio.gz")
+}
+
+# Boot the VM; the guest's console goes to stdout.
+# $1: kernel name, $2: mode for init (test|demo|shell), $3: timeout in s.
+boot_vm() {
+	local name=$1 mode=$2 tmo=$3 obj=$BUILD/obj-$1
+	local io="-display none -monitor none -serial stdio"
+	[ "$mode" = shell ] && io="-nographic"
+	# Two edu devices on the root bus, each its own IOMMU group, and a
+	# conventional PCI bridge whose edu and virtio-rng share one group
+	# (devices behind a PCIe-to-PCI bridge alias to the bridge).
+	# shellcheck disable=SC2086
+	timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
+		-machine q35,kernel-irqchip=split -accel tcg -smp 2 -m 2G \
+		-cpu max -no-reboot -nic none -vga none $io \
+		-device intel-iommu,intremap=on,caching-mode=on \
+		-device edu,id=edu0 -device edu,id=edu1 \
+		-device pcie-pci-bridge,id=br0 \
+		-device edu,id=edu2,bus=br0,addr=1 \
+		-device virtio-rng-pci,id=rng0,bus=br0,addr=2 \
+		-kernel "$obj/arch/x86/boot/bzImage" \
+		-initrd "$obj/initramfs.cpio.gz" \
+		-append "console=ttyS0 intel_iommu=on panic=-1 hugepagesz=2M hugepages=64 iommufd_mode=$mode ${IOMMUFD_CMDLINE:-}"
+}
+

@@ -1,0 +1,87 @@
+# SPDX-License-Identifier: GPL-2.0
+# The static checks of 'make check'. Each one is a test in the results.
+# Sourced after lib.sh; expects record() from the caller.
+
+# Our C and header files, Kconfig and Makefiles, at their kernel paths.
+our_source_files() {
+	grep -E '\.(c|h)$|/Kconfig$|/Makefile$' "$BUILD/.overlay-files"
+}
+
+check_checkpatch_files() {
+	local f out bad=""
+	for f in $(our_source_files); do
+		out=$(cd "$SRC" && perl scripts/checkpatch.pl --strict --no-tree \
+			--terse --show-types -f "$f" 2>&1 | grep -E ': (ERROR|WARNING|CHECK):' || true)
+		if [ -n "$out" ]; then
+			echo "$out" | sed 's/^/    /'
+			bad="$bad ${f##*/}"
+		fi
+	done
+	if [ -z "$bad" ]; then
+		record PASS "static:checkpatch --strict on our files"
+	else
+		record FAIL "static:checkpatch --strict on our files" "findings in$bad"
+	fi
+}
+
+check_checkpatch_patches() {
+	local p out bad=""
+	while read -r p; do
+		[ -n "$p" ] || continue
+		out=$(cd "$SRC" && perl scripts/checkpatch.pl --strict --no-tree \
+			--terse --show-types "$TOP/patches/$p" 2>&1 | grep -E ': (ERROR|WARNING|CHECK):' || true)
+		if [ -n "$out" ]; then
+			echo "$out" | sed 's/^/    /'
+			bad="$bad $p"
+		fi
+	done <"$TOP/patches/series"
+	if [ -z "$bad" ]; then
+		record PASS "static:checkpatch --strict on patches/"
+	else
+		record FAIL "static:checkpatch --strict on patches/" "findings in$bad"
+	fi
+}
+
+# sparse and W=1 in a tree of their own, so the test kernel's objects
+# are not rebuilt with other flags on every run.
+check_sparse_w1() {
+	local obj=$BUILD/obj-check out dirs="drivers/iommu/iommufd/"
+	configure_kernel check base.config debug.config iommufd.config
+	if [ ! -f "$obj/.prepared" ]; then
+		log "  preparing the sparse/W=1 tree (once)"
+		make -s -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" prepare >"$obj/prepare.log" 2>&1 ||
+			{ tail -20 "$obj/prepare.log"; die "make prepare failed"; }
+		touch "$obj/.prepared"
+	fi
+	# Force every file of ours to be compiled and checked again.
+	find "$obj/drivers/iommu/iommufd" -name '*.o' -delete 2>/dev/null || true
+	out=$(make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" C=2 W=1 $dirs 2>&1 |
+		grep -E 'warning:|error:|[Ww]arning: ' || true)
+	if [ -z "$out" ]; then
+		record PASS "static:sparse (C=2) and W=1 on $dirs"
+	else
+		echo "$out" | sed 's/^/    /'
+		record FAIL "static:sparse (C=2) and W=1 on $dirs" "$(echo "$out" | wc -l) warnings"
+	fi
+}
+
+check_kernel_doc() {
+	local files out
+	files=$(grep -E '^(include/.*|drivers/iommu/iommufd/.*)\.(c|h)$' "$BUILD/.overlay-files")
+	# shellcheck disable=SC2086
+	out=$(cd "$SRC" && perl scripts/kernel-doc -v -none $files 2>&1 |
+		grep -v ': info: Scanning doc for' || true)
+	if [ -z "$out" ]; then
+		record PASS "static:kernel-doc -v on our headers and sources"
+	else
+		echo "$out" | sed 's/^/    /'
+		record FAIL "static:kernel-doc -v on our headers and sources" "$(echo "$out" | wc -l) warnings"
+	fi
+}
+
+run_static_checks() {
+	check_checkpatch_files
+	check_checkpatch_patches
+	check_kernel_doc
+	check_sparse_w1
+}
