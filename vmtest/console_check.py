@@ -36,6 +36,7 @@ def main():
     done = False
     splats = []
     ended = set()
+    leak = None  # index in splats of the kmemleak report being read
     for raw in sys.stdin.buffer:
         line = raw.decode('utf-8', 'replace').rstrip('\r\n')
         logf.write(line + '\n')
@@ -76,9 +77,23 @@ def main():
             results.append((verdict, name, ''))
             print(f'  {verdict} {name}', flush=True)
             continue
+        # Name a leak by who allocated it: the first frame of its
+        # backtrace that is not the allocator itself.
+        m = re.match(r'\[<[0-9a-f]+>\] (\S+)', text)
+        if m and leak is not None:
+            frame = m.group(1)
+            if not re.match(r'(__)?(kmem_cache|kmalloc|kmemleak|slab|'
+                            r'__kmalloc|kzalloc|alloc_pages|__alloc)',
+                            frame):
+                where, msg = splats[leak]
+                splats[leak] = (where, f'{msg}, allocated by {frame}')
+                print(f'    allocated by {frame}', flush=True)
+                leak = None
+            continue
         if SPLAT.search(text):
             where = f'{program}:{test}' if program and test else phase
             splats.append((where, text))
+            leak = len(splats) - 1 if 'unreferenced object' in text else None
             print(f'  SPLAT during {where}: {text}', flush=True)
 
     # A splat fails the test it happened in, even if the test said ok.
