@@ -2,17 +2,700 @@
 /*
  * The IOVA space of an IO address space.
  *
- * An io_pagetable describes which IOVAs of an IOAS userspace may use and,
- * as mapping support is added, what is mapped where. Callers name IOVA
- * spans by their first and their last IOVA: 'last' is inclusive, so a span
- * that reaches the top of the address space is representable without
- * overflow.
+ * An io_pagetable keeps every used run of IOVA - areas that map user memory
+ * and IOVA reserved by devices - as a struct iopt_span in one red-black
+ * tree ordered by IOVA. Spans never overlap, so the same tree answers "what
+ * is at this IOVA" and, because each node also records the free IOVA
+ * before it and the largest such gap in its subtree, "where is the lowest
+ * free run of this size", both in logarithmic time. Choosing IOVAs for
+ * userspace therefore costs the same with ten areas as with a million.
+ *
+ * Vocabulary: 'last' is the last IOVA of a range, inclusive, so that a
+ * range can reach ULONG_MAX; 'end' would be exclusive and is not used for
+ * IOVA. Every sum of user-supplied values is checked for overflow.
+ *
+ * All tree state is protected by io_pagetable::iova_rwsem.
  */
+#include <linux/err.h>
+#include <linux/iommu.h>
 #include <linux/kernel.h>
 #include <linux/lockdep.h>
+#include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/rbtree_augmented.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
 
+#include "io_pagetable.h"
 #include "iommufd_private.h"
+
+static unsigned long iopt_span_gap(struct iopt_span *span)
+{
+	return span->gap;
+}
+
+RB_DECLARE_CALLBACKS_MAX(static, iopt_span_cb, struct iopt_span, rb,
+			 unsigned long, max_gap, iopt_span_gap);
+
+/* The first span that intersects [start, last], in IOVA order. */
+static struct iopt_span *iopt_span_first(struct io_pagetable *iopt,
+					 unsigned long start,
+					 unsigned long last)
+{
+	struct rb_node *node = iopt->spans.rb_node;
+	struct iopt_span *found = NULL;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	/* Spans are disjoint, so ordering by start also orders by last. */
+	while (node) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+
+		if (span->last >= start) {
+			found = span;
+			node = node->rb_left;
+		} else {
+			node = node->rb_right;
+		}
+	}
+	if (found && found->start <= last)
+		return found;
+	return NULL;
+}
+
+static struct iopt_span *iopt_span_next(struct iopt_span *span,
+					unsigned long last)
+{
+	struct rb_node *node = rb_next(&span->rb);
+
+	if (!node)
+		return NULL;
+	span = rb_entry(node, struct iopt_span, rb);
+	return span->start <= last ? span : NULL;
+}
+
+/* The caller has checked that @span overlaps nothing in the tree. */
+static void iopt_span_insert(struct io_pagetable *iopt,
+			     struct iopt_span *span)
+{
+	struct rb_node **link = &iopt->spans.rb_node;
+	struct iopt_span *prev = NULL, *next = NULL;
+	struct rb_node *parent = NULL, *node;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	while (*link) {
+		struct iopt_span *cur;
+
+		parent = *link;
+		cur = rb_entry(parent, struct iopt_span, rb);
+		if (span->start < cur->start) {
+			next = cur;
+			link = &parent->rb_left;
+		} else {
+			prev = cur;
+			link = &parent->rb_right;
+		}
+	}
+	span->gap = span->start - (prev ? prev->last + 1 : 0);
+	span->max_gap = span->gap;
+
+	/*
+	 * Every node on the path gets the new node in its subtree: raise
+	 * their maxima before linking, so that the rebalancing rotations
+	 * start from correct values.
+	 */
+	for (node = iopt->spans.rb_node; node != &span->rb && node;) {
+		struct iopt_span *cur = rb_entry(node, struct iopt_span, rb);
+
+		cur->max_gap = max(cur->max_gap, span->gap);
+		node = span->start < cur->start ? node->rb_left : node->rb_right;
+	}
+	rb_link_node(&span->rb, parent, link);
+	rb_insert_augmented(&span->rb, &iopt->spans, &iopt_span_cb);
+
+	/* The gap before the next span shrank by what the new span took. */
+	if (next) {
+		next->gap = next->start - (span->last + 1);
+		iopt_span_cb_propagate(&next->rb, NULL);
+	}
+}
+
+static void iopt_span_remove(struct io_pagetable *iopt,
+			     struct iopt_span *span)
+{
+	struct rb_node *prev = rb_prev(&span->rb);
+	struct rb_node *next = rb_next(&span->rb);
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	rb_erase_augmented(&span->rb, &iopt->spans, &iopt_span_cb);
+	/* The next span's gap now reaches back to the previous span. */
+	if (next) {
+		struct iopt_span *nspan = rb_entry(next, struct iopt_span, rb);
+
+		nspan->gap = nspan->start;
+		if (prev)
+			nspan->gap -= rb_entry(prev, struct iopt_span, rb)->last + 1;
+		iopt_span_cb_propagate(next, NULL);
+	}
+}
+
+/**
+ * struct iopt_alloc_req - what a kernel-chosen IOVA range must satisfy
+ * @lo: lowest IOVA the range may use
+ * @hi: highest IOVA the range may use
+ * @length: number of bytes
+ * @align: power of two the first IOVA must be a multiple of
+ */
+struct iopt_alloc_req {
+	unsigned long lo;
+	unsigned long hi;
+	unsigned long length;
+	unsigned long align;
+};
+
+/* Place the request in the free run [start, last] if it fits there. */
+static bool iopt_fit_in_gap(const struct iopt_alloc_req *req,
+			    unsigned long start, unsigned long last,
+			    unsigned long *iova)
+{
+	unsigned long first;
+
+	start = max(start, req->lo);
+	last = min(last, req->hi);
+	if (start > last)
+		return false;
+	if (check_add_overflow(start, req->align - 1, &first))
+		return false;
+	first &= ~(req->align - 1);
+	if (first > last || last - first < req->length - 1)
+		return false;
+	*iova = first;
+	return true;
+}
+
+/*
+ * Find the lowest fitting free run in the subtree at @node: subtrees whose
+ * largest gap is too small, or that lie wholly outside [lo, hi], are never
+ * entered, so this visits O(height) nodes unless alignment rejects gaps
+ * that are large enough. The recursion is bounded by the tree's height.
+ */
+static bool iopt_find_gap(struct rb_node *node,
+			  const struct iopt_alloc_req *req, unsigned long *iova)
+{
+	struct iopt_span *span;
+
+	if (!node)
+		return false;
+	span = rb_entry(node, struct iopt_span, rb);
+	if (span->max_gap < req->length)
+		return false;
+	/* Gaps on the left end before span->start. */
+	if (span->start > req->lo && iopt_find_gap(node->rb_left, req, iova))
+		return true;
+	/* This gap, and all on the right, begin above the window. */
+	if (span->start - span->gap > req->hi)
+		return false;
+	if (span->gap >= req->length &&
+	    iopt_fit_in_gap(req, span->start - span->gap, span->start - 1,
+			    iova))
+		return true;
+	return iopt_find_gap(node->rb_right, req, iova);
+}
+
+static bool iopt_find_free(struct io_pagetable *iopt,
+			   const struct iopt_alloc_req *req, unsigned long *iova)
+{
+	struct rb_node *last_node;
+	struct iopt_span *last;
+
+	if (iopt_find_gap(iopt->spans.rb_node, req, iova))
+		return true;
+	/* The free run after the highest span is no span's gap. */
+	last_node = rb_last(&iopt->spans);
+	if (!last_node)
+		return iopt_fit_in_gap(req, 0, ULONG_MAX, iova);
+	last = rb_entry(last_node, struct iopt_span, rb);
+	if (last->last == ULONG_MAX)
+		return false;
+	return iopt_fit_in_gap(req, last->last + 1, ULONG_MAX, iova);
+}
+
+/*
+ * Choose an IOVA for @length bytes of user memory at @uptr. The IOVA keeps
+ * as much of @uptr's alignment as the length can use, up to the huge page
+ * size, so that huge pages can map as huge IOPTEs. IOVA 0 and the top page
+ * are never chosen.
+ */
+static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
+			   unsigned long uptr, unsigned long length)
+{
+	unsigned long max_align = PAGE_SIZE;
+	struct iopt_alloc_req req = {
+		.lo = PAGE_SIZE,
+		.hi = ULONG_MAX - PAGE_SIZE,
+		.length = length,
+	};
+	unsigned int i;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	/* Keeps roundup_pow_of_two() from overflowing. */
+	if (!length || length > ULONG_MAX / 2)
+		return -EOVERFLOW;
+
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	max_align = HPAGE_PMD_SIZE;
+#endif
+	req.align = roundup_pow_of_two(length);
+	if (uptr)
+		req.align = min(req.align, 1UL << __ffs(uptr));
+	req.align = min(req.align, max_align);
+	if (req.align < iopt->iova_alignment)
+		return -EINVAL;
+
+	if (!iopt->num_allowed)
+		return iopt_find_free(iopt, &req, iova) ? 0 : -ENOSPC;
+
+	/* Allowed ranges are sorted: the first that fits has the lowest IOVA. */
+	for (i = 0; i != iopt->num_allowed; i++) {
+		struct iopt_alloc_req window = req;
+
+		window.lo = max(req.lo, iopt->allowed[i].start);
+		window.hi = min(req.hi, iopt->allowed[i].last);
+		if (window.lo > window.hi)
+			continue;
+		if (iopt_find_free(iopt, &window, iova))
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+/* May userspace map @length bytes at the fixed IOVA @iova? */
+static int iopt_check_fixed_iova(struct io_pagetable *iopt,
+				 unsigned long iova, unsigned long length)
+{
+	struct iopt_span *span;
+	unsigned long last;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	if (iova & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	for (span = iopt_span_first(iopt, iova, last); span;
+	     span = iopt_span_next(span, last))
+		if (span->kind == IOPT_SPAN_RESERVED)
+			return -EINVAL;
+	if (iopt_span_first(iopt, iova, last))
+		return -EEXIST;
+	return 0;
+}
+
+/* Set up @area to map @length bytes of @pages from @start_byte at @iova. */
+static int iopt_area_prepare(struct io_pagetable *iopt, struct iopt_area *area,
+			     struct iopt_pages *pages, unsigned long iova,
+			     unsigned long start_byte, unsigned long length,
+			     int iommu_prot)
+{
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	if ((iommu_prot & IOMMU_WRITE) && !pages->writable)
+		return -EPERM;
+	/* The IOVA's offset in its IO page must be the memory's. */
+	if ((start_byte % PAGE_SIZE) & (iopt->iova_alignment - 1))
+		return -EINVAL;
+	area->span.kind = IOPT_SPAN_AREA;
+	area->span.start = iova;
+	if (check_add_overflow(iova, length - 1, &area->span.last))
+		return -EOVERFLOW;
+	area->start_byte = start_byte;
+	area->iommu_prot = iommu_prot;
+	return 0;
+}
+
+/**
+ * iopt_map_pieces() - map a list of memory pieces at consecutive IOVAs
+ * @iopt: the table
+ * @pieces: list of struct iopt_map_piece, in IOVA order
+ * @length: total length of the pieces
+ * @iova: the IOVA to map at if @fixed, else set to the IOVA chosen
+ * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE bits
+ * @fixed: whether *@iova is given by the caller
+ *
+ * All pieces are mapped or none is. On success each piece's area and its
+ * reference to the pages move into the table, and the piece's pointers are
+ * cleared; iopt_free_pieces() releases whatever is left either way.
+ *
+ * Return: 0, or -EINVAL, -EOVERFLOW, -EEXIST, -EPERM, -ENOSPC, -ENOMEM.
+ */
+int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
+		    unsigned long length, unsigned long *iova, int iommu_prot,
+		    bool fixed)
+{
+	struct iopt_map_piece *piece;
+	unsigned long cur;
+	int rc;
+
+	list_for_each_entry(piece, pieces, next) {
+		piece->area = kzalloc(sizeof(*piece->area), GFP_KERNEL_ACCOUNT);
+		if (!piece->area)
+			return -ENOMEM;
+	}
+
+	down_write(&iopt->iova_rwsem);
+	if (!length || (length & (iopt->iova_alignment - 1))) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	if (fixed) {
+		rc = iopt_check_fixed_iova(iopt, *iova, length);
+	} else {
+		piece = list_first_entry(pieces, struct iopt_map_piece, next);
+		rc = iopt_alloc_iova(iopt, iova,
+				     (unsigned long)piece->pages->uptr +
+					     piece->start_byte,
+				     length);
+	}
+	if (rc)
+		goto out_unlock;
+
+	/* Check every piece before changing anything. */
+	cur = *iova;
+	list_for_each_entry(piece, pieces, next) {
+		rc = iopt_area_prepare(iopt, piece->area, piece->pages, cur,
+				       piece->start_byte, piece->length,
+				       iommu_prot);
+		if (rc)
+			goto out_unlock;
+		cur += piece->length;
+	}
+	list_for_each_entry(piece, pieces, next) {
+		piece->area->pages = piece->pages;
+		iopt_span_insert(iopt, &piece->area->span);
+		piece->pages = NULL;
+		piece->area = NULL;
+	}
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_free_pieces() - release a list of pieces
+ * @pieces: list of struct iopt_map_piece allocated with kmalloc
+ *
+ * Drops the page references and frees the areas the pieces still own.
+ */
+void iopt_free_pieces(struct list_head *pieces)
+{
+	struct iopt_map_piece *piece, *tmp;
+
+	list_for_each_entry_safe(piece, tmp, pieces, next) {
+		list_del(&piece->next);
+		kfree(piece->area);
+		if (piece->pages)
+			iopt_put_pages(piece->pages);
+		kfree(piece);
+	}
+}
+
+/**
+ * iopt_map_user_pages() - map user memory into an IO address space
+ * @iopt: the table
+ * @iova: the IOVA to map at if @fixed, else set to the IOVA chosen
+ * @uptr: first byte of user memory
+ * @length: number of bytes
+ * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE bits
+ * @fixed: whether *@iova is given by the caller
+ *
+ * Return: 0, or a negative errno as for iopt_map_pieces() and
+ * iopt_alloc_pages().
+ */
+int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
+			void __user *uptr, unsigned long length, int iommu_prot,
+			bool fixed)
+{
+	struct iopt_map_piece *piece;
+	LIST_HEAD(pieces);
+	int rc;
+
+	piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
+	if (!piece)
+		return -ENOMEM;
+	list_add(&piece->next, &pieces);
+	piece->pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE);
+	if (IS_ERR(piece->pages)) {
+		rc = PTR_ERR(piece->pages);
+		piece->pages = NULL;
+		goto out_free;
+	}
+	piece->start_byte = uptr - piece->pages->uptr;
+	piece->length = length;
+	rc = iopt_map_pieces(iopt, &pieces, length, iova, iommu_prot, fixed);
+out_free:
+	iopt_free_pieces(&pieces);
+	return rc;
+}
+
+/**
+ * iopt_get_pieces() - describe the memory mapped at a range of IOVA
+ * @iopt: the table
+ * @iova: first IOVA
+ * @length: number of bytes
+ * @pieces: list to add one struct iopt_map_piece per area to
+ *
+ * The range must be mapped without gaps. Each piece holds a reference to
+ * its pages; release them with iopt_free_pieces(), also on failure.
+ *
+ * Return: 0, -EINVAL for a zero length, -EOVERFLOW, -ENOENT when part of
+ * the range is not mapped, -ENOMEM.
+ */
+int iopt_get_pieces(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long length, struct list_head *pieces)
+{
+	unsigned long last, cur = iova;
+	struct iopt_span *span;
+	int rc = 0;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+
+	down_read(&iopt->iova_rwsem);
+	for (span = iopt_span_first(iopt, iova, last); span;
+	     span = iopt_span_next(span, last)) {
+		struct iopt_area *area =
+			container_of(span, struct iopt_area, span);
+		struct iopt_map_piece *piece;
+
+		if (span->kind != IOPT_SPAN_AREA || span->start > cur)
+			break;
+		piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
+		if (!piece) {
+			rc = -ENOMEM;
+			goto out_unlock;
+		}
+		piece->pages = area->pages;
+		kref_get(&piece->pages->kref);
+		piece->start_byte = area->start_byte + (cur - span->start);
+		piece->length = min(last, span->last) - cur + 1;
+		list_add_tail(&piece->next, pieces);
+		if (span->last >= last)
+			goto out_unlock;
+		cur = span->last + 1;
+	}
+	rc = -ENOENT;
+out_unlock:
+	up_read(&iopt->iova_rwsem);
+	return rc;
+}
+
+static void iopt_area_destroy(struct io_pagetable *iopt,
+			      struct iopt_area *area)
+{
+	iopt_span_remove(iopt, &area->span);
+	iopt_put_pages(area->pages);
+	kfree(area);
+}
+
+/*
+ * Unmap every area inside [start, last]. Areas are unmapped whole: if any
+ * area sticks out of the range, nothing is unmapped.
+ */
+static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
+			    unsigned long last, unsigned long *unmapped)
+{
+	struct iopt_span *span, *next;
+	unsigned long bytes = 0;
+
+	down_write(&iopt->iova_rwsem);
+	for (span = iopt_span_first(iopt, start, last); span;
+	     span = iopt_span_next(span, last)) {
+		if (span->kind == IOPT_SPAN_AREA &&
+		    (span->start < start || span->last > last)) {
+			up_write(&iopt->iova_rwsem);
+			return -ENOENT;
+		}
+	}
+	for (span = iopt_span_first(iopt, start, last); span; span = next) {
+		next = iopt_span_next(span, last);
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		bytes += span->last - span->start + 1;
+		iopt_area_destroy(iopt, container_of(span, struct iopt_area,
+						     span));
+	}
+	up_write(&iopt->iova_rwsem);
+	*unmapped = bytes;
+	return 0;
+}
+
+/**
+ * iopt_unmap_iova() - unmap the areas inside a range of IOVA
+ * @iopt: the table
+ * @iova: first IOVA of the range
+ * @length: number of bytes
+ * @unmapped: set to the number of bytes unmapped
+ *
+ * Return: 0 (also when nothing was mapped in the range), -EINVAL for a zero
+ * length, -EOVERFLOW, or -ENOENT when the range would cut an area, in
+ * which case nothing is unmapped.
+ */
+int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long length, unsigned long *unmapped)
+{
+	unsigned long last;
+
+	if (!length)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last))
+		return -EOVERFLOW;
+	return iopt_unmap_range(iopt, iova, last, unmapped);
+}
+
+/**
+ * iopt_unmap_all() - unmap every area
+ * @iopt: the table
+ * @unmapped: set to the number of bytes unmapped
+ *
+ * Return: 0; an empty table is not an error.
+ */
+int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
+{
+	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);
+}
+
+static int iopt_allowed_cmp(const void *a, const void *b)
+{
+	const struct iopt_allowed *l = a, *r = b;
+
+	if (l->start == r->start)
+		return 0;
+	return l->start < r->start ? -1 : 1;
+}
+
+/**
+ * iopt_set_allowed() - replace the ranges kernel-chosen IOVAs come from
+ * @iopt: the table
+ * @allowed: array of ranges from kvmalloc(), or NULL; the table takes it
+ *           over on success
+ * @num: number of ranges; 0 lifts the restriction
+ *
+ * Return: 0; -EINVAL if a range is empty or reversed, or two overlap;
+ * -EADDRINUSE if a range overlaps reserved IOVA. On failure nothing
+ * changes and the caller still owns @allowed.
+ */
+int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
+		     unsigned int num)
+{
+	struct iopt_span *span;
+	unsigned int i;
+
+	for (i = 0; i != num; i++)
+		if (allowed[i].start >= allowed[i].last)
+			return -EINVAL;
+	sort(allowed, num, sizeof(*allowed), iopt_allowed_cmp, NULL);
+	for (i = 1; i < num; i++)
+		if (allowed[i].start <= allowed[i - 1].last)
+			return -EINVAL;
+
+	down_write(&iopt->iova_rwsem);
+	for (i = 0; i != num; i++) {
+		unsigned long last = allowed[i].last;
+
+		for (span = iopt_span_first(iopt, allowed[i].start, last); span;
+		     span = iopt_span_next(span, last)) {
+			if (span->kind == IOPT_SPAN_RESERVED) {
+				up_write(&iopt->iova_rwsem);
+				return -EADDRINUSE;
+			}
+		}
+	}
+	swap(iopt->allowed, allowed);
+	iopt->num_allowed = num;
+	up_write(&iopt->iova_rwsem);
+	kvfree(allowed);
+	return 0;
+}
+
+/**
+ * iopt_reserve_iova() - keep a range of IOVA from ever being mapped
+ * @iopt: the table
+ * @start: first IOVA
+ * @last: last IOVA, inclusive
+ * @owner: identifies the reservation for iopt_remove_reserved_iova(); NULL
+ *         for one that lasts as long as the table
+ *
+ * Reservations may not overlap each other, a mapping, or a range userspace
+ * allowed for kernel-chosen IOVAs.
+ *
+ * Context: caller holds @iopt->iova_rwsem for writing.
+ * Return: 0, -EADDRINUSE on overlap, -ENOMEM.
+ */
+int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, void *owner)
+{
+	struct iopt_reserved *reserved;
+	unsigned int i;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	if (iopt_span_first(iopt, start, last))
+		return -EADDRINUSE;
+	for (i = 0; i != iopt->num_allowed; i++)
+		if (iopt->allowed[i].start <= last &&
+		    iopt->allowed[i].last >= start)
+			return -EADDRINUSE;
+
+	reserved = kzalloc(sizeof(*reserved), GFP_KERNEL_ACCOUNT);
+	if (!reserved)
+		return -ENOMEM;
+	reserved->span.kind = IOPT_SPAN_RESERVED;
+	reserved->span.start = start;
+	reserved->span.last = last;
+	reserved->owner = owner;
+	iopt_span_insert(iopt, &reserved->span);
+	return 0;
+}
+
+static void __iopt_remove_reserved_iova(struct io_pagetable *iopt,
+					void *owner)
+{
+	struct rb_node *node, *next;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	for (node = rb_first(&iopt->spans); node; node = next) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+		struct iopt_reserved *reserved;
+
+		next = rb_next(node);
+		if (span->kind != IOPT_SPAN_RESERVED)
+			continue;
+		reserved = container_of(span, struct iopt_reserved, span);
+		if (reserved->owner != owner)
+			continue;
+		iopt_span_remove(iopt, span);
+		kfree(reserved);
+	}
+}
+
+/**
+ * iopt_remove_reserved_iova() - drop every reservation of one owner
+ * @iopt: the table
+ * @owner: the owner given to iopt_reserve_iova()
+ */
+void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
+{
+	down_write(&iopt->iova_rwsem);
+	__iopt_remove_reserved_iova(iopt, owner);
+	up_write(&iopt->iova_rwsem);
+}
 
 /**
  * iopt_init_table() - initialise an empty IOVA space
@@ -23,19 +706,26 @@
 void iopt_init_table(struct io_pagetable *iopt)
 {
 	init_rwsem(&iopt->iova_rwsem);
+	iopt->spans = RB_ROOT;
 	/* Mapping granularity until a domain with larger pages is attached. */
 	iopt->iova_alignment = PAGE_SIZE;
 }
 
 /**
- * iopt_destroy_table() - release an IOVA space
+ * iopt_destroy_table() - release an IOVA space and everything mapped in it
  * @iopt: the table
  *
  * The table must no longer be reachable by any other thread.
  */
 void iopt_destroy_table(struct io_pagetable *iopt)
 {
-	lockdep_assert_not_held(&iopt->iova_rwsem);
+	unsigned long unmapped;
+
+	iopt_unmap_all(iopt, &unmapped);
+	iopt_remove_reserved_iova(iopt, NULL);
+	/* Other reservations belong to attached devices, gone by now. */
+	WARN_ON(!RB_EMPTY_ROOT(&iopt->spans));
+	kvfree(iopt->allowed);
 }
 
 /**
@@ -45,8 +735,7 @@ void iopt_destroy_table(struct io_pagetable *iopt)
  * @start: set to the first IOVA of the span found
  * @last: set to the last IOVA of the span found, inclusive
  *
- * Nothing restricts the IOVA space yet, so the usable span that starts at
- * or after @from is everything from @from to the top.
+ * Usable means not reserved; mapped IOVA counts as usable.
  *
  * Context: caller holds @iopt->iova_rwsem.
  * Return: true if a span was found.
@@ -54,8 +743,23 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 			   unsigned long *start, unsigned long *last)
 {
+	struct iopt_span *span;
+
 	lockdep_assert_held(&iopt->iova_rwsem);
 
+	for (span = iopt_span_first(iopt, from, ULONG_MAX); span;
+	     span = iopt_span_next(span, ULONG_MAX)) {
+		if (span->kind != IOPT_SPAN_RESERVED)
+			continue;
+		if (span->start > from) {
+			*start = from;
+			*last = span->start - 1;
+			return true;
+		}
+		if (span->last == ULONG_MAX)
+			return false;
+		from = span->last + 1;
+	}
 	*start = from;
 	*last = ULONG_MAX;
 	return true;

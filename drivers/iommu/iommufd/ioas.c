@@ -3,10 +3,15 @@
  * The IOMMU_IOAS_* ioctls. Each handler checks its arguments, looks up
  * the objects it needs, asks the io_pagetable layer to do the work and
  * answers userspace; none touches the IOVA space directly.
+ *
+ * User values are 64 bits wide; anything that does not fit an unsigned
+ * long is refused with EOVERFLOW before it reaches the io_pagetable.
  */
+#include <linux/iommu.h>
 #include <linux/slab.h>
 #include <uapi/linux/iommufd.h>
 
+#include "io_pagetable.h"
 #include "iommufd_private.h"
 
 void iommufd_ioas_destroy(struct iommufd_object *obj)
@@ -87,6 +92,184 @@ int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 	if (!rc && count > max_iovas)
 		rc = -EMSGSIZE;
+out_put:
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_allow_iovas *cmd = ucmd->cmd;
+	struct iommu_iova_range __user *ranges;
+	struct iopt_allowed *allowed = NULL;
+	struct iommufd_ioas *ioas;
+	u32 i;
+	int rc;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+
+	ranges = u64_to_user_ptr(cmd->allowed_iovas);
+	if (cmd->num_iovas) {
+		/* An absurd count is ENOMEM, not a warning splat. */
+		allowed = kvcalloc(cmd->num_iovas, sizeof(*allowed),
+				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!allowed) {
+			rc = -ENOMEM;
+			goto out_put;
+		}
+	}
+	for (i = 0; i != cmd->num_iovas; i++) {
+		struct iommu_iova_range range;
+
+		if (copy_from_user(&range, &ranges[i], sizeof(range))) {
+			rc = -EFAULT;
+			goto out_free;
+		}
+		if (range.start > ULONG_MAX || range.last > ULONG_MAX) {
+			rc = -EOVERFLOW;
+			goto out_free;
+		}
+		allowed[i].start = range.start;
+		allowed[i].last = range.last;
+	}
+
+	rc = iopt_set_allowed(&ioas->iopt, allowed, cmd->num_iovas);
+	if (!rc)
+		allowed = NULL;
+out_free:
+	kvfree(allowed);
+out_put:
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+/*
+ * Userspace cannot flush CPU caches for a device, so every mapping is
+ * cache coherent; binding refuses devices whose IOMMU cannot enforce that.
+ */
+static int iommufd_map_flags_to_prot(u32 flags)
+{
+	int prot = IOMMU_CACHE;
+
+	if (flags & IOMMU_IOAS_MAP_WRITEABLE)
+		prot |= IOMMU_WRITE;
+	if (flags & IOMMU_IOAS_MAP_READABLE)
+		prot |= IOMMU_READ;
+	return prot;
+}
+
+#define IOMMUFD_MAP_FLAGS                                                      \
+	(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE |                \
+	 IOMMU_IOAS_MAP_READABLE)
+
+int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_map *cmd = ucmd->cmd;
+	unsigned long iova = cmd->iova;
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	if ((cmd->flags & ~IOMMUFD_MAP_FLAGS) || cmd->__reserved)
+		return -EOPNOTSUPP;
+	if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX)
+		return -EOVERFLOW;
+	if (!(cmd->flags &
+	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+		return -EINVAL;
+
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+
+	rc = iopt_map_user_pages(&ioas->iopt, &iova,
+				 u64_to_user_ptr(cmd->user_va), cmd->length,
+				 iommufd_map_flags_to_prot(cmd->flags),
+				 cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA);
+	if (rc)
+		goto out_put;
+
+	cmd->iova = iova;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+out_put:
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_copy *cmd = ucmd->cmd;
+	struct iommufd_ioas *src_ioas, *dst_ioas;
+	unsigned long iova = cmd->dst_iova;
+	LIST_HEAD(pieces);
+	int rc;
+
+	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
+		return -EOPNOTSUPP;
+	if (cmd->length >= ULONG_MAX || cmd->src_iova >= ULONG_MAX ||
+	    cmd->dst_iova >= ULONG_MAX)
+		return -EOVERFLOW;
+	if (!(cmd->flags &
+	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+		return -EINVAL;
+
+	src_ioas = iommufd_get_ioas(ucmd->ictx, cmd->src_ioas_id);
+	if (IS_ERR(src_ioas))
+		return PTR_ERR(src_ioas);
+	rc = iopt_get_pieces(&src_ioas->iopt, cmd->src_iova, cmd->length,
+			     &pieces);
+	iommufd_put_object(&src_ioas->obj);
+	if (rc)
+		goto out_free;
+
+	dst_ioas = iommufd_get_ioas(ucmd->ictx, cmd->dst_ioas_id);
+	if (IS_ERR(dst_ioas)) {
+		rc = PTR_ERR(dst_ioas);
+		goto out_free;
+	}
+	rc = iopt_map_pieces(&dst_ioas->iopt, &pieces, cmd->length, &iova,
+			     iommufd_map_flags_to_prot(cmd->flags),
+			     cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA);
+	if (!rc) {
+		cmd->dst_iova = iova;
+		rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	}
+	iommufd_put_object(&dst_ioas->obj);
+out_free:
+	iopt_free_pieces(&pieces);
+	return rc;
+}
+
+int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_unmap *cmd = ucmd->cmd;
+	unsigned long unmapped = 0;
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+
+	if (cmd->iova == 0 && cmd->length == U64_MAX) {
+		rc = iopt_unmap_all(&ioas->iopt, &unmapped);
+	} else if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX) {
+		rc = -EOVERFLOW;
+	} else {
+		rc = iopt_unmap_iova(&ioas->iopt, cmd->iova, cmd->length,
+				     &unmapped);
+		if (!rc && !unmapped)
+			rc = -ENOENT;
+	}
+	if (rc)
+		goto out_put;
+
+	cmd->length = unmapped;
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
 out_put:
 	iommufd_put_object(&ioas->obj);
 	return rc;

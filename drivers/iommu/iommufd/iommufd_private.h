@@ -7,6 +7,7 @@
 
 #include <linux/build_bug.h>
 #include <linux/container_of.h>
+#include <linux/rbtree.h>
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/stddef.h>
@@ -120,15 +121,23 @@ static inline void iommufd_put_object(struct iommufd_object *obj)
 }
 
 /* io_pagetable.c */
+struct iopt_allowed;
 
 /**
  * struct io_pagetable - the IOVA space of an IOAS
- * @iova_rwsem: protects the layout of the IOVA space: which spans are
- *              usable, mapped or reserved
+ * @iova_rwsem: protects the layout of the IOVA space: @spans, every span
+ *              in it, @allowed and @num_allowed
+ * @spans: every used run of IOVA (areas and reservations), see
+ *         io_pagetable.c
+ * @allowed: sorted ranges that kernel-chosen IOVAs must come from
+ * @num_allowed: entries in @allowed; 0 means any IOVA
  * @iova_alignment: every IOVA and length mapped must be aligned to this
  */
 struct io_pagetable {
 	struct rw_semaphore iova_rwsem;
+	struct rb_root spans;
+	struct iopt_allowed *allowed;
+	unsigned int num_allowed;
 	unsigned long iova_alignment;
 };
 
@@ -136,6 +145,17 @@ void iopt_init_table(struct io_pagetable *iopt);
 void iopt_destroy_table(struct io_pagetable *iopt);
 bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 			   unsigned long *start, unsigned long *last);
+int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
+			void __user *uptr, unsigned long length, int iommu_prot,
+			bool fixed);
+int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long length, unsigned long *unmapped);
+int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
+int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
+		     unsigned int num);
+int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, void *owner);
+void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
 
 /* ioas.c */
 
@@ -159,5 +179,16 @@ static inline struct iommufd_ioas *iommufd_get_ioas(struct iommufd_ctx *ictx,
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);
 void iommufd_ioas_destroy(struct iommufd_object *obj);
 int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
+
+/* selftest.c */
+#ifdef CONFIG_IOMMUFD_TEST
+/* IOMMU_TEST_CMD has no name in the command enum; give it one here. */
+#define IOMMUFD_CMD_TEST_CMD (IOMMUFD_CMD_BASE + 32)
+int iommufd_test(struct iommufd_ucmd *ucmd);
+#endif
 
 #endif

@@ -34,6 +34,9 @@
 #include <uapi/linux/iommufd.h>
 
 #include "iommufd_private.h"
+#ifdef CONFIG_IOMMUFD_TEST
+#include "iommufd_test.h"
+#endif
 
 struct iommufd_object_ops {
 	void (*destroy)(struct iommufd_object *obj);
@@ -275,6 +278,13 @@ union iommufd_ucmd_buffer {
 	struct iommu_destroy destroy;
 	struct iommu_ioas_alloc ioas_alloc;
 	struct iommu_ioas_iova_ranges iova_ranges;
+	struct iommu_ioas_allow_iovas allow_iovas;
+	struct iommu_ioas_map map;
+	struct iommu_ioas_copy copy;
+	struct iommu_ioas_unmap unmap;
+#ifdef CONFIG_IOMMUFD_TEST
+	struct iommu_test_cmd test;
+#endif
 };
 
 /**
@@ -310,8 +320,18 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 	IOMMUFD_IOCTL(DESTROY, iommufd_destroy, struct iommu_destroy, id),
 	IOMMUFD_IOCTL(IOAS_ALLOC, iommufd_ioas_alloc_ioctl,
 		      struct iommu_ioas_alloc, out_ioas_id),
+	IOMMUFD_IOCTL(IOAS_ALLOW_IOVAS, iommufd_ioas_allow_iovas,
+		      struct iommu_ioas_allow_iovas, allowed_iovas),
+	IOMMUFD_IOCTL(IOAS_COPY, iommufd_ioas_copy, struct iommu_ioas_copy,
+		      src_iova),
 	IOMMUFD_IOCTL(IOAS_IOVA_RANGES, iommufd_ioas_iova_ranges,
 		      struct iommu_ioas_iova_ranges, out_iova_alignment),
+	IOMMUFD_IOCTL(IOAS_MAP, iommufd_ioas_map, struct iommu_ioas_map, iova),
+	IOMMUFD_IOCTL(IOAS_UNMAP, iommufd_ioas_unmap, struct iommu_ioas_unmap,
+		      length),
+#ifdef CONFIG_IOMMUFD_TEST
+	IOMMUFD_IOCTL(TEST_CMD, iommufd_test, struct iommu_test_cmd, last),
+#endif
 };
 
 static long iommufd_fops_ioctl(struct file *filp, unsigned int cmd,

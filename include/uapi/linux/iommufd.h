@@ -152,4 +152,133 @@ struct iommu_ioas_iova_ranges {
 
 #define IOMMU_IOAS_IOVA_RANGES _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_IOVA_RANGES)
 
+/**
+ * struct iommu_ioas_allow_iovas - ioctl(IOMMU_IOAS_ALLOW_IOVAS)
+ * @size: sizeof(struct iommu_ioas_allow_iovas)
+ * @ioas_id: IOAS to restrict
+ * @num_iovas: Number of struct iommu_iova_range at @allowed_iovas
+ * @__reserved: Must be 0
+ * @allowed_iovas: User pointer to an array of struct iommu_iova_range
+ *
+ * Restrict the IOVAs the kernel may choose for IOMMU_IOAS_MAP and
+ * IOMMU_IOAS_COPY calls without IOMMU_IOAS_MAP_FIXED_IOVA to the listed
+ * ranges, replacing any earlier list. A @num_iovas of 0 lifts the
+ * restriction. Mappings at fixed IOVAs are not affected, nor is what
+ * IOMMU_IOAS_IOVA_RANGES reports.
+ *
+ * A VMM uses this to keep kernel-chosen IOVAs inside what the guest can
+ * see, for example. Each range must have @start below @last, and ranges
+ * must not overlap each other (EINVAL) nor an IOVA reserved by an
+ * attached device (EADDRINUSE). The update is all or nothing.
+ */
+struct iommu_ioas_allow_iovas {
+	__u32 size;
+	__u32 ioas_id;
+	__u32 num_iovas;
+	__u32 __reserved;
+	__aligned_u64 allowed_iovas;
+};
+
+#define IOMMU_IOAS_ALLOW_IOVAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_ALLOW_IOVAS)
+
+/**
+ * enum iommufd_ioas_map_flags - flags of IOMMU_IOAS_MAP and IOMMU_IOAS_COPY
+ * @IOMMU_IOAS_MAP_FIXED_IOVA: Map at the IOVA userspace gives instead of one
+ *                             the kernel chooses
+ * @IOMMU_IOAS_MAP_WRITEABLE: Devices may write to the memory
+ * @IOMMU_IOAS_MAP_READABLE: Devices may read the memory
+ */
+enum iommufd_ioas_map_flags {
+	IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0,
+	IOMMU_IOAS_MAP_WRITEABLE = 1 << 1,
+	IOMMU_IOAS_MAP_READABLE = 1 << 2,
+};
+
+/**
+ * struct iommu_ioas_map - ioctl(IOMMU_IOAS_MAP)
+ * @size: sizeof(struct iommu_ioas_map)
+ * @flags: Combination of enum iommufd_ioas_map_flags; at least one of
+ *         READABLE and WRITEABLE
+ * @ioas_id: IOAS to map into
+ * @__reserved: Must be 0
+ * @user_va: Start of the user memory to map
+ * @length: Number of bytes to map
+ * @iova: With IOMMU_IOAS_MAP_FIXED_IOVA, the IOVA to map at; otherwise set
+ *        by the kernel to the IOVA it chose
+ *
+ * Make the user memory at @user_va reachable by the devices of the IOAS at
+ * @iova. The memory is pinned, and charged to the caller's locked memory,
+ * once some device can reach it; while nothing is attached, the mapping
+ * only reserves its IOVA.
+ *
+ * @iova, @user_va and @length must be aligned to the IOAS's
+ * out_iova_alignment (see IOMMU_IOAS_IOVA_RANGES). A fixed IOVA range must
+ * not overlap an existing mapping (EEXIST) nor a reserved IOVA (EINVAL).
+ * A kernel-chosen IOVA is never 0, lies in the allowed ranges and keeps as
+ * much of @user_va's alignment as the length allows, so that huge pages
+ * stay huge in the IO page table; ENOSPC when no such IOVA is free.
+ */
+struct iommu_ioas_map {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 __reserved;
+	__aligned_u64 user_va;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+
+#define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
+
+/**
+ * struct iommu_ioas_copy - ioctl(IOMMU_IOAS_COPY)
+ * @size: sizeof(struct iommu_ioas_copy)
+ * @flags: Combination of enum iommufd_ioas_map_flags
+ * @dst_ioas_id: IOAS to map into
+ * @src_ioas_id: IOAS whose mappings supply the memory
+ * @length: Number of bytes to copy
+ * @dst_iova: With IOMMU_IOAS_MAP_FIXED_IOVA, the IOVA to map at in the
+ *            destination; otherwise set by the kernel to the IOVA it chose
+ * @src_iova: First IOVA of the source range
+ *
+ * Map in the destination IOAS the same memory that the source IOAS has
+ * mapped from @src_iova to @src_iova + @length - 1, as IOMMU_IOAS_MAP of
+ * that memory would, but without pinning or charging it a second time.
+ * The source range must be covered by mappings without gaps (ENOENT
+ * otherwise). A writeable copy of memory that was mapped read-only fails
+ * with EPERM. The source and destination may be the same IOAS.
+ */
+struct iommu_ioas_copy {
+	__u32 size;
+	__u32 flags;
+	__u32 dst_ioas_id;
+	__u32 src_ioas_id;
+	__aligned_u64 length;
+	__aligned_u64 dst_iova;
+	__aligned_u64 src_iova;
+};
+
+#define IOMMU_IOAS_COPY _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_COPY)
+
+/**
+ * struct iommu_ioas_unmap - ioctl(IOMMU_IOAS_UNMAP)
+ * @size: sizeof(struct iommu_ioas_unmap)
+ * @ioas_id: IOAS to unmap from
+ * @iova: First IOVA to unmap
+ * @length: In: number of bytes to unmap. Out: number of bytes unmapped
+ *
+ * Remove every mapping inside the range. Mappings are removed whole: a
+ * range that would cut one fails with ENOENT and unmaps nothing, and so
+ * does a range with nothing mapped in it. @iova 0 with @length U64_MAX
+ * removes everything and succeeds even on an empty IOAS.
+ */
+struct iommu_ioas_unmap {
+	__u32 size;
+	__u32 ioas_id;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+};
+
+#define IOMMU_IOAS_UNMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP)
+
 #endif

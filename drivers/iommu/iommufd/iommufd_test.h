@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * IOMMU_TEST_CMD: the test-only ioctl of CONFIG_IOMMUFD_TEST.
+ *
+ * The operation numbers, the structure layout and the constants are those
+ * of upstream Linux 6.12, so that upstream's kselftests and syzkaller's
+ * iommufd descriptions drive this kernel unchanged. Operations this tree
+ * does not implement yet fail with EOPNOTSUPP.
+ */
+#ifndef _UAPI_IOMMUFD_TEST_H
+#define _UAPI_IOMMUFD_TEST_H
+
+#include <linux/iommufd.h>
+#include <linux/types.h>
+
+enum {
+	IOMMU_TEST_OP_ADD_RESERVED = 1,
+	IOMMU_TEST_OP_MOCK_DOMAIN,
+	IOMMU_TEST_OP_MD_CHECK_MAP,
+	IOMMU_TEST_OP_MD_CHECK_REFS,
+	IOMMU_TEST_OP_CREATE_ACCESS,
+	IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+	IOMMU_TEST_OP_ACCESS_PAGES,
+	IOMMU_TEST_OP_ACCESS_RW,
+	IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+	IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+	IOMMU_TEST_OP_ACCESS_REPLACE_IOAS,
+	IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+	IOMMU_TEST_OP_DIRTY,
+	IOMMU_TEST_OP_MD_CHECK_IOTLB,
+	IOMMU_TEST_OP_TRIGGER_IOPF,
+};
+
+/* The IOVA window a mock domain can translate. */
+enum {
+	MOCK_APERTURE_START = 1UL << 24,
+	MOCK_APERTURE_LAST = (1UL << 31) - 1,
+};
+
+enum {
+	MOCK_FLAGS_ACCESS_WRITE = 1 << 0,
+	MOCK_FLAGS_ACCESS_SYZ = 1 << 16,
+};
+
+enum {
+	MOCK_ACCESS_RW_WRITE = 1 << 0,
+	MOCK_ACCESS_RW_SLOW_PATH = 1 << 2,
+};
+
+enum {
+	MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES = 1 << 0,
+};
+
+enum {
+	MOCK_FLAGS_DEVICE_NO_DIRTY = 1 << 0,
+	MOCK_FLAGS_DEVICE_HUGE_IOVA = 1 << 1,
+};
+
+enum {
+	MOCK_NESTED_DOMAIN_IOTLB_ID_MAX = 3,
+	MOCK_NESTED_DOMAIN_IOTLB_NUM = 4,
+};
+
+/**
+ * struct iommu_test_cmd - ioctl(IOMMU_TEST_CMD)
+ * @size: sizeof(struct iommu_test_cmd)
+ * @op: one of IOMMU_TEST_OP_*
+ * @id: the object the operation acts on, usually an IOAS
+ * @__reserved: must be 0
+ * @add_reserved: IOMMU_TEST_OP_ADD_RESERVED: reserve @length bytes of IOVA
+ *                from @start in the IOAS @id, as a device's reserved
+ *                region would
+ * @mock_domain: layout of IOMMU_TEST_OP_MOCK_DOMAIN
+ * @mock_domain_flags: layout of IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS
+ * @mock_domain_replace: layout of IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE
+ * @check_map: layout of IOMMU_TEST_OP_MD_CHECK_MAP
+ * @check_refs: layout of IOMMU_TEST_OP_MD_CHECK_REFS
+ * @create_access: layout of IOMMU_TEST_OP_CREATE_ACCESS
+ * @destroy_access_pages: layout of IOMMU_TEST_OP_DESTROY_ACCESS_PAGES
+ * @access_pages: layout of IOMMU_TEST_OP_ACCESS_PAGES
+ * @access_rw: layout of IOMMU_TEST_OP_ACCESS_RW
+ * @memory_limit: layout of IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT
+ * @access_replace_ioas: layout of IOMMU_TEST_OP_ACCESS_REPLACE_IOAS
+ * @dirty: layout of IOMMU_TEST_OP_DIRTY
+ * @check_iotlb: layout of IOMMU_TEST_OP_MD_CHECK_IOTLB
+ * @trigger_iopf: layout of IOMMU_TEST_OP_TRIGGER_IOPF
+ * @last: marks the end of the first version of the structure
+ */
+struct iommu_test_cmd {
+	__u32 size;
+	__u32 op;
+	__u32 id;
+	__u32 __reserved;
+	union {
+		struct {
+			__aligned_u64 start;
+			__aligned_u64 length;
+		} add_reserved;
+		struct {
+			__u32 out_stdev_id;
+			__u32 out_hwpt_id;
+			__u32 out_idev_id;
+		} mock_domain;
+		struct {
+			__u32 out_stdev_id;
+			__u32 out_hwpt_id;
+			__u32 out_idev_id;
+			__u32 dev_flags;
+		} mock_domain_flags;
+		struct {
+			__u32 pt_id;
+		} mock_domain_replace;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+		} check_map;
+		struct {
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__u32 refs;
+		} check_refs;
+		struct {
+			__u32 out_access_fd;
+			__u32 flags;
+		} create_access;
+		struct {
+			__u32 access_pages_id;
+		} destroy_access_pages;
+		struct {
+			__u32 flags;
+			__u32 out_access_pages_id;
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+		} access_pages;
+		struct {
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 uptr;
+			__u32 flags;
+		} access_rw;
+		struct {
+			__u32 limit;
+		} memory_limit;
+		struct {
+			__u32 ioas_id;
+		} access_replace_ioas;
+		struct {
+			__u32 flags;
+			__aligned_u64 iova;
+			__aligned_u64 length;
+			__aligned_u64 page_size;
+			__aligned_u64 uptr;
+			__aligned_u64 out_nr_dirty;
+		} dirty;
+		struct {
+			__u32 id;
+			__u32 iotlb;
+		} check_iotlb;
+		struct {
+			__u32 dev_id;
+			__u32 pasid;
+			__u32 grpid;
+			__u32 perm;
+			__u64 addr;
+		} trigger_iopf;
+	};
+	__u32 last;
+};
+
+#define IOMMU_TEST_CMD _IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32)
+
+#endif
