@@ -12,10 +12,14 @@
 #include "iommufd_utils.h"
 
 static unsigned long page_size;
+/* One page of memory for the commands that need something to map. */
+static void *page_buffer;
 
 static __attribute__((constructor)) void setup_sizes(void)
 {
 	page_size = sysconf(_SC_PAGE_SIZE);
+	page_buffer = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 }
 
 TEST(open_close)
@@ -56,7 +60,7 @@ TEST_F(iommufd, destroy_bad_id)
 
 TEST_F(iommufd, ioas_alloc_destroy)
 {
-	uint32_t a, b;
+	__u32 a, b;
 
 	test_ioctl_ioas_alloc(&a);
 	test_ioctl_ioas_alloc(&b);
@@ -82,7 +86,7 @@ TEST_F(iommufd, ioas_alloc_bad_flags)
 TEST_F(iommufd, ioas_alloc_efault)
 {
 	struct iommu_ioas_alloc *cmd;
-	uint32_t id, again;
+	__u32 id, again;
 
 	test_ioctl_ioas_alloc(&id);
 	test_ioctl_destroy(id);
@@ -108,7 +112,7 @@ TEST_F(iommufd, ioas_alloc_efault)
 
 TEST_F(iommufd, ioas_ids_are_per_context)
 {
-	uint32_t id;
+	__u32 id;
 	int fd2;
 
 	test_ioctl_ioas_alloc(&id);
@@ -122,8 +126,8 @@ TEST_F(iommufd, ioas_ids_are_per_context)
 TEST_F(iommufd, iova_ranges_empty_ioas)
 {
 	struct iommu_iova_range ranges[4];
-	uint64_t alignment = 0;
-	uint32_t ioas_id, num;
+	__u64 alignment = 0;
+	__u32 ioas_id, num;
 
 	test_ioctl_ioas_alloc(&ioas_id);
 
@@ -145,7 +149,7 @@ TEST_F(iommufd, iova_ranges_empty_ioas)
 TEST_F(iommufd, iova_ranges_emsgsize)
 {
 	struct iommu_iova_range range = { .start = 7, .last = 7 };
-	uint32_t ioas_id, num;
+	__u32 ioas_id, num;
 
 	test_ioctl_ioas_alloc(&ioas_id);
 
@@ -177,7 +181,7 @@ TEST_F(iommufd, iova_ranges_bad_input)
 		.num_iovas = 1,
 	};
 	struct iommu_iova_range range;
-	uint32_t ioas_id, num = 1;
+	__u32 ioas_id, num = 1;
 
 	EXPECT_ERRNO(ENOENT, _test_ioctl_iova_ranges(self->fd, 0, &range, &num,
 						     NULL));
@@ -213,7 +217,7 @@ TEST_F(iommufd, unknown_ioctl)
 				   &cmd));
 	EXPECT_ERRNO(ENOTTY,
 		     ioctl(self->fd,
-			   _IOWR(IOMMUFD_TYPE, IOMMUFD_CMD_DESTROY, uint32_t),
+			   _IOWR(IOMMUFD_TYPE, IOMMUFD_CMD_DESTROY, __u32),
 			   &cmd));
 	/* The size is read from user memory: a bad pointer faults. */
 	EXPECT_ERRNO(EFAULT, ioctl(self->fd, IOMMU_DESTROY, NULL));
@@ -256,6 +260,64 @@ static void fill_iova_ranges(int fd, void *buf)
 	cmd->allowed_iovas = (uintptr_t)length_ranges;
 }
 
+static struct iommu_iova_range length_allowed;
+
+static void fill_ioas_allow_iovas(int fd, void *buf)
+{
+	struct iommu_ioas_allow_iovas *cmd = buf;
+
+	_test_ioctl_ioas_alloc(fd, &cmd->ioas_id);
+	length_allowed.start = 16 * page_size;
+	length_allowed.last = 32 * page_size - 1;
+	cmd->num_iovas = 1;
+	cmd->allowed_iovas = (uintptr_t)&length_allowed;
+}
+
+static void fill_ioas_map(int fd, void *buf)
+{
+	struct iommu_ioas_map *cmd = buf;
+
+	/* A fresh IOAS each time, so the fixed IOVA is always free. */
+	_test_ioctl_ioas_alloc(fd, &cmd->ioas_id);
+	cmd->flags = IOMMU_IOAS_MAP_FIXED_IOVA | TEST_MAP_RW;
+	cmd->user_va = (uintptr_t)page_buffer;
+	cmd->length = page_size;
+	cmd->iova = page_size;
+}
+
+/* A new IOAS with page_buffer mapped at IOVA page_size; returns its ID. */
+static __u32 length_mapped_ioas(int fd)
+{
+	__u64 iova = page_size;
+	__u32 ioas_id = 0;
+
+	_test_ioctl_ioas_alloc(fd, &ioas_id);
+	_test_ioctl_ioas_map(fd, ioas_id, page_buffer, page_size, &iova,
+			     IOMMU_IOAS_MAP_FIXED_IOVA | TEST_MAP_RW);
+	return ioas_id;
+}
+
+static void fill_ioas_copy(int fd, void *buf)
+{
+	struct iommu_ioas_copy *cmd = buf;
+
+	cmd->src_ioas_id = length_mapped_ioas(fd);
+	_test_ioctl_ioas_alloc(fd, &cmd->dst_ioas_id);
+	cmd->flags = IOMMU_IOAS_MAP_FIXED_IOVA | TEST_MAP_RW;
+	cmd->length = page_size;
+	cmd->dst_iova = page_size;
+	cmd->src_iova = page_size;
+}
+
+static void fill_ioas_unmap(int fd, void *buf)
+{
+	struct iommu_ioas_unmap *cmd = buf;
+
+	cmd->ioas_id = length_mapped_ioas(fd);
+	cmd->iova = page_size;
+	cmd->length = page_size;
+}
+
 /*
  * min_size is where the first version of the structure ended: the end of
  * its last member then. Spelled out per ioctl so the table needs no macro.
@@ -288,15 +350,51 @@ static const struct length_case length_cases[] = {
 				       ->out_iova_alignment),
 		.fill = fill_iova_ranges,
 	},
+	{
+		.name = "IOMMU_IOAS_ALLOW_IOVAS",
+		.ioctl_num = IOMMU_IOAS_ALLOW_IOVAS,
+		.size = sizeof(struct iommu_ioas_allow_iovas),
+		.min_size =
+			offsetof(struct iommu_ioas_allow_iovas, allowed_iovas) +
+			sizeof(((struct iommu_ioas_allow_iovas *)0)
+				       ->allowed_iovas),
+		.fill = fill_ioas_allow_iovas,
+	},
+	{
+		.name = "IOMMU_IOAS_MAP",
+		.ioctl_num = IOMMU_IOAS_MAP,
+		.size = sizeof(struct iommu_ioas_map),
+		.min_size = offsetof(struct iommu_ioas_map, iova) +
+			    sizeof(((struct iommu_ioas_map *)0)->iova),
+		.fill = fill_ioas_map,
+	},
+	{
+		.name = "IOMMU_IOAS_COPY",
+		.ioctl_num = IOMMU_IOAS_COPY,
+		.size = sizeof(struct iommu_ioas_copy),
+		.min_size = offsetof(struct iommu_ioas_copy, src_iova) +
+			    sizeof(((struct iommu_ioas_copy *)0)->src_iova),
+		.fill = fill_ioas_copy,
+	},
+	{
+		.name = "IOMMU_IOAS_UNMAP",
+		.ioctl_num = IOMMU_IOAS_UNMAP,
+		.size = sizeof(struct iommu_ioas_unmap),
+		.min_size = offsetof(struct iommu_ioas_unmap, length) +
+			    sizeof(((struct iommu_ioas_unmap *)0)->length),
+		.fill = fill_ioas_unmap,
+	},
 };
 
-static int run_sized(int fd, const struct length_case *lc, uint32_t size,
-		     uint8_t tail)
+static int run_sized(int fd, const struct length_case *lc, __u32 size,
+		     __u8 tail)
 {
-	uint8_t buf[256] = {};
+	/* Words, so that fill() may store the commands' __u64 members. */
+	__u64 words[32] = {};
+	__u8 *buf = (__u8 *)words;
 
 	lc->fill(fd, buf);
-	*(uint32_t *)buf = size;
+	*(__u32 *)buf = size;
 	if (size > lc->size)
 		buf[size - 1] = tail;
 	return ioctl(fd, lc->ioctl_num, buf) ? errno : 0;
@@ -325,7 +423,7 @@ TEST_F(iommufd, cmd_length)
 TEST_F_TIMEOUT(iommufd, alloc_destroy_cycles, 600)
 {
 	struct timespec start, end;
-	uint32_t id, first;
+	__u32 id, first;
 	int i;
 
 	/*
@@ -348,7 +446,7 @@ TEST_F_TIMEOUT(iommufd, alloc_destroy_cycles, 600)
 
 TEST(close_frees_everything)
 {
-	uint32_t id;
+	__u32 id;
 	int fd, i;
 
 	/* Objects still alive at close are destroyed with the context. */
