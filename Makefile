@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
 # The two entry points of this repository; see README.md.
 
-.PHONY: run check clean
+.PHONY: run check bench clean
 
 run:
 	bash vmtest/run.sh
 
 check:
 	bash vmtest/check.sh
+
+bench:
+	bash vmtest/bench.sh
 
 clean:
 	rm -rf build

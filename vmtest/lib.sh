@@ -191,6 +191,10 @@ build_initramfs() {
 	chmod 755 "$root/init"
 	cp "$obj"/kselftest/iommu/* "$root/tests/" 2>/dev/null || true
 	rm -f "$root"/tests/*.o
+	# The benchmark is a program, not a test: keep it out of /tests.
+	if [ -f "$root/tests/iommufd_bench" ]; then
+		mv "$root/tests/iommufd_bench" "$root/bin/"
+	fi
 	cp "$obj/guest/iommufd_demo" "$root/bin/"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >"$obj/initramfs.cpio.gz")
 }

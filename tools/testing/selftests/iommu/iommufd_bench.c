@@ -1,0 +1,1162 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * iommufd_bench: what the IOAS ioctls of /dev/iommu cost.
+ *
+ * A benchmark, not a test: it measures and prints, and only fails (exit
+ * status 1) when something it relies on fails in a way it did not expect.
+ * Three sections:
+ *
+ *  latency       round trip of trivial ioctls: IOMMU_DESTROY of an ID that
+ *                does not exist, IOMMU_IOAS_IOVA_RANGES with room for
+ *                MAX_RANGES ranges, and clock_gettime() itself
+ *  map_unmap     IOMMU_IOAS_MAP (kernel-chosen IOVA) + IOMMU_IOAS_UNMAP of
+ *                a whole buffer, backed by 4 KiB pages, THP or hugetlb, of
+ *                sizes from 4 KiB to 1 GiB
+ *  area_scaling  cost of one map and one unmap as the number of areas in
+ *                one IOAS grows to AREA_MAX, with fixed and with
+ *                kernel-chosen IOVAs, and while refilling holes; it tells
+ *                an IOVA allocator or lookup that is linear in the number
+ *                of areas from a logarithmic one
+ *
+ * It only uses the upstream iommufd uAPI (IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP,
+ * IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES and IOMMU_DESTROY), so that it
+ * runs unchanged on any kernel with upstream's iommufd and the figures of
+ * two kernels can be compared line by line.
+ *
+ * Every figure is printed on one line:
+ *
+ *	bench: <section> <name> <value> <unit>
+ *
+ * where <name> starts with the domain variant the IOAS was measured with
+ * (see struct domain_variant). "bench: header" lines describe the run and
+ * "bench: note" lines say what was skipped and why. Every loop is bounded
+ * by a count and by a time budget, and the whole run by RUN_BUDGET_S.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/iommufd.h>
+
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT		26
+#endif
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
+#endif
+
+#define NSEC_PER_SEC		1000000000ULL
+#define KIB			1024ULL
+#define MIB			(1024 * KIB)
+#define GIB			(1024 * MIB)
+#define HUGE_2M			(2 * MIB)
+
+/* The whole run; every section stops early once it is spent. */
+#define RUN_BUDGET_S		170.0
+
+/* latency: calls per measured operation, and their time budget */
+#define LAT_WARMUP		100
+#define LAT_MAX_CALLS		100000
+#define LAT_BUDGET_S		2.0
+
+/*
+ * map_unmap: pairs per backing and size and their time budget; a size
+ * that takes longer than MU_SIZE_LIMIT_S (allocation included) ends the
+ * series of its backing.
+ */
+#define MU_MAX_PAIRS		10000
+#define MU_BUDGET_S		1.0
+#define MU_SIZE_LIMIT_S		10.0
+
+/* area_scaling: most areas in one IOAS, and the budget of each phase */
+#define AREA_MAX		100000
+#define AREA_WARMUP		1000
+#define AREA_MAP_BUDGET_S	15.0
+#define AREA_UNMAP_BUDGET_S	10.0
+#define AREA_MAX_WINDOWS	8
+
+/* An object ID no context hands out (they are allocated from 1 up). */
+#define NO_SUCH_ID		0xfffffff0U
+#define MAX_RANGES		8
+
+static int iommufd = -1;
+static __u64 run_end;
+static __u64 page_size;
+
+static const char budget_spent[] = "run time budget spent";
+
+/* Print "bench: error <message>" and exit with status 1. */
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("bench: error ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	exit(1);
+}
+
+static void die(int err, const char *what)
+{
+	fail("%s: errno %d (%s)", what, err, strerror(err));
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts))
+		die(errno, "clock_gettime");
+	return (__u64)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+/* Now plus @seconds, but never past the end of the whole run. */
+static __u64 deadline(double seconds)
+{
+	__u64 end = now_ns() + (__u64)(seconds * NSEC_PER_SEC);
+
+	return end < run_end ? end : run_end;
+}
+
+static bool run_over(void)
+{
+	return now_ns() >= run_end;
+}
+
+static __u64 round_up_u64(__u64 value, __u64 align)
+{
+	return (value + align - 1) / align * align;
+}
+
+/* Print "bench: note <message>". */
+static void notef(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("bench: note ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* Print one figure; its name is formatted from @fmt as by printf(). */
+static void figure(const char *section, double value, const char *unit,
+		   const char *fmt, ...)
+{
+	char name[128];
+	int prec = 3;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(name, sizeof(name), fmt, ap);
+	va_end(ap);
+	if (value >= 1000)
+		prec = 0;
+	else if (value >= 10)
+		prec = 1;
+	printf("bench: %s %s %.*f %s\n", section, name, prec, value, unit);
+}
+
+/* A number from /proc/meminfo (in kB for sizes), or -1. */
+static long read_meminfo(const char *key)
+{
+	size_t key_len = strlen(key);
+	char line[128];
+	long value = -1;
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, key_len) && line[key_len] == ':') {
+			value = strtol(line + key_len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return value;
+}
+
+/* The AnonHugePages of the mapping holding @va, in kB, or -1. */
+static long smaps_anon_huge_kb(const void *va)
+{
+	unsigned long start, end, addr = (uintptr_t)va;
+	bool inside = false;
+	char line[256];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			inside = addr >= start && addr < end;
+			continue;
+		}
+		if (inside && sscanf(line, "AnonHugePages: %ld", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/* The selected THP mode ("always", "madvise", "never"), or "unknown". */
+static void thp_mode(char *mode, size_t len)
+{
+	char line[128], *left, *right;
+	FILE *f;
+
+	snprintf(mode, len, "unknown");
+	f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (!f)
+		return;
+	if (fgets(line, sizeof(line), f)) {
+		left = strchr(line, '[');
+		right = left ? strchr(left, ']') : NULL;
+		if (right) {
+			*right = '\0';
+			snprintf(mode, len, "%s", left + 1);
+		}
+	}
+	fclose(f);
+}
+
+/* "4KiB", "2MiB", "1GiB", ... */
+static void size_name(__u64 size, char *name, size_t len)
+{
+	const char *unit = "KiB";
+	__u64 scale = KIB;
+
+	if (size >= GIB && !(size % GIB)) {
+		unit = "GiB";
+		scale = GIB;
+	} else if (size >= MIB && !(size % MIB)) {
+		unit = "MiB";
+		scale = MIB;
+	}
+	snprintf(name, len, "%llu%s", (unsigned long long)(size / scale),
+		 unit);
+}
+
+/* ioctl wrappers: they die on any failure the caller cannot expect */
+
+static __u32 ioas_alloc(void)
+{
+	struct iommu_ioas_alloc cmd = {
+		.size = sizeof(cmd),
+	};
+
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &cmd))
+		die(errno, "IOMMU_IOAS_ALLOC");
+	return cmd.out_ioas_id;
+}
+
+static void destroy(__u32 id)
+{
+	struct iommu_destroy cmd = {
+		.size = sizeof(cmd),
+		.id = id,
+	};
+
+	if (ioctl(iommufd, IOMMU_DESTROY, &cmd))
+		die(errno, "IOMMU_DESTROY");
+}
+
+/*
+ * Fill @ranges (room for MAX_RANGES) with the IOVA ranges of @ioas_id and
+ * @align with its IOVA alignment; return how many of @ranges are valid.
+ */
+static __u32 ioas_ranges(__u32 ioas_id, struct iommu_iova_range *ranges,
+			 __u64 *align)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.num_iovas = MAX_RANGES,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+
+	/* EMSGSIZE: more ranges than room, the first MAX_RANGES are valid */
+	if (ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd) && errno != EMSGSIZE)
+		die(errno, "IOMMU_IOAS_IOVA_RANGES");
+	*align = cmd.out_iova_alignment ? cmd.out_iova_alignment : 1;
+	return cmd.num_iovas < MAX_RANGES ? cmd.num_iovas : MAX_RANGES;
+}
+
+/*
+ * Map @length bytes at @va readable and writeable, at *@iova when @fixed,
+ * else where the kernel chooses, which is returned in *@iova. Returns 0 or
+ * an errno for the caller to judge.
+ */
+static int ioas_map(__u32 ioas_id, void *va, __u64 length, __u64 *iova,
+		    bool fixed)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = ioas_id,
+		.user_va = (uintptr_t)va,
+		.length = length,
+	};
+
+	if (fixed) {
+		cmd.flags |= IOMMU_IOAS_MAP_FIXED_IOVA;
+		cmd.iova = *iova;
+	}
+	if (ioctl(iommufd, IOMMU_IOAS_MAP, &cmd))
+		return errno;
+	*iova = cmd.iova;
+	return 0;
+}
+
+static void ioas_unmap(__u32 ioas_id, __u64 iova, __u64 length)
+{
+	struct iommu_ioas_unmap cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+
+	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd))
+		die(errno, "IOMMU_IOAS_UNMAP");
+	if (cmd.length != length)
+		fail("IOMMU_IOAS_UNMAP unmapped %llu of %llu bytes",
+		     (unsigned long long)cmd.length,
+		     (unsigned long long)length);
+}
+
+/*
+ * Domain variants: what the IOAS of a measurement has attached. Every
+ * section runs once per entry of variants[] and starts its figure names
+ * with the entry's name, so that the figures of two variants (or of two
+ * kernels) line up.
+ *
+ * Only "none" can be measured with the upstream uAPI alone. A mock-domain
+ * variant goes into variants[] here: its attach() creates a mock device
+ * on the new IOAS with IOMMU_TEST_CMD, so that IOMMU_IOAS_MAP pins the
+ * memory and fills an IO page table, and returns the ID of the object to
+ * destroy before the IOAS. Nothing else has to change.
+ */
+struct domain_variant {
+	const char *name;
+	const char *desc;
+	/* Attach to @ioas_id; return the ID to destroy before the IOAS. */
+	__u32 (*attach)(__u32 ioas_id);
+};
+
+static const struct domain_variant variants[] = {
+	{
+		.name = "none",
+		.desc = "plain IOAS, nothing attached, MAP pins nothing",
+	},
+	/* The mock-domain variant belongs here. */
+	{ }
+};
+
+struct bench_ioas {
+	__u32 ioas_id;
+	__u32 attach_id;	/* 0 when nothing is attached */
+};
+
+static void bench_ioas_create(struct bench_ioas *b,
+			      const struct domain_variant *dv)
+{
+	b->ioas_id = ioas_alloc();
+	b->attach_id = dv->attach ? dv->attach(b->ioas_id) : 0;
+}
+
+static void bench_ioas_free(struct bench_ioas *b)
+{
+	if (b->attach_id)
+		destroy(b->attach_id);
+	destroy(b->ioas_id);
+	b->ioas_id = 0;
+	b->attach_id = 0;
+}
+
+/* Section 1: latency */
+
+enum lat_op {
+	LAT_CLOCK,
+	LAT_DESTROY,
+	LAT_RANGES,
+	NR_LAT_OPS,
+};
+
+static const char * const lat_names[NR_LAT_OPS] = {
+	[LAT_CLOCK] = "clock_gettime",
+	[LAT_DESTROY] = "destroy_enoent",
+	[LAT_RANGES] = "iova_ranges",
+};
+
+/* Issue @op once and return how long it took, in ns. */
+static __u64 lat_once(enum lat_op op, __u32 ioas_id)
+{
+	struct iommu_iova_range ranges[MAX_RANGES];
+	struct iommu_ioas_iova_ranges rcmd = {
+		.size = sizeof(rcmd),
+		.ioas_id = ioas_id,
+		.num_iovas = MAX_RANGES,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	struct iommu_destroy dcmd = {
+		.size = sizeof(dcmd),
+		.id = NO_SUCH_ID,
+	};
+	__u64 t0, t1;
+	int rc;
+
+	switch (op) {
+	case LAT_DESTROY:
+		t0 = now_ns();
+		rc = ioctl(iommufd, IOMMU_DESTROY, &dcmd);
+		t1 = now_ns();
+		if (!rc)
+			fail("IOMMU_DESTROY of unused ID %u worked",
+			     NO_SUCH_ID);
+		if (errno != ENOENT)
+			die(errno, "IOMMU_DESTROY of an unused ID");
+		break;
+	case LAT_RANGES:
+		t0 = now_ns();
+		rc = ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &rcmd);
+		t1 = now_ns();
+		if (rc && errno != EMSGSIZE)
+			die(errno, "IOMMU_IOAS_IOVA_RANGES");
+		break;
+	default:
+		t0 = now_ns();
+		t1 = now_ns();
+		break;
+	}
+	return t1 - t0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void bench_latency(const struct domain_variant *dv)
+{
+	struct bench_ioas b;
+	__u64 *ns;
+	int op;
+
+	ns = calloc(LAT_MAX_CALLS, sizeof(*ns));
+	if (!ns)
+		die(ENOMEM, "calloc");
+	bench_ioas_create(&b, dv);
+	for (op = 0; op < NR_LAT_OPS; op++) {
+		__u64 end, sum = 0, median;
+		unsigned int i, n = 0;
+
+		if (run_over()) {
+			notef("latency %s.%s skipped: %s", dv->name,
+			      lat_names[op], budget_spent);
+			continue;
+		}
+		for (i = 0; i < LAT_WARMUP; i++)
+			lat_once(op, b.ioas_id);
+		end = deadline(LAT_BUDGET_S);
+		while (n < LAT_MAX_CALLS) {
+			ns[n] = lat_once(op, b.ioas_id);
+			sum += ns[n];
+			n++;
+			if (!(n % 64) && now_ns() >= end)
+				break;
+		}
+		qsort(ns, n, sizeof(*ns), cmp_u64);
+		median = n % 2 ? ns[n / 2] : (ns[n / 2 - 1] + ns[n / 2]) / 2;
+		figure("latency", median, "ns", "%s.%s.median",
+		       dv->name, lat_names[op]);
+		figure("latency", (double)sum / n, "ns", "%s.%s.mean",
+		       dv->name, lat_names[op]);
+		figure("latency", n, "calls", "%s.%s.calls",
+		       dv->name, lat_names[op]);
+	}
+	bench_ioas_free(&b);
+	free(ns);
+}
+
+/* Section 2: map_unmap */
+
+enum backing {
+	BACK_4K,
+	BACK_THP,
+	BACK_HUGETLB,
+	NR_BACKINGS,
+};
+
+static const char * const backing_names[NR_BACKINGS] = {
+	[BACK_4K] = "4k",
+	[BACK_THP] = "thp",
+	[BACK_HUGETLB] = "hugetlb",
+};
+
+/* Buffer sizes, 0-terminated. */
+static const __u64 mu_sizes[] = {
+	4 * KIB, 64 * KIB, 2 * MIB, 64 * MIB, GIB, 0
+};
+
+struct buf {
+	void *mem;		/* what mmap() returned */
+	size_t mem_len;
+	char *va;		/* start, aligned for the backing */
+	size_t len;		/* bytes at @va: the size, rounded up */
+};
+
+static void buf_free(struct buf *b)
+{
+	if (b->mem && munmap(b->mem, b->mem_len))
+		die(errno, "munmap");
+	b->mem = NULL;
+}
+
+/*
+ * Allocate at least @size bytes backed as @bk and touch every page; THP
+ * and hugetlb buffers are 2 MiB aligned and a whole number of 2 MiB pages,
+ * and every buffer is aligned to at least @iova_align. On failure, say why
+ * in @why and return false.
+ */
+static bool buf_alloc(struct buf *b, enum backing bk, __u64 size,
+		      __u64 iova_align, char *why, size_t why_len)
+{
+	__u64 mmap_align = bk == BACK_HUGETLB ? HUGE_2M : page_size;
+	__u64 align = bk == BACK_4K ? page_size : HUGE_2M;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	long avail;
+	size_t i;
+
+	memset(b, 0, sizeof(*b));
+	if (iova_align > align)
+		align = iova_align;
+	b->len = round_up_u64(size, align);
+	/* room to align the start */
+	b->mem_len = b->len + align - mmap_align;
+	if (bk == BACK_HUGETLB) {
+		flags |= MAP_HUGETLB | MAP_HUGE_2MB;
+	} else {
+		/* Leave room for the system: touching all of it could OOM */
+		avail = read_meminfo("MemAvailable");
+		if (avail >= 0 && b->len / KIB > (__u64)avail / 4 * 3) {
+			snprintf(why, why_len,
+				 "needs %llu MiB, MemAvailable is only %ld MiB",
+				 (unsigned long long)(b->len / MIB),
+				 avail / 1024);
+			return false;
+		}
+	}
+	b->mem = mmap(NULL, b->mem_len, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (b->mem == MAP_FAILED) {
+		int err = errno;
+
+		b->mem = NULL;
+		snprintf(why, why_len,
+			 "mmap of %llu MiB failed: %s (HugePages_Free %ld)",
+			 (unsigned long long)(b->len / MIB), strerror(err),
+			 read_meminfo("HugePages_Free"));
+		return false;
+	}
+	b->va = (char *)(uintptr_t)round_up_u64((uintptr_t)b->mem, align);
+	if (bk == BACK_THP && madvise(b->va, b->len, MADV_HUGEPAGE)) {
+		snprintf(why, why_len, "madvise(MADV_HUGEPAGE) failed: %s",
+			 strerror(errno));
+		buf_free(b);
+		return false;
+	}
+	/* Without THP support this fails, and the pages are small anyway */
+	if (bk == BACK_4K)
+		madvise(b->va, b->len, MADV_NOHUGEPAGE);
+	for (i = 0; i < b->len; i += page_size)
+		b->va[i] = 1;
+	return true;
+}
+
+/* Time map + unmap pairs of the first @size bytes of @b and print them. */
+static void mu_measure(const char *prefix, __u32 ioas_id, struct buf *b,
+		       __u64 size)
+{
+	__u64 end = deadline(MU_BUDGET_S);
+	__u64 map_ns = 0, unmap_ns = 0;
+	unsigned int pairs = 0;
+	double seconds;
+
+	while (pairs < MU_MAX_PAIRS) {
+		__u64 t0, t1, t2;
+		__u64 iova = 0;
+		int rc;
+
+		t0 = now_ns();
+		rc = ioas_map(ioas_id, b->va, size, &iova, false);
+		t1 = now_ns();
+		if (rc)
+			die(rc, "IOMMU_IOAS_MAP");
+		ioas_unmap(ioas_id, iova, size);
+		t2 = now_ns();
+		map_ns += t1 - t0;
+		unmap_ns += t2 - t1;
+		pairs++;
+		if (t2 >= end)
+			break;
+	}
+	/* at least 1 ns, not to divide by 0 */
+	seconds = (double)(map_ns + unmap_ns + 1) / NSEC_PER_SEC;
+	figure("map_unmap", (double)(map_ns + unmap_ns) / 1000 / pairs, "us",
+	       "%s.pair", prefix);
+	figure("map_unmap", (double)map_ns / 1000 / pairs, "us",
+	       "%s.map", prefix);
+	figure("map_unmap", (double)unmap_ns / 1000 / pairs, "us",
+	       "%s.unmap", prefix);
+	figure("map_unmap", (double)size * pairs / GIB / seconds, "GiB/s",
+	       "%s.rate", prefix);
+	figure("map_unmap", (double)size / 4096 * pairs / seconds,
+	       "4KiB_pages/s", "%s.pages", prefix);
+	figure("map_unmap", pairs, "pairs", "%s.pairs", prefix);
+}
+
+/*
+ * Measure one backing and size, allocation included; return how long it
+ * all took in seconds, or 0 when it was skipped (with a note).
+ */
+static double mu_size(const char *prefix, __u32 ioas_id, __u64 align,
+		      enum backing bk, __u64 size)
+{
+	__u64 t0 = now_ns();
+	char why[160];
+	struct buf buf;
+	long kb;
+
+	if (size % align) {
+		notef("map_unmap %s skipped: IOVA alignment is %llu", prefix,
+		      (unsigned long long)align);
+		return 0;
+	}
+	if (!buf_alloc(&buf, bk, size, align, why, sizeof(why))) {
+		notef("map_unmap %s skipped: %s", prefix, why);
+		return 0;
+	}
+	if (bk == BACK_THP) {
+		/* how much of the buffer THP made huge */
+		kb = smaps_anon_huge_kb(buf.va);
+		if (kb >= 0)
+			figure("map_unmap", 100.0 * kb * KIB / buf.len, "%",
+			       "%s.huge", prefix);
+	}
+	mu_measure(prefix, ioas_id, &buf, size);
+	buf_free(&buf);
+	return (double)(now_ns() - t0) / NSEC_PER_SEC;
+}
+
+static void bench_map_unmap(const struct domain_variant *dv)
+{
+	struct iommu_iova_range ranges[MAX_RANGES];
+	char prefix[64], size_str[32];
+	struct bench_ioas b;
+	double seconds;
+	__u64 align;
+	int bk, si;
+
+	bench_ioas_create(&b, dv);
+	ioas_ranges(b.ioas_id, ranges, &align);
+	for (bk = 0; bk < NR_BACKINGS; bk++) {
+		/* why the rest of this backing's sizes are skipped */
+		char stop[96] = "";
+
+		for (si = 0; mu_sizes[si]; si++) {
+			size_name(mu_sizes[si], size_str, sizeof(size_str));
+			snprintf(prefix, sizeof(prefix), "%s.%s.%s", dv->name,
+				 backing_names[bk], size_str);
+			if (!stop[0] && run_over())
+				snprintf(stop, sizeof(stop), "%s",
+					 budget_spent);
+			if (stop[0]) {
+				notef("map_unmap %s skipped: %s", prefix, stop);
+				continue;
+			}
+			seconds = mu_size(prefix, b.ioas_id, align, bk,
+					  mu_sizes[si]);
+			if (seconds > MU_SIZE_LIMIT_S)
+				snprintf(stop, sizeof(stop),
+					 "%s took %.1f s, limit %.0f s",
+					 size_str, seconds, MU_SIZE_LIMIT_S);
+		}
+	}
+	bench_ioas_free(&b);
+}
+
+/* Section 3: area_scaling */
+
+/* Area counts that close a timing window, 0-terminated. */
+static const unsigned int area_cps[] = {
+	1000, 4000, 16000, 64000, AREA_MAX, 0
+};
+
+/* The first checkpoint above @count and below @total, else @total. */
+static unsigned int next_cp(unsigned int count, unsigned int total)
+{
+	unsigned int i;
+
+	for (i = 0; area_cps[i]; i++)
+		if (area_cps[i] > count && area_cps[i] < total)
+			return area_cps[i];
+	return total;
+}
+
+/* The last checkpoint below @count, else 0. */
+static unsigned int prev_cp(unsigned int count)
+{
+	unsigned int i, cp = 0;
+
+	for (i = 0; area_cps[i]; i++)
+		if (area_cps[i] < count)
+			cp = area_cps[i];
+	return cp;
+}
+
+/*
+ * A timing window: @ops maps or unmaps that took @ns, between @at - @ops
+ * and @at areas (or, for a refill, refill maps).
+ */
+struct window {
+	unsigned int at;
+	unsigned int ops;
+	__u64 ns;
+};
+
+struct series {
+	struct window w[AREA_MAX_WINDOWS];
+	unsigned int n;
+};
+
+static void series_add(struct series *s, unsigned int at, unsigned int ops,
+		       __u64 ns)
+{
+	if (s->n < AREA_MAX_WINDOWS && ops) {
+		s->w[s->n].at = at;
+		s->w[s->n].ops = ops;
+		s->w[s->n].ns = ns;
+		s->n++;
+	}
+}
+
+static double window_us(const struct window *w)
+{
+	return (double)w->ns / 1000 / w->ops;
+}
+
+/*
+ * Print the us per operation of every window, and the ratio of the cost
+ * at the most areas to the cost at the fewest. With the checkpoints up to
+ * AREA_MAX it stays near 1 when the cost does not depend on the number of
+ * areas or grows with its logarithm (log2 of 82000 over log2 of 500 is
+ * under 2), and is over 100 when it grows linearly (the windows average
+ * 82000 and 500 areas).
+ */
+static void series_report(const char *dom, const char *what,
+			  const struct series *s)
+{
+	const struct window *lo = NULL, *hi = NULL;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++) {
+		const struct window *w = &s->w[i];
+
+		figure("area_scaling", window_us(w), "us", "%s.%s.at_%u",
+		       dom, what, w->at);
+		if (!lo || w->at < lo->at)
+			lo = w;
+		if (!hi || w->at > hi->at)
+			hi = w;
+	}
+	if (lo && lo != hi)
+		figure("area_scaling", window_us(hi) / window_us(lo), "x",
+		       "%s.%s.ratio_%u_%u", dom, what, hi->at, lo->at);
+}
+
+/* The areas of one IOAS; each maps the same buffer, @unit bytes long. */
+struct areas {
+	__u32 ioas_id;
+	char *page;
+	__u64 unit;
+	bool fixed;
+	__u64 base;		/* fixed: slot i is at @base + 2 * i * @unit */
+	__u64 *iova;		/* IOVA of the area in each slot, 0 if none */
+	unsigned int nr;	/* areas mapped */
+};
+
+/*
+ * Map @count areas into slots @first, @first + @step, ..., timing windows
+ * that close at the checkpoints (counted in maps done here) and at the
+ * last map. Returns how many were mapped: fewer than @count when the time
+ * budget ran out or the kernel ran out of room, and then *@why says which.
+ */
+static unsigned int areas_map(struct areas *a, unsigned int first,
+			      unsigned int step, unsigned int count,
+			      struct series *s, const char **why)
+{
+	__u64 end = deadline(AREA_MAP_BUDGET_S), t_prev, t;
+	unsigned int done = 0, prev = 0, cp = next_cp(0, count);
+
+	*why = NULL;
+	s->n = 0;
+	t_prev = now_ns();
+	while (done < count) {
+		unsigned int slot = first + done * step;
+		__u64 iova = a->base + 2 * (__u64)slot * a->unit;
+		int rc;
+
+		rc = ioas_map(a->ioas_id, a->page, a->unit, &iova, a->fixed);
+		if (rc == ENOMEM || rc == ENOSPC) {
+			*why = rc == ENOMEM ? "ENOMEM" : "ENOSPC";
+			break;
+		}
+		if (rc)
+			die(rc, "IOMMU_IOAS_MAP");
+		if (!iova)
+			fail("IOMMU_IOAS_MAP chose IOVA 0");
+		a->iova[slot] = iova;
+		a->nr++;
+		done++;
+		if (done == cp) {
+			t = now_ns();
+			series_add(s, done, done - prev, t - t_prev);
+			t_prev = t;
+			prev = done;
+			cp = next_cp(done, count);
+			if (t >= end && done < count) {
+				*why = "time budget spent";
+				break;
+			}
+		} else if (!(done % 256) && now_ns() >= end) {
+			*why = "time budget spent";
+			break;
+		}
+	}
+	/* the partial window of a series that stopped early */
+	series_add(s, done, done - prev, now_ns() - t_prev);
+	return done;
+}
+
+/*
+ * Unmap the areas one by one, last slot first, timing windows that close
+ * when the number of areas left falls to a checkpoint. A window is named
+ * after the number of areas at its start, like the map window that covers
+ * the same counts. Returns 0, or when the time budget ran out first the
+ * name (at_N) of the first window not measured.
+ */
+static unsigned int areas_unmap_all(struct areas *a, unsigned int nslots,
+				    struct series *s)
+{
+	__u64 end = deadline(AREA_UNMAP_BUDGET_S), t_prev, t;
+	unsigned int top = a->nr, low = prev_cp(a->nr);
+	unsigned int slot = nslots;
+
+	s->n = 0;
+	t_prev = now_ns();
+	while (slot > 0 && a->nr) {
+		slot--;
+		if (!a->iova[slot])
+			continue;
+		ioas_unmap(a->ioas_id, a->iova[slot], a->unit);
+		a->iova[slot] = 0;
+		a->nr--;
+		if (a->nr == low) {
+			t = now_ns();
+			series_add(s, top, top - low, t - t_prev);
+			t_prev = t;
+			top = low;
+			low = prev_cp(low);
+			if (t >= end && a->nr)
+				return top;
+		} else if (!(a->nr % 256) && now_ns() >= end) {
+			return top;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Unmap the areas in the odd slots below @nslots, first to last; return
+ * how many, and their total time in *@ns. They are slots 1, 3, 5, ... so
+ * a refill of the same number goes into the same slots.
+ */
+static unsigned int areas_punch(struct areas *a, unsigned int nslots,
+				__u64 *ns)
+{
+	__u64 end = deadline(AREA_UNMAP_BUDGET_S), t0 = now_ns();
+	unsigned int slot, done = 0;
+
+	for (slot = 1; slot < nslots; slot += 2) {
+		if (!a->iova[slot])
+			break;
+		ioas_unmap(a->ioas_id, a->iova[slot], a->unit);
+		a->iova[slot] = 0;
+		a->nr--;
+		done++;
+		if (!(done % 256) && now_ns() >= end)
+			break;
+	}
+	*ns = now_ns() - t0;
+	return done;
+}
+
+/* Say which windows a map series stopped short of, and why. */
+static void note_map_stop(const char *dom, const char *what,
+			  unsigned int done, unsigned int count,
+			  const char *why)
+{
+	char list[128] = "";
+	size_t len = 0;
+	unsigned int i;
+
+	for (i = 0; area_cps[i] && len < sizeof(list); i++)
+		if (area_cps[i] > done && area_cps[i] < count)
+			len += snprintf(list + len, sizeof(list) - len,
+					" at_%u", area_cps[i]);
+	if (len < sizeof(list))
+		snprintf(list + len, sizeof(list) - len, " at_%u", count);
+	notef("area_scaling %s.%s stopped at %u of %u (%s), skipped:%s",
+	      dom, what, done, count, why, list);
+}
+
+/* Start an IOAS for area_scaling; false (with a note) if it cannot be. */
+static bool areas_start(struct areas *a, struct bench_ioas *b,
+			const struct domain_variant *dv, const char *what)
+{
+	struct iommu_iova_range ranges[MAX_RANGES];
+	__u64 align, need, base;
+	__u32 n, i;
+
+	bench_ioas_create(b, dv);
+	a->ioas_id = b->ioas_id;
+	a->nr = 0;
+	a->base = 0;
+	memset(a->iova, 0, AREA_MAX * sizeof(*a->iova));
+	n = ioas_ranges(b->ioas_id, ranges, &align);
+	if (a->unit % align) {
+		notef("area_scaling %s.%s skipped: IOVA alignment is %llu",
+		      dv->name, what, (unsigned long long)align);
+		return false;
+	}
+	if (!a->fixed)
+		return true;
+	/* Room for AREA_MAX areas with a one-unit hole after each one */
+	need = 2ULL * AREA_MAX * a->unit;
+	for (i = 0; i < n; i++) {
+		/* not at IOVA 0, which marks an empty slot */
+		base = round_up_u64(ranges[i].start ? ranges[i].start : 1,
+				    a->unit);
+		if (base < ranges[i].start || base > ranges[i].last)
+			continue;	/* wrapped around, or too little */
+		if (ranges[i].last - base >= need - 1) {
+			a->base = base;
+			return true;
+		}
+	}
+	notef("area_scaling %s.%s skipped: no IOVA range holds %llu bytes",
+	      dv->name, what, (unsigned long long)need);
+	return false;
+}
+
+/*
+ * Build AREA_MAX areas at fixed or kernel-chosen IOVAs, then unmap them
+ * one by one; return how many areas were built.
+ */
+static unsigned int area_run(const struct domain_variant *dv,
+			     struct areas *a, bool fixed)
+{
+	const char *what = fixed ? "fixed" : "kernel";
+	unsigned int done = 0, skipped;
+	struct bench_ioas b;
+	struct series s;
+	const char *why;
+	char name[32];
+
+	a->fixed = fixed;
+	if (run_over()) {
+		notef("area_scaling %s.%s skipped: %s", dv->name, what,
+		      budget_spent);
+		return 0;
+	}
+	if (!areas_start(a, &b, dv, what))
+		goto out;
+
+	/*
+	 * Warm up (caches, allocators) so that the first window, which the
+	 * ratio divides by, is not inflated by cold starts.
+	 */
+	done = areas_map(a, 0, 1, AREA_WARMUP, &s, &why);
+	areas_unmap_all(a, done, &s);
+	if (a->nr) {
+		notef("area_scaling %s.%s skipped: warm-up took too long",
+		      dv->name, what);
+		done = 0;
+		goto out;
+	}
+
+	snprintf(name, sizeof(name), "%s.map", what);
+	done = areas_map(a, 0, 1, AREA_MAX, &s, &why);
+	series_report(dv->name, name, &s);
+	if (done < AREA_MAX)
+		note_map_stop(dv->name, name, done, AREA_MAX, why);
+
+	snprintf(name, sizeof(name), "%s.unmap", what);
+	skipped = areas_unmap_all(a, done, &s);
+	series_report(dv->name, name, &s);
+	if (skipped)
+		notef("area_scaling %s.%s stopped (%s), skipped: at_%u down",
+		      dv->name, name, budget_spent, skipped);
+out:
+	/* frees whatever areas are left */
+	bench_ioas_free(&b);
+	return done;
+}
+
+/*
+ * Kernel-chosen IOVAs with holes: build @count areas in a fresh IOAS
+ * (untimed), unmap every other one, then time the maps that refill as
+ * many holes, in windows counted in refill maps.
+ */
+static void area_holes(const struct domain_variant *dv, struct areas *a,
+		       unsigned int count)
+{
+	const char *what = "kernel.refill";
+	unsigned int built, punched, refilled;
+	struct bench_ioas b;
+	struct series s;
+	const char *why;
+	__u64 ns;
+
+	a->fixed = false;
+	if (run_over()) {
+		notef("area_scaling %s.%s skipped: %s", dv->name, what,
+		      budget_spent);
+		return;
+	}
+	if (count < 2) {
+		notef("area_scaling %s.%s skipped: too few areas were built",
+		      dv->name, what);
+		return;
+	}
+	if (!areas_start(a, &b, dv, what))
+		goto out;
+	built = areas_map(a, 0, 1, count, &s, &why);
+	if (built < count)
+		notef("area_scaling %s.%s built only %u of %u areas (%s)",
+		      dv->name, what, built, count, why);
+	punched = areas_punch(a, built, &ns);
+	if (!punched) {
+		notef("area_scaling %s.%s skipped: no holes punched",
+		      dv->name, what);
+		goto out;
+	}
+	figure("area_scaling", (double)ns / 1000 / punched, "us",
+	       "%s.kernel.punch.unmap", dv->name);
+	figure("area_scaling", punched, "holes", "%s.kernel.punch.holes",
+	       dv->name);
+	refilled = areas_map(a, 1, 2, punched, &s, &why);
+	series_report(dv->name, "kernel.refill.map", &s);
+	if (refilled < punched)
+		note_map_stop(dv->name, "kernel.refill.map", refilled, punched,
+			      why);
+out:
+	bench_ioas_free(&b);
+}
+
+static void bench_area_scaling(const struct domain_variant *dv)
+{
+	struct areas a = { };
+	unsigned int built;
+	size_t i;
+
+	a.unit = page_size;
+	a.iova = calloc(AREA_MAX, sizeof(*a.iova));
+	if (!a.iova)
+		die(ENOMEM, "calloc");
+	a.page = mmap(NULL, a.unit, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a.page == MAP_FAILED)
+		die(errno, "mmap");
+	for (i = 0; i < a.unit; i += page_size)
+		a.page[i] = 1;
+
+	area_run(dv, &a, true);
+	built = area_run(dv, &a, false);
+	area_holes(dv, &a, built);
+
+	if (munmap(a.page, a.unit))
+		die(errno, "munmap");
+	free(a.iova);
+}
+
+/* The kernel, what "domain" means, and the memory the run can use. */
+static void print_header(void)
+{
+	const struct domain_variant *dv;
+	struct utsname u;
+	char thp[32];
+
+	if (uname(&u))
+		die(errno, "uname");
+	printf("bench: header kernel %s arch %s cpus %ld page_size %llu;",
+	       u.release, u.machine, sysconf(_SC_NPROCESSORS_ONLN),
+	       (unsigned long long)page_size);
+	printf(" domain = what the IOAS has attached, first part of names:");
+	for (dv = variants; dv->name; dv++)
+		printf(" %s = %s;", dv->name, dv->desc);
+	putchar('\n');
+	notef("mock domain not measured: needs IOMMU_TEST_CMD support");
+	thp_mode(thp, sizeof(thp));
+	printf("bench: header memory thp %s hugetlb_free %ld", thp,
+	       read_meminfo("HugePages_Free"));
+	printf(" hugetlb_total %ld hugepagesize_kB %ld",
+	       read_meminfo("HugePages_Total"), read_meminfo("Hugepagesize"));
+	printf(" mem_available_MiB %ld\n", read_meminfo("MemAvailable") / 1024);
+}
+
+int main(void)
+{
+	const struct domain_variant *dv;
+	__u64 start;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	start = now_ns();
+	run_end = start + (__u64)(RUN_BUDGET_S * NSEC_PER_SEC);
+	page_size = sysconf(_SC_PAGESIZE);
+	print_header();
+
+	iommufd = open("/dev/iommu", O_RDWR);
+	if (iommufd < 0)
+		die(errno, "open /dev/iommu");
+
+	for (dv = variants; dv->name; dv++) {
+		bench_latency(dv);
+		bench_map_unmap(dv);
+		bench_area_scaling(dv);
+	}
+
+	if (close(iommufd))
+		die(errno, "close");
+	figure("total", (double)(now_ns() - start) / NSEC_PER_SEC, "s",
+	       "run_time");
+	return 0;
+}
