@@ -46,9 +46,14 @@ FIXTURE_SETUP(iommufd)
 	ASSERT_LE(0, self->fd);
 }
 
+/*
+ * No ASSERT in teardowns: after a failed ASSERT in the test this harness
+ * still has its trigger set, so any ASSERT here jumps back into the
+ * teardown, forever, until the timeout kills the test.
+ */
 FIXTURE_TEARDOWN(iommufd)
 {
-	ASSERT_EQ(0, close(self->fd));
+	close(self->fd);
 }
 
 TEST_F(iommufd, destroy_bad_id)

@@ -105,10 +105,14 @@ FIXTURE_SETUP(reserved)
 				  4 * psize));
 }
 
+/*
+ * No ASSERT here: in the 6.1 harness a failed assertion in a teardown that
+ * runs after a failed test jumps back into the teardown for ever.
+ */
 FIXTURE_TEARDOWN(reserved)
 {
-	ASSERT_EQ(0, munmap(self->buf, 4 * psize));
-	ASSERT_EQ(0, close(self->fd));
+	munmap(self->buf, 4 * psize);
+	close(self->fd);
 }
 
 TEST_F(reserved, iova_ranges_skip_it)
@@ -173,8 +177,8 @@ TEST_F(reserved, fixed_map_refused)
 
 TEST_F(reserved, auto_map_avoids_it)
 {
+	uint64_t iova = 0;
 	unsigned int i;
-	uint64_t iova;
 
 	/*
 	 * Kernel-chosen IOVAs start at the second page and fill upward:

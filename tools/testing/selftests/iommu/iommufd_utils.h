@@ -57,7 +57,7 @@ static inline int _test_ioctl_ioas_alloc(int fd, __u32 *id)
 
 #define test_ioctl_ioas_alloc(id)                                              \
 	({                                                                     \
-		__u32 *__id = (id);                                         \
+		__u32 *__id = (id);                                            \
 		ASSERT_EQ(0, _test_ioctl_ioas_alloc(self->fd, __id));          \
 		ASSERT_NE(0, *__id);                                           \
 	})
@@ -110,14 +110,14 @@ static inline int _test_ioctl_ioas_map(int fd, __u32 ioas_id, void *buffer,
 					  iova_p, TEST_MAP_RW))
 
 /* Map read/write at exactly the given IOVA. */
-#define test_ioctl_ioas_map_fixed(ioas_id, buffer, length, iova)              \
+#define test_ioctl_ioas_map_fixed(ioas_id, buffer, length, iova)               \
 	({                                                                     \
-		__u64 __want = (iova);                                      \
-		__u64 __iova = __want;                                      \
-		ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, ioas_id, buffer,  \
+		__u64 __want = (iova);                                         \
+		__u64 __iova = __want;                                         \
+		ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, ioas_id, buffer,   \
 						  length, &__iova,             \
 						  IOMMU_IOAS_MAP_FIXED_IOVA |  \
-							  TEST_MAP_RW));            \
+							  TEST_MAP_RW));       \
 		ASSERT_EQ(__want, __iova);                                     \
 	})
 
@@ -146,9 +146,9 @@ static inline int _test_ioctl_ioas_unmap(int fd, __u32 ioas_id,
 /* Unmap a range made of whole mappings: all of it must come back. */
 #define test_ioctl_ioas_unmap(ioas_id, iova, length)                           \
 	({                                                                     \
-		__u64 __length = (length);                                  \
-		__u64 __unmapped = 0;                                       \
-		ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->fd, ioas_id, iova,  \
+		__u64 __length = (length);                                     \
+		__u64 __unmapped = 0;                                          \
+		ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->fd, ioas_id, iova,   \
 						    __length, &__unmapped));   \
 		ASSERT_EQ(__length, __unmapped);                               \
 	})
@@ -156,10 +156,10 @@ static inline int _test_ioctl_ioas_unmap(int fd, __u32 ioas_id,
 /* Unmap everything; the kernel must report expected_length bytes. */
 #define test_ioctl_ioas_unmap_all(ioas_id, expected_length)                    \
 	({                                                                     \
-		__u64 __unmapped = UINT64_MAX;                              \
-		ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->fd, ioas_id, 0,     \
+		__u64 __unmapped = UINT64_MAX;                                 \
+		ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->fd, ioas_id, 0,      \
 						    UINT64_MAX, &__unmapped)); \
-		ASSERT_EQ((__u64)(expected_length), __unmapped);            \
+		ASSERT_EQ((__u64)(expected_length), __unmapped);               \
 	})
 
 static inline int _test_ioctl_ioas_copy(int fd, __u32 dst_ioas_id,
@@ -186,19 +186,19 @@ static inline int _test_ioctl_ioas_copy(int fd, __u32 dst_ioas_id,
 }
 
 /* Copy read/write to an IOVA the kernel chooses and stores in *iova_p. */
-#define test_ioctl_ioas_copy(dst_id, src_id, src_iova, length, iova_p)        \
+#define test_ioctl_ioas_copy(dst_id, src_id, src_iova, length, iova_p)         \
 	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, dst_id, src_id, src_iova, \
 					   length, iova_p, TEST_MAP_RW))
 
 /* Copy read/write to exactly dst_iova. */
 #define test_ioctl_ioas_copy_fixed(dst_id, src_id, src_iova, length, dst_iova) \
 	({                                                                     \
-		__u64 __want = (dst_iova);                                  \
-		__u64 __iova = __want;                                      \
-		ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, dst_id, src_id,  \
+		__u64 __want = (dst_iova);                                     \
+		__u64 __iova = __want;                                         \
+		ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, dst_id, src_id,   \
 						   src_iova, length, &__iova,  \
 						   IOMMU_IOAS_MAP_FIXED_IOVA | \
-							   TEST_MAP_RW));           \
+							   TEST_MAP_RW));      \
 		ASSERT_EQ(__want, __iova);                                     \
 	})
 
