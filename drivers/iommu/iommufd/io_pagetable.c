@@ -559,13 +559,13 @@ int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 }
 
 /**
- * iopt_unmap_all() - unmap every area
+ * iopt_unmap_everything() - unmap every area
  * @iopt: the table
  * @unmapped: set to the number of bytes unmapped
  *
  * Return: 0; an empty table is not an error.
  */
-int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped)
+int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped)
 {
 	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);
 }
@@ -721,7 +721,7 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 {
 	unsigned long unmapped;
 
-	iopt_unmap_all(iopt, &unmapped);
+	iopt_unmap_everything(iopt, &unmapped);
 	iopt_remove_reserved_iova(iopt, NULL);
 	/* Other reservations belong to attached devices, gone by now. */
 	WARN_ON(!RB_EMPTY_ROOT(&iopt->spans));

@@ -14,7 +14,13 @@
 #include "io_pagetable.h"
 #include "iommufd_private.h"
 
-void iommufd_ioas_destroy(struct iommufd_object *obj)
+/* Does a 64-bit user value fit the kernel's unsigned long IOVA type? */
+static bool iommufd_fits_ulong(u64 val)
+{
+	return val < ULONG_MAX;
+}
+
+void iommufd_ioas_free(struct iommufd_object *obj)
 {
 	struct iommufd_ioas *ioas = container_of(obj, struct iommufd_ioas, obj);
 
@@ -23,7 +29,7 @@ void iommufd_ioas_destroy(struct iommufd_object *obj)
 
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_ioas_alloc *cmd = ucmd->cmd;
+	struct iommu_ioas_alloc *cmd = ucmd->args;
 	struct iommufd_ioas *ioas;
 	int rc;
 
@@ -37,19 +43,19 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	iopt_init_table(&ioas->iopt);
 
 	cmd->out_ioas_id = ioas->obj.id;
-	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 	if (rc) {
-		iommufd_object_abort_and_destroy(ucmd->ictx, &ioas->obj);
+		iommufd_object_unwind(ucmd->ictx, &ioas->obj);
 		return rc;
 	}
-	iommufd_object_finalize(ucmd->ictx, &ioas->obj);
+	iommufd_object_publish(ucmd->ictx, &ioas->obj);
 	return 0;
 }
 
-int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
+int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_ioas_iova_ranges *cmd = ucmd->cmd;
-	struct iommu_iova_range __user *ranges;
+	struct iommu_ioas_iova_ranges *cmd = ucmd->args;
+	struct iommu_iova_range __user *uranges;
 	struct iommufd_ioas *ioas;
 	unsigned long start, last, from = 0;
 	u32 max_iovas = cmd->num_iovas;
@@ -59,11 +65,11 @@ int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 
-	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
-	ranges = u64_to_user_ptr(cmd->allowed_iovas);
+	uranges = u64_to_user_ptr(cmd->allowed_iovas);
 	down_read(&ioas->iopt.iova_rwsem);
 	while (iopt_find_usable_span(&ioas->iopt, from, &start, &last)) {
 		if (count < max_iovas) {
@@ -72,7 +78,7 @@ int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 				.last = last,
 			};
 
-			if (copy_to_user(&ranges[count], &range,
+			if (copy_to_user(&uranges[count], &range,
 					 sizeof(range))) {
 				rc = -EFAULT;
 				break;
@@ -89,7 +95,7 @@ int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd)
 	if (rc)
 		goto out_put;
 
-	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 	if (!rc && count > max_iovas)
 		rc = -EMSGSIZE;
 out_put:
@@ -97,10 +103,10 @@ out_put:
 	return rc;
 }
 
-int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
+int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_ioas_allow_iovas *cmd = ucmd->cmd;
-	struct iommu_iova_range __user *ranges;
+	struct iommu_ioas_allow_iovas *cmd = ucmd->args;
+	struct iommu_iova_range __user *uranges;
 	struct iopt_allowed *allowed = NULL;
 	struct iommufd_ioas *ioas;
 	u32 i;
@@ -109,11 +115,11 @@ int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 
-	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
-	ranges = u64_to_user_ptr(cmd->allowed_iovas);
+	uranges = u64_to_user_ptr(cmd->allowed_iovas);
 	if (cmd->num_iovas) {
 		/* An absurd count is ENOMEM, not a warning splat. */
 		allowed = kvcalloc(cmd->num_iovas, sizeof(*allowed),
@@ -126,7 +132,7 @@ int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd)
 	for (i = 0; i != cmd->num_iovas; i++) {
 		struct iommu_iova_range range;
 
-		if (copy_from_user(&range, &ranges[i], sizeof(range))) {
+		if (copy_from_user(&range, &uranges[i], sizeof(range))) {
 			rc = -EFAULT;
 			goto out_free;
 		}
@@ -163,26 +169,24 @@ static int iommufd_map_flags_to_prot(u32 flags)
 	return prot;
 }
 
-#define IOMMUFD_MAP_FLAGS                                                      \
-	(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE |                \
-	 IOMMU_IOAS_MAP_READABLE)
+#define IOMMUFD_MAP_ACCESS (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
+#define IOMMUFD_MAP_FLAGS (IOMMU_IOAS_MAP_FIXED_IOVA | IOMMUFD_MAP_ACCESS)
 
-int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
+int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_ioas_map *cmd = ucmd->cmd;
+	struct iommu_ioas_map *cmd = ucmd->args;
 	unsigned long iova = cmd->iova;
 	struct iommufd_ioas *ioas;
 	int rc;
 
 	if ((cmd->flags & ~IOMMUFD_MAP_FLAGS) || cmd->__reserved)
 		return -EOPNOTSUPP;
-	if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX)
+	if (!iommufd_fits_ulong(cmd->iova) || !iommufd_fits_ulong(cmd->length))
 		return -EOVERFLOW;
-	if (!(cmd->flags &
-	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+	if (!(cmd->flags & IOMMUFD_MAP_ACCESS))
 		return -EINVAL;
 
-	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
@@ -194,15 +198,15 @@ int iommufd_ioas_map(struct iommufd_ucmd *ucmd)
 		goto out_put;
 
 	cmd->iova = iova;
-	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 out_put:
 	iommufd_put_object(&ioas->obj);
 	return rc;
 }
 
-int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
+int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_ioas_copy *cmd = ucmd->cmd;
+	struct iommu_ioas_copy *cmd = ucmd->args;
 	struct iommufd_ioas *src_ioas, *dst_ioas;
 	unsigned long iova = cmd->dst_iova;
 	LIST_HEAD(pieces);
@@ -210,14 +214,14 @@ int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
 
 	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
 		return -EOPNOTSUPP;
-	if (cmd->length >= ULONG_MAX || cmd->src_iova >= ULONG_MAX ||
-	    cmd->dst_iova >= ULONG_MAX)
+	if (!iommufd_fits_ulong(cmd->length) ||
+	    !iommufd_fits_ulong(cmd->src_iova) ||
+	    !iommufd_fits_ulong(cmd->dst_iova))
 		return -EOVERFLOW;
-	if (!(cmd->flags &
-	      (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)))
+	if (!(cmd->flags & IOMMUFD_MAP_ACCESS))
 		return -EINVAL;
 
-	src_ioas = iommufd_get_ioas(ucmd->ictx, cmd->src_ioas_id);
+	src_ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->src_ioas_id);
 	if (IS_ERR(src_ioas))
 		return PTR_ERR(src_ioas);
 	rc = iopt_get_pieces(&src_ioas->iopt, cmd->src_iova, cmd->length,
@@ -226,7 +230,7 @@ int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
 	if (rc)
 		goto out_free;
 
-	dst_ioas = iommufd_get_ioas(ucmd->ictx, cmd->dst_ioas_id);
+	dst_ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->dst_ioas_id);
 	if (IS_ERR(dst_ioas)) {
 		rc = PTR_ERR(dst_ioas);
 		goto out_free;
@@ -236,7 +240,7 @@ int iommufd_ioas_copy(struct iommufd_ucmd *ucmd)
 			     cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA);
 	if (!rc) {
 		cmd->dst_iova = iova;
-		rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+		rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 	}
 	iommufd_put_object(&dst_ioas->obj);
 out_free:
@@ -244,20 +248,22 @@ out_free:
 	return rc;
 }
 
-int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
+int iommufd_ioas_unmap_ioctl(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_ioas_unmap *cmd = ucmd->cmd;
+	struct iommu_ioas_unmap *cmd = ucmd->args;
 	unsigned long unmapped = 0;
 	struct iommufd_ioas *ioas;
 	int rc;
 
-	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
-	if (cmd->iova == 0 && cmd->length == U64_MAX) {
-		rc = iopt_unmap_all(&ioas->iopt, &unmapped);
-	} else if (cmd->iova >= ULONG_MAX || cmd->length >= ULONG_MAX) {
+	if (!cmd->iova && cmd->length == U64_MAX) {
+		/* The one way to say "everything" that no range can say. */
+		rc = iopt_unmap_everything(&ioas->iopt, &unmapped);
+	} else if (!iommufd_fits_ulong(cmd->iova) ||
+		   !iommufd_fits_ulong(cmd->length)) {
 		rc = -EOVERFLOW;
 	} else {
 		rc = iopt_unmap_iova(&ioas->iopt, cmd->iova, cmd->length,
@@ -269,7 +275,7 @@ int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd)
 		goto out_put;
 
 	cmd->length = unmapped;
-	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 out_put:
 	iommufd_put_object(&ioas->obj);
 	return rc;

@@ -36,17 +36,17 @@ struct iommufd_ctx {
 /**
  * struct iommufd_ucmd - one ioctl call in flight
  * @ictx: context the ioctl was issued on
- * @ubuffer: the user's structure
+ * @uargs: the user's structure
  * @user_size: the user's idea of the structure's size
- * @cmd: kernel copy of the structure, zero-extended to the kernel's size
+ * @args: kernel copy of the structure, zero-extended to the kernel's size
  * @reason: why the ioctl failed, in words, when the errno alone does not
  *          say which object or which device was at fault; empty otherwise
  */
 struct iommufd_ucmd {
 	struct iommufd_ctx *ictx;
-	void __user *ubuffer;
+	void __user *uargs;
 	u32 user_size;
-	void *cmd;
+	void *args;
 	char reason[IOMMUFD_REASON_LEN];
 };
 
@@ -55,13 +55,11 @@ struct iommufd_ucmd {
  * called before the object the ioctl created is published, so that a
  * fault here can still undo the creation.
  */
-static inline int iommufd_ucmd_respond(struct iommufd_ucmd *ucmd,
-				       size_t cmd_len)
+static inline int iommufd_ucmd_reply(struct iommufd_ucmd *ucmd, size_t len)
 {
-	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
-			 min_t(size_t, ucmd->user_size, cmd_len)))
-		return -EFAULT;
-	return 0;
+	size_t n = min_t(size_t, ucmd->user_size, len);
+
+	return copy_to_user(ucmd->uargs, ucmd->args, n) ? -EFAULT : 0;
 }
 
 __printf(3, 4) int iommufd_ucmd_fail(struct iommufd_ucmd *ucmd, int rc,
@@ -89,16 +87,16 @@ struct iommufd_object {
 };
 
 /* main.c */
-struct iommufd_object *_iommufd_object_alloc(struct iommufd_ctx *ictx,
-					     size_t size,
+struct iommufd_object *iommufd_object_reserve(struct iommufd_ctx *ictx,
+					      size_t size,
+					      enum iommufd_object_type type);
+void iommufd_object_publish(struct iommufd_ctx *ictx,
+			    struct iommufd_object *obj);
+void iommufd_object_drop(struct iommufd_ctx *ictx, struct iommufd_object *obj);
+void iommufd_object_unwind(struct iommufd_ctx *ictx,
+			   struct iommufd_object *obj);
+struct iommufd_object *iommufd_object_lookup(struct iommufd_ctx *ictx, u32 id,
 					     enum iommufd_object_type type);
-void iommufd_object_finalize(struct iommufd_ctx *ictx,
-			     struct iommufd_object *obj);
-void iommufd_object_abort(struct iommufd_ctx *ictx, struct iommufd_object *obj);
-void iommufd_object_abort_and_destroy(struct iommufd_ctx *ictx,
-				      struct iommufd_object *obj);
-struct iommufd_object *iommufd_get_object(struct iommufd_ctx *ictx, u32 id,
-					  enum iommufd_object_type type);
 
 /*
  * Allocate a zeroed @_struct and reserve its ID. @_struct must begin with
@@ -106,14 +104,14 @@ struct iommufd_object *iommufd_get_object(struct iommufd_ctx *ictx, u32 id,
  * ERR_PTR() through unchanged.
  */
 #define iommufd_object_alloc(ictx, _struct, type)                             \
-	container_of(_iommufd_object_alloc(                                    \
+	container_of(iommufd_object_reserve(                                    \
 			     ictx,                                             \
 			     sizeof(_struct) +                                 \
 				     BUILD_BUG_ON_ZERO(offsetof(_struct, obj)), \
 			     type),                                            \
 		     _struct, obj)
 
-/* Drop the reference iommufd_get_object() took. */
+/* Drop the reference iommufd_object_lookup() took. */
 static inline void iommufd_put_object(struct iommufd_object *obj)
 {
 	/* The published reference keeps this from reaching zero. */
@@ -150,7 +148,7 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			bool fixed);
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
-int iopt_unmap_all(struct io_pagetable *iopt, unsigned long *unmapped);
+int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped);
 int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 		     unsigned int num);
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
@@ -169,20 +167,20 @@ struct iommufd_ioas {
 	struct io_pagetable iopt;
 };
 
-static inline struct iommufd_ioas *iommufd_get_ioas(struct iommufd_ctx *ictx,
-						    u32 id)
+static inline struct iommufd_ioas *iommufd_ioas_lookup(struct iommufd_ctx *ictx,
+						       u32 id)
 {
-	return container_of(iommufd_get_object(ictx, id, IOMMUFD_OBJ_IOAS),
+	return container_of(iommufd_object_lookup(ictx, id, IOMMUFD_OBJ_IOAS),
 			    struct iommufd_ioas, obj);
 }
 
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);
-void iommufd_ioas_destroy(struct iommufd_object *obj);
-int iommufd_ioas_iova_ranges(struct iommufd_ucmd *ucmd);
-int iommufd_ioas_allow_iovas(struct iommufd_ucmd *ucmd);
-int iommufd_ioas_map(struct iommufd_ucmd *ucmd);
-int iommufd_ioas_copy(struct iommufd_ucmd *ucmd);
-int iommufd_ioas_unmap(struct iommufd_ucmd *ucmd);
+void iommufd_ioas_free(struct iommufd_object *obj);
+int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_unmap_ioctl(struct iommufd_ucmd *ucmd);
 
 /* selftest.c */
 #ifdef CONFIG_IOMMUFD_TEST

@@ -9,10 +9,11 @@
  * Objects are created in two steps. iommufd_object_alloc() allocates the
  * object and reserves its ID, but lookups cannot see it yet: the ioctl is
  * free to build it, answer userspace, and only then publish it with
- * iommufd_object_finalize(). If anything fails on the way, including the
- * copy of the answer to userspace, iommufd_object_abort*() takes it back
- * and userspace never learns of an ID that did not work. Nothing may fail
- * after finalize.
+ * iommufd_object_publish(). If anything fails on the way, including the
+ * copy of the answer to userspace, iommufd_object_unwind() (or
+ * iommufd_object_drop() before the type's own setup) takes it back and
+ * userspace never learns of an ID that did not work. Nothing may fail
+ * after publishing.
  *
  * An object's users count holds one reference for being published, one for
  * each ioctl that looked it up and one for each object built on top of it.
@@ -21,7 +22,7 @@
  * Closing the file destroys everything, dependants before what they depend
  * on.
  *
- * All ioctls pass through iommufd_fops_ioctl(), the one place that checks
+ * All ioctls pass through iommufd_dev_ioctl(), the one place that checks
  * the structure size contract of the uAPI header.
  */
 #define pr_fmt(fmt) "iommufd: " fmt
@@ -38,30 +39,30 @@
 #include "iommufd_test.h"
 #endif
 
-struct iommufd_object_ops {
+struct iommufd_obj_ops {
 	void (*destroy)(struct iommufd_object *obj);
 };
 
-static const struct iommufd_object_ops iommufd_object_ops[] = {
+static const struct iommufd_obj_ops iommufd_obj_ops[] = {
 	[IOMMUFD_OBJ_IOAS] = {
-		.destroy = iommufd_ioas_destroy,
+		.destroy = iommufd_ioas_free,
 	},
 };
 
 /**
- * _iommufd_object_alloc() - allocate an object and reserve an ID for it
+ * iommufd_object_reserve() - allocate an object and reserve an ID for it
  * @ictx: context that will own the object
  * @size: size of the containing structure
  * @type: object type
  *
- * The object is not visible to lookups until iommufd_object_finalize().
+ * The object is not visible to lookups until iommufd_object_publish().
  * Use the iommufd_object_alloc() wrapper rather than calling this.
  *
  * Return: the zeroed object, or an ERR_PTR() on failure.
  */
-struct iommufd_object *_iommufd_object_alloc(struct iommufd_ctx *ictx,
-					     size_t size,
-					     enum iommufd_object_type type)
+struct iommufd_object *iommufd_object_reserve(struct iommufd_ctx *ictx,
+					      size_t size,
+					      enum iommufd_object_type type)
 {
 	struct iommufd_object *obj;
 	int rc;
@@ -86,15 +87,15 @@ struct iommufd_object *_iommufd_object_alloc(struct iommufd_ctx *ictx,
 }
 
 /**
- * iommufd_object_finalize() - publish a fully built object
+ * iommufd_object_publish() - publish a fully built object
  * @ictx: owning context
  * @obj: object from iommufd_object_alloc()
  *
  * After this, userspace can use and destroy the object at any moment; the
  * caller must not touch it again without a reference.
  */
-void iommufd_object_finalize(struct iommufd_ctx *ictx,
-			     struct iommufd_object *obj)
+void iommufd_object_publish(struct iommufd_ctx *ictx,
+			    struct iommufd_object *obj)
 {
 	void *old;
 
@@ -104,14 +105,14 @@ void iommufd_object_finalize(struct iommufd_ctx *ictx,
 }
 
 /**
- * iommufd_object_abort() - release an unpublished object
+ * iommufd_object_drop() - release an unpublished object
  * @ictx: owning context
- * @obj: object from iommufd_object_alloc() that was never finalized
+ * @obj: object from iommufd_object_alloc() that was never published
  *
  * Only for objects whose type-specific part was never set up; otherwise
- * use iommufd_object_abort_and_destroy().
+ * use iommufd_object_unwind().
  */
-void iommufd_object_abort(struct iommufd_ctx *ictx, struct iommufd_object *obj)
+void iommufd_object_drop(struct iommufd_ctx *ictx, struct iommufd_object *obj)
 {
 	void *old;
 
@@ -121,23 +122,23 @@ void iommufd_object_abort(struct iommufd_ctx *ictx, struct iommufd_object *obj)
 }
 
 /**
- * iommufd_object_abort_and_destroy() - tear down and release an unpublished
+ * iommufd_object_unwind() - tear down and release an unpublished
  *                                      object
  * @ictx: owning context
- * @obj: object from iommufd_object_alloc() that was never finalized
+ * @obj: object from iommufd_object_alloc() that was never published
  *
  * Runs the type's destroy function first, so the object must be complete
  * enough for it.
  */
-void iommufd_object_abort_and_destroy(struct iommufd_ctx *ictx,
-				      struct iommufd_object *obj)
+void iommufd_object_unwind(struct iommufd_ctx *ictx,
+			   struct iommufd_object *obj)
 {
-	iommufd_object_ops[obj->type].destroy(obj);
-	iommufd_object_abort(ictx, obj);
+	iommufd_obj_ops[obj->type].destroy(obj);
+	iommufd_object_drop(ictx, obj);
 }
 
 /**
- * iommufd_get_object() - look up a published object and take a reference
+ * iommufd_object_lookup() - look up a published object and take a reference
  * @ictx: context to look in
  * @id: the object's ID
  * @type: the type the caller needs, or IOMMUFD_OBJ_ANY
@@ -146,8 +147,8 @@ void iommufd_object_abort_and_destroy(struct iommufd_ctx *ictx,
  * Return: the object, to be released with iommufd_put_object(), or
  * ERR_PTR(-ENOENT) if @id names no published object of @type.
  */
-struct iommufd_object *iommufd_get_object(struct iommufd_ctx *ictx, u32 id,
-					  enum iommufd_object_type type)
+struct iommufd_object *iommufd_object_lookup(struct iommufd_ctx *ictx, u32 id,
+					     enum iommufd_object_type type)
 {
 	struct iommufd_object *obj;
 
@@ -177,7 +178,7 @@ static bool __iommufd_object_try_remove(struct iommufd_ctx *ictx,
 
 static void iommufd_object_free(struct iommufd_object *obj)
 {
-	iommufd_object_ops[obj->type].destroy(obj);
+	iommufd_obj_ops[obj->type].destroy(obj);
 	kfree(obj);
 }
 
@@ -202,7 +203,7 @@ int iommufd_ucmd_fail(struct iommufd_ucmd *ucmd, int rc, const char *fmt, ...)
 
 static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_destroy *cmd = ucmd->cmd;
+	struct iommu_destroy *cmd = ucmd->args;
 	struct iommufd_ctx *ictx = ucmd->ictx;
 	struct iommufd_object *obj;
 	unsigned int users = 0;
@@ -226,7 +227,7 @@ static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 	return 0;
 }
 
-static int iommufd_fops_open(struct inode *inode, struct file *filp)
+static int iommufd_dev_open(struct inode *inode, struct file *filp)
 {
 	struct iommufd_ctx *ictx;
 
@@ -239,7 +240,7 @@ static int iommufd_fops_open(struct inode *inode, struct file *filp)
 	return 0;
 }
 
-static int iommufd_fops_release(struct inode *inode, struct file *filp)
+static int iommufd_dev_release(struct inode *inode, struct file *filp)
 {
 	struct iommufd_ctx *ictx = filp->private_data;
 	struct iommufd_object *obj;
@@ -320,26 +321,26 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 	IOMMUFD_IOCTL(DESTROY, iommufd_destroy, struct iommu_destroy, id),
 	IOMMUFD_IOCTL(IOAS_ALLOC, iommufd_ioas_alloc_ioctl,
 		      struct iommu_ioas_alloc, out_ioas_id),
-	IOMMUFD_IOCTL(IOAS_ALLOW_IOVAS, iommufd_ioas_allow_iovas,
+	IOMMUFD_IOCTL(IOAS_ALLOW_IOVAS, iommufd_ioas_allow_ioctl,
 		      struct iommu_ioas_allow_iovas, allowed_iovas),
-	IOMMUFD_IOCTL(IOAS_COPY, iommufd_ioas_copy, struct iommu_ioas_copy,
+	IOMMUFD_IOCTL(IOAS_COPY, iommufd_ioas_copy_ioctl, struct iommu_ioas_copy,
 		      src_iova),
-	IOMMUFD_IOCTL(IOAS_IOVA_RANGES, iommufd_ioas_iova_ranges,
+	IOMMUFD_IOCTL(IOAS_IOVA_RANGES, iommufd_ioas_ranges_ioctl,
 		      struct iommu_ioas_iova_ranges, out_iova_alignment),
-	IOMMUFD_IOCTL(IOAS_MAP, iommufd_ioas_map, struct iommu_ioas_map, iova),
-	IOMMUFD_IOCTL(IOAS_UNMAP, iommufd_ioas_unmap, struct iommu_ioas_unmap,
+	IOMMUFD_IOCTL(IOAS_MAP, iommufd_ioas_map_ioctl, struct iommu_ioas_map, iova),
+	IOMMUFD_IOCTL(IOAS_UNMAP, iommufd_ioas_unmap_ioctl, struct iommu_ioas_unmap,
 		      length),
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_IOCTL(TEST_CMD, iommufd_test, struct iommu_test_cmd, last),
 #endif
 };
 
-static long iommufd_fops_ioctl(struct file *filp, unsigned int cmd,
-			       unsigned long arg)
+static long iommufd_dev_ioctl(struct file *filp, unsigned int cmd,
+			      unsigned long arg)
 {
 	struct iommufd_ucmd ucmd = {
 		.ictx = filp->private_data,
-		.ubuffer = (void __user *)arg,
+		.uargs = (void __user *)arg,
 	};
 	const struct iommufd_ioctl_op *op;
 	union iommufd_ucmd_buffer buf;
@@ -355,14 +356,14 @@ static long iommufd_fops_ioctl(struct file *filp, unsigned int cmd,
 	if (op->ioctl_num != cmd)
 		return -ENOTTY;
 
-	rc = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
+	rc = get_user(ucmd.user_size, (u32 __user *)ucmd.uargs);
 	if (rc)
 		return rc;
 	if (ucmd.user_size < op->min_size)
 		return -EINVAL;
-	ucmd.cmd = &buf;
+	ucmd.args = &buf;
 	/* Zero-fills a short structure, E2BIG for a non-zero unknown tail. */
-	rc = copy_struct_from_user(ucmd.cmd, op->size, ucmd.ubuffer,
+	rc = copy_struct_from_user(ucmd.args, op->size, ucmd.uargs,
 				   ucmd.user_size);
 	if (rc)
 		return rc;
@@ -376,9 +377,9 @@ static long iommufd_fops_ioctl(struct file *filp, unsigned int cmd,
 
 static const struct file_operations iommufd_fops = {
 	.owner = THIS_MODULE,
-	.open = iommufd_fops_open,
-	.release = iommufd_fops_release,
-	.unlocked_ioctl = iommufd_fops_ioctl,
+	.open = iommufd_dev_open,
+	.release = iommufd_dev_release,
+	.unlocked_ioctl = iommufd_dev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };
 

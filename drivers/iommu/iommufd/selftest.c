@@ -14,7 +14,7 @@
 
 static int iommufd_test_add_reserved(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_test_cmd *cmd = ucmd->cmd;
+	struct iommu_test_cmd *cmd = ucmd->args;
 	struct iommufd_ioas *ioas;
 	unsigned long last;
 	int rc;
@@ -28,7 +28,7 @@ static int iommufd_test_add_reserved(struct iommufd_ucmd *ucmd)
 			       &last))
 		return -EOVERFLOW;
 
-	ioas = iommufd_get_ioas(ucmd->ictx, cmd->id);
+	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 	down_write(&ioas->iopt.iova_rwsem);
@@ -49,7 +49,7 @@ static int iommufd_test_add_reserved(struct iommufd_ucmd *ucmd)
  */
 int iommufd_test(struct iommufd_ucmd *ucmd)
 {
-	struct iommu_test_cmd *cmd = ucmd->cmd;
+	struct iommu_test_cmd *cmd = ucmd->args;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
