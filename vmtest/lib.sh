@@ -141,8 +141,10 @@ build_kernel() {
 	prev=$(cat "$obj/.objects" 2>/dev/null || echo "about 1800")
 	start=$(date +%s)
 	log "building the $name kernel with $JOBS jobs (a full build compiles $prev objects; ccache makes repeats cheap)"
-	# ccache's own default directory, outside the clone, so that a fresh
-	# clone on the same machine (as CI's) reuses earlier compilations.
+	# ccache's own default directory, outside the clone, and paths
+	# relative to build/, so that a fresh clone on the same machine (as
+	# CI's) reuses earlier compilations.
+	export CCACHE_BASEDIR=$BUILD
 	ccache -M 5G >/dev/null 2>&1 || true
 	(
 		make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" bzImage >"$logf" 2>&1
