@@ -28,7 +28,7 @@ int main(void)
 	struct iommu_ioas_iova_ranges ranges = { .size = sizeof(ranges) };
 	struct iommu_destroy destroy = { .size = sizeof(destroy) };
 	struct iommu_iova_range *list;
-	uint32_t i;
+	__u32 i;
 	int fd;
 
 	fd = open("/dev/iommu", O_RDWR);
