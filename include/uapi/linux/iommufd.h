@@ -281,4 +281,112 @@ struct iommu_ioas_unmap {
 
 #define IOMMU_IOAS_UNMAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_UNMAP)
 
+/**
+ * enum iommufd_option - what IOMMU_OPTION reads or changes
+ * @IOMMU_OPTION_RLIMIT_MODE: how pinned memory is charged, for the whole
+ *	context; @object_id must be 0. 0 charges the user's locked_vm
+ *	against RLIMIT_MEMLOCK (the default); 1 charges the process's
+ *	locked_vm, as VFIO type1 does. Changing it needs CAP_SYS_RESOURCE
+ *	and a context without objects.
+ * @IOMMU_OPTION_HUGE_PAGES: per IOAS (@object_id). 1 (the default) lets
+ *	contiguous memory map with large IO page table entries; 0 maps
+ *	every page on its own, which keeps any single page unmappable later.
+ */
+enum iommufd_option {
+	IOMMU_OPTION_RLIMIT_MODE = 0,
+	IOMMU_OPTION_HUGE_PAGES = 1,
+};
+
+/**
+ * enum iommufd_option_ops - what IOMMU_OPTION does with the option
+ * @IOMMU_OPTION_OP_SET: store @val64 in the option
+ * @IOMMU_OPTION_OP_GET: return the option's value in @val64
+ */
+enum iommufd_option_ops {
+	IOMMU_OPTION_OP_SET = 0,
+	IOMMU_OPTION_OP_GET = 1,
+};
+
+/**
+ * struct iommu_option - ioctl(IOMMU_OPTION)
+ * @size: sizeof(struct iommu_option)
+ * @option_id: one of enum iommufd_option
+ * @op: one of enum iommufd_option_ops
+ * @__reserved: must be 0
+ * @object_id: the object the option belongs to, 0 for global options
+ * @val64: In for OP_SET, out for OP_GET
+ *
+ * Read or change an option of the context or of one of its objects.
+ */
+struct iommu_option {
+	__u32 size;
+	__u32 option_id;
+	__u16 op;
+	__u16 __reserved;
+	__u32 object_id;
+	__aligned_u64 val64;
+};
+
+#define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
+
+/**
+ * enum iommufd_hwpt_alloc_flags - flags for IOMMU_HWPT_ALLOC
+ * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT may parent nested page tables
+ * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain tracks pages DMA wrote
+ * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id names a fault queue
+ *
+ * This kernel accepts none of them yet (EOPNOTSUPP): they need nesting,
+ * dirty tracking and fault reporting, which it does not have.
+ */
+enum iommufd_hwpt_alloc_flags {
+	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
+	IOMMU_HWPT_ALLOC_DIRTY_TRACKING = 1 << 1,
+	IOMMU_HWPT_FAULT_ID_VALID = 1 << 2,
+};
+
+/**
+ * enum iommu_hwpt_data_type - driver-specific data for IOMMU_HWPT_ALLOC
+ * @IOMMU_HWPT_DATA_NONE: none; the HWPT is a paging domain filled from
+ *	an IOAS
+ * @IOMMU_HWPT_DATA_VTD_S1: an Intel VT-d stage-1 table (not supported here)
+ */
+enum iommu_hwpt_data_type {
+	IOMMU_HWPT_DATA_NONE = 0,
+	IOMMU_HWPT_DATA_VTD_S1 = 1,
+};
+
+/**
+ * struct iommu_hwpt_alloc - ioctl(IOMMU_HWPT_ALLOC)
+ * @size: sizeof(struct iommu_hwpt_alloc)
+ * @flags: combination of enum iommufd_hwpt_alloc_flags
+ * @dev_id: a device bound to this context, whose IOMMU makes the domain
+ * @pt_id: the IOAS whose mappings the domain mirrors
+ * @out_hwpt_id: ID of the new HWPT
+ * @__reserved: must be 0
+ * @data_type: one of enum iommu_hwpt_data_type
+ * @data_len: bytes at @data_uptr
+ * @data_uptr: driver-specific data
+ * @fault_id: fault queue, when @flags has IOMMU_HWPT_FAULT_ID_VALID
+ * @__reserved2: must be 0
+ *
+ * Make an IO page table on @dev_id's IOMMU that mirrors @pt_id. The device
+ * is not attached to it; attach it (or other compatible devices) later.
+ * The HWPT keeps the IOAS from being destroyed until it is destroyed.
+ */
+struct iommu_hwpt_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pt_id;
+	__u32 out_hwpt_id;
+	__u32 __reserved;
+	__u32 data_type;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	__u32 fault_id;
+	__u32 __reserved2;
+};
+
+#define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+
 #endif
