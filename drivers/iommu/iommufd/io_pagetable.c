@@ -147,13 +147,16 @@ static void iopt_span_remove(struct io_pagetable *iopt,
  * @lo: lowest IOVA the range may use
  * @hi: highest IOVA the range may use
  * @length: number of bytes
- * @align: power of two the first IOVA must be a multiple of
+ * @align: power of two that the first IOVA minus @offset must be a
+ *         multiple of
+ * @offset: below @align
  */
 struct iopt_alloc_req {
 	unsigned long lo;
 	unsigned long hi;
 	unsigned long length;
 	unsigned long align;
+	unsigned long offset;
 };
 
 /* Place the request in the free run [start, last] if it fits there. */
@@ -167,9 +170,9 @@ static bool iopt_fit_in_gap(const struct iopt_alloc_req *req,
 	last = min(last, req->hi);
 	if (start > last)
 		return false;
-	if (check_add_overflow(start, req->align - 1, &first))
+	first = ALIGN_DOWN(start, req->align) + req->offset;
+	if (first < start && check_add_overflow(first, req->align, &first))
 		return false;
-	first &= ~(req->align - 1);
 	if (first > last || last - first < req->length - 1)
 		return false;
 	*iova = first;
@@ -234,8 +237,8 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 {
 	unsigned long max_align = PAGE_SIZE;
 	struct iopt_alloc_req req = {
-		.lo = PAGE_SIZE,
-		.hi = ULONG_MAX - PAGE_SIZE,
+		.lo = max(PAGE_SIZE, iopt->aperture_start),
+		.hi = min(ULONG_MAX - PAGE_SIZE, iopt->aperture_last),
 		.length = length,
 	};
 	unsigned int i;
@@ -253,8 +256,18 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 	if (uptr)
 		req.align = min(req.align, 1UL << __ffs(uptr));
 	req.align = min(req.align, max_align);
-	if (req.align < iopt->iova_alignment)
+	/*
+	 * Memory that starts inside a page keeps its offset in the IOVA, so
+	 * that IOVA and memory share page boundaries.
+	 */
+	if (uptr % PAGE_SIZE) {
+		req.align = PAGE_SIZE;
+		req.offset = uptr % PAGE_SIZE;
+		if (req.offset & (iopt->iova_alignment - 1))
+			return -EINVAL;
+	} else if (req.align < iopt->iova_alignment) {
 		return -EINVAL;
+	}
 
 	if (!iopt->num_allowed)
 		return iopt_find_free(iopt, &req, iova) ? 0 : -ENOSPC;
@@ -286,6 +299,9 @@ static int iopt_check_fixed_iova(struct io_pagetable *iopt,
 		return -EINVAL;
 	if (check_add_overflow(iova, length - 1, &last))
 		return -EOVERFLOW;
+	/* Outside an attached domain's aperture counts as reserved. */
+	if (iova < iopt->aperture_start || last > iopt->aperture_last)
+		return -EINVAL;
 	for (span = iopt_span_first(iopt, iova, last); span;
 	     span = iopt_span_next(span, last))
 		if (span->kind == IOPT_SPAN_RESERVED)
@@ -315,6 +331,154 @@ static int iopt_area_prepare(struct io_pagetable *iopt, struct iopt_area *area,
 	area->start_byte = start_byte;
 	area->iommu_prot = iommu_prot;
 	return 0;
+}
+
+/*
+ * Map [iova, iova + length) of @area into @domain, starting @offset bytes
+ * into the area. Physically contiguous runs go to the IOMMU driver whole,
+ * so that it can use its largest IOPTEs, unless the IOAS disabled them.
+ */
+static int iopt_area_map_domain(struct io_pagetable *iopt,
+				struct iopt_area *area,
+				struct iommu_domain *domain,
+				unsigned long *mapped)
+{
+	unsigned long length = iopt_area_length(area);
+	unsigned long byte = area->start_byte;
+	unsigned long done = 0;
+	int rc;
+
+	while (done != length) {
+		unsigned long run;
+
+		run = iopt_pages_contig(area->pages, byte, length - done,
+					iopt->disable_large_pages);
+		rc = iommu_map(domain, area->span.start + done,
+			       iopt_pages_phys(area->pages, byte), run,
+			       area->iommu_prot);
+		if (rc)
+			break;
+		done += run;
+		byte += run;
+		cond_resched();
+	}
+	*mapped = done;
+	return done == length ? 0 : rc;
+}
+
+/* Remove the first @length bytes of @area from @domain. Cannot fail. */
+static void iopt_area_unmap_domain(struct iopt_area *area,
+				   struct iommu_domain *domain,
+				   unsigned long length)
+{
+	size_t unmapped;
+
+	if (!length)
+		return;
+	unmapped = iommu_unmap(domain, area->span.start, length);
+	/* The domain holds what we put there, or the IOMMU driver is broken. */
+	WARN_ON(unmapped != length);
+}
+
+static int iopt_area_fill_domain(struct io_pagetable *iopt,
+				 struct iopt_area *area,
+				 struct iommu_domain *domain)
+{
+	unsigned long mapped;
+	int rc;
+
+	rc = iopt_area_map_domain(iopt, area, domain, &mapped);
+	if (rc)
+		iopt_area_unmap_domain(area, domain, mapped);
+	return rc;
+}
+
+/*
+ * Map @area into every domain of the table. On failure the domains are as
+ * they were: an IOMMU domain never differs from its IOAS.
+ */
+static int iopt_area_fill_domains(struct io_pagetable *iopt,
+				  struct iopt_area *area)
+{
+	struct iommu_domain *domain, *undo;
+	unsigned long index, uindex;
+	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	xa_for_each(&iopt->domains, index, domain) {
+		rc = iopt_area_fill_domain(iopt, area, domain);
+		if (rc)
+			goto err_unfill;
+	}
+	return 0;
+
+err_unfill:
+	xa_for_each(&iopt->domains, uindex, undo) {
+		if (uindex == index)
+			break;
+		iopt_area_unmap_domain(area, undo, iopt_area_length(area));
+	}
+	return rc;
+}
+
+static void iopt_area_unfill_domains(struct io_pagetable *iopt,
+				     struct iopt_area *area)
+{
+	struct iommu_domain *domain;
+	unsigned long index;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	xa_for_each(&iopt->domains, index, domain)
+		iopt_area_unmap_domain(area, domain, iopt_area_length(area));
+}
+
+/*
+ * Make @area visible to the devices of the table: while the table has
+ * domains, the area pins its memory and every domain maps it.
+ */
+static int iopt_area_use(struct io_pagetable *iopt, struct iopt_area *area)
+{
+	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	if (xa_empty(&iopt->domains))
+		return 0;
+	rc = iopt_pages_pin_get(area->pages);
+	if (rc)
+		return rc;
+	area->pinned = true;
+	rc = iopt_area_fill_domains(iopt, area);
+	if (rc) {
+		iopt_pages_pin_put(area->pages);
+		area->pinned = false;
+	}
+	return rc;
+}
+
+static void iopt_area_unuse(struct io_pagetable *iopt, struct iopt_area *area)
+{
+	iopt_area_unfill_domains(iopt, area);
+	if (area->pinned) {
+		iopt_pages_pin_put(area->pages);
+		area->pinned = false;
+	}
+}
+
+/* Take the pieces before @failed back out of the domains. */
+static void iopt_unuse_pieces(struct io_pagetable *iopt,
+			      struct list_head *pieces,
+			      struct iopt_map_piece *failed)
+{
+	struct iopt_map_piece *piece;
+
+	list_for_each_entry(piece, pieces, next) {
+		if (piece == failed)
+			break;
+		iopt_area_unuse(iopt, piece->area);
+	}
 }
 
 /**
@@ -375,6 +539,13 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 	}
 	list_for_each_entry(piece, pieces, next) {
 		piece->area->pages = piece->pages;
+		rc = iopt_area_use(iopt, piece->area);
+		if (rc) {
+			iopt_unuse_pieces(iopt, pieces, piece);
+			goto out_unlock;
+		}
+	}
+	list_for_each_entry(piece, pieces, next) {
 		iopt_span_insert(iopt, &piece->area->span);
 		piece->pages = NULL;
 		piece->area = NULL;
@@ -411,13 +582,17 @@ void iopt_free_pieces(struct list_head *pieces)
  * @length: number of bytes
  * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE bits
  * @fixed: whether *@iova is given by the caller
+ * @account_mode: where to charge the pinned memory
+ *
+ * The memory is pinned and charged before the table is locked, so that a
+ * slow or failing pin does not hold up other users of the table.
  *
  * Return: 0, or a negative errno as for iopt_map_pieces() and
  * iopt_alloc_pages().
  */
 int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			void __user *uptr, unsigned long length, int iommu_prot,
-			bool fixed)
+			bool fixed, enum iopt_account_mode account_mode)
 {
 	struct iopt_map_piece *piece;
 	LIST_HEAD(pieces);
@@ -427,7 +602,8 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 	if (!piece)
 		return -ENOMEM;
 	list_add(&piece->next, &pieces);
-	piece->pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE);
+	piece->pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE,
+					account_mode);
 	if (IS_ERR(piece->pages)) {
 		rc = PTR_ERR(piece->pages);
 		piece->pages = NULL;
@@ -498,28 +674,54 @@ out_unlock:
 static void iopt_area_destroy(struct io_pagetable *iopt,
 			      struct iopt_area *area)
 {
+	iopt_area_unuse(iopt, area);
 	iopt_span_remove(iopt, &area->span);
 	iopt_put_pages(area->pages);
 	kfree(area);
 }
 
+/* How often unmap asks in-kernel accesses to let go before giving up. */
+#define IOPT_UNMAP_ACCESS_TRIES 16
+
 /*
  * Unmap every area inside [start, last]. Areas are unmapped whole: if any
- * area sticks out of the range, nothing is unmapped.
+ * area sticks out of the range, nothing is unmapped. In-kernel accesses
+ * that pinned memory of an area are told to unpin it first; the table
+ * lock is dropped while they are, and the range is looked at again after.
  */
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, unsigned long *unmapped)
 {
 	struct iopt_span *span, *next;
 	unsigned long bytes = 0;
+	unsigned int tries = 0;
 
+again:
 	down_write(&iopt->iova_rwsem);
 	for (span = iopt_span_first(iopt, start, last); span;
 	     span = iopt_span_next(span, last)) {
-		if (span->kind == IOPT_SPAN_AREA &&
-		    (span->start < start || span->last > last)) {
+		struct iopt_area *area;
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		if (span->start < start || span->last > last) {
 			up_write(&iopt->iova_rwsem);
 			return -ENOENT;
+		}
+		area = container_of(span, struct iopt_area, span);
+		if (atomic_read(&area->num_accesses)) {
+			unsigned long a_start = span->start;
+			unsigned long a_len = iopt_area_length(area);
+
+			area->prevent_access = true;
+			up_write(&iopt->iova_rwsem);
+			if (++tries > IOPT_UNMAP_ACCESS_TRIES) {
+				pr_warn_ratelimited("iommufd: an in-kernel access does not unpin IOVA 0x%lx\n",
+						    a_start);
+				return -EBUSY;
+			}
+			iommufd_access_notify_unmap(iopt, a_start, a_len);
+			goto again;
 		}
 	}
 	for (span = iopt_span_first(iopt, start, last); span; span = next) {
@@ -607,6 +809,12 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 	down_write(&iopt->iova_rwsem);
 	for (i = 0; i != num; i++) {
 		unsigned long last = allowed[i].last;
+
+		if (allowed[i].start < iopt->aperture_start ||
+		    last > iopt->aperture_last) {
+			up_write(&iopt->iova_rwsem);
+			return -EADDRINUSE;
+		}
 
 		for (span = iopt_span_first(iopt, allowed[i].start, last); span;
 		     span = iopt_span_next(span, last)) {
@@ -698,6 +906,207 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
 }
 
 /**
+ * struct iopt_piece_op - what to do on each area of a range of IOVA
+ * @fn: called with the area, the first IOVA of the range inside it and
+ *      the length of that part
+ * @arg: passed to @fn
+ */
+struct iopt_piece_op {
+	int (*fn)(struct iopt_area *area, unsigned long iova,
+		  unsigned long len, void *arg);
+	void *arg;
+};
+
+/*
+ * Walk the areas that map [iova, last] without a gap, calling @op on the
+ * part of each that the range covers. Stops at the first error. -ENOENT
+ * if the range is not mapped in full.
+ */
+static int iopt_walk_pieces(struct io_pagetable *iopt, unsigned long iova,
+			    unsigned long last, const struct iopt_piece_op *op)
+{
+	unsigned long cur = iova;
+	struct iopt_span *span;
+	int rc;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	for (span = iopt_span_first(iopt, iova, last); span;
+	     span = iopt_span_next(span, last)) {
+		unsigned long len;
+
+		if (span->kind != IOPT_SPAN_AREA || span->start > cur)
+			return -ENOENT;
+		len = min(last, span->last) - cur + 1;
+		rc = op->fn(container_of(span, struct iopt_area, span), cur, len,
+			    op->arg);
+		if (rc)
+			return rc;
+		if (span->last >= last)
+			return 0;
+		cur = span->last + 1;
+	}
+	return -ENOENT;
+}
+
+static unsigned long iopt_area_byte(struct iopt_area *area, unsigned long iova)
+{
+	return area->start_byte + (iova - area->span.start);
+}
+
+struct iopt_access_pin_args {
+	struct page **out_pages;
+	bool write;
+	struct iopt_area *failed;
+};
+
+static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
+				unsigned long len, void *arg)
+{
+	struct iopt_access_pin_args *args = arg;
+	unsigned long byte = iopt_area_byte(area, iova);
+	unsigned long first, n;
+	int rc;
+
+	/* Pages are handed out whole: IOVA and memory must agree on them. */
+	if (area->prevent_access || byte % PAGE_SIZE != iova % PAGE_SIZE)
+		rc = -EINVAL;
+	else if (args->write && !(area->iommu_prot & IOMMU_WRITE))
+		rc = -EPERM;
+	else
+		rc = iopt_pages_pin_get(area->pages);
+	if (rc) {
+		args->failed = area;
+		return rc;
+	}
+	atomic_inc(&area->num_accesses);
+	first = byte / PAGE_SIZE;
+	n = (byte + len - 1) / PAGE_SIZE - first + 1;
+	memcpy(args->out_pages, area->pages->pages + first,
+	       n * sizeof(*args->out_pages));
+	args->out_pages += n;
+	return 0;
+}
+
+static int iopt_access_unpin_area(struct iopt_area *area, unsigned long iova,
+				  unsigned long len, void *arg)
+{
+	if (area == arg)
+		return -EINTR;
+	if (WARN_ON(!atomic_read(&area->num_accesses)))
+		return 0;
+	atomic_dec(&area->num_accesses);
+	iopt_pages_pin_put(area->pages);
+	return 0;
+}
+
+/**
+ * iopt_access_pin() - pin the pages behind a range of IOVA for the kernel
+ * @iopt: the table
+ * @iova: first IOVA
+ * @last: last IOVA, inclusive
+ * @out_pages: filled with one page per CPU page the range touches
+ * @write: the pages will be written
+ *
+ * The pages stay pinned until iopt_access_unpin() of the same range, which
+ * unmapping the range waits for.
+ *
+ * Return: 0; -ENOENT if part of the range is not mapped; -EINVAL if an
+ * area is being unmapped or maps IOVA at an offset into its pages; -EPERM
+ * for a write to read-only memory; or an error of iopt_pages_pin_get().
+ */
+int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long last, struct page **out_pages, bool write)
+{
+	struct iopt_access_pin_args args = {
+		.out_pages = out_pages,
+		.write = write,
+	};
+	struct iopt_piece_op pin = { iopt_access_pin_area, &args };
+	struct iopt_piece_op unpin = { iopt_access_unpin_area };
+	int rc;
+
+	down_read(&iopt->iova_rwsem);
+	rc = iopt_walk_pieces(iopt, iova, last, &pin);
+	/* Undo the areas before the one that failed. */
+	if (rc) {
+		unpin.arg = args.failed;
+		iopt_walk_pieces(iopt, iova, last, &unpin);
+	}
+	up_read(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_access_unpin() - undo iopt_access_pin()
+ * @iopt: the table
+ * @iova: first IOVA, as given to iopt_access_pin()
+ * @last: last IOVA, as given to iopt_access_pin()
+ */
+void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
+		       unsigned long last)
+{
+	static const struct iopt_piece_op unpin = { iopt_access_unpin_area };
+
+	down_read(&iopt->iova_rwsem);
+	/* Unmap waits for the pins, so the areas are all still here. */
+	WARN_ON(iopt_walk_pieces(iopt, iova, last, &unpin));
+	up_read(&iopt->iova_rwsem);
+}
+
+struct iopt_access_rw_args {
+	void *data;
+	bool write;
+	bool slow;
+};
+
+static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
+			       unsigned long len, void *arg)
+{
+	struct iopt_access_rw_args *args = arg;
+	int rc;
+
+	if (area->prevent_access)
+		return -EINVAL;
+	if (args->write && !(area->iommu_prot & IOMMU_WRITE))
+		return -EPERM;
+	rc = iopt_pages_rw(area->pages, iopt_area_byte(area, iova), args->data,
+			   len, args->write, args->slow);
+	args->data += len;
+	return rc;
+}
+
+/**
+ * iopt_access_rw() - copy between a kernel buffer and IOVA
+ * @iopt: the table
+ * @iova: first IOVA
+ * @last: last IOVA, inclusive
+ * @data: the kernel buffer, @last - @iova + 1 bytes
+ * @write: copy into the IOVA rather than out of it
+ * @slow: avoid the pinned-page path (for the tests)
+ *
+ * Return: 0; -ENOENT if part of the range is not mapped; -EPERM for a
+ * write to read-only memory; -EINVAL while the range is being unmapped;
+ * -EFAULT, -ENOMEM or -EINTR from reaching the memory.
+ */
+int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
+		   unsigned long last, void *data, bool write, bool slow)
+{
+	struct iopt_access_rw_args args = {
+		.data = data,
+		.write = write,
+		.slow = slow,
+	};
+	struct iopt_piece_op rw = { iopt_access_rw_area, &args };
+	int rc;
+
+	down_read(&iopt->iova_rwsem);
+	rc = iopt_walk_pieces(iopt, iova, last, &rw);
+	up_read(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
  * iopt_init_table() - initialise an empty IOVA space
  * @iopt: the table to initialise
  *
@@ -707,8 +1116,12 @@ void iopt_init_table(struct io_pagetable *iopt)
 {
 	init_rwsem(&iopt->iova_rwsem);
 	iopt->spans = RB_ROOT;
-	/* Mapping granularity until a domain with larger pages is attached. */
+	xa_init_flags(&iopt->domains, XA_FLAGS_ALLOC);
+	mutex_init(&iopt->access_lock);
+	xa_init_flags(&iopt->accesses, XA_FLAGS_ALLOC);
+	/* CPU pages and any IOVA until a domain is attached. */
 	iopt->iova_alignment = PAGE_SIZE;
+	iopt->aperture_last = ULONG_MAX;
 }
 
 /**
@@ -725,6 +1138,11 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 	iopt_remove_reserved_iova(iopt, NULL);
 	/* Other reservations belong to attached devices, gone by now. */
 	WARN_ON(!RB_EMPTY_ROOT(&iopt->spans));
+	WARN_ON(!xa_empty(&iopt->domains));
+	xa_destroy(&iopt->domains);
+	WARN_ON(!xa_empty(&iopt->accesses));
+	xa_destroy(&iopt->accesses);
+	mutex_destroy(&iopt->access_lock);
 	kvfree(iopt->allowed);
 }
 
@@ -747,8 +1165,11 @@ bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 
 	lockdep_assert_held(&iopt->iova_rwsem);
 
-	for (span = iopt_span_first(iopt, from, ULONG_MAX); span;
-	     span = iopt_span_next(span, ULONG_MAX)) {
+	from = max(from, iopt->aperture_start);
+	if (from > iopt->aperture_last)
+		return false;
+	for (span = iopt_span_first(iopt, from, iopt->aperture_last); span;
+	     span = iopt_span_next(span, iopt->aperture_last)) {
 		if (span->kind != IOPT_SPAN_RESERVED)
 			continue;
 		if (span->start > from) {
@@ -756,11 +1177,251 @@ bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 			*last = span->start - 1;
 			return true;
 		}
-		if (span->last == ULONG_MAX)
+		if (span->last >= iopt->aperture_last)
 			return false;
 		from = span->last + 1;
 	}
 	*start = from;
-	*last = ULONG_MAX;
+	*last = iopt->aperture_last;
 	return true;
+}
+
+/*
+ * Recompute what the attached domains impose on the table: the IOVA every
+ * one of them can translate (the intersection of their apertures), and
+ * the mapping granularity (the largest of their smallest IO page sizes;
+ * CPU pages while there is no domain).
+ */
+static void iopt_update_constraints(struct io_pagetable *iopt)
+{
+	struct iommu_domain *domain;
+	unsigned long index;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	iopt->aperture_start = 0;
+	iopt->aperture_last = ULONG_MAX;
+	iopt->iova_alignment = xa_empty(&iopt->domains) ? PAGE_SIZE : 1;
+	xa_for_each(&iopt->domains, index, domain) {
+		iopt->iova_alignment = max(iopt->iova_alignment,
+					   1UL << __ffs(domain->pgsize_bitmap));
+		if (!domain->geometry.force_aperture)
+			continue;
+		iopt->aperture_start = max_t(unsigned long,
+					     iopt->aperture_start,
+					     domain->geometry.aperture_start);
+		iopt->aperture_last = min_t(unsigned long, iopt->aperture_last,
+					    domain->geometry.aperture_end);
+	}
+}
+
+/* Can @domain translate everything the table maps and allows? */
+static int iopt_check_domain_fits(struct io_pagetable *iopt,
+				  struct iommu_domain *domain)
+{
+	unsigned long align = 1UL << __ffs(domain->pgsize_bitmap);
+	unsigned long ap_start = 0, ap_last = ULONG_MAX;
+	struct rb_node *node;
+	unsigned int i;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	if (domain->geometry.force_aperture) {
+		ap_start = domain->geometry.aperture_start;
+		ap_last = domain->geometry.aperture_end;
+	}
+	for (i = 0; i != iopt->num_allowed; i++)
+		if (iopt->allowed[i].start < ap_start ||
+		    iopt->allowed[i].last > ap_last)
+			return -EADDRINUSE;
+	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+		struct iopt_area *area;
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		area = container_of(span, struct iopt_area, span);
+		if (span->start < ap_start || span->last > ap_last ||
+		    (span->start & (align - 1)) ||
+		    (iopt_area_length(area) & (align - 1)) ||
+		    (area->start_byte & (align - 1)))
+			return -EADDRINUSE;
+	}
+	return 0;
+}
+
+/* Drop the pins of every area, when the last domain goes. */
+static void iopt_unpin_all(struct io_pagetable *iopt)
+{
+	struct rb_node *node;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+		struct iopt_area *area;
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		area = container_of(span, struct iopt_area, span);
+		if (area->pinned) {
+			iopt_pages_pin_put(area->pages);
+			area->pinned = false;
+		}
+	}
+}
+
+/* Pin the memory of every area, when the first domain comes. */
+static int iopt_pin_all(struct io_pagetable *iopt)
+{
+	struct rb_node *node;
+	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+		struct iopt_area *area;
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		area = container_of(span, struct iopt_area, span);
+		rc = iopt_pages_pin_get(area->pages);
+		if (rc) {
+			iopt_unpin_all(iopt);
+			return rc;
+		}
+		area->pinned = true;
+	}
+	return 0;
+}
+
+/**
+ * iopt_table_add_domain() - make an IOMMU domain mirror the table
+ * @iopt: the table
+ * @domain: an empty paging domain
+ *
+ * Maps every area into @domain and keeps it in step with every later map
+ * and unmap until iopt_table_remove_domain(). The domain's aperture and IO
+ * page size then restrict what the table accepts.
+ *
+ * The first domain of a table pins the memory of every area.
+ *
+ * Return: 0; -EADDRINUSE if something mapped or allowed lies outside the
+ * domain's aperture or is not aligned to its IO page size; -ENOMEM (also
+ * for the memory limit), -EFAULT for memory that cannot be pinned, or the
+ * IOMMU driver's error; on failure @domain is left empty and nothing
+ * stays pinned for it.
+ */
+int iopt_table_add_domain(struct io_pagetable *iopt,
+			  struct iommu_domain *domain)
+{
+	struct rb_node *node, *undo;
+	bool first;
+	u32 index;
+	int rc;
+
+	if (!domain->pgsize_bitmap)
+		return -EINVAL;
+
+	down_write(&iopt->iova_rwsem);
+	rc = iopt_check_domain_fits(iopt, domain);
+	if (rc)
+		goto out_unlock;
+	/* The first domain is the first device: the memory must be pinned. */
+	first = xa_empty(&iopt->domains);
+	if (first) {
+		rc = iopt_pin_all(iopt);
+		if (rc)
+			goto out_unlock;
+	}
+	rc = xa_alloc(&iopt->domains, &index, domain, xa_limit_32b,
+		      GFP_KERNEL_ACCOUNT);
+	if (rc)
+		goto err_unpin;
+	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		rc = iopt_area_fill_domain(iopt, container_of(span,
+							      struct iopt_area,
+							      span),
+					   domain);
+		if (rc)
+			goto err_unfill;
+	}
+	iopt_update_constraints(iopt);
+	up_write(&iopt->iova_rwsem);
+	return 0;
+
+err_unfill:
+	for (undo = rb_first(&iopt->spans); undo != node; undo = rb_next(undo)) {
+		struct iopt_span *span = rb_entry(undo, struct iopt_span, rb);
+		struct iopt_area *area;
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		area = container_of(span, struct iopt_area, span);
+		iopt_area_unmap_domain(area, domain, iopt_area_length(area));
+	}
+	xa_erase(&iopt->domains, index);
+err_unpin:
+	if (first)
+		iopt_unpin_all(iopt);
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_table_remove_domain() - stop mirroring the table in a domain
+ * @iopt: the table
+ * @domain: a domain added with iopt_table_add_domain()
+ *
+ * Unmaps everything from @domain, which is empty afterwards. Cannot fail.
+ */
+void iopt_table_remove_domain(struct io_pagetable *iopt,
+			      struct iommu_domain *domain)
+{
+	struct iommu_domain *cur;
+	struct rb_node *node;
+	unsigned long index;
+
+	down_write(&iopt->iova_rwsem);
+	xa_for_each(&iopt->domains, index, cur)
+		if (cur == domain)
+			break;
+	if (WARN_ON(cur != domain))
+		goto out_unlock;
+	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+		struct iopt_area *area;
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		area = container_of(span, struct iopt_area, span);
+		iopt_area_unmap_domain(area, domain, iopt_area_length(area));
+		cond_resched();
+	}
+	xa_erase(&iopt->domains, index);
+	if (xa_empty(&iopt->domains))
+		iopt_unpin_all(iopt);
+	iopt_update_constraints(iopt);
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+}
+
+/**
+ * iopt_set_large_pages() - allow or forbid IOPTEs larger than a CPU page
+ * @iopt: the table
+ * @enable: whether contiguous memory may map with large IOPTEs
+ *
+ * Only affects later mappings.
+ */
+void iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
+{
+	down_write(&iopt->iova_rwsem);
+	iopt->disable_large_pages = !enable;
+	up_write(&iopt->iova_rwsem);
 }

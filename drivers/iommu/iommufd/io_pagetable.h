@@ -13,6 +13,7 @@
 
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
 
@@ -52,12 +53,19 @@ struct iopt_span {
  * @pages: the user memory; the area holds a reference
  * @start_byte: offset into @pages of the byte mapped at the first IOVA
  * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE bits of the mapping
+ * @pinned: the area holds a pin on @pages (its table has domains)
+ * @num_accesses: pins in-kernel accesses hold through this area; each also
+ *                holds a pin on @pages
+ * @prevent_access: the area is being unmapped: no new access pins
  */
 struct iopt_area {
 	struct iopt_span span;
 	struct iopt_pages *pages;
 	unsigned long start_byte;
 	int iommu_prot;
+	bool pinned;
+	atomic_t num_accesses;
+	bool prevent_access;
 };
 
 static inline unsigned long iopt_area_length(struct iopt_area *area)
@@ -77,12 +85,31 @@ struct iopt_reserved {
 };
 
 /**
- * struct iopt_pages - a range of user memory that IOVA can map
+ * enum iopt_account_mode - where pinned memory is charged
+ * @IOPT_ACCOUNT_NONE: nowhere (the mapper had CAP_IPC_LOCK)
+ * @IOPT_ACCOUNT_USER: the user's locked_vm, against RLIMIT_MEMLOCK
+ * @IOPT_ACCOUNT_MM: the process's mm->locked_vm, against RLIMIT_MEMLOCK
+ */
+enum iopt_account_mode {
+	IOPT_ACCOUNT_NONE,
+	IOPT_ACCOUNT_USER,
+	IOPT_ACCOUNT_MM,
+};
+
+/**
+ * struct iopt_pages - a range of pinned user memory that IOVA can map
  * @kref: one reference per area using the memory
  * @uptr: page aligned start of the range in @source_mm
  * @npages: number of pages in the range
  * @writable: whether the memory may be mapped for device writes
- * @source_mm: the address space @uptr belongs to
+ * @account_mode: where the pins are charged
+ * @source_mm: the address space @uptr belongs to, grabbed
+ * @source_task: the process that mapped the memory, whose RLIMIT_MEMLOCK
+ *               applies
+ * @source_user: the user charged in IOPT_ACCOUNT_USER mode
+ * @mutex: protects @pin_users and @pages
+ * @pin_users: areas that need the memory pinned, see pages.c
+ * @pages: every page of the range while @pin_users is non-zero, else NULL
  *
  * IOMMU_IOAS_COPY shares one iopt_pages between areas of several IOASes, so
  * that memory is pinned and charged once however often it is mapped.
@@ -92,7 +119,13 @@ struct iopt_pages {
 	void __user *uptr;
 	unsigned long npages;
 	bool writable;
+	enum iopt_account_mode account_mode;
 	struct mm_struct *source_mm;
+	struct task_struct *source_task;
+	struct user_struct *source_user;
+	struct mutex mutex; /* protects pin_users and pages */
+	unsigned int pin_users;
+	struct page **pages;
 };
 
 /**
@@ -130,8 +163,20 @@ int iopt_get_pieces(struct io_pagetable *iopt, unsigned long iova,
 
 /* pages.c */
 struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
-				    bool writable);
+				    bool writable,
+				    enum iopt_account_mode account_mode);
 void iopt_release_pages(struct kref *kref);
+#ifdef CONFIG_IOMMUFD_TEST
+/* Pages per GUP call, see IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT. */
+extern unsigned int iommufd_test_pin_batch;
+#endif
+int iopt_pages_pin_get(struct iopt_pages *pages);
+void iopt_pages_pin_put(struct iopt_pages *pages);
+int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
+		  unsigned long length, bool write, bool slow);
+phys_addr_t iopt_pages_phys(struct iopt_pages *pages, unsigned long byte);
+unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
+				unsigned long max, bool page_only);
 
 static inline void iopt_put_pages(struct iopt_pages *pages)
 {

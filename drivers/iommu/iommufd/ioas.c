@@ -24,7 +24,10 @@ void iommufd_ioas_free(struct iommufd_object *obj)
 {
 	struct iommufd_ioas *ioas = container_of(obj, struct iommufd_ioas, obj);
 
+	/* Every HWPT holds a reference, so none is left by now. */
+	WARN_ON(!list_empty(&ioas->hwpt_list));
 	iopt_destroy_table(&ioas->iopt);
+	mutex_destroy(&ioas->mutex);
 }
 
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
@@ -41,6 +44,8 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 	iopt_init_table(&ioas->iopt);
+	mutex_init(&ioas->mutex);
+	INIT_LIST_HEAD(&ioas->hwpt_list);
 
 	cmd->out_ioas_id = ioas->obj.id;
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
@@ -193,7 +198,8 @@ int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd)
 	rc = iopt_map_user_pages(&ioas->iopt, &iova,
 				 u64_to_user_ptr(cmd->user_va), cmd->length,
 				 iommufd_map_flags_to_prot(cmd->flags),
-				 cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA);
+				 cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA,
+				 ucmd->ictx->account_mode);
 	if (rc)
 		goto out_put;
 
@@ -277,6 +283,39 @@ int iommufd_ioas_unmap_ioctl(struct iommufd_ucmd *ucmd)
 	cmd->length = unmapped;
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 out_put:
+	iommufd_put_object(&ioas->obj);
+	return rc;
+}
+
+/**
+ * iommufd_ioas_option() - IOMMU_OPTION for options that belong to an IOAS
+ * @ucmd: the ioctl, with a struct iommu_option
+ *
+ * Return: 0, -ENOENT for a bad IOAS ID, -EINVAL for a bad value,
+ * -EOPNOTSUPP for a bad option or operation, -EFAULT.
+ */
+int iommufd_ioas_option(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_option *cmd = ucmd->args;
+	struct iommufd_ioas *ioas;
+	int rc = 0;
+
+	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->object_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+
+	if (cmd->option_id != IOMMU_OPTION_HUGE_PAGES) {
+		rc = -EOPNOTSUPP;
+	} else if (cmd->op == IOMMU_OPTION_OP_GET) {
+		cmd->val64 = !READ_ONCE(ioas->iopt.disable_large_pages);
+		rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	} else if (cmd->op != IOMMU_OPTION_OP_SET) {
+		rc = -EOPNOTSUPP;
+	} else if (cmd->val64 > 1) {
+		rc = -EINVAL;
+	} else {
+		iopt_set_large_pages(&ioas->iopt, cmd->val64);
+	}
 	iommufd_put_object(&ioas->obj);
 	return rc;
 }

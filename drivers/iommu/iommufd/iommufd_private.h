@@ -9,13 +9,21 @@
 #include <linux/container_of.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
 #include <linux/rwsem.h>
 #include <linux/stddef.h>
 #include <linux/types.h>
 #include <linux/uaccess.h>
 #include <linux/xarray.h>
 
+#include "io_pagetable.h"
+
+struct device;
 struct file;
+struct iommu_domain;
+struct iommu_group;
+struct page;
 
 /**
  * struct iommufd_ctx - one open file of /dev/iommu
@@ -24,10 +32,14 @@ struct file;
  *           reserved but not yet published holds XA_ZERO_ENTRY, which
  *           lookups read as absent. The xarray's lock also serialises the
  *           last-reference checks of IOMMU_DESTROY against lookups.
+ * @account_mode: where memory pinned for this context is charged, see
+ *                IOMMU_OPTION_RLIMIT_MODE; changes only while @objects is
+ *                empty, under its lock
  */
 struct iommufd_ctx {
 	struct file *file;
 	struct xarray objects;
+	enum iopt_account_mode account_mode;
 };
 
 /* Length of the human-readable reason an ioctl may give beside its errno. */
@@ -69,6 +81,12 @@ enum iommufd_object_type {
 	IOMMUFD_OBJ_NONE,
 	IOMMUFD_OBJ_ANY = IOMMUFD_OBJ_NONE,
 	IOMMUFD_OBJ_IOAS,
+	IOMMUFD_OBJ_HWPT_PAGING,
+	IOMMUFD_OBJ_DEVICE,
+	IOMMUFD_OBJ_ACCESS,
+#ifdef CONFIG_IOMMUFD_TEST
+	IOMMUFD_OBJ_SELFTEST,
+#endif
 	IOMMUFD_OBJ_MAX,
 };
 
@@ -111,12 +129,9 @@ struct iommufd_object *iommufd_object_lookup(struct iommufd_ctx *ictx, u32 id,
 			     type),                                            \
 		     _struct, obj)
 
-/* Drop the reference iommufd_object_lookup() took. */
-static inline void iommufd_put_object(struct iommufd_object *obj)
-{
-	/* The published reference keeps this from reaching zero. */
-	refcount_dec(&obj->users);
-}
+void iommufd_put_object(struct iommufd_object *obj);
+void iommufd_object_remove(struct iommufd_ctx *ictx,
+			   struct iommufd_object *obj, unsigned int owned);
 
 /* io_pagetable.c */
 struct iopt_allowed;
@@ -130,6 +145,16 @@ struct iopt_allowed;
  * @allowed: sorted ranges that kernel-chosen IOVAs must come from
  * @num_allowed: entries in @allowed; 0 means any IOVA
  * @iova_alignment: every IOVA and length mapped must be aligned to this
+ * @domains: the IOMMU domains that mirror the table, see
+ *           iopt_table_add_domain()
+ * @aperture_start: lowest IOVA every domain can translate
+ * @aperture_last: highest IOVA every domain can translate
+ * @disable_large_pages: map every CPU page with its own IOPTEs
+ * @access_lock: protects @accesses; taken before @iova_rwsem
+ * @accesses: the in-kernel accesses attached to the IOAS
+ *
+ * Everything else is protected by @iova_rwsem; the domains are written
+ * with it held for writing, so a reader sees them in step with @spans.
  */
 struct io_pagetable {
 	struct rw_semaphore iova_rwsem;
@@ -137,6 +162,12 @@ struct io_pagetable {
 	struct iopt_allowed *allowed;
 	unsigned int num_allowed;
 	unsigned long iova_alignment;
+	struct xarray domains;
+	unsigned long aperture_start;
+	unsigned long aperture_last;
+	bool disable_large_pages;
+	struct mutex access_lock; /* protects accesses */
+	struct xarray accesses;
 };
 
 void iopt_init_table(struct io_pagetable *iopt);
@@ -145,7 +176,7 @@ bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 			   unsigned long *start, unsigned long *last);
 int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			void __user *uptr, unsigned long length, int iommu_prot,
-			bool fixed);
+			bool fixed, enum iopt_account_mode account_mode);
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
 int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped);
@@ -154,6 +185,17 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, void *owner);
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
+int iopt_table_add_domain(struct io_pagetable *iopt,
+			  struct iommu_domain *domain);
+void iopt_table_remove_domain(struct io_pagetable *iopt,
+			      struct iommu_domain *domain);
+void iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
+int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long last, struct page **out_pages, bool write);
+void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
+		       unsigned long last);
+int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
+		   unsigned long last, void *data, bool write, bool slow);
 
 /* ioas.c */
 
@@ -161,10 +203,14 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
  * struct iommufd_ioas - an IO address space object
  * @obj: the object header
  * @iopt: the IOVA space and what is mapped in it
+ * @mutex: protects @hwpt_list; taken before @iopt.iova_rwsem
+ * @hwpt_list: the HWPTs whose domains mirror @iopt
  */
 struct iommufd_ioas {
 	struct iommufd_object obj;
 	struct io_pagetable iopt;
+	struct mutex mutex; /* protects hwpt_list */
+	struct list_head hwpt_list;
 };
 
 static inline struct iommufd_ioas *iommufd_ioas_lookup(struct iommufd_ctx *ictx,
@@ -181,12 +227,81 @@ int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_unmap_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_option(struct iommufd_ucmd *ucmd);
+
+/* hw_pagetable.c */
+
+/**
+ * struct iommufd_hw_pagetable - an IOMMU domain filled from an IOAS
+ * @obj: the object header
+ * @ioas: the IOAS the domain mirrors; the HWPT holds a reference on it
+ * @domain: the IOMMU paging domain
+ * @auto_domain: made by attaching a device to @ioas rather than by
+ *               IOMMU_HWPT_ALLOC; destroyed with its last device
+ * @devices: number of devices attached, under @ioas->mutex
+ * @ioas_item: entry in @ioas->hwpt_list, under @ioas->mutex
+ */
+struct iommufd_hw_pagetable {
+	struct iommufd_object obj;
+	struct iommufd_ioas *ioas;
+	struct iommu_domain *domain;
+	bool auto_domain;
+	unsigned int devices;
+	struct list_head ioas_item;
+};
+
+struct iommufd_hw_pagetable *
+iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
+		   struct device *dev, bool auto_domain);
+void iommufd_hwpt_destroy(struct iommufd_object *obj);
+int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
+
+/* device.c */
+
+/**
+ * struct iommufd_device - a device bound to a context
+ * @obj: the object header; besides the published reference, the driver
+ *       that bound the device holds one until it unbinds
+ * @ictx: the context
+ * @dev: the device
+ * @group: the device's IOMMU group, whose DMA the context owns
+ * @lock: protects @hwpt; taken before the IOAS mutex
+ * @hwpt: the HWPT the device is attached to, or NULL; the device holds a
+ *        reference on it
+ */
+struct iommufd_device {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+	struct device *dev;
+	struct iommu_group *group;
+	struct mutex lock; /* protects hwpt */
+	struct iommufd_hw_pagetable *hwpt;
+};
+
+void iommufd_device_destroy(struct iommufd_object *obj);
+
+/* access.c */
+void iommufd_access_notify_unmap(struct io_pagetable *iopt, unsigned long iova,
+				 unsigned long length);
+void iommufd_access_destroy_object(struct iommufd_object *obj);
 
 /* selftest.c */
 #ifdef CONFIG_IOMMUFD_TEST
 /* IOMMU_TEST_CMD has no name in the command enum; give it one here. */
 #define IOMMUFD_CMD_TEST_CMD (IOMMUFD_CMD_BASE + 32)
 int iommufd_test(struct iommufd_ucmd *ucmd);
+void iommufd_selftest_destroy(struct iommufd_object *obj);
+int iommufd_test_init(void);
+void iommufd_test_exit(void);
+#else
+static inline int iommufd_test_init(void)
+{
+	return 0;
+}
+
+static inline void iommufd_test_exit(void)
+{
+}
 #endif
 
 #endif

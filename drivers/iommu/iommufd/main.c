@@ -47,7 +47,24 @@ static const struct iommufd_obj_ops iommufd_obj_ops[] = {
 	[IOMMUFD_OBJ_IOAS] = {
 		.destroy = iommufd_ioas_free,
 	},
+	[IOMMUFD_OBJ_HWPT_PAGING] = {
+		.destroy = iommufd_hwpt_destroy,
+	},
+	[IOMMUFD_OBJ_DEVICE] = {
+		.destroy = iommufd_device_destroy,
+	},
+	[IOMMUFD_OBJ_ACCESS] = {
+		.destroy = iommufd_access_destroy_object,
+	},
+#ifdef CONFIG_IOMMUFD_TEST
+	[IOMMUFD_OBJ_SELFTEST] = {
+		.destroy = iommufd_selftest_destroy,
+	},
+#endif
 };
+
+/* Woken whenever an object reference is dropped, see iommufd_object_remove(). */
+static DECLARE_WAIT_QUEUE_HEAD(iommufd_put_wait);
 
 /**
  * iommufd_object_reserve() - allocate an object and reserve an ID for it
@@ -161,6 +178,51 @@ struct iommufd_object *iommufd_object_lookup(struct iommufd_ctx *ictx, u32 id,
 	return obj;
 }
 
+/**
+ * iommufd_put_object() - drop a reference from iommufd_object_lookup()
+ * @obj: the object
+ */
+void iommufd_put_object(struct iommufd_object *obj)
+{
+	/* The published reference keeps this from reaching zero. */
+	refcount_dec(&obj->users);
+	if (wq_has_sleeper(&iommufd_put_wait))
+		wake_up_all(&iommufd_put_wait);
+}
+
+/**
+ * iommufd_object_remove() - destroy an object that the kernel owns
+ * @ictx: owning context
+ * @obj: published object
+ * @owned: references the caller holds besides the published one, which
+ *         it gives up here
+ *
+ * For objects whose life the kernel decides rather than IOMMU_DESTROY: a
+ * bound device when its driver unbinds, an automatic HWPT when its last
+ * device leaves. The object is unpublished at once, so no new lookup finds
+ * it; ioctls that already hold it are waited for, then it is destroyed.
+ *
+ * Context: may sleep.
+ */
+void iommufd_object_remove(struct iommufd_ctx *ictx,
+			   struct iommufd_object *obj, unsigned int owned)
+{
+	xa_lock(&ictx->objects);
+	if (xa_load(&ictx->objects, obj->id) == obj)
+		__xa_erase(&ictx->objects, obj->id);
+	xa_unlock(&ictx->objects);
+
+	while (owned--)
+		refcount_dec(&obj->users);
+	/*
+	 * Zero users marks the object dead for refcount_inc_not_zero() in
+	 * paths that find it other than by ID.
+	 */
+	wait_event(iommufd_put_wait, refcount_dec_if_one(&obj->users));
+	iommufd_obj_ops[obj->type].destroy(obj);
+	kfree(obj);
+}
+
 /*
  * Unpublish @obj if nothing but the context holds it. Called with the
  * xarray lock held so that no lookup can take a reference in between.
@@ -227,6 +289,58 @@ static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 	return 0;
 }
 
+static int iommufd_option_rlimit_mode(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_option *cmd = ucmd->args;
+	struct iommufd_ctx *ictx = ucmd->ictx;
+	int rc = 0;
+
+	if (cmd->object_id)
+		return -EOPNOTSUPP;
+
+	if (cmd->op == IOMMU_OPTION_OP_GET) {
+		cmd->val64 = ictx->account_mode == IOPT_ACCOUNT_MM;
+		return iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	}
+	if (cmd->op != IOMMU_OPTION_OP_SET)
+		return -EOPNOTSUPP;
+	if (!capable(CAP_SYS_RESOURCE))
+		return iommufd_ucmd_fail(ucmd, -EPERM,
+					 "changing the accounting needs CAP_SYS_RESOURCE");
+
+	/* Objects charged one way must be uncharged the same way. */
+	xa_lock(&ictx->objects);
+	if (!xa_empty(&ictx->objects))
+		rc = -EBUSY;
+	else if (cmd->val64 > 1)
+		rc = -EINVAL;
+	else
+		ictx->account_mode = cmd->val64 ? IOPT_ACCOUNT_MM :
+						  IOPT_ACCOUNT_USER;
+	xa_unlock(&ictx->objects);
+	if (rc == -EBUSY)
+		return iommufd_ucmd_fail(ucmd, rc,
+					 "the accounting can only change while the context has no objects");
+	return rc;
+}
+
+static int iommufd_option(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_option *cmd = ucmd->args;
+
+	if (cmd->__reserved)
+		return -EOPNOTSUPP;
+
+	switch (cmd->option_id) {
+	case IOMMU_OPTION_RLIMIT_MODE:
+		return iommufd_option_rlimit_mode(ucmd);
+	case IOMMU_OPTION_HUGE_PAGES:
+		return iommufd_ioas_option(ucmd);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
 static int iommufd_dev_open(struct inode *inode, struct file *filp)
 {
 	struct iommufd_ctx *ictx;
@@ -236,6 +350,7 @@ static int iommufd_dev_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	ictx->file = filp;
+	ictx->account_mode = IOPT_ACCOUNT_USER;
 	filp->private_data = ictx;
 	return 0;
 }
@@ -283,6 +398,8 @@ union iommufd_ucmd_buffer {
 	struct iommu_ioas_map map;
 	struct iommu_ioas_copy copy;
 	struct iommu_ioas_unmap unmap;
+	struct iommu_option option;
+	struct iommu_hwpt_alloc hwpt;
 #ifdef CONFIG_IOMMUFD_TEST
 	struct iommu_test_cmd test;
 #endif
@@ -330,6 +447,9 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 	IOMMUFD_IOCTL(IOAS_MAP, iommufd_ioas_map_ioctl, struct iommu_ioas_map, iova),
 	IOMMUFD_IOCTL(IOAS_UNMAP, iommufd_ioas_unmap_ioctl, struct iommu_ioas_unmap,
 		      length),
+	IOMMUFD_IOCTL(OPTION, iommufd_option, struct iommu_option, val64),
+	IOMMUFD_IOCTL(HWPT_ALLOC, iommufd_hwpt_alloc_ioctl,
+		      struct iommu_hwpt_alloc, __reserved),
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_IOCTL(TEST_CMD, iommufd_test, struct iommu_test_cmd, last),
 #endif
@@ -393,12 +513,21 @@ static struct miscdevice iommufd_misc_dev = {
 
 static int __init iommufd_init(void)
 {
-	return misc_register(&iommufd_misc_dev);
+	int rc;
+
+	rc = iommufd_test_init();
+	if (rc)
+		return rc;
+	rc = misc_register(&iommufd_misc_dev);
+	if (rc)
+		iommufd_test_exit();
+	return rc;
 }
 
 static void __exit iommufd_exit(void)
 {
 	misc_deregister(&iommufd_misc_dev);
+	iommufd_test_exit();
 }
 
 module_init(iommufd_init);

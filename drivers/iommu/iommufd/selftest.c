@@ -1,16 +1,440 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * CONFIG_IOMMUFD_TEST: the IOMMU_TEST_CMD ioctl.
+ * CONFIG_IOMMUFD_TEST: the IOMMU_TEST_CMD ioctl and the mock IOMMU.
  *
  * Test operations reach into the subsystem to set up what userspace alone
- * cannot (a device's reserved IOVA, later mock devices and domains) and to
- * check internal invariants. Nothing here is built into a production
- * kernel, and no production path calls into this file.
+ * cannot (a device's reserved IOVA, devices behind a mock IOMMU) and to
+ * check internal invariants (what a domain maps, how often a page is
+ * pinned). Nothing here is built into a production kernel, and no
+ * production path calls into this file.
+ *
+ * The mock IOMMU lives on a bus of its own, "iommufd_mock", whose
+ * iommu_ops are the mock's: 6.1 looks IOMMU ops up per bus, so the mock
+ * and the real intel-iommu serve their own devices side by side in one
+ * kernel. Its IO page is half a CPU page, so that the tests catch code
+ * that confuses the two; its aperture is [MOCK_APERTURE_START,
+ * MOCK_APERTURE_LAST]. A mock domain is an xarray from IO page number to
+ * physical address, and it WARNs when asked to map over a mapping, to
+ * unmap a hole, or when freed non-empty: iommufd must never do any of
+ * these, and a WARN fails the test that caused it.
  */
+#include <linux/anon_inodes.h>
+#include <linux/device.h>
+#include <linux/file.h>
+#include <linux/idr.h>
+#include <linux/iommu.h>
+#include <linux/iommufd.h>
+#include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
 
 #include "iommufd_private.h"
 #include "iommufd_test.h"
+
+#define MOCK_IO_PAGE_SIZE (PAGE_SIZE / 2)
+
+static struct bus_type iommufd_mock_bus = {
+	.name = "iommufd_mock",
+};
+
+static struct iommu_device mock_iommu;
+static DEFINE_IDA(mock_dev_ida);
+
+/**
+ * struct mock_domain - a domain of the mock IOMMU
+ * @domain: the generic domain
+ * @pfns: IO page number -> xa_mk_value(physical address / IO page size)
+ */
+struct mock_domain {
+	struct iommu_domain domain;
+	struct xarray pfns;
+};
+
+static struct mock_domain *to_mock_domain(struct iommu_domain *domain)
+{
+	return container_of(domain, struct mock_domain, domain);
+}
+
+/**
+ * struct mock_dev - a device behind the mock IOMMU
+ * @dev: the device, on iommufd_mock_bus
+ * @id: number in the device's name
+ */
+struct mock_dev {
+	struct device dev;
+	int id;
+};
+
+/**
+ * struct selftest_obj - IOMMU_TEST_OP_MOCK_DOMAIN's object: a mock device
+ * bound to the context and attached
+ * @obj: the object header; IOMMU_DESTROY of it removes the device
+ * @mdev: the mock device
+ * @idev: the device's binding to the context
+ */
+struct selftest_obj {
+	struct iommufd_object obj;
+	struct mock_dev *mdev;
+	struct iommufd_device *idev;
+};
+
+static const struct iommu_ops mock_ops;
+
+static struct iommu_domain *mock_domain_alloc(unsigned int type)
+{
+	struct mock_domain *mock;
+
+	if (type != IOMMU_DOMAIN_UNMANAGED && type != IOMMU_DOMAIN_BLOCKED &&
+	    type != IOMMU_DOMAIN_IDENTITY)
+		return NULL;
+	mock = kzalloc(sizeof(*mock), GFP_KERNEL);
+	if (!mock)
+		return NULL;
+	xa_init(&mock->pfns);
+	if (type == IOMMU_DOMAIN_UNMANAGED) {
+		mock->domain.geometry.aperture_start = MOCK_APERTURE_START;
+		mock->domain.geometry.aperture_end = MOCK_APERTURE_LAST;
+		mock->domain.geometry.force_aperture = true;
+	}
+	mock->domain.pgsize_bitmap = MOCK_IO_PAGE_SIZE;
+	return &mock->domain;
+}
+
+static void mock_domain_free(struct iommu_domain *domain)
+{
+	struct mock_domain *mock = to_mock_domain(domain);
+
+	/* iommufd unmaps everything before it frees a domain. */
+	WARN_ON(!xa_empty(&mock->pfns));
+	xa_destroy(&mock->pfns);
+	kfree(mock);
+}
+
+static int mock_domain_attach_dev(struct iommu_domain *domain,
+				  struct device *dev)
+{
+	return dev->bus == &iommufd_mock_bus ? 0 : -EINVAL;
+}
+
+static size_t mock_domain_unmap_pages(struct iommu_domain *domain,
+				      unsigned long iova, size_t pgsize,
+				      size_t pgcount,
+				      struct iommu_iotlb_gather *gather)
+{
+	struct mock_domain *mock = to_mock_domain(domain);
+	size_t done;
+
+	for (done = 0; done != pgsize * pgcount; done += MOCK_IO_PAGE_SIZE) {
+		void *old = xa_erase(&mock->pfns,
+				     (iova + done) / MOCK_IO_PAGE_SIZE);
+
+		if (WARN_ON(!old))
+			break;
+	}
+	return done;
+}
+
+static int mock_domain_map_pages(struct iommu_domain *domain,
+				 unsigned long iova, phys_addr_t paddr,
+				 size_t pgsize, size_t pgcount, int prot,
+				 gfp_t gfp, size_t *mapped)
+{
+	struct mock_domain *mock = to_mock_domain(domain);
+	size_t done;
+
+	for (done = 0; done != pgsize * pgcount; done += MOCK_IO_PAGE_SIZE) {
+		void *old;
+
+		old = xa_store(&mock->pfns, (iova + done) / MOCK_IO_PAGE_SIZE,
+			       xa_mk_value((paddr + done) / MOCK_IO_PAGE_SIZE),
+			       gfp);
+		if (xa_is_err(old) || WARN_ON(old)) {
+			if (!xa_is_err(old))
+				xa_store(&mock->pfns,
+					 (iova + done) / MOCK_IO_PAGE_SIZE,
+					 old, GFP_ATOMIC);
+			mock_domain_unmap_pages(domain, iova, MOCK_IO_PAGE_SIZE,
+						done / MOCK_IO_PAGE_SIZE, NULL);
+			*mapped = 0;
+			return xa_is_err(old) ? xa_err(old) : -EEXIST;
+		}
+	}
+	*mapped = done;
+	return 0;
+}
+
+static phys_addr_t mock_domain_iova_to_phys(struct iommu_domain *domain,
+					    dma_addr_t iova)
+{
+	struct mock_domain *mock = to_mock_domain(domain);
+	void *ent = xa_load(&mock->pfns, iova / MOCK_IO_PAGE_SIZE);
+
+	if (!ent)
+		return 0;
+	return (phys_addr_t)xa_to_value(ent) * MOCK_IO_PAGE_SIZE +
+	       iova % MOCK_IO_PAGE_SIZE;
+}
+
+static bool mock_capable(struct device *dev, enum iommu_cap cap)
+{
+	return cap == IOMMU_CAP_CACHE_COHERENCY;
+}
+
+static struct iommu_device *mock_probe_device(struct device *dev)
+{
+	if (dev->bus != &iommufd_mock_bus)
+		return ERR_PTR(-ENODEV);
+	return &mock_iommu;
+}
+
+static int mock_def_domain_type(struct device *dev)
+{
+	return IOMMU_DOMAIN_IDENTITY;
+}
+
+static const struct iommu_ops mock_ops = {
+	.owner = THIS_MODULE,
+	.pgsize_bitmap = MOCK_IO_PAGE_SIZE,
+	.capable = mock_capable,
+	.domain_alloc = mock_domain_alloc,
+	.probe_device = mock_probe_device,
+	.device_group = generic_device_group,
+	.def_domain_type = mock_def_domain_type,
+	.default_domain_ops = &(const struct iommu_domain_ops) {
+		.attach_dev = mock_domain_attach_dev,
+		.map_pages = mock_domain_map_pages,
+		.unmap_pages = mock_domain_unmap_pages,
+		.iova_to_phys = mock_domain_iova_to_phys,
+		.free = mock_domain_free,
+	},
+};
+
+static void mock_dev_release(struct device *dev)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+
+	ida_free(&mock_dev_ida, mdev->id);
+	kfree(mdev);
+}
+
+static struct mock_dev *mock_dev_create(void)
+{
+	struct mock_dev *mdev;
+	int rc;
+
+	mdev = kzalloc(sizeof(*mdev), GFP_KERNEL);
+	if (!mdev)
+		return ERR_PTR(-ENOMEM);
+	mdev->id = ida_alloc(&mock_dev_ida, GFP_KERNEL);
+	if (mdev->id < 0) {
+		rc = mdev->id;
+		kfree(mdev);
+		return ERR_PTR(rc);
+	}
+	device_initialize(&mdev->dev);
+	mdev->dev.release = mock_dev_release;
+	mdev->dev.bus = &iommufd_mock_bus;
+	rc = dev_set_name(&mdev->dev, "iommufd_mock%u", mdev->id);
+	if (rc)
+		goto err_put;
+	rc = device_add(&mdev->dev);
+	if (rc)
+		goto err_put;
+	/* The mock bus has no IOMMU notifier: probe by hand. */
+	rc = iommu_probe_device(&mdev->dev);
+	if (rc)
+		goto err_del;
+	return mdev;
+
+err_del:
+	device_del(&mdev->dev);
+err_put:
+	put_device(&mdev->dev);
+	return ERR_PTR(rc);
+}
+
+static void mock_dev_destroy(struct mock_dev *mdev)
+{
+	iommu_release_device(&mdev->dev);
+	device_unregister(&mdev->dev);
+}
+
+/**
+ * iommufd_selftest_destroy() - remove a mock device made by MOCK_DOMAIN
+ * @obj: the selftest object's header
+ */
+void iommufd_selftest_destroy(struct iommufd_object *obj)
+{
+	struct selftest_obj *sobj = container_of(obj, struct selftest_obj, obj);
+
+	if (sobj->idev)
+		iommufd_device_unbind(sobj->idev);
+	if (sobj->mdev)
+		mock_dev_destroy(sobj->mdev);
+}
+
+static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	struct iommufd_ctx *ictx = ucmd->ictx;
+	struct selftest_obj *sobj;
+	u32 pt_id = cmd->id;
+	u32 idev_id;
+	int rc;
+
+	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS &&
+	    (cmd->mock_domain_flags.dev_flags & ~MOCK_FLAGS_DEVICE_NO_DIRTY))
+		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
+					 "mock device flags 0x%x are not supported",
+					 cmd->mock_domain_flags.dev_flags);
+
+	sobj = iommufd_object_alloc(ictx, struct selftest_obj,
+				    IOMMUFD_OBJ_SELFTEST);
+	if (IS_ERR(sobj))
+		return PTR_ERR(sobj);
+
+	sobj->mdev = mock_dev_create();
+	if (IS_ERR(sobj->mdev)) {
+		rc = PTR_ERR(sobj->mdev);
+		sobj->mdev = NULL;
+		goto err_unwind;
+	}
+	sobj->idev = iommufd_device_bind(ictx, &sobj->mdev->dev, &idev_id);
+	if (IS_ERR(sobj->idev)) {
+		rc = PTR_ERR(sobj->idev);
+		sobj->idev = NULL;
+		goto err_unwind;
+	}
+	rc = iommufd_device_attach(sobj->idev, &pt_id);
+	if (rc)
+		goto err_unwind;
+
+	/* The layouts of the two ops agree on these three fields. */
+	cmd->mock_domain.out_stdev_id = sobj->obj.id;
+	cmd->mock_domain.out_hwpt_id = pt_id;
+	cmd->mock_domain.out_idev_id = idev_id;
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	if (rc)
+		goto err_unwind;
+	iommufd_object_publish(ictx, &sobj->obj);
+	return 0;
+
+err_unwind:
+	iommufd_object_unwind(ictx, &sobj->obj);
+	return rc;
+}
+
+/* Look up a HWPT of the mock IOMMU. */
+static struct iommufd_hw_pagetable *
+iommufd_test_mock_hwpt(struct iommufd_ucmd *ucmd, u32 id)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *obj;
+
+	obj = iommufd_object_lookup(ucmd->ictx, id, IOMMUFD_OBJ_HWPT_PAGING);
+	if (IS_ERR(obj))
+		return ERR_CAST(obj);
+	hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
+	if (hwpt->domain->ops != mock_ops.default_domain_ops) {
+		iommufd_put_object(obj);
+		return ERR_PTR(-EINVAL);
+	}
+	return hwpt;
+}
+
+/* The page behind a user address, with a reference; see put_page(). */
+static struct page *iommufd_test_user_page(unsigned long uptr)
+{
+	struct page *page;
+	long n;
+
+	n = get_user_pages_fast(uptr & PAGE_MASK, 1, 0, &page);
+	if (n < 0)
+		return ERR_PTR(n);
+	return n == 1 ? page : ERR_PTR(-EFAULT);
+}
+
+static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	unsigned long iova = cmd->check_map.iova;
+	unsigned long uptr = cmd->check_map.uptr;
+	unsigned long length = cmd->check_map.length;
+	struct iommufd_hw_pagetable *hwpt;
+	struct mock_domain *mock;
+	unsigned long end;
+	int rc = 0;
+
+	if ((iova | uptr | length) % MOCK_IO_PAGE_SIZE ||
+	    cmd->check_map.iova > ULONG_MAX || cmd->check_map.uptr > ULONG_MAX ||
+	    cmd->check_map.length > ULONG_MAX ||
+	    check_add_overflow(uptr, length, &end))
+		return -EINVAL;
+
+	hwpt = iommufd_test_mock_hwpt(ucmd, cmd->id);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+	mock = to_mock_domain(hwpt->domain);
+
+	for (; length; length -= MOCK_IO_PAGE_SIZE) {
+		struct page *page = iommufd_test_user_page(uptr);
+		phys_addr_t want;
+		void *ent;
+
+		if (IS_ERR(page)) {
+			rc = PTR_ERR(page);
+			break;
+		}
+		want = page_to_phys(page) + uptr % PAGE_SIZE;
+		put_page(page);
+		ent = xa_load(&mock->pfns, iova / MOCK_IO_PAGE_SIZE);
+		if (!ent ||
+		    (phys_addr_t)xa_to_value(ent) * MOCK_IO_PAGE_SIZE != want) {
+			rc = iommufd_ucmd_fail(ucmd, -EINVAL,
+					       "IOVA 0x%lx does not map the user's page",
+					       iova);
+			break;
+		}
+		iova += MOCK_IO_PAGE_SIZE;
+		uptr += MOCK_IO_PAGE_SIZE;
+	}
+	iommufd_put_object(&hwpt->obj);
+	return rc;
+}
+
+static int iommufd_test_md_check_refs(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	unsigned long uptr = cmd->check_refs.uptr;
+	unsigned long length = cmd->check_refs.length;
+	unsigned long end;
+
+	if ((uptr | length) % PAGE_SIZE || cmd->check_refs.uptr > ULONG_MAX ||
+	    cmd->check_refs.length > ULONG_MAX ||
+	    check_add_overflow(uptr, length, &end))
+		return -EINVAL;
+
+	for (; length; length -= PAGE_SIZE, uptr += PAGE_SIZE) {
+		struct page *page = iommufd_test_user_page(uptr);
+		unsigned int pins;
+
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		/*
+		 * FOLL_PIN adds GUP_PIN_COUNTING_BIAS per pin to a small
+		 * page's refcount; compound pages count pins elsewhere.
+		 */
+		pins = page_ref_count(page) / GUP_PIN_COUNTING_BIAS;
+		put_page(page);
+		if (!PageCompound(page) && pins != cmd->check_refs.refs)
+			return iommufd_ucmd_fail(ucmd, -EIO,
+						 "page at 0x%lx is pinned %u times, not %u",
+						 uptr, pins,
+						 cmd->check_refs.refs);
+	}
+	return 0;
+}
 
 static int iommufd_test_add_reserved(struct iommufd_ucmd *ucmd)
 {
@@ -41,6 +465,359 @@ static int iommufd_test_add_reserved(struct iommufd_ucmd *ucmd)
 }
 
 /**
+ * struct selftest_access - an in-kernel access driven from userspace
+ * @access: the access
+ * @file: the file userspace holds; closing it destroys the access
+ * @lock: protects @items and @next_id
+ * @items: the ranges pinned, struct selftest_access_item
+ * @next_id: ID of the next item
+ * @pins: made with needs_pin_pages, so ACCESS_PAGES may be used
+ */
+struct selftest_access {
+	struct iommufd_access *access;
+	bool pins;
+	struct file *file;
+	struct mutex lock; /* protects items and next_id */
+	struct list_head items;
+	unsigned int next_id;
+};
+
+/**
+ * struct selftest_access_item - one ACCESS_PAGES pin
+ * @node: entry in selftest_access::items
+ * @iova: first IOVA pinned
+ * @length: bytes pinned
+ * @id: what userspace calls it
+ */
+struct selftest_access_item {
+	struct list_head node;
+	unsigned long iova;
+	unsigned long length;
+	unsigned int id;
+};
+
+/* Largest range one test access call handles; keeps kvcalloc() quiet. */
+#define MOCK_ACCESS_MAX_LENGTH SZ_16M
+
+/* The access's unmap op: drop every pin that touches the range. */
+static void iommufd_test_access_unmap(void *data, unsigned long iova,
+				      unsigned long length)
+{
+	unsigned long last = iova + (length - 1);
+	struct selftest_access *staccess = data;
+	struct selftest_access_item *item, *tmp;
+
+	mutex_lock(&staccess->lock);
+	list_for_each_entry_safe(item, tmp, &staccess->items, node) {
+		if (item->iova > last || item->iova + item->length - 1 < iova)
+			continue;
+		list_del(&item->node);
+		iommufd_access_unpin_pages(staccess->access, item->iova,
+					   item->length);
+		kfree(item);
+	}
+	mutex_unlock(&staccess->lock);
+}
+
+static const struct iommufd_access_ops selftest_access_ops_pin = {
+	.needs_pin_pages = 1,
+	.unmap = iommufd_test_access_unmap,
+};
+
+static const struct iommufd_access_ops selftest_access_ops = {
+	.unmap = iommufd_test_access_unmap,
+};
+
+static int iommufd_test_access_release(struct inode *inode, struct file *file)
+{
+	struct selftest_access *staccess = file->private_data;
+
+	/* Detaching asks the unmap op to drop every pin. */
+	if (staccess->access)
+		iommufd_access_destroy(staccess->access);
+	WARN_ON(!list_empty(&staccess->items));
+	mutex_destroy(&staccess->lock);
+	kfree(staccess);
+	return 0;
+}
+
+static const struct file_operations iommufd_test_access_fops = {
+	.release = iommufd_test_access_release,
+};
+
+/* The access behind a file descriptor, holding the file; see fput(). */
+static struct selftest_access *iommufd_test_access_get(int fd)
+{
+	struct file *file = fget(fd);
+
+	if (!file)
+		return ERR_PTR(-EBADF);
+	if (file->f_op != &iommufd_test_access_fops) {
+		fput(file);
+		return ERR_PTR(-EBADF);
+	}
+	return file->private_data;
+}
+
+static int iommufd_test_create_access(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	struct selftest_access *staccess;
+	struct iommufd_access *access;
+	struct file *file;
+	int fd, rc;
+	u32 id;
+
+	if (cmd->create_access.flags &
+	    ~MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES)
+		return -EOPNOTSUPP;
+
+	staccess = kzalloc(sizeof(*staccess), GFP_KERNEL_ACCOUNT);
+	if (!staccess)
+		return -ENOMEM;
+	mutex_init(&staccess->lock);
+	INIT_LIST_HEAD(&staccess->items);
+	file = anon_inode_getfile("[iommufd_test_access]",
+				  &iommufd_test_access_fops, staccess, O_RDWR);
+	if (IS_ERR(file)) {
+		mutex_destroy(&staccess->lock);
+		kfree(staccess);
+		return PTR_ERR(file);
+	}
+	/* From here on, fput() frees staccess. */
+	staccess->file = file;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		rc = fd;
+		goto err_fput;
+	}
+	access = iommufd_access_create(ucmd->ictx,
+				       (cmd->create_access.flags &
+					MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES) ?
+					       &selftest_access_ops_pin :
+					       &selftest_access_ops,
+				       staccess, &id);
+	if (IS_ERR(access)) {
+		rc = PTR_ERR(access);
+		goto err_put_fd;
+	}
+	staccess->access = access;
+	staccess->pins = cmd->create_access.flags &
+			 MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
+	rc = iommufd_access_attach(access, cmd->id);
+	if (rc)
+		goto err_put_fd;
+	cmd->create_access.out_access_fd = fd;
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	if (rc)
+		goto err_put_fd;
+	fd_install(fd, file);
+	return 0;
+
+err_put_fd:
+	put_unused_fd(fd);
+err_fput:
+	fput(file);
+	return rc;
+}
+
+static int iommufd_test_access_replace_ioas(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	struct selftest_access *staccess;
+	int rc;
+
+	staccess = iommufd_test_access_get(cmd->id);
+	if (IS_ERR(staccess))
+		return PTR_ERR(staccess);
+	rc = iommufd_access_replace(staccess->access,
+				    cmd->access_replace_ioas.ioas_id);
+	fput(staccess->file);
+	return rc;
+}
+
+/* Are @pages the pages behind the user memory at @uptr? */
+static int iommufd_test_check_pages(unsigned long uptr, struct page **pages,
+				    unsigned long npages)
+{
+	for (; npages; npages--, pages++, uptr += PAGE_SIZE) {
+		struct page *page = iommufd_test_user_page(uptr);
+
+		if (IS_ERR(page))
+			return PTR_ERR(page);
+		put_page(page);
+		if (page != *pages)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	unsigned long iova = cmd->access_pages.iova;
+	unsigned long length = cmd->access_pages.length;
+	unsigned long uptr = cmd->access_pages.uptr;
+	struct selftest_access_item *item;
+	struct selftest_access *staccess;
+	unsigned long npages, end;
+	struct page **pages;
+	int rc;
+
+	if (length > MOCK_ACCESS_MAX_LENGTH)
+		return -ENOMEM;
+	if (cmd->access_pages.flags & ~MOCK_FLAGS_ACCESS_WRITE)
+		return -EOPNOTSUPP;
+	if (!length || cmd->access_pages.iova > ULONG_MAX ||
+	    check_add_overflow(iova, length, &end))
+		return -EINVAL;
+
+	staccess = iommufd_test_access_get(cmd->id);
+	if (IS_ERR(staccess))
+		return PTR_ERR(staccess);
+	if (!staccess->pins) {
+		rc = -EOPNOTSUPP;
+		goto out_put;
+	}
+
+	npages = (ALIGN(end, PAGE_SIZE) - ALIGN_DOWN(iova, PAGE_SIZE)) /
+		 PAGE_SIZE;
+	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	if (!pages) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+
+	/* Held across the pin so the unmap op sees the item or no pin. */
+	mutex_lock(&staccess->lock);
+	rc = iommufd_access_pin_pages(staccess->access, iova, length, pages,
+				      cmd->access_pages.flags &
+					      MOCK_FLAGS_ACCESS_WRITE);
+	if (rc)
+		goto out_unlock;
+	if (uptr) {
+		rc = -EINVAL;
+		if ((uptr - iova) % PAGE_SIZE == 0)
+			rc = iommufd_test_check_pages(uptr & PAGE_MASK, pages,
+						      npages);
+		if (rc)
+			goto out_unpin;
+	}
+	item = kzalloc(sizeof(*item), GFP_KERNEL_ACCOUNT);
+	if (!item) {
+		rc = -ENOMEM;
+		goto out_unpin;
+	}
+	item->iova = iova;
+	item->length = length;
+	item->id = staccess->next_id++;
+	cmd->access_pages.out_access_pages_id = item->id;
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	if (rc) {
+		kfree(item);
+		goto out_unpin;
+	}
+	list_add_tail(&item->node, &staccess->items);
+	goto out_unlock;
+
+out_unpin:
+	iommufd_access_unpin_pages(staccess->access, iova, length);
+out_unlock:
+	mutex_unlock(&staccess->lock);
+	kvfree(pages);
+out_put:
+	fput(staccess->file);
+	return rc;
+}
+
+static int iommufd_test_access_destroy_pages(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	struct selftest_access_item *item;
+	struct selftest_access *staccess;
+	int rc = -ENOENT;
+
+	staccess = iommufd_test_access_get(cmd->id);
+	if (IS_ERR(staccess))
+		return PTR_ERR(staccess);
+	mutex_lock(&staccess->lock);
+	list_for_each_entry(item, &staccess->items, node) {
+		if (item->id != cmd->destroy_access_pages.access_pages_id)
+			continue;
+		list_del(&item->node);
+		iommufd_access_unpin_pages(staccess->access, item->iova,
+					   item->length);
+		kfree(item);
+		rc = 0;
+		break;
+	}
+	mutex_unlock(&staccess->lock);
+	fput(staccess->file);
+	return rc;
+}
+
+static_assert((unsigned int)MOCK_ACCESS_RW_WRITE == IOMMUFD_ACCESS_RW_WRITE);
+static_assert((unsigned int)MOCK_ACCESS_RW_SLOW_PATH ==
+	      __IOMMUFD_ACCESS_RW_SLOW_PATH);
+
+static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	unsigned int flags = cmd->access_rw.flags;
+	unsigned long length = cmd->access_rw.length;
+	void __user *ubuf = u64_to_user_ptr(cmd->access_rw.uptr);
+	struct selftest_access *staccess;
+	void *tmp;
+	int rc;
+
+	if (length > MOCK_ACCESS_MAX_LENGTH)
+		return -ENOMEM;
+	if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH))
+		return -EOPNOTSUPP;
+	if (cmd->access_rw.iova > ULONG_MAX)
+		return -EOVERFLOW;
+
+	staccess = iommufd_test_access_get(cmd->id);
+	if (IS_ERR(staccess))
+		return PTR_ERR(staccess);
+	tmp = kvzalloc(length, GFP_KERNEL_ACCOUNT);
+	if (!tmp) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	if ((flags & MOCK_ACCESS_RW_WRITE) && copy_from_user(tmp, ubuf, length)) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+	rc = iommufd_access_rw(staccess->access, cmd->access_rw.iova, tmp,
+			       length, flags);
+	if (!rc && !(flags & MOCK_ACCESS_RW_WRITE) &&
+	    copy_to_user(ubuf, tmp, length))
+		rc = -EFAULT;
+out_free:
+	kvfree(tmp);
+out_put:
+	fput(staccess->file);
+	return rc;
+}
+
+/*
+ * The limit is in bytes of temporary memory per step. The only temporary
+ * memory of pinning here is the page pointer array one GUP call fills, so
+ * a small limit means many small GUP calls.
+ */
+static int iommufd_test_set_memory_limit(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+
+	WRITE_ONCE(iommufd_test_pin_batch,
+		   max_t(u32, cmd->memory_limit.limit / sizeof(struct page *),
+			 1));
+	return 0;
+}
+
+/**
  * iommufd_test() - run one IOMMU_TEST_CMD operation
  * @ucmd: the ioctl
  *
@@ -57,9 +834,62 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 	switch (cmd->op) {
 	case IOMMU_TEST_OP_ADD_RESERVED:
 		return iommufd_test_add_reserved(ucmd);
+	case IOMMU_TEST_OP_MOCK_DOMAIN:
+	case IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS:
+		return iommufd_test_mock_domain(ucmd);
+	case IOMMU_TEST_OP_MD_CHECK_MAP:
+		return iommufd_test_md_check_map(ucmd);
+	case IOMMU_TEST_OP_MD_CHECK_REFS:
+		return iommufd_test_md_check_refs(ucmd);
+	case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:
+		return iommufd_test_set_memory_limit(ucmd);
+	case IOMMU_TEST_OP_CREATE_ACCESS:
+		return iommufd_test_create_access(ucmd);
+	case IOMMU_TEST_OP_ACCESS_REPLACE_IOAS:
+		return iommufd_test_access_replace_ioas(ucmd);
+	case IOMMU_TEST_OP_ACCESS_PAGES:
+		return iommufd_test_access_pages(ucmd);
+	case IOMMU_TEST_OP_DESTROY_ACCESS_PAGES:
+		return iommufd_test_access_destroy_pages(ucmd);
+	case IOMMU_TEST_OP_ACCESS_RW:
+		return iommufd_test_access_rw(ucmd);
 	default:
 		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
 					 "test operation %u is not supported",
 					 cmd->op);
 	}
+}
+
+/**
+ * iommufd_test_init() - register the mock bus and the mock IOMMU
+ *
+ * Return: 0 or a negative errno.
+ */
+int iommufd_test_init(void)
+{
+	int rc;
+
+	iommufd_mock_bus.iommu_ops = &mock_ops;
+	rc = bus_register(&iommufd_mock_bus);
+	if (rc)
+		return rc;
+	/*
+	 * Not iommu_device_register(): in 6.1 that would install the mock's
+	 * ops on the PCI and platform buses. Only the sysfs node is needed.
+	 */
+	mock_iommu.ops = &mock_ops;
+	rc = iommu_device_sysfs_add(&mock_iommu, NULL, NULL, "%s",
+				    "iommufd_mock");
+	if (rc)
+		bus_unregister(&iommufd_mock_bus);
+	return rc;
+}
+
+/**
+ * iommufd_test_exit() - undo iommufd_test_init()
+ */
+void iommufd_test_exit(void)
+{
+	iommu_device_sysfs_remove(&mock_iommu);
+	bus_unregister(&iommufd_mock_bus);
 }

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * HWPTs: IOMMU paging domains kept identical to an IOAS.
+ *
+ * A HWPT owns one iommu_domain and the io_pagetable of its IOAS keeps that
+ * domain an exact mirror of what the IOAS maps (iopt_table_add_domain()).
+ * A HWPT is made either by userspace with IOMMU_HWPT_ALLOC, and then lives
+ * until IOMMU_DESTROY, or by attaching a device straight to an IOAS, and
+ * then it is an automatic HWPT: shared by every device whose IOMMU can use
+ * it, and destroyed with the last of them.
+ *
+ * Lock order: iommufd_device::lock, then iommufd_ioas::mutex (which
+ * protects the IOAS's HWPT list and each HWPT's device count), then the
+ * iommu group's mutex inside the IOMMU core, then io_pagetable::iova_rwsem.
+ */
+#include <linux/iommu.h>
+#include <linux/lockdep.h>
+#include <linux/slab.h>
+#include <uapi/linux/iommufd.h>
+
+#include "iommufd_private.h"
+
+/**
+ * iommufd_hwpt_alloc() - make a HWPT that mirrors an IOAS
+ * @ictx: the context that will own it
+ * @ioas: the IOAS; the HWPT takes a reference on it
+ * @dev: a device whose IOMMU makes the domain
+ * @auto_domain: whether the HWPT is an automatic one
+ *
+ * The HWPT is returned unpublished: the caller publishes it, or takes it
+ * back with iommufd_object_unwind() after dropping @ioas->mutex.
+ *
+ * Context: caller holds @ioas->mutex.
+ * Return: the HWPT, or an ERR_PTR(): -ENOMEM, -EADDRINUSE if the IOAS maps
+ * IOVA the domain cannot translate, or the IOMMU driver's error.
+ */
+struct iommufd_hw_pagetable *
+iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
+		   struct device *dev, bool auto_domain)
+{
+	struct iommufd_hw_pagetable *hwpt;
+	int rc;
+
+	lockdep_assert_held(&ioas->mutex);
+
+	hwpt = iommufd_object_alloc(ictx, struct iommufd_hw_pagetable,
+				    IOMMUFD_OBJ_HWPT_PAGING);
+	if (IS_ERR(hwpt))
+		return hwpt;
+	INIT_LIST_HEAD(&hwpt->ioas_item);
+
+	hwpt->domain = iommu_domain_alloc(dev->bus);
+	if (!hwpt->domain) {
+		rc = -ENOMEM;
+		goto err_drop;
+	}
+	rc = iopt_table_add_domain(&ioas->iopt, hwpt->domain);
+	if (rc)
+		goto err_free_domain;
+
+	/* The caller's lookup keeps the IOAS alive while we take our own. */
+	refcount_inc(&ioas->obj.users);
+	hwpt->ioas = ioas;
+	hwpt->auto_domain = auto_domain;
+	list_add_tail(&hwpt->ioas_item, &ioas->hwpt_list);
+	return hwpt;
+
+err_free_domain:
+	iommu_domain_free(hwpt->domain);
+err_drop:
+	iommufd_object_drop(ictx, &hwpt->obj);
+	return ERR_PTR(rc);
+}
+
+/**
+ * iommufd_hwpt_destroy() - release a HWPT that no device uses any more
+ * @obj: the HWPT's object header
+ */
+void iommufd_hwpt_destroy(struct iommufd_object *obj)
+{
+	struct iommufd_hw_pagetable *hwpt =
+		container_of(obj, struct iommufd_hw_pagetable, obj);
+	struct iommufd_ioas *ioas = hwpt->ioas;
+
+	if (WARN_ON(hwpt->devices))
+		return;
+	/*
+	 * Without devices nobody but us can touch the list entry; an
+	 * automatic HWPT was already taken off the list by its last detach.
+	 */
+	if (!list_empty(&hwpt->ioas_item)) {
+		mutex_lock(&ioas->mutex);
+		list_del_init(&hwpt->ioas_item);
+		mutex_unlock(&ioas->mutex);
+	}
+	iopt_table_remove_domain(&ioas->iopt, hwpt->domain);
+	iommu_domain_free(hwpt->domain);
+	iommufd_put_object(&ioas->obj);
+}
+
+/**
+ * iommufd_hwpt_alloc_ioctl() - IOMMU_HWPT_ALLOC
+ * @ucmd: the ioctl, with a struct iommu_hwpt_alloc
+ *
+ * Return: 0; -EOPNOTSUPP for flags, data types or nesting this kernel
+ * lacks and for non-zero reserved fields; -EINVAL for a @pt_id that names
+ * no IOAS or inconsistent data; -ENOENT for a bad @dev_id; or the errors
+ * of iommufd_hwpt_alloc().
+ */
+int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hwpt_alloc *cmd = ucmd->args;
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *dev_obj;
+	struct iommufd_object *pt_obj;
+	struct iommufd_device *idev;
+	struct iommufd_ioas *ioas;
+	int rc;
+
+	if (cmd->__reserved || cmd->__reserved2)
+		return -EOPNOTSUPP;
+	if ((cmd->data_type == IOMMU_HWPT_DATA_NONE && cmd->data_len) ||
+	    (cmd->data_type != IOMMU_HWPT_DATA_NONE && !cmd->data_len))
+		return -EINVAL;
+	if (cmd->flags || cmd->data_type != IOMMU_HWPT_DATA_NONE)
+		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
+					 "nesting, dirty tracking and faults are not supported");
+
+	dev_obj = iommufd_object_lookup(ucmd->ictx, cmd->dev_id,
+					IOMMUFD_OBJ_DEVICE);
+	if (IS_ERR(dev_obj))
+		return iommufd_ucmd_fail(ucmd, -ENOENT,
+					 "no device with ID %u", cmd->dev_id);
+	idev = container_of(dev_obj, struct iommufd_device, obj);
+
+	pt_obj = iommufd_object_lookup(ucmd->ictx, cmd->pt_id,
+				       IOMMUFD_OBJ_ANY);
+	if (IS_ERR(pt_obj)) {
+		rc = iommufd_ucmd_fail(ucmd, -EINVAL, "no object with ID %u",
+				       cmd->pt_id);
+		goto out_put_dev;
+	}
+	if (pt_obj->type != IOMMUFD_OBJ_IOAS) {
+		rc = pt_obj->type == IOMMUFD_OBJ_HWPT_PAGING ? -EOPNOTSUPP :
+							       -EINVAL;
+		rc = iommufd_ucmd_fail(ucmd, rc, "object %u is not an IOAS",
+				       cmd->pt_id);
+		goto out_put_pt;
+	}
+	ioas = container_of(pt_obj, struct iommufd_ioas, obj);
+
+	mutex_lock(&ioas->mutex);
+	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev->dev, false);
+	mutex_unlock(&ioas->mutex);
+	if (IS_ERR(hwpt)) {
+		rc = PTR_ERR(hwpt);
+		if (rc == -EADDRINUSE)
+			iommufd_ucmd_fail(ucmd, rc,
+					  "IOAS %u maps IOVA that %s's IOMMU cannot",
+					  cmd->pt_id, dev_name(idev->dev));
+		goto out_put_pt;
+	}
+
+	cmd->out_hwpt_id = hwpt->obj.id;
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	if (rc)
+		iommufd_object_unwind(ucmd->ictx, &hwpt->obj);
+	else
+		iommufd_object_publish(ucmd->ictx, &hwpt->obj);
+out_put_pt:
+	iommufd_put_object(pt_obj);
+out_put_dev:
+	iommufd_put_object(dev_obj);
+	return rc;
+}
