@@ -79,7 +79,19 @@ check_kernel_doc() {
 	fi
 }
 
+# The console oracle judges every VM run: check it against its own
+# synthetic logs (interleaved programs, splats of each kind).
+check_console_oracle() {
+	if python3 "$VMTEST/console_check_test.py" >"$BUILD/console-check-test.log" 2>&1; then
+		record PASS "static:console_check.py self-test"
+	else
+		record FAIL "static:console_check.py self-test" \
+			"see $BUILD/console-check-test.log"
+	fi
+}
+
 run_static_checks() {
+	check_console_oracle
 	check_checkpatch_files
 	check_checkpatch_patches
 	check_kernel_doc
