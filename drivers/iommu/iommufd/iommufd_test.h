@@ -171,4 +171,60 @@ struct iommu_test_cmd {
 
 #define IOMMU_TEST_CMD _IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32)
 
+/*
+ * Test-only data types that upstream's selftests name. This kernel has no
+ * IOMMU_GET_HW_INFO, nested HWPTs, invalidation or PASID yet, so it never
+ * accepts them; they are defined so that those tests build and fail
+ * cleanly at run time.
+ */
+#define IOMMU_HW_INFO_TYPE_SELFTEST	0xfeedbeef
+#define IOMMU_HW_INFO_SELFTEST_REGVAL	0xdeadbeef
+
+/**
+ * struct iommu_test_hw_info - what the mock IOMMU would report as hw info
+ * @flags: none defined
+ * @test_reg: always IOMMU_HW_INFO_SELFTEST_REGVAL
+ */
+struct iommu_test_hw_info {
+	__u32 flags;
+	__u32 test_reg;
+};
+
+/* A data type for IOMMU_HWPT_ALLOC outside enum iommu_hwpt_data_type. */
+#define IOMMU_HWPT_DATA_SELFTEST	0xdead
+#define IOMMU_TEST_IOTLB_DEFAULT	0xbadbeef
+
+/**
+ * struct iommu_hwpt_selftest - mock nested HWPT data
+ * @iotlb: initial value of every mock IOTLB entry
+ */
+struct iommu_hwpt_selftest {
+	__u32 iotlb;
+};
+
+/* Invalidation data types outside enum iommu_hwpt_invalidate_data_type. */
+#define IOMMU_HWPT_INVALIDATE_DATA_SELFTEST		0xdeadbeef
+#define IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID	0xdadbeef
+
+enum {
+	IOMMU_TEST_INVALIDATE_FLAG_ALL = 1 << 0,
+};
+
+/**
+ * struct iommu_hwpt_invalidate_selftest - one mock IOTLB invalidation
+ * @flags: IOMMU_TEST_INVALIDATE_FLAG_ALL to invalidate every entry
+ * @iotlb_id: the entry to invalidate otherwise
+ */
+struct iommu_hwpt_invalidate_selftest {
+	__u32 flags;
+	__u32 iotlb_id;
+};
+
+/* Mock devices with PASID support (not supported here). */
+enum {
+	MOCK_FLAGS_DEVICE_PASID = 1 << 2,
+};
+
+#define MOCK_PASID_WIDTH 20
+
 #endif

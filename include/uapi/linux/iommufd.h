@@ -4,7 +4,9 @@
  *
  * The command numbers and structure layouts in this file are the ones
  * upstream Linux defines, so that programs written against upstream work
- * unchanged on this kernel.
+ * unchanged on this kernel. Commands this kernel does not implement yet
+ * are defined all the same, so that such programs still build; they fail
+ * with ENOTTY at run time, as their kernel-doc says.
  */
 #ifndef _UAPI_IOMMUFD_H
 #define _UAPI_IOMMUFD_H
@@ -330,6 +332,43 @@ struct iommu_option {
 #define IOMMU_OPTION _IO(IOMMUFD_TYPE, IOMMUFD_CMD_OPTION)
 
 /**
+ * enum iommufd_vfio_ioas_op - what IOMMU_VFIO_IOAS does
+ * @IOMMU_VFIO_IOAS_GET: report the IOAS the VFIO container emulation uses
+ * @IOMMU_VFIO_IOAS_SET: make @ioas_id the IOAS the emulation uses
+ * @IOMMU_VFIO_IOAS_CLEAR: forget the chosen IOAS, turning the emulation off
+ */
+enum iommufd_vfio_ioas_op {
+	IOMMU_VFIO_IOAS_GET = 0,
+	IOMMU_VFIO_IOAS_SET = 1,
+	IOMMU_VFIO_IOAS_CLEAR = 2,
+};
+
+/**
+ * struct iommu_vfio_ioas - ioctl(IOMMU_VFIO_IOAS)
+ * @size: sizeof(struct iommu_vfio_ioas)
+ * @ioas_id: In for IOMMU_VFIO_IOAS_SET: the IOAS to use. Out for
+ *           IOMMU_VFIO_IOAS_GET: the IOAS in use
+ * @op: one of enum iommufd_vfio_ioas_op
+ * @__reserved: must be 0
+ *
+ * The VFIO container ioctls carry no object IDs, so an iommufd standing in
+ * for /dev/vfio/vfio works on one IOAS picked for the purpose; this ioctl
+ * reads or changes the pick. A VFIO group joined to the iommufd while no
+ * IOAS is picked gets a new one, and a group already joined keeps the IOAS
+ * it got. Neither SET nor CLEAR destroys an IOAS created that way.
+ *
+ * Not implemented by this kernel yet: returns ENOTTY.
+ */
+struct iommu_vfio_ioas {
+	__u32 size;
+	__u32 ioas_id;
+	__u16 op;
+	__u16 __reserved;
+};
+
+#define IOMMU_VFIO_IOAS _IO(IOMMUFD_TYPE, IOMMUFD_CMD_VFIO_IOAS)
+
+/**
  * enum iommufd_hwpt_alloc_flags - flags for IOMMU_HWPT_ALLOC
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT may parent nested page tables
  * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain tracks pages DMA wrote
@@ -348,11 +387,42 @@ enum iommufd_hwpt_alloc_flags {
  * enum iommu_hwpt_data_type - driver-specific data for IOMMU_HWPT_ALLOC
  * @IOMMU_HWPT_DATA_NONE: none; the HWPT is a paging domain filled from
  *	an IOAS
- * @IOMMU_HWPT_DATA_VTD_S1: an Intel VT-d stage-1 table (not supported here)
+ * @IOMMU_HWPT_DATA_VTD_S1: struct iommu_hwpt_vtd_s1, an Intel VT-d stage-1
+ *	table nested on a parent HWPT (not supported here)
  */
 enum iommu_hwpt_data_type {
 	IOMMU_HWPT_DATA_NONE = 0,
 	IOMMU_HWPT_DATA_VTD_S1 = 1,
+};
+
+/**
+ * enum iommu_hwpt_vtd_s1_flags - attributes of a VT-d stage-1 page table
+ * @IOMMU_VTD_S1_SRE: supervisor requests are allowed (SRE)
+ * @IOMMU_VTD_S1_EAFE: the extended accessed flag is in use (EAFE)
+ * @IOMMU_VTD_S1_WPE: write protection holds for supervisor requests (WPE)
+ */
+enum iommu_hwpt_vtd_s1_flags {
+	IOMMU_VTD_S1_SRE = 1 << 0,
+	IOMMU_VTD_S1_EAFE = 1 << 1,
+	IOMMU_VTD_S1_WPE = 1 << 2,
+};
+
+/**
+ * struct iommu_hwpt_vtd_s1 - data of IOMMU_HWPT_DATA_VTD_S1
+ * @flags: combination of enum iommu_hwpt_vtd_s1_flags
+ * @pgtbl_addr: root of the stage-1 table, an address in the IOVA space of
+ *              the parent HWPT
+ * @addr_width: width in bits of the addresses the stage-1 table translates
+ * @__reserved: must be 0
+ *
+ * A stage-1 page table that userspace (usually a guest) owns and that the
+ * IOMMU walks on top of the stage-2 translation of the parent HWPT.
+ */
+struct iommu_hwpt_vtd_s1 {
+	__aligned_u64 flags;
+	__aligned_u64 pgtbl_addr;
+	__u32 addr_width;
+	__u32 __reserved;
 };
 
 /**
@@ -366,7 +436,8 @@ enum iommu_hwpt_data_type {
  * @data_type: one of enum iommu_hwpt_data_type
  * @data_len: bytes at @data_uptr
  * @data_uptr: driver-specific data
- * @fault_id: fault queue, when @flags has IOMMU_HWPT_FAULT_ID_VALID
+ * @fault_id: a fault queue from IOMMU_FAULT_QUEUE_ALLOC, when @flags has
+ *            IOMMU_HWPT_FAULT_ID_VALID
  * @__reserved2: must be 0
  *
  * Make an IO page table on @dev_id's IOMMU that mirrors @pt_id. The device
@@ -388,5 +459,362 @@ struct iommu_hwpt_alloc {
 };
 
 #define IOMMU_HWPT_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_ALLOC)
+
+/**
+ * enum iommu_hw_info_vtd_flags - flags of struct iommu_hw_info_vtd
+ * @IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17: the IOMMU has Intel erratum
+ *	772415 (SPR17): a HWPT allocated with IOMMU_HWPT_ALLOC_NEST_PARENT
+ *	must not hold read-only mappings
+ */
+enum iommu_hw_info_vtd_flags {
+	IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17 = 1 << 0,
+};
+
+/**
+ * struct iommu_hw_info_vtd - data of IOMMU_HW_INFO_TYPE_INTEL_VTD
+ * @flags: combination of enum iommu_hw_info_vtd_flags
+ * @__reserved: must be 0
+ * @cap_reg: the IOMMU's Capability Register, raw
+ * @ecap_reg: the IOMMU's Extended Capability Register, raw
+ *
+ * The register values are passed on undecoded; the VT-d specification
+ * defines their bits. A VMM uses them, for example, to present a guest
+ * with an emulated VT-d whose page tables the host IOMMU can walk.
+ */
+struct iommu_hw_info_vtd {
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 cap_reg;
+	__aligned_u64 ecap_reg;
+};
+
+/**
+ * enum iommu_hw_info_type - format of the data of IOMMU_GET_HW_INFO
+ * @IOMMU_HW_INFO_TYPE_NONE: as output: the driver reports no hardware data
+ * @IOMMU_HW_INFO_TYPE_DEFAULT: as input: whatever format the driver reports
+ *	by default (a later upstream addition, kept for source compatibility)
+ * @IOMMU_HW_INFO_TYPE_INTEL_VTD: struct iommu_hw_info_vtd
+ */
+enum iommu_hw_info_type {
+	IOMMU_HW_INFO_TYPE_NONE = 0,
+	IOMMU_HW_INFO_TYPE_DEFAULT = 0,
+	IOMMU_HW_INFO_TYPE_INTEL_VTD = 1,
+};
+
+/**
+ * enum iommufd_hw_capabilities - bits of iommu_hw_info.out_capabilities
+ * @IOMMU_HW_CAP_DIRTY_TRACKING: the IOMMU can record which pages DMA wrote,
+ *	so IOMMU_HWPT_SET_DIRTY_TRACKING and IOMMU_HWPT_GET_DIRTY_BITMAP can
+ *	work on HWPTs the device is attached to
+ * @IOMMU_HW_CAP_PCI_PASID_EXEC: the device may send PASID requests with
+ *	the Execute Requested bit; meaningless while out_max_pasid_log2 is 0
+ * @IOMMU_HW_CAP_PCI_PASID_PRIV: the device may send PASID requests with
+ *	the Privileged Mode Requested bit; meaningless while
+ *	out_max_pasid_log2 is 0
+ */
+enum iommufd_hw_capabilities {
+	IOMMU_HW_CAP_DIRTY_TRACKING = 1 << 0,
+	IOMMU_HW_CAP_PCI_PASID_EXEC = 1 << 1,
+	IOMMU_HW_CAP_PCI_PASID_PRIV = 1 << 2,
+};
+
+/**
+ * enum iommufd_hw_info_flags - flags of IOMMU_GET_HW_INFO
+ * @IOMMU_HW_INFO_FLAG_INPUT_TYPE: @in_data_type names the format wanted;
+ *	without this flag, its value is ignored and the default format is
+ *	reported (a later upstream addition, kept for source compatibility)
+ */
+enum iommufd_hw_info_flags {
+	IOMMU_HW_INFO_FLAG_INPUT_TYPE = 1 << 0,
+};
+
+/**
+ * struct iommu_hw_info - ioctl(IOMMU_GET_HW_INFO)
+ * @size: sizeof(struct iommu_hw_info)
+ * @flags: combination of enum iommufd_hw_info_flags
+ * @dev_id: a device bound to this context
+ * @data_len: In: bytes available at @data_uptr. Out: bytes of data the
+ *            driver has
+ * @data_uptr: user buffer for the driver's data
+ * @in_data_type: with IOMMU_HW_INFO_FLAG_INPUT_TYPE, one of enum
+ *                iommu_hw_info_type: the format asked for. It shares its
+ *                storage with @out_data_type
+ * @out_data_type: one of enum iommu_hw_info_type: the format of the data
+ * @out_max_pasid_log2: number of PASID bits the device can use; 0 when it
+ *                      has no PASID support
+ * @__reserved: must be 0
+ * @out_capabilities: combination of enum iommufd_hw_capabilities
+ *
+ * Describe the IOMMU that translates for @dev_id, so that userspace can
+ * learn what it may ask of it (nesting formats, dirty tracking, PASIDs)
+ * before building page tables, for a guest for example.
+ *
+ * The kernel copies at most @data_len bytes of its data, zeroes whatever
+ * of the buffer is left over, and sets @data_len to the size of its full
+ * data. A @data_len of 0 asks only for that size and for @out_data_type.
+ *
+ * Not implemented by this kernel yet: returns ENOTTY.
+ */
+struct iommu_hw_info {
+	__u32 size;
+	__u32 flags;
+	__u32 dev_id;
+	__u32 data_len;
+	__aligned_u64 data_uptr;
+	union {
+		__u32 in_data_type;
+		__u32 out_data_type;
+	};
+	__u8 out_max_pasid_log2;
+	__u8 __reserved[3];
+	__aligned_u64 out_capabilities;
+};
+
+#define IOMMU_GET_HW_INFO _IO(IOMMUFD_TYPE, IOMMUFD_CMD_GET_HW_INFO)
+
+/**
+ * enum iommufd_hwpt_set_dirty_tracking_flags - start or stop dirty tracking
+ * @IOMMU_HWPT_DIRTY_TRACKING_ENABLE: start recording DMA writes; without
+ *	this flag, stop
+ */
+enum iommufd_hwpt_set_dirty_tracking_flags {
+	IOMMU_HWPT_DIRTY_TRACKING_ENABLE = 1,
+};
+
+/**
+ * struct iommu_hwpt_set_dirty_tracking - ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING)
+ * @size: sizeof(struct iommu_hwpt_set_dirty_tracking)
+ * @flags: combination of enum iommufd_hwpt_set_dirty_tracking_flags
+ * @hwpt_id: the HWPT to change
+ * @__reserved: must be 0
+ *
+ * Turn on or off the recording of which pages of the HWPT's IO page table
+ * DMA writes to. The HWPT must have been allocated with
+ * IOMMU_HWPT_ALLOC_DIRTY_TRACKING.
+ *
+ * Not implemented by this kernel yet: returns ENOTTY.
+ */
+struct iommu_hwpt_set_dirty_tracking {
+	__u32 size;
+	__u32 flags;
+	__u32 hwpt_id;
+	__u32 __reserved;
+};
+
+#define IOMMU_HWPT_SET_DIRTY_TRACKING \
+	_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_SET_DIRTY_TRACKING)
+
+/**
+ * enum iommufd_hwpt_get_dirty_bitmap_flags - how the dirty bits are read
+ * @IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR: report the dirty state but leave
+ *	it recorded; cheaper when the range is about to be unmapped anyway
+ */
+enum iommufd_hwpt_get_dirty_bitmap_flags {
+	IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR = 1,
+};
+
+/**
+ * struct iommu_hwpt_get_dirty_bitmap - ioctl(IOMMU_HWPT_GET_DIRTY_BITMAP)
+ * @size: sizeof(struct iommu_hwpt_get_dirty_bitmap)
+ * @hwpt_id: the HWPT to read
+ * @flags: combination of enum iommufd_hwpt_get_dirty_bitmap_flags
+ * @__reserved: must be 0
+ * @iova: IOVA that bit 0 of the bitmap stands for
+ * @length: number of bytes of IOVA to report on
+ * @page_size: bytes of IOVA each bit stands for
+ * @data: user pointer to the bitmap, an array of __u64
+ *
+ * Walk the IO page table of the HWPT from @iova to @iova + @length - 1 and
+ * set the bit of every @page_size block DMA wrote to since the last read,
+ * which also forgets those writes unless
+ * IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR is given. Bits are only set, never
+ * cleared, so start from a zeroed bitmap. With n = (x - @iova) / @page_size,
+ * the bit of IOVA x is::
+ *
+ *   data[n / 64] & (1ULL << (n % 64))
+ *
+ * @iova and @length must be multiples of @page_size and of the IOAS's
+ * IOVA alignment, and @length must not be 0.
+ *
+ * Not implemented by this kernel yet: returns ENOTTY.
+ */
+struct iommu_hwpt_get_dirty_bitmap {
+	__u32 size;
+	__u32 hwpt_id;
+	__u32 flags;
+	__u32 __reserved;
+	__aligned_u64 iova;
+	__aligned_u64 length;
+	__aligned_u64 page_size;
+	__aligned_u64 data;
+};
+
+#define IOMMU_HWPT_GET_DIRTY_BITMAP \
+	_IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_GET_DIRTY_BITMAP)
+
+/**
+ * enum iommu_hwpt_invalidate_data_type - format of invalidation requests
+ * @IOMMU_HWPT_INVALIDATE_DATA_VTD_S1: struct iommu_hwpt_vtd_s1_invalidate
+ */
+enum iommu_hwpt_invalidate_data_type {
+	IOMMU_HWPT_INVALIDATE_DATA_VTD_S1 = 0,
+};
+
+/**
+ * enum iommu_hwpt_vtd_s1_invalidate_flags - scope of a VT-d invalidation
+ * @IOMMU_VTD_INV_FLAGS_LEAF: only leaf entries changed, so cached upper
+ *	levels of the page table may be kept
+ */
+enum iommu_hwpt_vtd_s1_invalidate_flags {
+	IOMMU_VTD_INV_FLAGS_LEAF = 1 << 0,
+};
+
+/**
+ * struct iommu_hwpt_vtd_s1_invalidate - one VT-d stage-1 invalidation
+ * @addr: first address of the range; a multiple of 4KiB
+ * @npages: number of 4KiB pages in the range
+ * @flags: combination of enum iommu_hwpt_vtd_s1_invalidate_flags
+ * @__reserved: must be 0
+ *
+ * After changing a stage-1 table it owns, userspace (typically a VMM
+ * passing on a guest's invalidation) names the range whose cached
+ * translations went stale. @addr 0 with @npages U64_MAX covers the whole
+ * table. Device TLBs of devices with ATS enabled are flushed too.
+ */
+struct iommu_hwpt_vtd_s1_invalidate {
+	__aligned_u64 addr;
+	__aligned_u64 npages;
+	__u32 flags;
+	__u32 __reserved;
+};
+
+/**
+ * struct iommu_hwpt_invalidate - ioctl(IOMMU_HWPT_INVALIDATE)
+ * @size: sizeof(struct iommu_hwpt_invalidate)
+ * @hwpt_id: the nested HWPT whose caches to flush
+ * @data_uptr: user pointer to an array of requests
+ * @data_type: one of enum iommu_hwpt_invalidate_data_type: the format of
+ *             every request in the array; the HWPT must accept it
+ * @entry_len: size in bytes of one request
+ * @entry_num: In: number of requests. Out: how many of them, from the
+ *             first, the kernel carried out
+ * @__reserved: must be 0
+ *
+ * Flush the IOMMU caches of a page table that userspace manages, after it
+ * changed the table. With @entry_num 0 nothing is flushed and @entry_len
+ * and @data_uptr are not looked at: that asks whether the HWPT accepts
+ * @data_type.
+ *
+ * Not implemented by this kernel yet: returns ENOTTY.
+ */
+struct iommu_hwpt_invalidate {
+	__u32 size;
+	__u32 hwpt_id;
+	__aligned_u64 data_uptr;
+	__u32 data_type;
+	__u32 entry_len;
+	__u32 entry_num;
+	__u32 __reserved;
+};
+
+#define IOMMU_HWPT_INVALIDATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_HWPT_INVALIDATE)
+
+/**
+ * enum iommu_hwpt_pgfault_flags - flags of struct iommu_hwpt_pgfault
+ * @IOMMU_PGFAULT_FLAGS_PASID_VALID: the request carried a PASID, in @pasid
+ * @IOMMU_PGFAULT_FLAGS_LAST_PAGE: the fault closes its group, which is now
+ *	waiting for a response
+ */
+enum iommu_hwpt_pgfault_flags {
+	IOMMU_PGFAULT_FLAGS_PASID_VALID = 1 << 0,
+	IOMMU_PGFAULT_FLAGS_LAST_PAGE = 1 << 1,
+};
+
+/**
+ * enum iommu_hwpt_pgfault_perm - access a faulting request asked for
+ * @IOMMU_PGFAULT_PERM_READ: read
+ * @IOMMU_PGFAULT_PERM_WRITE: write
+ * @IOMMU_PGFAULT_PERM_EXEC: execute: a PASID request with its Execute
+ *	Requested bit set (PCIe, section 10.4.1)
+ * @IOMMU_PGFAULT_PERM_PRIV: privileged: a PASID request with its Privileged
+ *	Mode Requested bit set (PCIe, section 10.4.1)
+ */
+enum iommu_hwpt_pgfault_perm {
+	IOMMU_PGFAULT_PERM_READ = 1 << 0,
+	IOMMU_PGFAULT_PERM_WRITE = 1 << 1,
+	IOMMU_PGFAULT_PERM_EXEC = 1 << 2,
+	IOMMU_PGFAULT_PERM_PRIV = 1 << 3,
+};
+
+/**
+ * struct iommu_hwpt_pgfault - a fault message read from a fault queue
+ * @flags: combination of enum iommu_hwpt_pgfault_flags
+ * @dev_id: the bound device whose request faulted
+ * @pasid: PASID of the request, if @flags says there is one
+ * @grpid: the Page Request Group Index the device sent
+ * @perm: combination of enum iommu_hwpt_pgfault_perm
+ * @__reserved: always 0
+ * @addr: the address that faulted
+ * @length: how many bytes from @addr the device expects to touch, if it
+ *          said (a handler may then fault in that much at once); else 0
+ * @cookie: names the fault group; a response echoes the cookie of the
+ *          group's last message
+ */
+struct iommu_hwpt_pgfault {
+	__u32 flags;
+	__u32 dev_id;
+	__u32 pasid;
+	__u32 grpid;
+	__u32 perm;
+	__u32 __reserved;
+	__aligned_u64 addr;
+	__u32 length;
+	__u32 cookie;
+};
+
+/**
+ * enum iommufd_page_response_code - outcome of handling a fault group
+ * @IOMMUFD_PAGE_RESP_SUCCESS: the page tables now cover the faults and the
+ *	device should retry ("Success", PCIe section 10.4.2.1)
+ * @IOMMUFD_PAGE_RESP_INVALID: the faults could not be resolved and the
+ *	device should not retry ("Invalid Request", PCIe section 10.4.2.1)
+ */
+enum iommufd_page_response_code {
+	IOMMUFD_PAGE_RESP_SUCCESS = 0,
+	IOMMUFD_PAGE_RESP_INVALID = 1,
+};
+
+/**
+ * struct iommu_hwpt_page_response - answer written to a fault queue
+ * @cookie: the cookie of the fault group answered
+ * @code: one of enum iommufd_page_response_code
+ */
+struct iommu_hwpt_page_response {
+	__u32 cookie;
+	__u32 code;
+};
+
+/**
+ * struct iommu_fault_alloc - ioctl(IOMMU_FAULT_QUEUE_ALLOC)
+ * @size: sizeof(struct iommu_fault_alloc)
+ * @flags: must be 0
+ * @out_fault_id: ID of the new fault queue object
+ * @out_fault_fd: file descriptor of the new fault queue
+ *
+ * Create a queue for the I/O page faults of the HWPTs that name it with
+ * IOMMU_HWPT_FAULT_ID_VALID. Userspace read()s struct iommu_hwpt_pgfault
+ * messages from @out_fault_fd and write()s one struct
+ * iommu_hwpt_page_response for each fault group it dealt with.
+ *
+ * Not implemented by this kernel yet: returns ENOTTY.
+ */
+struct iommu_fault_alloc {
+	__u32 size;
+	__u32 flags;
+	__u32 out_fault_id;
+	__u32 out_fault_fd;
+};
+
+#define IOMMU_FAULT_QUEUE_ALLOC _IO(IOMMUFD_TYPE, IOMMUFD_CMD_FAULT_QUEUE_ALLOC)
 
 #endif
