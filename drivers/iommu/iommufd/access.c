@@ -139,6 +139,7 @@ static int iommufd_access_join(struct iommufd_access *access, u32 ioas_id,
 			       bool replace)
 {
 	struct iommufd_ioas *ioas;
+	u32 new_id;
 	int rc;
 
 	ioas = iommufd_ioas_lookup(access->ictx, ioas_id);
@@ -159,14 +160,16 @@ static int iommufd_access_join(struct iommufd_access *access, u32 ioas_id,
 		goto out_put;
 	}
 	mutex_lock(&ioas->iopt.access_lock);
-	rc = xa_alloc(&ioas->iopt.accesses, &access->iopt_id, access,
-		      xa_limit_16b, GFP_KERNEL_ACCOUNT);
+	rc = xa_alloc(&ioas->iopt.accesses, &new_id, access, xa_limit_16b,
+		      GFP_KERNEL_ACCOUNT);
 	mutex_unlock(&ioas->iopt.access_lock);
 	if (rc)
 		goto out_put;
+	/* Leaves by access->iopt_id, the old IOAS's slot. */
 	iommufd_access_leave(access);
 	/* Keep the lookup's reference for as long as we are attached. */
 	access->ioas = ioas;
+	access->iopt_id = new_id;
 	mutex_unlock(&access->ioas_lock);
 	return 0;
 

@@ -160,6 +160,7 @@ out_attached:
 	hwpt->devices++;
 	refcount_inc(&hwpt->obj.users);
 	mutex_unlock(&ioas->mutex);
+	iopt_table_refresh_domains(&ioas->iopt);
 	return hwpt;
 
 err_unlock:
@@ -175,12 +176,21 @@ static int iommufd_device_attach_hwpt(struct iommufd_device *idev,
 	if (!iommufd_domain_fits(hwpt->domain, idev->dev))
 		return -EINVAL;
 	mutex_lock(&hwpt->ioas->mutex);
-	rc = iommu_attach_group(hwpt->domain, idev->group);
+	/*
+	 * An automatic HWPT off its IOAS's list lost its last device and is
+	 * on its way out: it is as good as gone.
+	 */
+	if (hwpt->auto_domain && list_empty(&hwpt->ioas_item))
+		rc = -ENOENT;
+	else
+		rc = iommu_attach_group(hwpt->domain, idev->group);
 	if (!rc) {
 		hwpt->devices++;
 		refcount_inc(&hwpt->obj.users);
 	}
 	mutex_unlock(&hwpt->ioas->mutex);
+	if (!rc)
+		iopt_table_refresh_domains(&hwpt->ioas->iopt);
 	return rc;
 }
 

@@ -584,8 +584,8 @@ void iopt_free_pieces(struct list_head *pieces)
  * @fixed: whether *@iova is given by the caller
  * @account_mode: where to charge the pinned memory
  *
- * The memory is pinned and charged before the table is locked, so that a
- * slow or failing pin does not hold up other users of the table.
+ * Nothing is pinned while the table has no domain; otherwise the memory
+ * is pinned and charged here, with the table locked.
  *
  * Return: 0, or a negative errno as for iopt_map_pieces() and
  * iopt_alloc_pages().
@@ -680,49 +680,71 @@ static void iopt_area_destroy(struct io_pagetable *iopt,
 	kfree(area);
 }
 
-/* How often unmap asks in-kernel accesses to let go before giving up. */
+/* How often unmap asks in-kernel accesses to let go of one area. */
 #define IOPT_UNMAP_ACCESS_TRIES 16
+
+/* An unmap gave up: let accesses use the areas it marked again. */
+static void iopt_allow_access(struct io_pagetable *iopt, unsigned long start,
+			      unsigned long last)
+{
+	struct iopt_span *span;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	for (span = iopt_span_first(iopt, start, last); span;
+	     span = iopt_span_next(span, last))
+		if (span->kind == IOPT_SPAN_AREA)
+			container_of(span, struct iopt_area, span)
+				->prevent_access = false;
+}
 
 /*
  * Unmap every area inside [start, last]. Areas are unmapped whole: if any
  * area sticks out of the range, nothing is unmapped. In-kernel accesses
  * that pinned memory of an area are told to unpin it first; the table
- * lock is dropped while they are, and the range is looked at again after.
+ * lock is dropped while they are, the area refuses new access pins
+ * meanwhile, and the range is looked at again after.
  */
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, unsigned long *unmapped)
 {
+	unsigned long bytes = 0, asked = 0;
 	struct iopt_span *span, *next;
-	unsigned long bytes = 0;
 	unsigned int tries = 0;
+	int rc = 0;
 
 again:
 	down_write(&iopt->iova_rwsem);
+	for (span = iopt_span_first(iopt, start, last); span;
+	     span = iopt_span_next(span, last)) {
+		if (span->kind == IOPT_SPAN_AREA &&
+		    (span->start < start || span->last > last)) {
+			rc = -ENOENT;
+			goto out_refuse;
+		}
+	}
 	for (span = iopt_span_first(iopt, start, last); span;
 	     span = iopt_span_next(span, last)) {
 		struct iopt_area *area;
 
 		if (span->kind != IOPT_SPAN_AREA)
 			continue;
-		if (span->start < start || span->last > last) {
-			up_write(&iopt->iova_rwsem);
-			return -ENOENT;
-		}
 		area = container_of(span, struct iopt_area, span);
-		if (atomic_read(&area->num_accesses)) {
-			unsigned long a_start = span->start;
-			unsigned long a_len = iopt_area_length(area);
-
-			area->prevent_access = true;
-			up_write(&iopt->iova_rwsem);
-			if (++tries > IOPT_UNMAP_ACCESS_TRIES) {
-				pr_warn_ratelimited("iommufd: an in-kernel access does not unpin IOVA 0x%lx\n",
-						    a_start);
-				return -EBUSY;
-			}
-			iommufd_access_notify_unmap(iopt, a_start, a_len);
-			goto again;
+		if (!atomic_read(&area->num_accesses))
+			continue;
+		/* Count the attempts per area, not per unmap. */
+		tries = (tries && asked == span->start) ? tries + 1 : 1;
+		asked = span->start;
+		if (tries > IOPT_UNMAP_ACCESS_TRIES) {
+			pr_warn_ratelimited("iommufd: an in-kernel access does not unpin IOVA 0x%lx\n",
+					    asked);
+			rc = -EBUSY;
+			goto out_refuse;
 		}
+		area->prevent_access = true;
+		up_write(&iopt->iova_rwsem);
+		iommufd_access_notify_unmap(iopt, asked, iopt_area_length(area));
+		goto again;
 	}
 	for (span = iopt_span_first(iopt, start, last); span; span = next) {
 		next = iopt_span_next(span, last);
@@ -735,6 +757,11 @@ again:
 	up_write(&iopt->iova_rwsem);
 	*unmapped = bytes;
 	return 0;
+
+out_refuse:
+	iopt_allow_access(iopt, start, last);
+	up_write(&iopt->iova_rwsem);
+	return rc;
 }
 
 /**
@@ -1119,8 +1146,11 @@ void iopt_init_table(struct io_pagetable *iopt)
 	xa_init_flags(&iopt->domains, XA_FLAGS_ALLOC);
 	mutex_init(&iopt->access_lock);
 	xa_init_flags(&iopt->accesses, XA_FLAGS_ALLOC);
-	/* CPU pages and any IOVA until a domain is attached. */
-	iopt->iova_alignment = PAGE_SIZE;
+	/*
+	 * Any IOVA at byte granularity until a domain is attached: nothing
+	 * translates IOVA yet, and upstream's users rely on it.
+	 */
+	iopt->iova_alignment = 1;
 	iopt->aperture_last = ULONG_MAX;
 }
 
@@ -1190,7 +1220,7 @@ bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
  * Recompute what the attached domains impose on the table: the IOVA every
  * one of them can translate (the intersection of their apertures), and
  * the mapping granularity (the largest of their smallest IO page sizes;
- * CPU pages while there is no domain).
+ * bytes while there is no domain).
  */
 static void iopt_update_constraints(struct io_pagetable *iopt)
 {
@@ -1201,7 +1231,8 @@ static void iopt_update_constraints(struct io_pagetable *iopt)
 
 	iopt->aperture_start = 0;
 	iopt->aperture_last = ULONG_MAX;
-	iopt->iova_alignment = xa_empty(&iopt->domains) ? PAGE_SIZE : 1;
+	/* Mapping page by page needs pages on both sides. */
+	iopt->iova_alignment = iopt->disable_large_pages ? PAGE_SIZE : 1;
 	xa_for_each(&iopt->domains, index, domain) {
 		iopt->iova_alignment = max(iopt->iova_alignment,
 					   1UL << __ffs(domain->pgsize_bitmap));
@@ -1413,15 +1444,85 @@ out_unlock:
 }
 
 /**
+ * iopt_table_refresh_domains() - take note of changed domain geometry
+ * @iopt: the table
+ *
+ * Some IOMMU drivers (intel-iommu in 6.1) narrow a domain's aperture to
+ * what the hardware can translate only when the first device attaches.
+ * Call after every attach so that IOVA ranges and checks use the real
+ * figures.
+ */
+void iopt_table_refresh_domains(struct io_pagetable *iopt)
+{
+	down_write(&iopt->iova_rwsem);
+	iopt_update_constraints(iopt);
+	up_write(&iopt->iova_rwsem);
+}
+
+static bool iopt_has_areas(struct io_pagetable *iopt)
+{
+	struct rb_node *node;
+
+	for (node = rb_first(&iopt->spans); node; node = rb_next(node))
+		if (rb_entry(node, struct iopt_span, rb)->kind == IOPT_SPAN_AREA)
+			return true;
+	return false;
+}
+
+/* Is every area aligned to @align in IOVA, length and memory offset? */
+static bool iopt_areas_aligned(struct io_pagetable *iopt, unsigned long align)
+{
+	struct rb_node *node;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+		struct iopt_area *area;
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		area = container_of(span, struct iopt_area, span);
+		if ((span->start | iopt_area_length(area) | area->start_byte) &
+		    (align - 1))
+			return false;
+	}
+	return true;
+}
+
+/**
  * iopt_set_large_pages() - allow or forbid IOPTEs larger than a CPU page
  * @iopt: the table
  * @enable: whether contiguous memory may map with large IOPTEs
  *
- * Only affects later mappings.
+ * Forbidding them maps every CPU page on its own, so everything must then
+ * be mapped in whole CPU pages.
+ *
+ * Return: 0; -EINVAL to forbid them while domains already map something;
+ * -EADDRINUSE to forbid them while an area is not page aligned.
  */
-void iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
+int iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
 {
+	int rc = 0;
+
 	down_write(&iopt->iova_rwsem);
-	iopt->disable_large_pages = !enable;
+	if (enable || iopt->disable_large_pages) {
+		iopt->disable_large_pages = !enable;
+		goto out_update;
+	}
+	/* The domains' IOPTEs are set already; they cannot be split. */
+	if (!xa_empty(&iopt->domains) && iopt_has_areas(iopt)) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
+	if (!iopt_areas_aligned(iopt, PAGE_SIZE)) {
+		rc = -EADDRINUSE;
+		goto out_unlock;
+	}
+	iopt->disable_large_pages = true;
+out_update:
+	iopt_update_constraints(iopt);
+out_unlock:
 	up_write(&iopt->iova_rwsem);
+	return rc;
 }

@@ -292,7 +292,8 @@ out_put:
  * @ucmd: the ioctl, with a struct iommu_option
  *
  * Return: 0, -ENOENT for a bad IOAS ID, -EINVAL for a bad value,
- * -EOPNOTSUPP for a bad option or operation, -EFAULT.
+ * -EOPNOTSUPP for a bad option or operation, -EFAULT, or an error of
+ * iopt_set_large_pages().
  */
 int iommufd_ioas_option(struct iommufd_ucmd *ucmd)
 {
@@ -314,7 +315,7 @@ int iommufd_ioas_option(struct iommufd_ucmd *ucmd)
 	} else if (cmd->val64 > 1) {
 		rc = -EINVAL;
 	} else {
-		iopt_set_large_pages(&ioas->iopt, cmd->val64);
+		rc = iopt_set_large_pages(&ioas->iopt, cmd->val64);
 	}
 	iommufd_put_object(&ioas->obj);
 	return rc;

@@ -189,7 +189,8 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 			  struct iommu_domain *domain);
 void iopt_table_remove_domain(struct io_pagetable *iopt,
 			      struct iommu_domain *domain);
-void iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
+void iopt_table_refresh_domains(struct io_pagetable *iopt);
+int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
 int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long last, struct page **out_pages, bool write);
 void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,

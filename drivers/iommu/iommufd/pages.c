@@ -14,7 +14,7 @@
  * Charging happens before pinning, so a map over the limit fails without
  * touching the memory:
  *  - IOPT_ACCOUNT_USER (default): the mapping user's locked_vm, checked
- *    against RLIMIT_MEMLOCK, as io_uring and RDMA do;
+ *    against RLIMIT_MEMLOCK, as io_uring does;
  *  - IOPT_ACCOUNT_MM: the process's mm->locked_vm, as VFIO type1 does;
  *  - IOPT_ACCOUNT_NONE: mappers with CAP_IPC_LOCK are not limited.
  * The limit is that of the process that mapped the memory, whichever task

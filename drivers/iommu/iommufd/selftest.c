@@ -117,6 +117,16 @@ static int mock_domain_attach_dev(struct iommu_domain *domain,
 	return dev->bus == &iommufd_mock_bus ? 0 : -EINVAL;
 }
 
+/*
+ * 6.1 detaches with detach_dev() when a group has no default domain to go
+ * back to, which happens to a mock device whose default domain could not
+ * be allocated (fault injection does that).
+ */
+static void mock_domain_detach_dev(struct iommu_domain *domain,
+				   struct device *dev)
+{
+}
+
 static size_t mock_domain_unmap_pages(struct iommu_domain *domain,
 				      unsigned long iova, size_t pgsize,
 				      size_t pgcount,
@@ -203,6 +213,7 @@ static const struct iommu_ops mock_ops = {
 	.def_domain_type = mock_def_domain_type,
 	.default_domain_ops = &(const struct iommu_domain_ops) {
 		.attach_dev = mock_domain_attach_dev,
+		.detach_dev = mock_domain_detach_dev,
 		.map_pages = mock_domain_map_pages,
 		.unmap_pages = mock_domain_unmap_pages,
 		.iova_to_phys = mock_domain_iova_to_phys,
@@ -283,8 +294,14 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 	u32 idev_id;
 	int rc;
 
+	/*
+	 * NO_DIRTY and PASID describe the device to features this kernel
+	 * lacks (dirty tracking, PASID attach): such a device is an ordinary
+	 * mock device here, and the features' own ioctls fail cleanly.
+	 */
 	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS &&
-	    (cmd->mock_domain_flags.dev_flags & ~MOCK_FLAGS_DEVICE_NO_DIRTY))
+	    (cmd->mock_domain_flags.dev_flags &
+	     ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID)))
 		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
 					 "mock device flags 0x%x are not supported",
 					 cmd->mock_domain_flags.dev_flags);
@@ -418,6 +435,7 @@ static int iommufd_test_md_check_refs(struct iommufd_ucmd *ucmd)
 	for (; length; length -= PAGE_SIZE, uptr += PAGE_SIZE) {
 		struct page *page = iommufd_test_user_page(uptr);
 		unsigned int pins;
+		bool compound;
 
 		if (IS_ERR(page))
 			return PTR_ERR(page);
@@ -426,8 +444,9 @@ static int iommufd_test_md_check_refs(struct iommufd_ucmd *ucmd)
 		 * page's refcount; compound pages count pins elsewhere.
 		 */
 		pins = page_ref_count(page) / GUP_PIN_COUNTING_BIAS;
+		compound = PageCompound(page);
 		put_page(page);
-		if (!PageCompound(page) && pins != cmd->check_refs.refs)
+		if (!compound && pins != cmd->check_refs.refs)
 			return iommufd_ucmd_fail(ucmd, -EIO,
 						 "page at 0x%lx is pinned %u times, not %u",
 						 uptr, pins,
