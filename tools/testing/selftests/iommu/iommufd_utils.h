@@ -20,6 +20,7 @@
 #include <linux/iommufd.h>
 
 #include "../kselftest_harness.h"
+#include "../../../../drivers/iommu/iommufd/iommufd_test.h"
 
 /* Assert that an expression failed with -1 and the given errno. */
 #define EXPECT_ERRNO(expected_errno, cmd)                                     \
@@ -220,5 +221,276 @@ _test_ioctl_ioas_allow_iovas(int fd, __u32 ioas_id,
 #define test_ioctl_ioas_allow_iovas(ioas_id, ranges, num)                      \
 	ASSERT_EQ(0, _test_ioctl_ioas_allow_iovas(self->fd, ioas_id, ranges,   \
 						  num))
+
+/* IOMMU_OPTION */
+
+static inline int _test_ioctl_option(int fd, __u32 option_id, __u16 op,
+				     __u32 object_id, __u64 *val64)
+{
+	struct iommu_option cmd = {
+		.size = sizeof(cmd),
+		.option_id = option_id,
+		.op = op,
+		.object_id = object_id,
+		.val64 = *val64,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_OPTION, &cmd);
+	if (!rc)
+		*val64 = cmd.val64;
+	return rc;
+}
+
+#define test_ioctl_option_set(option_id, object_id, value)                    \
+	({                                                                     \
+		__u64 __val = (value);                                         \
+		ASSERT_EQ(0, _test_ioctl_option(self->fd, option_id,           \
+						IOMMU_OPTION_OP_SET,           \
+						object_id, &__val));           \
+	})
+
+/* Read an option and assert that it holds the expected value. */
+#define test_ioctl_option_expect(option_id, object_id, expected)              \
+	({                                                                     \
+		__u64 __val = UINT64_MAX;                                      \
+		ASSERT_EQ(0, _test_ioctl_option(self->fd, option_id,           \
+						IOMMU_OPTION_OP_GET,           \
+						object_id, &__val));           \
+		ASSERT_EQ((__u64)(expected), __val);                           \
+	})
+
+/*
+ * IOMMU_TEST_CMD: mock devices and domains, and the checks that look
+ * inside the kernel. Any of the out pointers may be NULL.
+ */
+
+static inline int _test_cmd_mock_domain(int fd, __u32 pt_id, __u32 *stdev_id,
+					__u32 *hwpt_id, __u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+		.id = pt_id,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (stdev_id)
+		*stdev_id = cmd.mock_domain.out_stdev_id;
+	if (hwpt_id)
+		*hwpt_id = cmd.mock_domain.out_hwpt_id;
+	if (idev_id)
+		*idev_id = cmd.mock_domain.out_idev_id;
+	return 0;
+}
+
+/*
+ * Create a mock device and attach it to pt_id, an IOAS or a HWPT.
+ * Destroying *stdev_id detaches and removes the device again.
+ */
+#define test_cmd_mock_domain(pt_id, stdev_id, hwpt_id, idev_id)               \
+	ASSERT_EQ(0, _test_cmd_mock_domain(self->fd, pt_id, stdev_id,          \
+					   hwpt_id, idev_id))
+
+static inline int _test_cmd_hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id,
+				       __u32 flags, __u32 *hwpt_id)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = dev_id,
+		.pt_id = pt_id,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_HWPT_ALLOC, &cmd);
+	if (rc)
+		return rc;
+	if (hwpt_id)
+		*hwpt_id = cmd.out_hwpt_id;
+	return 0;
+}
+
+/* A HWPT on dev_id's IOMMU that mirrors the IOAS pt_id, not attached. */
+#define test_cmd_hwpt_alloc(dev_id, pt_id, hwpt_id)                            \
+	ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, dev_id, pt_id, 0, hwpt_id))
+
+/*
+ * 0 when every mock IO page of [iova, iova + length) in the domain of
+ * hwpt_id translates to the memory behind uptr; -1 with EINVAL when one
+ * does not.
+ */
+static inline int _test_cmd_check_map(int fd, __u32 hwpt_id, __u64 iova,
+				      __u64 length, const void *uptr)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.id = hwpt_id,
+		.check_map = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+		},
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define check_mock_map(hwpt_id, iova, length, uptr)                           \
+	ASSERT_EQ(0, _test_cmd_check_map(self->fd, hwpt_id, iova, length, uptr))
+
+/*
+ * 0 when every page of [uptr, uptr + length) is pinned exactly refs
+ * times (pages of a compound page are not checked); -1 with EIO when one
+ * is not. Needs no object, so any /dev/iommu file will do.
+ */
+static inline int _test_cmd_check_refs(int fd, const void *uptr,
+				       __u64 length, unsigned int refs)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_REFS,
+		.check_refs = {
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+			.refs = refs,
+		},
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define check_refs(uptr, length, refs)                                         \
+	ASSERT_EQ(0, _test_cmd_check_refs(self->fd, uptr, length, refs))
+
+/*
+ * In-kernel accesses. IOMMU_TEST_OP_CREATE_ACCESS returns the access as a
+ * file descriptor of its own, and closing that descriptor destroys it.
+ * The other operations name the access by that descriptor in .id, so they
+ * may be issued on any /dev/iommu file.
+ */
+static inline int _test_cmd_create_access(int fd, __u32 ioas_id, __u32 flags,
+					  int *access_fd)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_CREATE_ACCESS,
+		.id = ioas_id,
+		.create_access = { .flags = flags },
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	*access_fd = cmd.create_access.out_access_fd;
+	return 0;
+}
+
+#define test_cmd_create_access(ioas_id, flags, access_fd_p)                   \
+	({                                                                     \
+		int *__afd = (access_fd_p);                                    \
+		ASSERT_EQ(0, _test_cmd_create_access(self->fd, ioas_id, flags, \
+						     __afd));                  \
+		ASSERT_LE(0, *__afd);                                          \
+	})
+
+/*
+ * Pin the pages behind [iova, iova + length) for the access, and check
+ * they are the pages of the memory at uptr (not checked when uptr is
+ * NULL). *pages_id names the pin for _test_cmd_destroy_access_pages().
+ */
+static inline int _test_cmd_access_pages(int fd, int access_fd, __u64 iova,
+					 __u64 length, const void *uptr,
+					 __u32 flags, __u32 *pages_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_PAGES,
+		.id = access_fd,
+		.access_pages = {
+			.flags = flags,
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+		},
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (pages_id)
+		*pages_id = cmd.access_pages.out_access_pages_id;
+	return 0;
+}
+
+#define test_cmd_access_pages(access_fd, iova, length, uptr, flags, id_p)      \
+	ASSERT_EQ(0, _test_cmd_access_pages(self->fd, access_fd, iova, length, \
+					    uptr, flags, id_p))
+
+static inline int _test_cmd_destroy_access_pages(int fd, int access_fd,
+						 __u32 pages_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DESTROY_ACCESS_PAGES,
+		.id = access_fd,
+		.destroy_access_pages = { .access_pages_id = pages_id },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_destroy_access_pages(access_fd, pages_id)                    \
+	ASSERT_EQ(0, _test_cmd_destroy_access_pages(self->fd, access_fd,       \
+						    pages_id))
+
+/*
+ * Copy length bytes between the memory at uptr and the memory behind the
+ * IOVA: out of the IOVA, or into it with MOCK_ACCESS_RW_WRITE.
+ */
+static inline int _test_cmd_access_rw(int fd, int access_fd, __u64 iova,
+				      __u64 length, void *uptr, __u32 flags)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_RW,
+		.id = access_fd,
+		.access_rw = {
+			.iova = iova,
+			.length = length,
+			.uptr = (uintptr_t)uptr,
+			.flags = flags,
+		},
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_access_rw(access_fd, iova, length, uptr, flags)              \
+	ASSERT_EQ(0, _test_cmd_access_rw(self->fd, access_fd, iova, length,    \
+					 uptr, flags))
+
+static inline int _test_cmd_access_replace_ioas(int fd, int access_fd,
+						__u32 ioas_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_REPLACE_IOAS,
+		.id = access_fd,
+		.access_replace_ioas = { .ioas_id = ioas_id },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+#define test_cmd_access_replace_ioas(access_fd, ioas_id)                      \
+	ASSERT_EQ(0, _test_cmd_access_replace_ioas(self->fd, access_fd,        \
+						   ioas_id))
 
 #endif

@@ -1,0 +1,865 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The in-kernel access API of include/linux/iommufd.h, as the driver of an
+ * emulated device uses it, driven through the IOMMU_TEST_CMD operations:
+ *
+ *  - IOMMU_TEST_OP_CREATE_ACCESS makes an access on an IOAS and hands it
+ *    to userspace as a file descriptor; closing it destroys the access.
+ *    The access holds its IOAS and its context.
+ *  - IOMMU_TEST_OP_ACCESS_PAGES pins the pages behind a range of IOVA, as
+ *    iommufd_access_pin_pages() does for a driver, and checks they are the
+ *    pages of the memory the test names; DESTROY_ACCESS_PAGES unpins them.
+ *    Unmapping pinned IOVA asks the access to unpin it first (its unmap
+ *    op), so the unmap goes through and the pin is gone.
+ *  - IOMMU_TEST_OP_ACCESS_RW copies between a buffer of the test and the
+ *    memory behind a range of IOVA, as iommufd_access_rw() does.
+ *  - IOMMU_TEST_OP_ACCESS_REPLACE_IOAS moves an access to another IOAS.
+ *
+ * An access pins the memory of a map whole, as a domain does, and
+ * IOMMU_TEST_OP_MD_CHECK_REFS counts each pinned map once. Every test runs
+ * on an IOAS without a domain, where nothing but the access pins, and on
+ * one with a mock domain, where the map is pinned already.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "iommufd_utils.h"
+
+#define BUF_PAGES 8
+#define NEEDS_PIN MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES
+#define SLOW MOCK_ACCESS_RW_SLOW_PATH
+/* More than the test operations take in one call. */
+#define TOO_LONG ((16UL << 20) + 1)
+#define MAX_ACCESSES 4
+
+static unsigned long page_size;
+static size_t buf_size;
+
+static __attribute__((constructor)) void setup_sizes(void)
+{
+	page_size = sysconf(_SC_PAGE_SIZE);
+	buf_size = BUF_PAGES * page_size;
+}
+
+/* Bytes that differ from seed to seed and from page to page. */
+static void fill_pattern(char *p, size_t length, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i != length; i++)
+		p[i] = i * 31 + seed * 101 + i / page_size;
+}
+
+/* Written memory of that many bytes. */
+static char *alloc_buffer(struct __test_metadata *_metadata, size_t length,
+			  unsigned int seed)
+{
+	char *p;
+
+	p = mmap(NULL, length, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	fill_pattern(p, length, seed);
+	return p;
+}
+
+static int map_read_only(int fd, __u32 ioas_id, void *buf, size_t length,
+			 __u64 iova)
+{
+	return _test_ioctl_ioas_map(fd, ioas_id, buf, length, &iova,
+				    IOMMU_IOAS_MAP_FIXED_IOVA |
+					    IOMMU_IOAS_MAP_READABLE);
+}
+
+/* EXPECT only: this runs in teardowns. Checks through a fresh context. */
+static void expect_unpinned(struct __test_metadata *_metadata, const void *buf,
+			    size_t length)
+{
+	int fd = open("/dev/iommu", O_RDWR);
+
+	EXPECT_LE(0, fd);
+	if (fd < 0)
+		return;
+	EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
+	close(fd);
+}
+
+/* The accesses a test made; -1 for those it closed already. */
+struct access_fds {
+	int fds[MAX_ACCESSES];
+	unsigned int num;
+};
+
+/* An access on ioas_id, that the teardown closes if the test does not. */
+static int new_access(struct __test_metadata *_metadata, int fd,
+		      struct access_fds *accesses, __u32 ioas_id, __u32 flags)
+{
+	int access_fd;
+
+	ASSERT_GT(MAX_ACCESSES, accesses->num);
+	ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, flags, &access_fd));
+	ASSERT_LE(0, access_fd);
+	ASSERT_NE(fd, access_fd);
+	accesses->fds[accesses->num++] = access_fd;
+	return access_fd;
+}
+
+static void close_access(struct __test_metadata *_metadata,
+			 struct access_fds *accesses, int access_fd)
+{
+	unsigned int i;
+
+	for (i = 0; i != accesses->num; i++) {
+		if (accesses->fds[i] != access_fd)
+			continue;
+		accesses->fds[i] = -1;
+		ASSERT_EQ(0, close(access_fd));
+		return;
+	}
+	ASSERT_TRUE(false);
+}
+
+/* For teardowns: nothing but close(). */
+static void close_all_accesses(struct access_fds *accesses)
+{
+	unsigned int i;
+
+	for (i = 0; i != accesses->num; i++)
+		if (accesses->fds[i] >= 0)
+			close(accesses->fds[i]);
+}
+
+#define create_access(ioas_id, flags) \
+	new_access(_metadata, self->fd, &self->accesses, ioas_id, flags)
+#define destroy_access(access_fd) \
+	close_access(_metadata, &self->accesses, access_fd)
+
+/*
+ * One IOAS with buf mapped read/write at base, and, in the mock_domain
+ * variant, a mock device attached to it.
+ */
+FIXTURE(access)
+{
+	int fd;
+	__u32 ioas_id;
+	/* The mock device that gives the IOAS its domain, or 0. */
+	__u32 stdev_id;
+	char *buf;
+	__u64 base;
+	/* What MD_CHECK_REFS says for buf before any access pins it. */
+	unsigned int mapped_refs;
+	struct access_fds accesses;
+};
+
+FIXTURE_VARIANT(access)
+{
+	bool domain;
+};
+
+FIXTURE_VARIANT_ADD(access, no_domain)
+{
+	.domain = false,
+};
+
+FIXTURE_VARIANT_ADD(access, mock_domain)
+{
+	.domain = true,
+};
+
+FIXTURE_SETUP(access)
+{
+	self->buf = alloc_buffer(_metadata, buf_size, 1);
+	self->base = MOCK_APERTURE_START;
+	self->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->fd);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	if (variant->domain)
+		test_cmd_mock_domain(self->ioas_id, &self->stdev_id, NULL,
+				     NULL);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, buf_size,
+				  self->base);
+	self->mapped_refs = variant->domain;
+}
+
+/*
+ * EXPECT only in teardowns: an ASSERT here after a failed test would
+ * jump back into the teardown for ever (the 6.1 harness).
+ */
+FIXTURE_TEARDOWN(access)
+{
+	close_all_accesses(&self->accesses);
+	close(self->fd);
+	/* The accesses and the context took every pin with them. */
+	expect_unpinned(_metadata, self->buf, buf_size);
+	munmap(self->buf, buf_size);
+}
+
+/* Take the mock device, and with it the domain, off the IOAS. */
+#define remove_domain()                                 \
+	({                                              \
+		if (self->stdev_id)                     \
+			test_ioctl_destroy(self->stdev_id); \
+		self->stdev_id = 0;                     \
+		self->mapped_refs = 0;                  \
+	})
+
+TEST_F(access, create_and_close)
+{
+	int plain, pinning;
+	__u32 pages_id;
+
+	plain = create_access(self->ioas_id, 0);
+	pinning = create_access(self->ioas_id, NEEDS_PIN);
+	ASSERT_NE(plain, pinning);
+	ASSERT_EQ(FD_CLOEXEC, fcntl(pinning, F_GETFD) & FD_CLOEXEC);
+
+	/* An IOAS with an access on it cannot go. */
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, self->ioas_id));
+
+	/* Closing an access with pins held drops them. */
+	test_cmd_access_pages(pinning, self->base, buf_size, self->buf,
+			      MOCK_FLAGS_ACCESS_WRITE, &pages_id);
+	check_refs(self->buf, buf_size, 1);
+	destroy_access(pinning);
+	check_refs(self->buf, buf_size, self->mapped_refs);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, self->ioas_id));
+
+	destroy_access(plain);
+	remove_domain();
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(access, create_bad_input)
+{
+	const __u32 bad_flags[] = { 1U << 1, 1U << 16, 1U << 31 };
+	__u32 gone;
+	unsigned int i;
+	int access_fd;
+
+	for (i = 0; i != ARRAY_SIZE(bad_flags); i++)
+		EXPECT_ERRNO(EOPNOTSUPP,
+			     _test_cmd_create_access(self->fd, self->ioas_id,
+						     bad_flags[i], &access_fd));
+
+	/* Only an IOAS will do. */
+	test_ioctl_ioas_alloc(&gone);
+	test_ioctl_destroy(gone);
+	EXPECT_ERRNO(ENOENT, _test_cmd_create_access(self->fd, 0, NEEDS_PIN,
+						     &access_fd));
+	EXPECT_ERRNO(ENOENT, _test_cmd_create_access(self->fd, gone, 0,
+						     &access_fd));
+	EXPECT_ERRNO(ENOENT, _test_cmd_create_access(self->fd, UINT32_MAX, 0,
+						     &access_fd));
+	if (self->stdev_id)
+		EXPECT_ERRNO(ENOENT,
+			     _test_cmd_create_access(self->fd, self->stdev_id,
+						     0, &access_fd));
+
+	/* No failure left an access holding the IOAS. */
+	remove_domain();
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(access, pin_pages)
+{
+	__u32 all, part;
+	int access_fd;
+
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	check_refs(self->buf, buf_size, self->mapped_refs);
+
+	/* All of it for writing; any part, even from inside a page. */
+	test_cmd_access_pages(access_fd, self->base, buf_size, self->buf,
+			      MOCK_FLAGS_ACCESS_WRITE, &all);
+	test_cmd_access_pages(access_fd, self->base + page_size + 100,
+			      page_size, self->buf + page_size + 100, 0, &part);
+	ASSERT_NE(all, part);
+	/* The map is pinned once, however many pins and domains use it. */
+	check_refs(self->buf, buf_size, 1);
+
+	test_cmd_destroy_access_pages(access_fd, all);
+	check_refs(self->buf, buf_size, 1);
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_destroy_access_pages(self->fd, access_fd, all));
+	test_cmd_destroy_access_pages(access_fd, part);
+	check_refs(self->buf, buf_size, self->mapped_refs);
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_destroy_access_pages(self->fd, access_fd, part));
+	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd, access_fd,
+							    part + 1000));
+
+	/* The last page, alone. */
+	test_cmd_access_pages(access_fd, self->base + buf_size - page_size,
+			      page_size, self->buf + buf_size - page_size,
+			      MOCK_FLAGS_ACCESS_WRITE, &part);
+	check_refs(self->buf, buf_size, 1);
+	test_cmd_destroy_access_pages(access_fd, part);
+	check_refs(self->buf, buf_size, self->mapped_refs);
+	destroy_access(access_fd);
+}
+
+TEST_F(access, pin_pages_bad_input)
+{
+	const __u64 ro_iova = self->base + 2 * buf_size;
+	const __u64 base = self->base;
+	char *buf = self->buf;
+	int plain, access_fd;
+	int pipe_fds[2];
+	__u32 pages_id;
+
+	plain = create_access(self->ioas_id, 0);
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+
+	/* An access made without needs_pin_pages may not pin. */
+	EXPECT_ERRNO(EOPNOTSUPP, _test_cmd_access_pages(self->fd, plain, base,
+							page_size, buf, 0,
+							NULL));
+
+	/* Descriptors that are no access. */
+	ASSERT_EQ(0, pipe(pipe_fds));
+	EXPECT_ERRNO(EBADF, _test_cmd_access_pages(self->fd, self->fd, base,
+						   page_size, buf, 0, NULL));
+	EXPECT_ERRNO(EBADF, _test_cmd_access_pages(self->fd, pipe_fds[0], base,
+						   page_size, buf, 0, NULL));
+	EXPECT_ERRNO(EBADF, _test_cmd_access_pages(self->fd, -1, base,
+						   page_size, buf, 0, NULL));
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
+
+	/* Ranges not mapped in full: after, across either end, before. */
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_access_pages(self->fd, access_fd,
+					    base + buf_size, page_size,
+					    buf, 0, NULL));
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_access_pages(self->fd, access_fd,
+					    base + buf_size - page_size,
+					    2 * page_size,
+					    buf + buf_size - page_size, 0,
+					    NULL));
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_pages(self->fd, access_fd,
+						    base - page_size,
+						    2 * page_size, buf, 0,
+						    NULL));
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_pages(self->fd, access_fd, 0,
+						    page_size, buf, 0, NULL));
+
+	/* Nothing, too much, and flags no one knows. */
+	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd, base,
+						    0, buf, 0, NULL));
+	EXPECT_ERRNO(ENOMEM, _test_cmd_access_pages(self->fd, access_fd, base,
+						    TOO_LONG, buf, 0, NULL));
+	EXPECT_ERRNO(EOPNOTSUPP, _test_cmd_access_pages(self->fd, access_fd,
+							base, page_size, buf,
+							1U << 1, NULL));
+
+	/* Pages that are not those of the memory named. */
+	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd, base,
+						    page_size, buf + page_size,
+						    0, NULL));
+	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd, base,
+						    page_size, buf + 8, 0,
+						    NULL));
+
+	/* Memory mapped read-only may be pinned, but not for writing. */
+	ASSERT_EQ(0, map_read_only(self->fd, self->ioas_id, buf, buf_size,
+				   ro_iova));
+	EXPECT_ERRNO(EPERM, _test_cmd_access_pages(self->fd, access_fd,
+						   ro_iova, page_size, buf,
+						   MOCK_FLAGS_ACCESS_WRITE,
+						   NULL));
+	test_cmd_access_pages(access_fd, ro_iova, page_size, buf, 0,
+			      &pages_id);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+
+	/* None of the failures left a pin: each map counts only if mapped. */
+	check_refs(buf, buf_size, 2 * self->mapped_refs);
+	destroy_access(access_fd);
+	destroy_access(plain);
+}
+
+TEST_F(access, unmap_drops_pins)
+{
+	const size_t half = buf_size / 2;
+	const __u64 base = self->base;
+	char *buf = self->buf;
+	__u32 whole, first, second, across;
+	int access_fd;
+
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+
+	/* The unmap op drops the pin, so unmap goes through at once. */
+	test_cmd_access_pages(access_fd, base, buf_size, buf,
+			      MOCK_FLAGS_ACCESS_WRITE, &whole);
+	check_refs(buf, buf_size, 1);
+	test_ioctl_ioas_unmap(self->ioas_id, base, buf_size);
+	check_refs(buf, buf_size, 0);
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_destroy_access_pages(self->fd, access_fd, whole));
+
+	/* Two areas side by side; pins in one, in the other, across both. */
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, half, base);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf + half, half, base + half);
+	check_refs(buf, buf_size, self->mapped_refs);
+	test_cmd_access_pages(access_fd, base, page_size, buf, 0, &first);
+	test_cmd_access_pages(access_fd, base + half, page_size, buf + half, 0,
+			      &second);
+	test_cmd_access_pages(access_fd, base + half - page_size,
+			      2 * page_size, buf + half - page_size, 0,
+			      &across);
+	check_refs(buf, buf_size, 1);
+
+	/* Unmapping the second area drops the pins that touch it, only. */
+	test_ioctl_ioas_unmap(self->ioas_id, base + half, half);
+	check_refs(buf, half, 1);
+	check_refs(buf + half, half, 0);
+	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd,
+							    access_fd, second));
+	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd,
+							    access_fd, across));
+	test_cmd_destroy_access_pages(access_fd, first);
+	check_refs(buf, half, self->mapped_refs);
+
+	test_ioctl_ioas_unmap_all(self->ioas_id, half);
+	destroy_access(access_fd);
+}
+
+TEST_F(access, unmap_many_pinned_areas)
+{
+	const __u64 first = self->base + 2 * buf_size;
+	const unsigned int num = 2 * BUF_PAGES + 4;
+	__u32 pages_id;
+	unsigned int i;
+	int access_fd;
+
+	/* Areas of a page each, every one pinned by a pin of its own. */
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	for (i = 0; i != num; i++) {
+		char *page = self->buf + (i % BUF_PAGES) * page_size;
+		__u64 iova = first + i * page_size;
+
+		test_ioctl_ioas_map_fixed(self->ioas_id, page, page_size, iova);
+		test_cmd_access_pages(access_fd, iova, page_size, page, 0,
+				      &pages_id);
+	}
+
+	/* One unmap has the access drop them one area after another. */
+	test_ioctl_ioas_unmap(self->ioas_id, first, num * page_size);
+	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd, access_fd,
+							    pages_id));
+	check_refs(self->buf, buf_size, self->mapped_refs);
+	destroy_access(access_fd);
+}
+
+TEST_F(access, refused_unmap_keeps_access)
+{
+	const size_t half = buf_size / 2;
+	const __u64 base = self->base;
+	__u32 pages_id;
+	int access_fd;
+	char *tmp;
+
+	tmp = malloc(buf_size);
+	ASSERT_NE(NULL, tmp);
+	test_ioctl_ioas_unmap(self->ioas_id, base, buf_size);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, half, base);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf + half, half,
+				  base + half);
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	test_cmd_access_pages(access_fd, base, page_size, self->buf, 0,
+			      &pages_id);
+
+	/*
+	 * An unmap that would cut the second area unmaps nothing. The
+	 * access may have been asked to unpin the first one meanwhile, but
+	 * both areas stay mapped and usable through it.
+	 */
+	EXPECT_ERRNO(ENOENT,
+		     _test_ioctl_ioas_unmap(self->fd, self->ioas_id, base,
+					    half + page_size, NULL));
+	test_cmd_access_rw(access_fd, base, buf_size, tmp, 0);
+	ASSERT_EQ(0, memcmp(tmp, self->buf, buf_size));
+	test_cmd_access_pages(access_fd, base, buf_size, self->buf, 0,
+			      &pages_id);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+
+	test_ioctl_ioas_unmap_all(self->ioas_id, buf_size);
+	destroy_access(access_fd);
+	free(tmp);
+}
+
+TEST_F(access, pins_outlast_domains)
+{
+	__u32 pages_id, hwpt_id;
+	int access_fd;
+
+	/* One page pinned by the access holds all of its map. */
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	test_cmd_access_pages(access_fd, self->base + page_size, page_size,
+			      self->buf + page_size, 0, &pages_id);
+	check_refs(self->buf, buf_size, 1);
+
+	/* A domain coming or going does not change that. */
+	if (self->stdev_id) {
+		remove_domain();
+	} else {
+		test_cmd_mock_domain(self->ioas_id, &self->stdev_id, &hwpt_id,
+				     NULL);
+		check_mock_map(hwpt_id, self->base, buf_size, self->buf);
+		self->mapped_refs = 1;
+	}
+	check_refs(self->buf, buf_size, 1);
+
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	check_refs(self->buf, buf_size, self->mapped_refs);
+	destroy_access(access_fd);
+}
+
+TEST_F(access, close_context_first)
+{
+	__u32 pages_id;
+	int access_fd;
+	char *tmp;
+
+	tmp = malloc(buf_size);
+	ASSERT_NE(NULL, tmp);
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	test_cmd_access_pages(access_fd, self->base, buf_size, self->buf, 0,
+			      &pages_id);
+
+	/*
+	 * The access keeps its context alive. Its operations name it by
+	 * its descriptor, so another context can issue them.
+	 */
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->fd);
+	check_refs(self->buf, buf_size, 1);
+	test_cmd_access_rw(access_fd, self->base, buf_size, tmp, 0);
+	ASSERT_EQ(0, memcmp(tmp, self->buf, buf_size));
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	test_cmd_access_pages(access_fd, self->base, buf_size, self->buf, 0,
+			      &pages_id);
+
+	/* Closing the access ends it and the context, with every pin. */
+	destroy_access(access_fd);
+	check_refs(self->buf, buf_size, 0);
+	free(tmp);
+}
+
+/*
+ * Reads and writes at offsets around page boundaries, of lengths from one
+ * byte to more than two pages, fast and slow, checked against a copy of
+ * what buf should hold. 'pinned' adds an access pin on the whole map, so
+ * that the copies without a domain go through pinned pages as well.
+ */
+static void check_rw_sweep(struct __test_metadata *_metadata, int fd,
+			   int access_fd, __u64 base, char *buf, char *shadow)
+{
+	const size_t offsets[] = {
+		0, 1, page_size - 3, page_size, 3 * page_size + 5,
+	};
+	const size_t lengths[] = {
+		1, 3, page_size - 1, page_size + 2, 2 * page_size + 1,
+	};
+	unsigned int o, l, slow, seed = 100;
+	char *tmp;
+
+	tmp = malloc(buf_size);
+	ASSERT_NE(NULL, tmp);
+	for (o = 0; o != ARRAY_SIZE(offsets); o++) {
+		for (l = 0; l != ARRAY_SIZE(lengths); l++) {
+			size_t offset = offsets[o], length = lengths[l];
+
+			for (slow = 0; slow <= SLOW; slow += SLOW) {
+				__u32 write = MOCK_ACCESS_RW_WRITE | slow;
+
+				memset(tmp, 0, length);
+				ASSERT_EQ(0, _test_cmd_access_rw(fd, access_fd,
+								 base + offset,
+								 length, tmp,
+								 slow));
+				ASSERT_EQ(0,
+					  memcmp(tmp, shadow + offset, length));
+
+				fill_pattern(tmp, length, seed++);
+				ASSERT_EQ(0, _test_cmd_access_rw(fd, access_fd,
+								 base + offset,
+								 length, tmp,
+								 write));
+				memcpy(shadow + offset, tmp, length);
+				ASSERT_EQ(0, memcmp(buf, shadow, buf_size));
+			}
+		}
+	}
+	free(tmp);
+}
+
+TEST_F(access, rw)
+{
+	int plain, pinning;
+	__u32 pages_id;
+	char *shadow;
+
+	shadow = malloc(buf_size);
+	ASSERT_NE(NULL, shadow);
+	memcpy(shadow, self->buf, buf_size);
+
+	/* Copying needs no needs_pin_pages. */
+	plain = create_access(self->ioas_id, 0);
+	check_rw_sweep(_metadata, self->fd, plain, self->base, self->buf,
+		       shadow);
+	check_refs(self->buf, buf_size, self->mapped_refs);
+
+	/* And works the same while the memory is pinned for an access. */
+	pinning = create_access(self->ioas_id, NEEDS_PIN);
+	test_cmd_access_pages(pinning, self->base, buf_size, self->buf, 0,
+			      &pages_id);
+	check_rw_sweep(_metadata, self->fd, plain, self->base, self->buf,
+		       shadow);
+	check_refs(self->buf, buf_size, 1);
+	test_cmd_destroy_access_pages(pinning, pages_id);
+	check_refs(self->buf, buf_size, self->mapped_refs);
+
+	destroy_access(pinning);
+	destroy_access(plain);
+	free(shadow);
+}
+
+TEST_F(access, rw_two_areas)
+{
+	const size_t half = buf_size / 2;
+	const __u64 base = self->base;
+	char *buf = self->buf;
+	unsigned int slow;
+	int access_fd;
+	char tmp[20];
+	char *all;
+
+	/* IOVA order is memory order swapped: the second half comes first. */
+	test_ioctl_ioas_unmap(self->ioas_id, base, buf_size);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf + half, half, base);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, half, base + half);
+	access_fd = create_access(self->ioas_id, 0);
+	all = malloc(buf_size);
+	ASSERT_NE(NULL, all);
+
+	for (slow = 0; slow <= SLOW; slow += SLOW) {
+		/* Across the boundary: the end of buf, then its start. */
+		test_cmd_access_rw(access_fd, base + half - 10, sizeof(tmp),
+				   tmp, slow);
+		ASSERT_EQ(0, memcmp(tmp, buf + buf_size - 10, 10));
+		ASSERT_EQ(0, memcmp(tmp + 10, buf, 10));
+
+		fill_pattern(tmp, sizeof(tmp), 7 + slow);
+		test_cmd_access_rw(access_fd, base + half - 10, sizeof(tmp),
+				   tmp, MOCK_ACCESS_RW_WRITE | slow);
+		ASSERT_EQ(0, memcmp(buf + buf_size - 10, tmp, 10));
+		ASSERT_EQ(0, memcmp(buf, tmp + 10, 10));
+
+		/* Both areas whole. */
+		test_cmd_access_rw(access_fd, base, buf_size, all, slow);
+		ASSERT_EQ(0, memcmp(all, buf + half, half));
+		ASSERT_EQ(0, memcmp(all + half, buf, half));
+	}
+	destroy_access(access_fd);
+	free(all);
+}
+
+TEST_F(access, rw_bad_input)
+{
+	const __u32 bad_flags[] = { 1U << 1, 1U << 3, 1U << 31 };
+	const __u64 ro_iova = self->base + 2 * buf_size;
+	const __u64 base = self->base;
+	char tmp[64], *shadow;
+	unsigned int i;
+	int access_fd;
+
+	shadow = malloc(buf_size);
+	ASSERT_NE(NULL, shadow);
+	memcpy(shadow, self->buf, buf_size);
+	access_fd = create_access(self->ioas_id, 0);
+
+	/* Ranges not mapped in full: after, across either end, before. */
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_rw(self->fd, access_fd,
+						 base + buf_size, 8, tmp, 0));
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_rw(self->fd, access_fd,
+						 base + buf_size - 8, 16, tmp,
+						 0));
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_rw(self->fd, access_fd, base - 8,
+						 16, tmp, 0));
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_access_rw(self->fd, access_fd, base + buf_size,
+					 8, tmp, MOCK_ACCESS_RW_WRITE));
+
+	/* Nothing, too much, flags no one knows, and no access. */
+	EXPECT_ERRNO(EINVAL,
+		     _test_cmd_access_rw(self->fd, access_fd, base, 0, tmp, 0));
+	EXPECT_ERRNO(EINVAL, _test_cmd_access_rw(self->fd, access_fd, base, 0,
+						 tmp, MOCK_ACCESS_RW_WRITE));
+	EXPECT_ERRNO(ENOMEM, _test_cmd_access_rw(self->fd, access_fd, base,
+						 TOO_LONG, tmp, 0));
+	for (i = 0; i != ARRAY_SIZE(bad_flags); i++)
+		EXPECT_ERRNO(EOPNOTSUPP,
+			     _test_cmd_access_rw(self->fd, access_fd, base,
+						 sizeof(tmp), tmp,
+						 bad_flags[i]));
+	EXPECT_ERRNO(EBADF, _test_cmd_access_rw(self->fd, self->fd, base,
+						sizeof(tmp), tmp, 0));
+
+	/* A buffer of the test that the kernel cannot reach. */
+	EXPECT_ERRNO(EFAULT, _test_cmd_access_rw(self->fd, access_fd, base,
+						 sizeof(tmp), NULL, 0));
+	EXPECT_ERRNO(EFAULT,
+		     _test_cmd_access_rw(self->fd, access_fd, base,
+					 sizeof(tmp), NULL,
+					 MOCK_ACCESS_RW_WRITE));
+
+	/* Memory mapped read-only can be read, but not written. */
+	ASSERT_EQ(0, map_read_only(self->fd, self->ioas_id, self->buf,
+				   buf_size, ro_iova));
+	test_cmd_access_rw(access_fd, ro_iova + 3, sizeof(tmp), tmp, 0);
+	ASSERT_EQ(0, memcmp(tmp, self->buf + 3, sizeof(tmp)));
+	memset(tmp, 0x11, sizeof(tmp));
+	EXPECT_ERRNO(EPERM, _test_cmd_access_rw(self->fd, access_fd, ro_iova,
+						sizeof(tmp), tmp,
+						MOCK_ACCESS_RW_WRITE));
+	EXPECT_ERRNO(EPERM,
+		     _test_cmd_access_rw(self->fd, access_fd, ro_iova,
+					 sizeof(tmp), tmp,
+					 MOCK_ACCESS_RW_WRITE | SLOW));
+
+	/* No failure wrote anything. */
+	ASSERT_EQ(0, memcmp(self->buf, shadow, buf_size));
+	destroy_access(access_fd);
+	free(shadow);
+}
+
+TEST_F(access, rw_from_another_process)
+{
+	int access_fd, status;
+	char *expect;
+	pid_t pid;
+
+	access_fd = create_access(self->ioas_id, 0);
+	expect = malloc(buf_size);
+	ASSERT_NE(NULL, expect);
+	fill_pattern(expect, buf_size, 9);
+
+	/*
+	 * The child's buf is a copy of the parent's. Through the access it
+	 * reaches the memory of the process that mapped it, the parent's.
+	 */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		char *tmp = malloc(buf_size);
+
+		ASSERT_NE(NULL, tmp);
+		test_cmd_access_rw(access_fd, self->base, buf_size, tmp, 0);
+		ASSERT_EQ(0, memcmp(tmp, self->buf, buf_size));
+		test_cmd_access_rw(access_fd, self->base, buf_size / 2, expect,
+				   MOCK_ACCESS_RW_WRITE);
+		test_cmd_access_rw(access_fd, self->base + buf_size / 2,
+				   buf_size / 2, expect + buf_size / 2,
+				   MOCK_ACCESS_RW_WRITE | SLOW);
+		/* Its own copy did not change. */
+		fill_pattern(tmp, buf_size, 1);
+		ASSERT_EQ(0, memcmp(tmp, self->buf, buf_size));
+		_exit(_metadata->passed ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+
+	ASSERT_EQ(0, memcmp(self->buf, expect, buf_size));
+	check_refs(self->buf, buf_size, self->mapped_refs);
+	destroy_access(access_fd);
+	free(expect);
+}
+
+TEST_F(access, replace_ioas)
+{
+	__u32 ioas2, pages_id;
+	int access_fd;
+	char *buf2, *tmp;
+
+	/* A second IOAS, without a domain, with other memory at base. */
+	buf2 = alloc_buffer(_metadata, buf_size, 2);
+	tmp = malloc(buf_size);
+	ASSERT_NE(NULL, tmp);
+	test_ioctl_ioas_alloc(&ioas2);
+	test_ioctl_ioas_map_fixed(ioas2, buf2, buf_size, self->base);
+
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	test_cmd_access_pages(access_fd, self->base, buf_size, self->buf, 0,
+			      &pages_id);
+	check_refs(self->buf, buf_size, 1);
+
+	/* Moving drops the pins in the old IOAS through the unmap op. */
+	test_cmd_access_replace_ioas(access_fd, ioas2);
+	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd, access_fd,
+							    pages_id));
+	check_refs(self->buf, buf_size, self->mapped_refs);
+
+	/* The same IOVA is the new IOAS's memory now. */
+	test_cmd_access_rw(access_fd, self->base, buf_size, tmp, 0);
+	ASSERT_EQ(0, memcmp(tmp, buf2, buf_size));
+	test_cmd_access_pages(access_fd, self->base, buf_size, buf2,
+			      MOCK_FLAGS_ACCESS_WRITE, &pages_id);
+	check_refs(buf2, buf_size, 1);
+
+	/* The old IOAS is free to go; the new one is not. */
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, ioas2));
+	remove_domain();
+	test_ioctl_destroy(self->ioas_id);
+
+	/* Bad IDs, and the IOAS it is on, change nothing: the pin stays. */
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_replace_ioas(self->fd, access_fd,
+							   self->ioas_id));
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_access_replace_ioas(self->fd, access_fd, 0));
+	EXPECT_ERRNO(EBADF, _test_cmd_access_replace_ioas(self->fd, self->fd,
+							  ioas2));
+	test_cmd_access_replace_ioas(access_fd, ioas2);
+	check_refs(buf2, buf_size, 1);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	check_refs(buf2, buf_size, 0);
+
+	destroy_access(access_fd);
+	test_ioctl_destroy(ioas2);
+	free(tmp);
+	ASSERT_EQ(0, munmap(buf2, buf_size));
+}
+
+TEST_F(access, replace_among_other_accesses)
+{
+	int staying, moving;
+	__u32 ioas2, pages_id;
+
+	/* Two accesses on the IOAS; the second one moves to another. */
+	staying = create_access(self->ioas_id, NEEDS_PIN);
+	moving = create_access(self->ioas_id, 0);
+	test_ioctl_ioas_alloc(&ioas2);
+	test_cmd_access_replace_ioas(moving, ioas2);
+
+	/* The one that stayed is still asked to unpin before an unmap. */
+	test_cmd_access_pages(staying, self->base, buf_size, self->buf, 0,
+			      &pages_id);
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, buf_size);
+	check_refs(self->buf, buf_size, 0);
+	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd, staying,
+							    pages_id));
+
+	/* Each IOAS goes once the access on it is gone. */
+	destroy_access(staying);
+	remove_domain();
+	test_ioctl_destroy(self->ioas_id);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, ioas2));
+	destroy_access(moving);
+	test_ioctl_destroy(ioas2);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,1498 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * IO address spaces with mock IOMMU domains attached, through the
+ * IOMMU_TEST_CMD mock devices:
+ *
+ *  - the objects: a mock device attached to an IOAS or to a HWPT, the
+ *    automatic HWPT that comes and goes with its devices, IOMMU_HWPT_ALLOC,
+ *    EBUSY while something depends on an object, and bad input;
+ *  - what a mock domain imposes on its IOAS: the aperture, and an IO page
+ *    of half a CPU page;
+ *  - that every attached domain mirrors the IOAS: after each MAP, COPY and
+ *    UNMAP, IOMMU_TEST_OP_MD_CHECK_MAP asks the mock domains what they
+ *    translate, including domains attached after the mappings were made;
+ *  - pinning (IOMMU_TEST_OP_MD_CHECK_REFS): the memory of a map is pinned
+ *    only while a domain can reach it. Each IOMMU_IOAS_MAP makes one
+ *    range of user memory (an iopt_pages), shared by the copies
+ *    IOMMU_IOAS_COPY makes of it. The range is pinned whole, once,
+ *    while at least one of its mappings is in an IOAS with a domain; a
+ *    HWPT made by IOMMU_HWPT_ALLOC is a domain even with no device. So
+ *    a page's pin count is the number of pinned ranges that cover it:
+ *    mapping it twice pins it twice, copying it does not. The first
+ *    domain of an IOAS pins all it maps, and can fail for memory that
+ *    cannot be pinned; the last one to go unpins it all. Every test ends
+ *    by checking its buffer is no longer pinned.
+ *
+ * The mapping tests run with one and two devices, with a second domain
+ * made by IOMMU_HWPT_ALLOC, and on hugetlb and THP memory.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "iommufd_utils.h"
+
+#define SZ_2M (2UL << 20)
+#define SMALL_PAGES 8
+/* Flags of a read/write map or copy to a fixed IOVA. */
+#define FIXED_RW (IOMMU_IOAS_MAP_FIXED_IOVA | TEST_MAP_RW)
+/* The first IOVA above the mock aperture (the enum is an int). */
+#define APERTURE_END ((__u64)MOCK_APERTURE_LAST + 1)
+
+/*
+ * A SKIP in a 6.1 fixture setup still runs the test body, so leave the
+ * test process with the harness's "skipped" exit status instead.
+ */
+#define SKIP_TEST_PROCESS(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
+
+static unsigned long page_size;
+/* The mock domain's IO page: half a CPU page. */
+static unsigned long io_page;
+/* SMALL_PAGES pages of written memory, for the object tests. */
+static char *small_buf;
+
+static __attribute__((constructor)) void setup_sizes(void)
+{
+	page_size = sysconf(_SC_PAGE_SIZE);
+	io_page = page_size / 2;
+	small_buf = mmap(NULL, SMALL_PAGES * page_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (small_buf != MAP_FAILED)
+		memset(small_buf, 0x5a, SMALL_PAGES * page_size);
+}
+
+/* EXPECT only: this runs in teardowns. Checks through a fresh context. */
+static void expect_unpinned(struct __test_metadata *_metadata, const void *buf,
+			    size_t length)
+{
+	int fd = open("/dev/iommu", O_RDWR);
+
+	EXPECT_LE(0, fd);
+	if (fd < 0)
+		return;
+	EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
+	close(fd);
+}
+
+static void check_iova_ranges(struct __test_metadata *_metadata, int fd,
+			      __u32 ioas_id,
+			      const struct iommu_iova_range *expected,
+			      __u32 num_expected, __u64 alignment)
+{
+	struct iommu_iova_range ranges[4] = {};
+	__u64 got_alignment = 0;
+	__u32 num = 4, i;
+
+	ASSERT_EQ(0, _test_ioctl_iova_ranges(fd, ioas_id, ranges, &num,
+					     &got_alignment));
+	ASSERT_EQ(num_expected, num);
+	for (i = 0; i != num; i++) {
+		ASSERT_EQ(expected[i].start, ranges[i].start);
+		ASSERT_EQ(expected[i].last, ranges[i].last);
+	}
+	if (alignment)
+		ASSERT_EQ(alignment, got_alignment);
+}
+
+static int add_reserved(int fd, __u32 ioas_id, __u64 start, __u64 length)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ADD_RESERVED,
+		.id = ioas_id,
+		.add_reserved = { .start = start, .length = length },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+/*
+ * The objects: one IOAS, no device until the test makes one, and
+ * small_buf to map.
+ */
+FIXTURE(mock_objects)
+{
+	int fd;
+	__u32 ioas_id;
+};
+
+FIXTURE_SETUP(mock_objects)
+{
+	ASSERT_NE(MAP_FAILED, small_buf);
+	self->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->fd);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+}
+
+/*
+ * EXPECT only in teardowns: an ASSERT here after a failed test would
+ * jump back into the teardown for ever (the 6.1 harness).
+ */
+FIXTURE_TEARDOWN(mock_objects)
+{
+	close(self->fd);
+	expect_unpinned(_metadata, small_buf, SMALL_PAGES * page_size);
+}
+
+TEST_F(mock_objects, attach_and_remove)
+{
+	__u32 stdev_id, hwpt_id, idev_id;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, &idev_id);
+	ASSERT_NE(0, stdev_id);
+	ASSERT_NE(0, hwpt_id);
+	ASSERT_NE(0, idev_id);
+	ASSERT_NE(stdev_id, hwpt_id);
+	ASSERT_NE(stdev_id, idev_id);
+	ASSERT_NE(hwpt_id, idev_id);
+	ASSERT_NE(self->ioas_id, stdev_id);
+	ASSERT_NE(self->ioas_id, hwpt_id);
+	ASSERT_NE(self->ioas_id, idev_id);
+
+	/* The device holds its HWPT, and the HWPT holds the IOAS. */
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, self->ioas_id));
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, hwpt_id));
+
+	/* The automatic HWPT and the bound device leave with the device. */
+	test_ioctl_destroy(stdev_id);
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, idev_id));
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, stdev_id));
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(mock_objects, attach_bad_id)
+{
+	__u32 stdev_id, hwpt_id, idev_id, gone;
+
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_mock_domain(self->fd, 0, NULL, NULL, NULL));
+	EXPECT_ERRNO(ENOENT, _test_cmd_mock_domain(self->fd, UINT32_MAX, NULL,
+						   NULL, NULL));
+	test_ioctl_ioas_alloc(&gone);
+	test_ioctl_destroy(gone);
+	EXPECT_ERRNO(ENOENT,
+		     _test_cmd_mock_domain(self->fd, gone, NULL, NULL, NULL));
+
+	/* Objects that exist but are no page table (upstream: EINVAL). */
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, &idev_id);
+	EXPECT_ERRNO(EINVAL, _test_cmd_mock_domain(self->fd, stdev_id, NULL,
+						   NULL, NULL));
+	EXPECT_ERRNO(EINVAL, _test_cmd_mock_domain(self->fd, idev_id, NULL,
+						   NULL, NULL));
+
+	/* The failures left no device attached to anything. */
+	test_ioctl_destroy(stdev_id);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(mock_objects, two_devices_one_ioas)
+{
+	__u32 stdev[2], hwpt[2], idev[2];
+	size_t length = 4 * page_size;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev[0], &hwpt[0], &idev[0]);
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, length,
+				  MOCK_APERTURE_START);
+	test_cmd_mock_domain(self->ioas_id, &stdev[1], &hwpt[1], &idev[1]);
+	ASSERT_NE(stdev[0], stdev[1]);
+	ASSERT_NE(idev[0], idev[1]);
+	check_mock_map(hwpt[0], MOCK_APERTURE_START, length, small_buf);
+	check_mock_map(hwpt[1], MOCK_APERTURE_START, length, small_buf);
+
+	/*
+	 * Whether the second device got a domain of its own or shares the
+	 * first one's automatic HWPT (as upstream does), the HWPT it uses
+	 * stays while it is attached.
+	 */
+	TH_LOG("automatic HWPTs %u and %u", hwpt[0], hwpt[1]);
+	test_ioctl_destroy(stdev[0]);
+	if (hwpt[0] == hwpt[1])
+		EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, hwpt[1]));
+	else
+		EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, hwpt[0]));
+	check_mock_map(hwpt[1], MOCK_APERTURE_START, length, small_buf);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, self->ioas_id));
+	check_refs(small_buf, length, 1);
+
+	/* Without a domain the IOAS keeps its mapping, but not the pins. */
+	test_ioctl_destroy(stdev[1]);
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, hwpt[1]));
+	check_refs(small_buf, length, 0);
+	test_ioctl_ioas_unmap_all(self->ioas_id, length);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(mock_objects, aperture)
+{
+	const struct iommu_iova_range aperture = {
+		.start = MOCK_APERTURE_START,
+		.last = MOCK_APERTURE_LAST,
+	};
+	/* Far above where the kernel places the small maps below. */
+	const __u64 res_start = MOCK_APERTURE_START + 8 * SZ_2M;
+	const __u64 res_length = 4 * page_size;
+	const __u64 top = APERTURE_END - page_size;
+	struct iommu_iova_range split[2];
+	__u64 iova;
+	__u32 stdev_id, hwpt_id;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	check_iova_ranges(_metadata, self->fd, self->ioas_id, &aperture, 1,
+			  io_page);
+
+	/* Fixed maps outside the aperture, or across its ends. */
+	iova = MOCK_APERTURE_START - page_size;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(self->fd, self->ioas_id, small_buf,
+					  page_size, &iova, FIXED_RW));
+	iova = MOCK_APERTURE_START - io_page;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(self->fd, self->ioas_id, small_buf,
+					  page_size, &iova, FIXED_RW));
+	iova = APERTURE_END;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(self->fd, self->ioas_id, small_buf,
+					  page_size, &iova, FIXED_RW));
+	iova = top + io_page;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(self->fd, self->ioas_id, small_buf,
+					  page_size, &iova, FIXED_RW));
+	iova = 0;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(self->fd, self->ioas_id, small_buf,
+					  page_size, &iova, FIXED_RW));
+
+	/* Its first and last pages are fine. */
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, page_size,
+				  MOCK_APERTURE_START);
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf + page_size,
+				  page_size, top);
+	check_mock_map(hwpt_id, MOCK_APERTURE_START, page_size, small_buf);
+	check_mock_map(hwpt_id, top, page_size, small_buf + page_size);
+
+	/* Kernel-chosen IOVAs land inside it. */
+	iova = 0;
+	test_ioctl_ioas_map(self->ioas_id, small_buf, 2 * page_size, &iova);
+	ASSERT_TRUE(iova >= MOCK_APERTURE_START);
+	ASSERT_TRUE(iova + 2 * page_size - 1 <= MOCK_APERTURE_LAST);
+	check_mock_map(hwpt_id, iova, 2 * page_size, small_buf);
+
+	/* A reservation inside the aperture splits what is usable. */
+	ASSERT_EQ(0,
+		  add_reserved(self->fd, self->ioas_id, res_start, res_length));
+	split[0].start = MOCK_APERTURE_START;
+	split[0].last = res_start - 1;
+	split[1].start = res_start + res_length;
+	split[1].last = MOCK_APERTURE_LAST;
+	check_iova_ranges(_metadata, self->fd, self->ioas_id, split, 2, 0);
+
+	/* With the device gone only the reservation is left. */
+	test_ioctl_destroy(stdev_id);
+	split[0].start = 0;
+	split[1].last = UINT64_MAX;
+	check_iova_ranges(_metadata, self->fd, self->ioas_id, split, 2, 0);
+	test_ioctl_ioas_unmap_all(self->ioas_id, 4 * page_size);
+}
+
+TEST_F(mock_objects, attach_refused_by_mappings)
+{
+	const struct iommu_iova_range all = { .start = 0, .last = UINT64_MAX };
+	/* Outside the aperture: below, above, and across its start. */
+	const struct {
+		__u64 iova;
+		__u64 length;
+	} outside[] = {
+		{ page_size, page_size },
+		{ MOCK_APERTURE_START - page_size, 2 * page_size },
+		{ APERTURE_END, page_size },
+		{ APERTURE_END - page_size, 2 * page_size },
+	};
+	__u32 hwpt_id, stdev_id;
+	unsigned int i;
+
+	for (i = 0; i != ARRAY_SIZE(outside); i++) {
+		TH_LOG("mapping %u", i);
+		test_ioctl_ioas_map_fixed(self->ioas_id, small_buf,
+					  outside[i].length, outside[i].iova);
+		EXPECT_ERRNO(EADDRINUSE,
+			     _test_cmd_mock_domain(self->fd, self->ioas_id,
+						   NULL, NULL, NULL));
+		/* The refused attach left no aperture and no pin behind. */
+		check_iova_ranges(_metadata, self->fd, self->ioas_id, &all, 1,
+				  0);
+		check_refs(small_buf, outside[i].length, 0);
+		test_ioctl_ioas_unmap(self->ioas_id, outside[i].iova,
+				      outside[i].length);
+	}
+
+	/* Inside, the same mapping is no obstacle and ends up mirrored. */
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, 2 * page_size,
+				  MOCK_APERTURE_START);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	check_mock_map(hwpt_id, MOCK_APERTURE_START, 2 * page_size, small_buf);
+	check_refs(small_buf, 2 * page_size, 1);
+	test_ioctl_destroy(stdev_id);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(mock_objects, hwpt_alloc)
+{
+	__u32 stdev_id, auto_hwpt, idev_id, hwpt_id, stdev2, attached;
+	size_t length = 4 * page_size;
+	__u64 second = MOCK_APERTURE_START + 64 * page_size;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &auto_hwpt, &idev_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, length,
+				  MOCK_APERTURE_START);
+
+	/* Unused and destroyed right away. */
+	test_cmd_hwpt_alloc(idev_id, self->ioas_id, &hwpt_id);
+	ASSERT_NE(0, hwpt_id);
+	ASSERT_NE(auto_hwpt, hwpt_id);
+	test_ioctl_destroy(hwpt_id);
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+
+	/* Filled from the IOAS when made, and kept in step unattached. */
+	test_cmd_hwpt_alloc(idev_id, self->ioas_id, &hwpt_id);
+	check_mock_map(hwpt_id, MOCK_APERTURE_START, length, small_buf);
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf + length, length,
+				  second);
+	check_mock_map(hwpt_id, second, length, small_buf + length);
+	check_mock_map(auto_hwpt, second, length, small_buf + length);
+
+	/* A device attached to it gets exactly that HWPT. */
+	test_cmd_mock_domain(hwpt_id, &stdev2, &attached, NULL);
+	ASSERT_EQ(hwpt_id, attached);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, hwpt_id));
+
+	/* Not automatic: it outlives its device. */
+	test_ioctl_destroy(stdev2);
+	test_ioctl_ioas_unmap(self->ioas_id, second, length);
+	EXPECT_ERRNO(EINVAL, _test_cmd_check_map(self->fd, hwpt_id, second,
+						 io_page, small_buf + length));
+	check_mock_map(hwpt_id, MOCK_APERTURE_START, length, small_buf);
+
+	/*
+	 * It holds the IOAS until it goes, and with no device left its
+	 * domain still keeps the memory pinned.
+	 */
+	test_ioctl_destroy(stdev_id);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, self->ioas_id));
+	check_refs(small_buf, length, 1);
+	test_ioctl_destroy(hwpt_id);
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, hwpt_id));
+	check_refs(small_buf, length, 0);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+/* IOMMU_HWPT_ALLOC with room for a tail the kernel does not know. */
+struct hwpt_alloc_long {
+	struct iommu_hwpt_alloc cmd;
+	__u64 tail;
+};
+
+/* A command that would work: a HWPT for dev_id mirroring pt_id. */
+static void hwpt_alloc_init(struct hwpt_alloc_long *buf, __u32 dev_id,
+			    __u32 pt_id)
+{
+	memset(buf, 0, sizeof(*buf));
+	buf->cmd.size = sizeof(buf->cmd);
+	buf->cmd.dev_id = dev_id;
+	buf->cmd.pt_id = pt_id;
+}
+
+TEST_F(mock_objects, hwpt_alloc_bad_input)
+{
+	const __u32 bad_flags[] = {
+		IOMMU_HWPT_ALLOC_NEST_PARENT,
+		IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+		IOMMU_HWPT_FAULT_ID_VALID,
+		1U << 3,
+		1U << 31,
+	};
+	struct hwpt_alloc_long buf;
+	struct iommu_hwpt_alloc *cmd = &buf.cmd;
+	__u32 stdev_id, hwpt_id, idev_id;
+	__u64 data = 0;
+	unsigned int i;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, &idev_id);
+
+	for (i = 0; i != ARRAY_SIZE(bad_flags); i++) {
+		hwpt_alloc_init(&buf, idev_id, self->ioas_id);
+		cmd->flags = bad_flags[i];
+		TH_LOG("flags %#x", cmd->flags);
+		EXPECT_ERRNO(EOPNOTSUPP,
+			     ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	}
+
+	hwpt_alloc_init(&buf, idev_id, self->ioas_id);
+	cmd->__reserved = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+
+	/* Driver data: a length without a type, a type without a length. */
+	hwpt_alloc_init(&buf, idev_id, self->ioas_id);
+	cmd->data_len = sizeof(data);
+	cmd->data_uptr = (uintptr_t)&data;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	hwpt_alloc_init(&buf, idev_id, self->ioas_id);
+	cmd->data_type = IOMMU_HWPT_DATA_VTD_S1;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	/* And a type the mock IOMMU does not take. */
+	cmd->data_len = sizeof(data);
+	cmd->data_uptr = (uintptr_t)&data;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+
+	/* dev_id must name a device. */
+	hwpt_alloc_init(&buf, idev_id, self->ioas_id);
+	cmd->dev_id = 0;
+	EXPECT_ERRNO(ENOENT, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	cmd->dev_id = self->ioas_id;
+	EXPECT_ERRNO(ENOENT, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	cmd->dev_id = stdev_id;
+	EXPECT_ERRNO(ENOENT, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+
+	/* pt_id must name an IOAS (upstream: EINVAL for anything else). */
+	hwpt_alloc_init(&buf, idev_id, self->ioas_id);
+	cmd->pt_id = 0;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	cmd->pt_id = idev_id;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	/* A HWPT as the parent asks for nesting, which needs driver data. */
+	cmd->pt_id = hwpt_id;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+
+	/* The size: short of __reserved, and an unknown tail. */
+	hwpt_alloc_init(&buf, idev_id, self->ioas_id);
+	cmd->size = offsetof(struct iommu_hwpt_alloc, __reserved) +
+		    sizeof(cmd->__reserved) - 1;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	cmd->size = sizeof(buf);
+	buf.tail = 1;
+	EXPECT_ERRNO(E2BIG, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+
+	/* The first version of the structure, and a zero tail, work. */
+	buf.tail = 0;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	test_ioctl_destroy(cmd->out_hwpt_id);
+	hwpt_alloc_init(&buf, idev_id, self->ioas_id);
+	cmd->size = offsetof(struct iommu_hwpt_alloc, __reserved) +
+		    sizeof(cmd->__reserved);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_HWPT_ALLOC, cmd));
+	test_ioctl_destroy(cmd->out_hwpt_id);
+
+	/* No failed call left a HWPT holding the IOAS. */
+	test_ioctl_destroy(stdev_id);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(mock_objects, pins_come_with_the_first_domain)
+{
+	const __u64 iova = MOCK_APERTURE_START + 64 * page_size;
+	const size_t length = 4 * page_size;
+	__u32 stdev[2], idev_id, hwpt_id, user_hwpt, other;
+
+	/*
+	 * Without a domain a map pins nothing, however often it is made.
+	 * (At fixed IOVAs: the kernel would choose some below the aperture
+	 * of the domains to come.)
+	 */
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, length,
+				  MOCK_APERTURE_START);
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, page_size, iova);
+	check_refs(small_buf, length, 0);
+
+	/* The first domain pins each map once; more domains pin nothing. */
+	test_cmd_mock_domain(self->ioas_id, &stdev[0], &hwpt_id, &idev_id);
+	check_mock_map(hwpt_id, MOCK_APERTURE_START, length, small_buf);
+	check_mock_map(hwpt_id, iova, page_size, small_buf);
+	check_refs(small_buf, page_size, 2);
+	check_refs(small_buf + page_size, length - page_size, 1);
+	test_cmd_mock_domain(self->ioas_id, &stdev[1], NULL, NULL);
+	test_cmd_hwpt_alloc(idev_id, self->ioas_id, &user_hwpt);
+	check_mock_map(user_hwpt, MOCK_APERTURE_START, length, small_buf);
+	check_refs(small_buf, page_size, 2);
+	check_refs(small_buf + page_size, length - page_size, 1);
+
+	/* A HWPT without a device is a domain too: the pins stay. */
+	test_ioctl_destroy(stdev[0]);
+	test_ioctl_destroy(stdev[1]);
+	check_mock_map(user_hwpt, iova, page_size, small_buf);
+	check_refs(small_buf, page_size, 2);
+	check_refs(small_buf + page_size, length - page_size, 1);
+
+	/* The last domain takes every pin with it; the maps stay. */
+	test_ioctl_destroy(user_hwpt);
+	check_refs(small_buf, length, 0);
+
+	/* IOMMU_HWPT_ALLOC alone, as the first domain, pins them again. */
+	test_ioctl_ioas_alloc(&other);
+	test_cmd_mock_domain(other, &stdev[0], NULL, &idev_id);
+	test_cmd_hwpt_alloc(idev_id, self->ioas_id, &user_hwpt);
+	check_mock_map(user_hwpt, MOCK_APERTURE_START, length, small_buf);
+	check_refs(small_buf, page_size, 2);
+	check_refs(small_buf + page_size, length - page_size, 1);
+	test_ioctl_destroy(user_hwpt);
+	check_refs(small_buf, length, 0);
+
+	test_ioctl_ioas_unmap_all(self->ioas_id, length + page_size);
+	test_ioctl_destroy(stdev[0]);
+	test_ioctl_destroy(other);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+/*
+ * Memory that cannot be pinned for a read/write map, one kind per slot of
+ * BAD_SLOT bytes: read-only, inaccessible, not there at all, and a
+ * written page followed by an inaccessible one. Every slot is mapped in
+ * the process, so munmap(BAD_KINDS * BAD_SLOT) releases it all.
+ */
+#define BAD_KINDS 4
+#define BAD_SLOT (2 * page_size)
+
+static const char *const bad_kinds[BAD_KINDS] = {
+	"read-only", "inaccessible", "unmapped", "half inaccessible",
+};
+
+static char *alloc_bad_memory(struct __test_metadata *_metadata)
+{
+	char *bad;
+
+	bad = mmap(NULL, BAD_KINDS * BAD_SLOT, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, bad);
+	memset(bad, 0x77, BAD_KINDS * BAD_SLOT);
+	ASSERT_EQ(0, mprotect(bad, BAD_SLOT, PROT_READ));
+	ASSERT_EQ(0, mprotect(bad + BAD_SLOT, BAD_SLOT, PROT_NONE));
+	ASSERT_EQ(0, munmap(bad + 2 * BAD_SLOT, BAD_SLOT));
+	ASSERT_EQ(0, mprotect(bad + 3 * BAD_SLOT + page_size, page_size,
+			      PROT_NONE));
+	return bad;
+}
+
+TEST_F(mock_objects, first_domain_needs_pinnable_memory)
+{
+	const struct iommu_iova_range all = { .start = 0, .last = UINT64_MAX };
+	const __u64 bad_iova = MOCK_APERTURE_START + 64 * page_size;
+	const size_t length = 2 * page_size;
+	__u32 other, stdev_id, idev_id, hwpt_id;
+	unsigned int i;
+	__u64 iova;
+	char *bad;
+
+	bad = alloc_bad_memory(_metadata);
+	/* A device elsewhere, to ask IOMMU_HWPT_ALLOC for a domain. */
+	test_ioctl_ioas_alloc(&other);
+	test_cmd_mock_domain(other, &stdev_id, NULL, &idev_id);
+	/* Below the bad map, so that it is pinned before the failure. */
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, length,
+				  MOCK_APERTURE_START);
+
+	for (i = 0; i != BAD_KINDS; i++) {
+		TH_LOG("%s memory", bad_kinds[i]);
+		/* Without a domain any memory maps, even writeable. */
+		test_ioctl_ioas_map_fixed(self->ioas_id, bad + i * BAD_SLOT,
+					  BAD_SLOT, bad_iova);
+		EXPECT_ERRNO(EFAULT, _test_cmd_mock_domain(self->fd,
+							   self->ioas_id, NULL,
+							   NULL, NULL));
+		EXPECT_ERRNO(EFAULT,
+			     _test_cmd_hwpt_alloc(self->fd, idev_id,
+						  self->ioas_id, 0, NULL));
+		/*
+		 * Neither left a domain, an aperture or a pin behind: without
+		 * a domain, IOVA has byte granularity.
+		 */
+		check_iova_ranges(_metadata, self->fd, self->ioas_id, &all, 1,
+				  1);
+		check_refs(small_buf, length, 0);
+		if (i == BAD_KINDS - 1)
+			check_refs(bad + i * BAD_SLOT, page_size, 0);
+		test_ioctl_ioas_unmap(self->ioas_id, bad_iova, BAD_SLOT);
+	}
+
+	/* Read-only memory mapped read-only is fine. */
+	iova = bad_iova;
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, bad,
+					  BAD_SLOT, &iova,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_READABLE));
+	test_cmd_hwpt_alloc(idev_id, self->ioas_id, &hwpt_id);
+	check_mock_map(hwpt_id, MOCK_APERTURE_START, length, small_buf);
+	check_mock_map(hwpt_id, bad_iova, BAD_SLOT, bad);
+	check_refs(small_buf, length, 1);
+	check_refs(bad, BAD_SLOT, 1);
+	test_ioctl_destroy(hwpt_id);
+	check_refs(small_buf, length, 0);
+	check_refs(bad, BAD_SLOT, 0);
+
+	test_ioctl_destroy(stdev_id);
+	test_ioctl_destroy(other);
+	test_ioctl_destroy(self->ioas_id);
+	ASSERT_EQ(0, munmap(bad, BAD_KINDS * BAD_SLOT));
+}
+
+TEST_F(mock_objects, map_with_a_domain_pins_at_once)
+{
+	const __u64 iova = MOCK_APERTURE_START;
+	__u32 stdev_id, hwpt_id;
+	unsigned int i;
+	__u64 got;
+	char *bad;
+
+	bad = alloc_bad_memory(_metadata);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+
+	for (i = 0; i != BAD_KINDS; i++) {
+		TH_LOG("%s memory", bad_kinds[i]);
+		got = iova;
+		EXPECT_ERRNO(EFAULT,
+			     _test_ioctl_ioas_map(self->fd, self->ioas_id,
+						  bad + i * BAD_SLOT, BAD_SLOT,
+						  &got, FIXED_RW));
+		if (i == BAD_KINDS - 1)
+			check_refs(bad + i * BAD_SLOT, page_size, 0);
+		/* And the same at an IOVA the kernel chooses. */
+		EXPECT_ERRNO(EFAULT,
+			     _test_ioctl_ioas_map(self->fd, self->ioas_id,
+						  bad + i * BAD_SLOT, BAD_SLOT,
+						  &got, TEST_MAP_RW));
+	}
+	/* The failures left no area: only this one is unmapped below. */
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, BAD_SLOT, iova);
+	check_mock_map(hwpt_id, iova, BAD_SLOT, small_buf);
+	check_refs(small_buf, BAD_SLOT, 1);
+
+	test_ioctl_destroy(stdev_id);
+	check_refs(small_buf, BAD_SLOT, 0);
+	test_ioctl_ioas_unmap_all(self->ioas_id, BAD_SLOT);
+	test_ioctl_destroy(self->ioas_id);
+	ASSERT_EQ(0, munmap(bad, BAD_KINDS * BAD_SLOT));
+}
+
+TEST_F(mock_objects, pins_across_ioases)
+{
+	const size_t length = 4 * page_size;
+	const __u64 iova = MOCK_APERTURE_START;
+	const __u64 other_iova = MOCK_APERTURE_START + 64 * page_size;
+	__u32 other, stdev_id, other_stdev, other_hwpt;
+
+	test_ioctl_ioas_alloc(&other);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, NULL, NULL);
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, length, iova);
+	check_refs(small_buf, length, 1);
+
+	/* A copy shares the pins of its map, with or without a domain. */
+	test_ioctl_ioas_copy_fixed(other, self->ioas_id, iova, length,
+				   other_iova);
+	check_refs(small_buf, length, 1);
+	test_cmd_mock_domain(other, &other_stdev, &other_hwpt, NULL);
+	check_mock_map(other_hwpt, other_iova, length, small_buf);
+	check_refs(small_buf, length, 1);
+
+	/* Either IOAS's domain keeps the pins alone. */
+	test_ioctl_destroy(stdev_id);
+	check_refs(small_buf, length, 1);
+	test_ioctl_destroy(other_stdev);
+	check_refs(small_buf, length, 0);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, NULL, NULL);
+	check_refs(small_buf, length, 1);
+
+	/* A second map of the same memory is pinned apart from the first. */
+	test_ioctl_ioas_unmap(other, other_iova, length);
+	test_ioctl_ioas_map_fixed(other, small_buf, length, other_iova);
+	check_refs(small_buf, length, 1);
+	test_cmd_mock_domain(other, &other_stdev, &other_hwpt, NULL);
+	check_mock_map(other_hwpt, other_iova, length, small_buf);
+	check_refs(small_buf, length, 2);
+	test_ioctl_destroy(stdev_id);
+	check_refs(small_buf, length, 1);
+	test_ioctl_destroy(other_stdev);
+	check_refs(small_buf, length, 0);
+
+	test_ioctl_destroy(other);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(mock_objects, test_cmd_length)
+{
+	struct {
+		struct iommu_test_cmd cmd;
+		__u64 tail;
+	} buf = {};
+	const size_t min_size =
+		offsetof(struct iommu_test_cmd, last) + sizeof(buf.cmd.last);
+	__u32 stdev_id;
+
+	buf.cmd.op = IOMMU_TEST_OP_MOCK_DOMAIN;
+	buf.cmd.id = self->ioas_id;
+	buf.cmd.size = min_size - 1;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_TEST_CMD, &buf));
+	buf.cmd.size = 0;
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_TEST_CMD, &buf));
+	buf.cmd.size = sizeof(buf);
+	buf.tail = 1;
+	EXPECT_ERRNO(E2BIG, ioctl(self->fd, IOMMU_TEST_CMD, &buf));
+	/* None of those made a device: the IOAS is free. */
+	test_ioctl_destroy(self->ioas_id);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+
+	buf.cmd.id = self->ioas_id;
+	buf.tail = 0;
+	buf.cmd.size = min_size;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_TEST_CMD, &buf));
+	stdev_id = buf.cmd.mock_domain.out_stdev_id;
+	ASSERT_NE(0, stdev_id);
+	ASSERT_NE(0, buf.cmd.mock_domain.out_hwpt_id);
+	test_ioctl_destroy(stdev_id);
+
+	buf.cmd.size = sizeof(buf);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_TEST_CMD, &buf));
+	test_ioctl_destroy(buf.cmd.mock_domain.out_stdev_id);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_F(mock_objects, check_ops_bad_input)
+{
+	const __u64 iova = MOCK_APERTURE_START;
+	struct iommu_test_cmd cmd = {
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.check_map = {
+			.iova = iova,
+			.length = page_size,
+			.uptr = (uintptr_t)small_buf,
+		},
+	};
+	__u32 stdev_id, hwpt_id;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	test_ioctl_ioas_map_fixed(self->ioas_id, small_buf, 2 * page_size,
+				  iova);
+	cmd.id = hwpt_id;
+	cmd.size = offsetof(struct iommu_test_cmd, last);
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
+	cmd.size = sizeof(cmd);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
+
+	/* Not a mock HWPT. */
+	EXPECT_ERRNO(ENOENT, _test_cmd_check_map(self->fd, 0, iova, page_size,
+						 small_buf));
+	EXPECT_ERRNO(ENOENT, _test_cmd_check_map(self->fd, self->ioas_id, iova,
+						 page_size, small_buf));
+	EXPECT_ERRNO(ENOENT, _test_cmd_check_map(self->fd, stdev_id, iova,
+						 page_size, small_buf));
+
+	/* Not in IO pages. */
+	EXPECT_ERRNO(EINVAL,
+		     _test_cmd_check_map(self->fd, hwpt_id, iova + io_page / 2,
+					 io_page, small_buf));
+	EXPECT_ERRNO(EINVAL, _test_cmd_check_map(self->fd, hwpt_id, iova,
+						 io_page + 1, small_buf));
+	EXPECT_ERRNO(EINVAL, _test_cmd_check_map(self->fd, hwpt_id, iova,
+						 io_page, small_buf + 1));
+
+	/* Mapped, but not to that memory; or not mapped at all. */
+	EXPECT_ERRNO(EINVAL,
+		     _test_cmd_check_map(self->fd, hwpt_id, iova, page_size,
+					 small_buf + page_size));
+	EXPECT_ERRNO(EINVAL,
+		     _test_cmd_check_map(self->fd, hwpt_id, iova + page_size,
+					 page_size, small_buf));
+	EXPECT_ERRNO(EINVAL, _test_cmd_check_map(self->fd, hwpt_id, iova,
+						 3 * page_size, small_buf));
+	check_mock_map(hwpt_id, iova + io_page, io_page, small_buf + io_page);
+
+	/* CHECK_REFS works in whole pages, and says EIO on a mismatch. */
+	EXPECT_ERRNO(EINVAL, _test_cmd_check_refs(self->fd, small_buf + io_page,
+						  page_size, 1));
+	EXPECT_ERRNO(EINVAL,
+		     _test_cmd_check_refs(self->fd, small_buf, io_page, 1));
+	EXPECT_ERRNO(EIO, _test_cmd_check_refs(self->fd, small_buf,
+					       2 * page_size, 0));
+	EXPECT_ERRNO(EIO, _test_cmd_check_refs(self->fd, small_buf,
+					       3 * page_size, 1));
+	EXPECT_ERRNO(EIO,
+		     _test_cmd_check_refs(self->fd, small_buf, page_size, 2));
+	check_refs(small_buf, 2 * page_size, 1);
+	check_refs(small_buf + 2 * page_size, page_size, 0);
+}
+
+/*
+ * Mapping with domains attached. Every variant has one mock device on the
+ * IOAS. "two_devices" attaches a second one to the IOAS as well (which
+ * may share the first one's domain); "hwpt_alloc" and "hugetlb" attach
+ * the second one to a HWPT made by IOMMU_HWPT_ALLOC, so that two distinct
+ * domains mirror the IOAS. "hugetlb" and "thp" map 2 MiB of huge pages.
+ */
+enum backing {
+	BACKING_PAGES,
+	BACKING_HUGETLB,
+	BACKING_THP,
+};
+
+FIXTURE(mock_map)
+{
+	int fd;
+	__u32 ioas_id;
+	unsigned int num_devices;
+	__u32 stdev_ids[2];
+	__u32 hwpt_ids[2];
+	__u32 idev_ids[2];
+	/* The test buffer: written, buf_size bytes, from the mmap at raw. */
+	char *buf;
+	size_t buf_size;
+	void *raw;
+	size_t raw_size;
+	/* Where fixed maps start: the bottom of the aperture. */
+	__u64 base;
+};
+
+FIXTURE_VARIANT(mock_map)
+{
+	unsigned int devices;
+	bool hwpt_alloc;
+	enum backing backing;
+};
+
+FIXTURE_VARIANT_ADD(mock_map, one_device)
+{
+	.devices = 1,
+	.backing = BACKING_PAGES,
+};
+
+FIXTURE_VARIANT_ADD(mock_map, two_devices)
+{
+	.devices = 2,
+	.backing = BACKING_PAGES,
+};
+
+FIXTURE_VARIANT_ADD(mock_map, hwpt_alloc)
+{
+	.devices = 2,
+	.hwpt_alloc = true,
+	.backing = BACKING_PAGES,
+};
+
+FIXTURE_VARIANT_ADD(mock_map, hugetlb)
+{
+	.devices = 2,
+	.hwpt_alloc = true,
+	.backing = BACKING_HUGETLB,
+};
+
+FIXTURE_VARIANT_ADD(mock_map, thp)
+{
+	.devices = 1,
+	.backing = BACKING_THP,
+};
+
+FIXTURE_SETUP(mock_map)
+{
+	uintptr_t aligned;
+	unsigned int i;
+
+	switch (variant->backing) {
+	case BACKING_PAGES:
+		self->raw_size = 16 * page_size;
+		self->raw = mmap(NULL, self->raw_size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, self->raw);
+		self->buf = self->raw;
+		self->buf_size = self->raw_size;
+		break;
+	case BACKING_HUGETLB:
+		/* One of the guest's few huge pages, shared by all tests. */
+		self->raw_size = SZ_2M;
+		self->raw = mmap(NULL, self->raw_size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1,
+				 0);
+		if (self->raw == MAP_FAILED)
+			SKIP_TEST_PROCESS("no 2 MiB hugetlb page free");
+		self->buf = self->raw;
+		self->buf_size = self->raw_size;
+		break;
+	case BACKING_THP:
+		self->raw_size = 2 * SZ_2M;
+		self->raw = mmap(NULL, self->raw_size, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, self->raw);
+		aligned = ((uintptr_t)self->raw + SZ_2M - 1) & ~(SZ_2M - 1);
+		self->buf = (char *)aligned;
+		self->buf_size = SZ_2M;
+		if (madvise(self->buf, self->buf_size, MADV_HUGEPAGE)) {
+			munmap(self->raw, self->raw_size);
+			SKIP_TEST_PROCESS("no transparent huge pages");
+		}
+		break;
+	}
+	memset(self->buf, 0xa5, self->buf_size);
+
+	self->base = MOCK_APERTURE_START;
+	self->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->fd);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+
+	test_cmd_mock_domain(self->ioas_id, &self->stdev_ids[0],
+			     &self->hwpt_ids[0], &self->idev_ids[0]);
+	self->num_devices = 1;
+	for (i = 1; i < variant->devices; i++) {
+		__u32 pt_id = self->ioas_id;
+
+		if (variant->hwpt_alloc)
+			test_cmd_hwpt_alloc(self->idev_ids[0], self->ioas_id,
+					    &pt_id);
+		test_cmd_mock_domain(pt_id, &self->stdev_ids[i],
+				     &self->hwpt_ids[i], &self->idev_ids[i]);
+		if (variant->hwpt_alloc) {
+			ASSERT_EQ(pt_id, self->hwpt_ids[i]);
+			ASSERT_NE(self->hwpt_ids[0], self->hwpt_ids[i]);
+		}
+		self->num_devices++;
+	}
+}
+
+FIXTURE_TEARDOWN(mock_map)
+{
+	close(self->fd);
+	/* Closing the context released every pin on the buffer. */
+	expect_unpinned(_metadata, self->buf, self->buf_size);
+	munmap(self->raw, self->raw_size);
+}
+
+/* Every domain translates [iova, iova + length) to the memory at uptr. */
+static void check_mapped_in(struct __test_metadata *_metadata, int fd,
+			    const __u32 *hwpt_ids, unsigned int num_hwpts,
+			    __u64 iova, size_t length, const void *uptr)
+{
+	unsigned int i;
+
+	for (i = 0; i != num_hwpts; i++)
+		ASSERT_EQ(0, _test_cmd_check_map(fd, hwpt_ids[i], iova, length,
+						 uptr));
+}
+
+#define check_mapped(iova, length, uptr)                     \
+	check_mapped_in(_metadata, self->fd, self->hwpt_ids, \
+			self->num_devices, iova, length, uptr)
+
+/*
+ * No domain translates any IO page of [iova, iova + length) to the memory
+ * at uptr any more. Up to 32 IO pages are tried, the first and the last
+ * among them.
+ */
+static void check_unmapped_in(struct __test_metadata *_metadata, int fd,
+			      const __u32 *hwpt_ids, unsigned int num_hwpts,
+			      __u64 iova, size_t length, const char *uptr)
+{
+	size_t num = length / io_page;
+	size_t step = num > 32 ? num / 32 : 1;
+	size_t last = length - io_page;
+	unsigned int i;
+	size_t n;
+
+	for (i = 0; i != num_hwpts; i++) {
+		for (n = 0; n < num; n += step)
+			EXPECT_ERRNO(EINVAL,
+				     _test_cmd_check_map(fd, hwpt_ids[i],
+							 iova + n * io_page,
+							 io_page,
+							 uptr + n * io_page));
+		EXPECT_ERRNO(EINVAL,
+			     _test_cmd_check_map(fd, hwpt_ids[i], iova + last,
+						 io_page, uptr + last));
+	}
+}
+
+#define check_unmapped(iova, length, uptr)                     \
+	check_unmapped_in(_metadata, self->fd, self->hwpt_ids, \
+			  self->num_devices, iova, length, uptr)
+
+TEST_F(mock_map, map_fixed_unmap)
+{
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+	check_mapped(self->base, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, self->buf_size);
+	check_unmapped(self->base, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 0);
+	test_ioctl_ioas_unmap_all(self->ioas_id, 0);
+}
+
+TEST_F(mock_map, map_auto_unmap)
+{
+	__u64 iova = 0;
+
+	test_ioctl_ioas_map(self->ioas_id, self->buf, self->buf_size, &iova);
+	ASSERT_TRUE(iova >= MOCK_APERTURE_START);
+	ASSERT_TRUE(iova + self->buf_size - 1 <= MOCK_APERTURE_LAST);
+	ASSERT_EQ(0, iova % page_size);
+	check_mapped(iova, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+
+	test_ioctl_ioas_unmap(self->ioas_id, iova, self->buf_size);
+	check_unmapped(iova, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+TEST_F(mock_map, map_twice)
+{
+	__u64 iova = 0;
+
+	/* Two maps of the same memory: two pins, two translations. */
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+	check_refs(self->buf, self->buf_size, 1);
+	test_ioctl_ioas_map(self->ioas_id, self->buf, self->buf_size, &iova);
+	check_refs(self->buf, self->buf_size, 2);
+	check_mapped(self->base, self->buf_size, self->buf);
+	check_mapped(iova, self->buf_size, self->buf);
+
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, self->buf_size);
+	check_unmapped(self->base, self->buf_size, self->buf);
+	check_mapped(iova, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+
+	test_ioctl_ioas_unmap(self->ioas_id, iova, self->buf_size);
+	check_unmapped(iova, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+TEST_F(mock_map, unmap_many_areas)
+{
+	size_t half = self->buf_size / 2;
+	__u64 iova = 0, far;
+
+	/*
+	 * The buffer's two halves as two areas side by side, in swapped
+	 * order, then its first half and all of it again elsewhere.
+	 */
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf + half, half,
+				  self->base);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, half,
+				  self->base + half);
+	check_mapped(self->base, half, self->buf + half);
+	check_mapped(self->base + half, half, self->buf);
+	far = self->base + 4 * self->buf_size;
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, half, far);
+	check_mapped(far, half, self->buf);
+	test_ioctl_ioas_map(self->ioas_id, self->buf, self->buf_size, &iova);
+	check_mapped(iova, self->buf_size, self->buf);
+	check_refs(self->buf, half, 3);
+	check_refs(self->buf + half, half, 2);
+
+	/* One unmap takes both side by side areas, and only them. */
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, self->buf_size);
+	check_unmapped(self->base, half, self->buf + half);
+	check_unmapped(self->base + half, half, self->buf);
+	check_mapped(iova, self->buf_size, self->buf);
+	check_mapped(far, half, self->buf);
+	check_refs(self->buf, half, 2);
+	check_refs(self->buf + half, half, 1);
+
+	test_ioctl_ioas_unmap_all(self->ioas_id, self->buf_size + half);
+	check_unmapped(iova, self->buf_size, self->buf);
+	check_unmapped(far, half, self->buf);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+TEST_F(mock_map, unmap_partial_refused)
+{
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+
+	/* Cutting into the area fails and changes no domain. */
+	EXPECT_ERRNO(ENOENT,
+		     _test_ioctl_ioas_unmap(self->fd, self->ioas_id, self->base,
+					    page_size, NULL));
+	EXPECT_ERRNO(ENOENT, _test_ioctl_ioas_unmap(self->fd, self->ioas_id,
+						    self->base + page_size,
+						    self->buf_size, NULL));
+	EXPECT_ERRNO(ENOENT, _test_ioctl_ioas_unmap(self->fd, self->ioas_id,
+						    self->base - page_size,
+						    2 * page_size, NULL));
+	check_mapped(self->base, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+	test_ioctl_ioas_unmap_all(self->ioas_id, self->buf_size);
+	check_unmapped(self->base, self->buf_size, self->buf);
+}
+
+/*
+ * Every start and end on the IO page grid of the first four pages of the
+ * buffer, mapped at the same offset in the IOVA space: only those IO
+ * pages are translated, the pages they touch are pinned once, and unmap
+ * takes it all back.
+ */
+TEST_F(mock_map, io_page_alignment_sweep)
+{
+	const unsigned int num = 4 * page_size / io_page;
+	unsigned int start, end;
+
+	for (start = 0; start != num; start++) {
+		for (end = start + 1; end <= num; end++) {
+			size_t offset = start * io_page;
+			size_t length = (end - start) * io_page;
+			size_t first_page = offset / page_size * page_size;
+			size_t pinned = (offset + length + page_size - 1) /
+						page_size * page_size -
+					first_page;
+			char *uptr = self->buf + offset;
+			__u64 iova = self->base + offset;
+
+			TH_LOG("IO pages %u to %u", start, end);
+			test_ioctl_ioas_map_fixed(self->ioas_id, uptr, length,
+						  iova);
+			check_mapped(iova, length, uptr);
+			/* Its neighbours in both spaces are not. */
+			if (start)
+				check_unmapped(iova - io_page, io_page,
+					       uptr - io_page);
+			check_unmapped(iova + length, io_page, uptr + length);
+			check_refs(self->buf + first_page, pinned, 1);
+
+			test_ioctl_ioas_unmap(self->ioas_id, iova, length);
+			check_unmapped(iova, length, uptr);
+			check_refs(self->buf, 4 * page_size, 0);
+		}
+	}
+	test_ioctl_ioas_unmap_all(self->ioas_id, 0);
+}
+
+TEST_F(mock_map, io_page_auto_iova)
+{
+	const unsigned int num = 4 * page_size / io_page;
+	unsigned int start;
+
+	/* A chosen IOVA keeps the offset of the memory in its page. */
+	for (start = 0; start != num; start++) {
+		size_t offset = start * io_page;
+		size_t length = 4 * page_size - offset;
+		__u64 iova = 0;
+
+		TH_LOG("offset %zu", offset);
+		test_ioctl_ioas_map(self->ioas_id, self->buf + offset, length,
+				    &iova);
+		ASSERT_EQ(offset % page_size, iova % page_size);
+		ASSERT_TRUE(iova >= MOCK_APERTURE_START);
+		ASSERT_TRUE(iova + length - 1 <= MOCK_APERTURE_LAST);
+		check_mapped(iova, length, self->buf + offset);
+		test_ioctl_ioas_unmap(self->ioas_id, iova, length);
+		check_unmapped(iova, length, self->buf + offset);
+	}
+	check_refs(self->buf, 4 * page_size, 0);
+}
+
+/* Upstream rule: the memory's and the IOVA's offsets need not agree. */
+TEST_F(mock_map, io_page_offsets_differ)
+{
+	__u64 second = self->base + 16 * page_size + io_page;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf + io_page,
+				  2 * page_size, self->base);
+	check_mapped(self->base, 2 * page_size, self->buf + io_page);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, page_size, second);
+	check_mapped(second, page_size, self->buf);
+	check_refs(self->buf, page_size, 2);
+	check_refs(self->buf + page_size, 2 * page_size, 1);
+	test_ioctl_ioas_unmap_all(self->ioas_id, 3 * page_size);
+	check_unmapped(self->base, 2 * page_size, self->buf + io_page);
+	check_unmapped(second, page_size, self->buf);
+}
+
+TEST_F(mock_map, io_page_misaligned)
+{
+	size_t length;
+	__u64 iova;
+
+	/* Less than an IO page: in the length, the memory or the IOVA. */
+	iova = self->base;
+	length = io_page + io_page / 2;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(self->fd, self->ioas_id, self->buf,
+					  length, &iova, FIXED_RW));
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(self->fd, self->ioas_id, self->buf,
+					  io_page / 2, &iova, TEST_MAP_RW));
+	iova = self->base;
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+						  self->buf + io_page / 2,
+						  io_page, &iova, FIXED_RW));
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+						  self->buf + io_page / 2,
+						  io_page, &iova, TEST_MAP_RW));
+	iova = self->base + io_page / 2;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(self->fd, self->ioas_id, self->buf,
+					  io_page, &iova, FIXED_RW));
+	/* Nothing was pinned or mapped by any of them. */
+	check_refs(self->buf, page_size, 0);
+	test_ioctl_ioas_unmap_all(self->ioas_id, 0);
+}
+
+TEST_F(mock_map, copy_within_ioas)
+{
+	size_t part = 2 * page_size;
+	__u64 copy = self->base + 4 * self->buf_size;
+	__u64 iova = 0;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+	/* A part of the area, to a fixed and to a chosen IOVA. */
+	test_ioctl_ioas_copy_fixed(self->ioas_id, self->ioas_id,
+				   self->base + page_size, part, copy);
+	check_mapped(copy, part, self->buf + page_size);
+	test_ioctl_ioas_copy(self->ioas_id, self->ioas_id, self->base,
+			     self->buf_size, &iova);
+	check_mapped(iova, self->buf_size, self->buf);
+	/* Copies share the pins of the map. */
+	check_refs(self->buf, self->buf_size, 1);
+
+	/* The source can go; the copies stay, and keep the pages pinned. */
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, self->buf_size);
+	check_unmapped(self->base, self->buf_size, self->buf);
+	check_mapped(copy, part, self->buf + page_size);
+	check_mapped(iova, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+
+	/* A copy of a part keeps all of the map's memory pinned. */
+	test_ioctl_ioas_unmap(self->ioas_id, iova, self->buf_size);
+	check_unmapped(iova, self->buf_size, self->buf);
+	check_mapped(copy, part, self->buf + page_size);
+	check_refs(self->buf, self->buf_size, 1);
+	test_ioctl_ioas_unmap_all(self->ioas_id, part);
+	check_unmapped(copy, part, self->buf + page_size);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+TEST_F(mock_map, copy_to_and_from_ioas_without_domain)
+{
+	__u64 plain_iova = 64 * page_size;
+	__u64 back = self->base + 2 * self->buf_size;
+	__u32 plain_id;
+
+	test_ioctl_ioas_alloc(&plain_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+
+	/* Out of the IOAS with domains: they do not change. */
+	test_ioctl_ioas_copy_fixed(plain_id, self->ioas_id, self->base,
+				   self->buf_size, plain_iova);
+	check_mapped(self->base, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, self->buf_size);
+	check_unmapped(self->base, self->buf_size, self->buf);
+	/* A copy in an IOAS without a domain does not keep the pins. */
+	check_refs(self->buf, self->buf_size, 0);
+
+	/* Back into it: every domain is filled, and the memory pinned. */
+	test_ioctl_ioas_copy_fixed(self->ioas_id, plain_id, plain_iova,
+				   self->buf_size, back);
+	check_mapped(back, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+
+	test_ioctl_ioas_unmap_all(plain_id, self->buf_size);
+	check_mapped(back, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+	test_ioctl_destroy(plain_id);
+	test_ioctl_ioas_unmap_all(self->ioas_id, self->buf_size);
+	check_unmapped(back, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+TEST_F(mock_map, copy_across_areas)
+{
+	size_t half = self->buf_size / 2;
+	__u64 plain_iova = 64 * page_size;
+	__u64 dst = self->base + 2 * self->buf_size;
+	__u32 plain_id;
+
+	/* Contiguous in IOVA in a plain IOAS, swapped in memory. */
+	test_ioctl_ioas_alloc(&plain_id);
+	test_ioctl_ioas_map_fixed(plain_id, self->buf + half, half, plain_iova);
+	test_ioctl_ioas_map_fixed(plain_id, self->buf, half, plain_iova + half);
+
+	/* One copy of both areas, and one across their boundary. */
+	test_ioctl_ioas_copy_fixed(self->ioas_id, plain_id, plain_iova,
+				   self->buf_size, dst);
+	check_mapped(dst, half, self->buf + half);
+	check_mapped(dst + half, half, self->buf);
+	test_ioctl_ioas_copy_fixed(self->ioas_id, plain_id,
+				   plain_iova + half - page_size, 2 * page_size,
+				   self->base);
+	check_mapped(self->base, page_size,
+		     self->buf + self->buf_size - page_size);
+	check_mapped(self->base + page_size, page_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+
+	test_ioctl_destroy(plain_id);
+	check_refs(self->buf, self->buf_size, 1);
+	test_ioctl_ioas_unmap_all(self->ioas_id,
+				  self->buf_size + 2 * page_size);
+	check_unmapped(dst, half, self->buf + half);
+	check_unmapped(dst + half, half, self->buf);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+TEST_F(mock_map, read_only_memory)
+{
+	size_t length = 4 * page_size;
+	__u64 iova;
+	char *ro;
+
+	ro = mmap(NULL, length, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	memset(ro, 0x3c, length);
+	ASSERT_EQ(0, mprotect(ro, length, PROT_READ));
+
+	/* Pinned for writing, read-only memory cannot be mapped writeable. */
+	iova = self->base;
+	EXPECT_ERRNO(EFAULT, _test_ioctl_ioas_map(self->fd, self->ioas_id, ro,
+						  length, &iova, FIXED_RW));
+	check_refs(ro, length, 0);
+
+	iova = self->base;
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, ro, length,
+					  &iova,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_READABLE));
+	check_mapped(self->base, length, ro);
+	check_refs(ro, length, 1);
+
+	/* A copy may not make it writeable either. */
+	iova = self->base + 16 * page_size;
+	EXPECT_ERRNO(EPERM, _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+						  self->ioas_id, self->base,
+						  length, &iova, FIXED_RW));
+	EXPECT_ERRNO(EPERM,
+		     _test_ioctl_ioas_copy(self->fd, self->ioas_id,
+					   self->ioas_id, self->base, page_size,
+					   &iova, IOMMU_IOAS_MAP_WRITEABLE));
+	check_unmapped(self->base + 16 * page_size, length, ro);
+
+	/* A read-only copy is fine. */
+	iova = self->base + 16 * page_size;
+	ASSERT_EQ(0,
+		  _test_ioctl_ioas_copy(self->fd, self->ioas_id, self->ioas_id,
+					self->base, length, &iova,
+					IOMMU_IOAS_MAP_FIXED_IOVA |
+						IOMMU_IOAS_MAP_READABLE));
+	check_mapped(iova, length, ro);
+	check_refs(ro, length, 1);
+
+	test_ioctl_ioas_unmap_all(self->ioas_id, 2 * length);
+	check_unmapped(self->base, length, ro);
+	check_refs(ro, length, 0);
+	ASSERT_EQ(0, munmap(ro, length));
+}
+
+TEST_F(mock_map, attach_after_map)
+{
+	__u32 stdev_id, hwpt_id, user_hwpt;
+	__u64 iova = 0;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+	test_ioctl_ioas_map(self->ioas_id, self->buf, page_size, &iova);
+
+	/* New domains, automatic or not, start with what the IOAS maps. */
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	test_cmd_hwpt_alloc(self->idev_ids[0], self->ioas_id, &user_hwpt);
+	check_mock_map(hwpt_id, self->base, self->buf_size, self->buf);
+	check_mock_map(hwpt_id, iova, page_size, self->buf);
+	check_mock_map(user_hwpt, self->base, self->buf_size, self->buf);
+	check_mock_map(user_hwpt, iova, page_size, self->buf);
+	/* Attaching pins nothing more. */
+	check_refs(self->buf, page_size, 2);
+	check_refs(self->buf + page_size, self->buf_size - page_size, 1);
+
+	/* And lose what it unmaps, like the others. */
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, self->buf_size);
+	check_unmapped(self->base, self->buf_size, self->buf);
+	EXPECT_ERRNO(EINVAL, _test_cmd_check_map(self->fd, hwpt_id, self->base,
+						 io_page, self->buf));
+	EXPECT_ERRNO(EINVAL,
+		     _test_cmd_check_map(self->fd, user_hwpt, self->base,
+					 io_page, self->buf));
+	check_mock_map(user_hwpt, iova, page_size, self->buf);
+
+	test_ioctl_destroy(user_hwpt);
+	test_ioctl_destroy(stdev_id);
+	check_mapped(iova, page_size, self->buf);
+	test_ioctl_ioas_unmap_all(self->ioas_id, page_size);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+/*
+ * Remove every device of the fixture, then the HWPT it allocated, and
+ * check that no HWPT is left.
+ */
+static void remove_devices_in(struct __test_metadata *_metadata, int fd,
+			      const __u32 *stdev_ids, const __u32 *hwpt_ids,
+			      unsigned int num, bool hwpt_alloc)
+{
+	unsigned int i;
+
+	for (i = 0; i != num; i++)
+		ASSERT_EQ(0, _test_ioctl_destroy(fd, stdev_ids[i]));
+	if (hwpt_alloc)
+		ASSERT_EQ(0, _test_ioctl_destroy(fd, hwpt_ids[1]));
+	for (i = 0; i != num; i++)
+		EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(fd, hwpt_ids[i]));
+}
+
+#define remove_devices()                                                \
+	({                                                              \
+		remove_devices_in(_metadata, self->fd, self->stdev_ids, \
+				  self->hwpt_ids, self->num_devices,    \
+				  variant->hwpt_alloc);                 \
+		self->num_devices = 0;                                  \
+	})
+
+TEST_F(mock_map, pins_follow_the_domains)
+{
+	__u32 hwpt_id;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+	check_refs(self->buf, self->buf_size, 1);
+
+	/* Without domains the map stays, unpinned, until one comes back. */
+	remove_devices();
+	check_refs(self->buf, self->buf_size, 0);
+	test_cmd_mock_domain(self->ioas_id, &self->stdev_ids[0], &hwpt_id,
+			     NULL);
+	self->hwpt_ids[0] = hwpt_id;
+	self->num_devices = 1;
+	check_mapped(self->base, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 1);
+
+	test_ioctl_ioas_unmap_all(self->ioas_id, self->buf_size);
+	check_unmapped(self->base, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+TEST_F(mock_map, destroy_ioas_after_devices)
+{
+	__u64 iova = 0;
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+	test_ioctl_ioas_map(self->ioas_id, self->buf, self->buf_size, &iova);
+
+	/* Not while devices use it; that failure changes nothing. */
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, self->ioas_id));
+	check_mapped(self->base, self->buf_size, self->buf);
+	check_mapped(iova, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 2);
+
+	/* The devices took the pins; the IOAS can go now. */
+	remove_devices();
+	check_refs(self->buf, self->buf_size, 0);
+	test_ioctl_destroy(self->ioas_id);
+}
+
+TEST_HARNESS_MAIN

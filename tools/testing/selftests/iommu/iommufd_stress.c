@@ -1,0 +1,836 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Threads racing on one /dev/iommu context, for a bounded time, so that
+ * KASAN, lockdep and kmemleak see the locking and the lifetimes of
+ * iommufd under concurrency.
+ *
+ * STRESS_WORKERS threads share one context and STRESS_IOAS slots that
+ * each name an IOAS. Each worker runs random operations: map one to four
+ * pages of a shared buffer at a kernel-chosen IOVA or at a fixed one in
+ * an IOVA window of its own, unmap what it mapped, unmap everything in a
+ * slot, copy what it mapped to a slot, replace the IOAS of a slot
+ * (IOMMU_DESTROY, which fails with EBUSY while the IOAS is in use), attach
+ * and remove mock devices, allocate a HWPT and attach a device to it, and
+ * drive an in-kernel access: pin, unpin, read and write, move it to
+ * another IOAS, close it. One more thread opens a context of its own,
+ * fills it (IOAS, map, maybe a mock device, an access that pins) and
+ * closes it again, sometimes closing the context before the access,
+ * which then keeps it alive.
+ *
+ * The workers see each other's work only through IDs that may be stale,
+ * so some failures are what a race should give: ENOENT, EBUSY, EEXIST,
+ * EINVAL, ENOSPC and EADDRINUSE, and EOPNOTSUPP for IOMMU_HWPT_ALLOC on
+ * an ID that now names a HWPT. Any other error fails the test (EFAULT,
+ * ENOMEM: nothing is charged, as root has CAP_IPC_LOCK), as does any
+ * error of the private context. The invariant checked in the end, after
+ * every file is closed, is that no page of the buffers is pinned; the
+ * private context checks it each time it has closed.
+ *
+ * It runs for STRESS_SECONDS, or as many as IOMMUFD_STRESS_SECONDS in the
+ * environment says.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "iommufd_utils.h"
+
+#define STRESS_SECONDS 5
+#define STRESS_MAX_SECONDS 600
+/* Room for a slow kernel to finish the last operations and clean up. */
+#define STRESS_TIMEOUT 120
+#define STRESS_WORKERS 3
+#define STRESS_THREADS (STRESS_WORKERS + 1)
+#define STRESS_IOAS 3
+#define STRESS_BUF_PAGES 64
+#define STRESS_OWN_PAGES 8
+/* Mappings a worker remembers; it unmaps the oldest to make room. */
+#define STRESS_MAPS 8
+#define STRESS_DEVICES 2
+/* Each worker's fixed IOVAs are in a window this far from the next. */
+#define STRESS_WINDOW_STRIDE (64UL << 20)
+#define STRESS_WINDOW_PAGES 64
+/* Attaching to any ID picks one up to this; most objects live below. */
+#define STRESS_ANY_ID 64
+
+#define STRESS_RW (IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE)
+#define STRESS_FIXED_RW (IOMMU_IOAS_MAP_FIXED_IOVA | STRESS_RW)
+#define STRESS_ACCESS_PINS MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES
+
+enum stress_op {
+	STRESS_MAP,
+	STRESS_MAP_FIXED,
+	STRESS_UNMAP,
+	STRESS_UNMAP_ALL,
+	STRESS_COPY,
+	STRESS_IOAS_DESTROY,
+	STRESS_IOAS_ALLOC,
+	STRESS_IOAS_ALLOW,
+	STRESS_MOCK_DOMAIN,
+	STRESS_DEVICE_DESTROY,
+	STRESS_HWPT_ALLOC,
+	STRESS_HWPT_DESTROY,
+	STRESS_ACCESS_CREATE,
+	STRESS_ACCESS_PAGES,
+	STRESS_ACCESS_UNPIN,
+	STRESS_ACCESS_RW,
+	STRESS_ACCESS_REPLACE,
+	STRESS_ACCESS_CLOSE,
+	STRESS_REOPEN,
+	STRESS_REOPEN_PINS,
+	STRESS_NUM_OPS
+};
+
+static const char *const stress_op_names[STRESS_NUM_OPS] = {
+	[STRESS_MAP] = "map",
+	[STRESS_MAP_FIXED] = "map fixed",
+	[STRESS_UNMAP] = "unmap",
+	[STRESS_UNMAP_ALL] = "unmap all",
+	[STRESS_COPY] = "copy",
+	[STRESS_IOAS_DESTROY] = "IOAS destroy",
+	[STRESS_IOAS_ALLOC] = "IOAS alloc",
+	[STRESS_IOAS_ALLOW] = "IOAS allow IOVA",
+	[STRESS_MOCK_DOMAIN] = "mock domain",
+	[STRESS_DEVICE_DESTROY] = "device destroy",
+	[STRESS_HWPT_ALLOC] = "HWPT alloc",
+	[STRESS_HWPT_DESTROY] = "HWPT destroy",
+	[STRESS_ACCESS_CREATE] = "access create",
+	[STRESS_ACCESS_PAGES] = "access pin",
+	[STRESS_ACCESS_UNPIN] = "access unpin",
+	[STRESS_ACCESS_RW] = "access rw",
+	[STRESS_ACCESS_REPLACE] = "access replace",
+	[STRESS_ACCESS_CLOSE] = "access close",
+	[STRESS_REOPEN] = "private context",
+	[STRESS_REOPEN_PINS] = "private unpinned",
+};
+
+static unsigned long page_size;
+
+struct stress;
+
+/* A mapping a worker made; length 0 for a free entry. */
+struct stress_map {
+	__u32 ioas_id;
+	__u64 iova;
+	__u64 length;
+};
+
+/* One thread and what it owns. Only that thread touches it while it runs. */
+struct stress_worker {
+	struct stress *st;
+	pthread_t thread;
+	unsigned int index;
+	unsigned int rnd;
+	char *rw_buf;
+	struct stress_map maps[STRESS_MAPS];
+	unsigned int next_map;
+	__u32 stdev_ids[STRESS_DEVICES];
+	__u32 idev_ids[STRESS_DEVICES];
+	__u32 hwpt_id;
+	__u32 hwpt_stdev_id;
+	int access_fd;
+	__u32 access_ioas_id;
+	__u32 pages_id;
+	bool pinned;
+	unsigned int ok[STRESS_NUM_OPS];
+	unsigned int raced[STRESS_NUM_OPS];
+};
+
+struct stress {
+	/* The shared context. */
+	int fd;
+	/* IOAS IDs, 0 while a worker replaces one; __atomic_* access. */
+	__u32 ioas[STRESS_IOAS];
+	/* What the workers map. */
+	char *buf;
+	/* What the private context maps. */
+	char *own_buf;
+	/* Set to end the run; __atomic_* access. */
+	bool stop;
+	pthread_mutex_t lock; /* protects bad, bad_op and bad_errno */
+	unsigned int bad;
+	enum stress_op bad_op;
+	int bad_errno;
+	struct stress_worker workers[STRESS_THREADS];
+};
+
+static __attribute__((constructor)) void stress_setup_sizes(void)
+{
+	page_size = sysconf(_SC_PAGE_SIZE);
+}
+
+static bool stress_stopped(struct stress *st)
+{
+	return __atomic_load_n(&st->stop, __ATOMIC_ACQUIRE);
+}
+
+static void stress_stop(struct stress *st)
+{
+	__atomic_store_n(&st->stop, true, __ATOMIC_RELEASE);
+}
+
+/* Record an error no race explains, and end the run. */
+static void stress_bad(struct stress_worker *w, enum stress_op op, int err)
+{
+	struct stress *st = w->st;
+
+	pthread_mutex_lock(&st->lock);
+	if (!st->bad++) {
+		st->bad_op = op;
+		st->bad_errno = err;
+	}
+	pthread_mutex_unlock(&st->lock);
+	stress_stop(st);
+}
+
+/*
+ * Count the result of an operation on the shared context. Return true
+ * if it worked.
+ */
+static bool stress_check(struct stress_worker *w, enum stress_op op, int rc)
+{
+	int err = errno;
+
+	if (!rc) {
+		w->ok[op]++;
+		return true;
+	}
+	switch (err) {
+	case ENOENT:
+	case EBUSY:
+	case EEXIST:
+	case EINVAL:
+	case ENOSPC:
+	case EADDRINUSE:
+		w->raced[op]++;
+		return false;
+	case EOPNOTSUPP:
+		if (op == STRESS_HWPT_ALLOC) {
+			w->raced[op]++;
+			return false;
+		}
+		break;
+	}
+	stress_bad(w, op, err);
+	return false;
+}
+
+/* The private context has no race to blame: anything but 0 is bad. */
+static bool stress_strict(struct stress_worker *w, enum stress_op op, int rc)
+{
+	if (!rc) {
+		w->ok[op]++;
+		return true;
+	}
+	stress_bad(w, op, errno);
+	return false;
+}
+
+/* A number below n, from the thread's xorshift generator. */
+static unsigned int stress_rand(struct stress_worker *w, unsigned int n)
+{
+	unsigned int x = w->rnd;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	w->rnd = x;
+	return x % n;
+}
+
+static __u32 stress_pick_ioas(struct stress_worker *w)
+{
+	unsigned int slot = stress_rand(w, STRESS_IOAS);
+
+	return __atomic_load_n(&w->st->ioas[slot], __ATOMIC_RELAXED);
+}
+
+/*
+ * A tracked mapping, from a random entry on: one in the IOAS @ioas_id if
+ * there is one (any when @ioas_id is 0), else any. NULL if there is none.
+ */
+static struct stress_map *stress_pick_map_in(struct stress_worker *w,
+					     __u32 ioas_id)
+{
+	unsigned int first = stress_rand(w, STRESS_MAPS);
+	struct stress_map *any = NULL;
+	unsigned int i;
+
+	for (i = 0; i != STRESS_MAPS; i++) {
+		struct stress_map *map = &w->maps[(first + i) % STRESS_MAPS];
+
+		if (!map->length)
+			continue;
+		if (!ioas_id || map->ioas_id == ioas_id)
+			return map;
+		if (!any)
+			any = map;
+	}
+	return any;
+}
+
+static struct stress_map *stress_pick_map(struct stress_worker *w)
+{
+	return stress_pick_map_in(w, 0);
+}
+
+/* Someone else may have unmapped it, or mapped something else there. */
+static void stress_unmap_one(struct stress_worker *w, struct stress_map *map)
+{
+	stress_check(w, STRESS_UNMAP,
+		     _test_ioctl_ioas_unmap(w->st->fd, map->ioas_id, map->iova,
+					    map->length, NULL));
+	map->length = 0;
+}
+
+static void stress_track(struct stress_worker *w, __u32 ioas_id, __u64 iova,
+			 __u64 length)
+{
+	struct stress_map *map = &w->maps[w->next_map];
+
+	if (map->length)
+		stress_unmap_one(w, map);
+	map->ioas_id = ioas_id;
+	map->iova = iova;
+	map->length = length;
+	w->next_map = (w->next_map + 1) % STRESS_MAPS;
+}
+
+static void stress_map(struct stress_worker *w, bool fixed)
+{
+	unsigned int pages = 1 + stress_rand(w, 4);
+	unsigned int offset = stress_rand(w, STRESS_BUF_PAGES - pages + 1);
+	__u64 length = pages * page_size;
+	__u32 ioas_id = stress_pick_ioas(w);
+	__u32 flags = STRESS_RW;
+	__u64 iova = 0;
+
+	if (fixed) {
+		iova = MOCK_APERTURE_START +
+		       (w->index + 1) * STRESS_WINDOW_STRIDE +
+		       stress_rand(w, STRESS_WINDOW_PAGES - pages + 1) *
+			       page_size;
+		flags = STRESS_FIXED_RW;
+	}
+	if (stress_check(w, fixed ? STRESS_MAP_FIXED : STRESS_MAP,
+			 _test_ioctl_ioas_map(w->st->fd, ioas_id,
+					      w->st->buf + offset * page_size,
+					      length, &iova, flags)))
+		stress_track(w, ioas_id, iova, length);
+}
+
+static void stress_unmap(struct stress_worker *w)
+{
+	struct stress_map *map = stress_pick_map(w);
+
+	if (map)
+		stress_unmap_one(w, map);
+}
+
+/* Every mapping of a slot, whoever made it. */
+static void stress_unmap_all(struct stress_worker *w)
+{
+	stress_check(w, STRESS_UNMAP_ALL,
+		     _test_ioctl_ioas_unmap(w->st->fd, stress_pick_ioas(w), 0,
+					    UINT64_MAX, NULL));
+}
+
+/* A whole tracked mapping or its first pages, to a slot. */
+static void stress_copy(struct stress_worker *w)
+{
+	struct stress_map *map = stress_pick_map(w);
+	__u32 dst_id = stress_pick_ioas(w);
+	__u64 length, iova = 0;
+
+	if (!map)
+		return;
+	length = (1 + stress_rand(w, map->length / page_size)) * page_size;
+	if (stress_check(w, STRESS_COPY,
+			 _test_ioctl_ioas_copy(w->st->fd, dst_id, map->ioas_id,
+					       map->iova, length, &iova,
+					       STRESS_RW)))
+		stress_track(w, dst_id, iova, length);
+}
+
+/*
+ * Take the IOAS out of a slot and destroy it, then put a new one in. The
+ * slot reads 0 meanwhile, and only the worker that took the ID out can
+ * destroy it; an IOAS in use (EBUSY) goes back into its slot.
+ */
+static void stress_replace_ioas(struct stress_worker *w)
+{
+	const struct iommu_iova_range aperture = {
+		.start = MOCK_APERTURE_START,
+		.last = MOCK_APERTURE_LAST,
+	};
+	struct stress *st = w->st;
+	unsigned int slot = stress_rand(w, STRESS_IOAS);
+	__u32 id;
+
+	id = __atomic_exchange_n(&st->ioas[slot], 0, __ATOMIC_ACQ_REL);
+	if (!id)
+		return;
+	if (!stress_check(w, STRESS_IOAS_DESTROY,
+			  _test_ioctl_destroy(st->fd, id))) {
+		__atomic_store_n(&st->ioas[slot], id, __ATOMIC_RELEASE);
+		return;
+	}
+	/* Allocating needs no luck: only ENOMEM could make it fail. */
+	if (!stress_strict(w, STRESS_IOAS_ALLOC,
+			   _test_ioctl_ioas_alloc(st->fd, &id)))
+		return;
+	/*
+	 * Keeps kernel-chosen IOVAs inside the mock aperture. A stale ID
+	 * may have mapped outside it already: EADDRINUSE.
+	 */
+	stress_check(w, STRESS_IOAS_ALLOW,
+		     _test_ioctl_ioas_allow_iovas(st->fd, id, &aperture, 1));
+	__atomic_store_n(&st->ioas[slot], id, __ATOMIC_RELEASE);
+}
+
+/*
+ * Destroy an object of ours. Returns the ID to keep: 0 if it is gone, or
+ * the ID again if it is busy, say looked up through a stale ID by another
+ * worker that is attaching to it.
+ */
+static __u32 stress_destroy(struct stress_worker *w, enum stress_op op,
+			    __u32 id)
+{
+	int rc = _test_ioctl_destroy(w->st->fd, id);
+	bool busy = rc && errno == EBUSY;
+
+	stress_check(w, op, rc);
+	return busy ? id : 0;
+}
+
+/*
+ * Attach a new mock device, or remove one of ours. Mostly to the IOAS of
+ * a slot; sometimes to whatever a small ID names, which can be the HWPT
+ * of another worker's device, just while that device goes.
+ */
+static void stress_device(struct stress_worker *w)
+{
+	unsigned int i = stress_rand(w, STRESS_DEVICES);
+	__u32 pt_id;
+
+	if (w->stdev_ids[i]) {
+		w->stdev_ids[i] = stress_destroy(w, STRESS_DEVICE_DESTROY,
+						 w->stdev_ids[i]);
+		return;
+	}
+	if (stress_rand(w, 4))
+		pt_id = stress_pick_ioas(w);
+	else
+		pt_id = 1 + stress_rand(w, STRESS_ANY_ID);
+	if (!stress_check(w, STRESS_MOCK_DOMAIN,
+			  _test_cmd_mock_domain(w->st->fd, pt_id,
+						&w->stdev_ids[i], NULL,
+						&w->idev_ids[i])))
+		w->stdev_ids[i] = 0;
+}
+
+/*
+ * A HWPT for one of our devices on a slot's IOAS, with a device of its
+ * own; next time, both go. A HWPT that a device of another worker found
+ * through a stale ID stays busy until that device goes.
+ */
+static void stress_hwpt(struct stress_worker *w)
+{
+	struct stress *st = w->st;
+	unsigned int i;
+
+	if (w->hwpt_id) {
+		if (w->hwpt_stdev_id)
+			w->hwpt_stdev_id = stress_destroy(w,
+							  STRESS_DEVICE_DESTROY,
+							  w->hwpt_stdev_id);
+		if (!w->hwpt_stdev_id)
+			w->hwpt_id = stress_destroy(w, STRESS_HWPT_DESTROY,
+						    w->hwpt_id);
+		return;
+	}
+	for (i = 0; i != STRESS_DEVICES; i++)
+		if (w->stdev_ids[i])
+			break;
+	if (i == STRESS_DEVICES)
+		return;
+	if (!stress_check(w, STRESS_HWPT_ALLOC,
+			  _test_cmd_hwpt_alloc(st->fd, w->idev_ids[i],
+					       stress_pick_ioas(w), 0,
+					       &w->hwpt_id))) {
+		w->hwpt_id = 0;
+		return;
+	}
+	if (!stress_check(w, STRESS_MOCK_DOMAIN,
+			  _test_cmd_mock_domain(st->fd, w->hwpt_id,
+						&w->hwpt_stdev_id, NULL,
+						NULL)))
+		w->hwpt_stdev_id = 0;
+}
+
+static void stress_access_close(struct stress_worker *w)
+{
+	if (w->access_fd < 0)
+		return;
+	/* Closing drops the pins, and cannot fail. */
+	stress_strict(w, STRESS_ACCESS_CLOSE, close(w->access_fd));
+	w->access_fd = -1;
+	w->pinned = false;
+}
+
+/* Drop the pin we hold, if any, and pin the pages of a mapping. */
+static void stress_access_repin(struct stress_worker *w, struct stress_map *map)
+{
+	int fd = w->st->fd;
+	__u32 flags = 0;
+
+	/* Unmapping may have dropped it already: ENOENT. */
+	if (w->pinned)
+		stress_check(w, STRESS_ACCESS_UNPIN,
+			     _test_cmd_destroy_access_pages(fd, w->access_fd,
+							    w->pages_id));
+	w->pinned = false;
+	if (!map)
+		return;
+	if (stress_rand(w, 2))
+		flags = MOCK_FLAGS_ACCESS_WRITE;
+	w->pinned = stress_check(w, STRESS_ACCESS_PAGES,
+				 _test_cmd_access_pages(fd, w->access_fd,
+							map->iova, map->length,
+							NULL, flags,
+							&w->pages_id));
+}
+
+/* Copy at most a page: the test op's bounce buffer is kmalloc'd. */
+static void stress_access_rw(struct stress_worker *w, struct stress_map *map)
+{
+	__u64 iova, length;
+	__u32 flags = 0;
+
+	if (!map)
+		return;
+	length = 1 + stress_rand(w, page_size);
+	iova = map->iova + stress_rand(w, map->length - length + 1);
+	if (stress_rand(w, 2))
+		flags |= MOCK_ACCESS_RW_WRITE;
+	if (stress_rand(w, 2))
+		flags |= MOCK_ACCESS_RW_SLOW_PATH;
+	stress_check(w, STRESS_ACCESS_RW,
+		     _test_cmd_access_rw(w->st->fd, w->access_fd, iova, length,
+					 w->rw_buf, flags));
+}
+
+/* Create an access, or use the one we have in one of several ways. */
+static void stress_access(struct stress_worker *w)
+{
+	struct stress *st = w->st;
+	__u32 ioas_id;
+
+	if (w->access_fd < 0) {
+		ioas_id = stress_pick_ioas(w);
+		if (stress_check(w, STRESS_ACCESS_CREATE,
+				 _test_cmd_create_access(st->fd, ioas_id,
+							 STRESS_ACCESS_PINS,
+							 &w->access_fd)))
+			w->access_ioas_id = ioas_id;
+		else
+			w->access_fd = -1;
+		return;
+	}
+
+	switch (stress_rand(w, 8)) {
+	case 0:
+		stress_access_close(w);
+		break;
+	case 1:
+		ioas_id = stress_pick_ioas(w);
+		if (stress_check(w, STRESS_ACCESS_REPLACE,
+				 _test_cmd_access_replace_ioas(st->fd,
+							       w->access_fd,
+							       ioas_id)))
+			w->access_ioas_id = ioas_id;
+		break;
+	case 2:
+	case 3:
+		stress_access_repin(w, stress_pick_map_in(w,
+							  w->access_ioas_id));
+		break;
+	default:
+		stress_access_rw(w, stress_pick_map_in(w, w->access_ioas_id));
+		break;
+	}
+}
+
+static void *stress_worker_run(void *arg)
+{
+	struct stress_worker *w = arg;
+
+	while (!stress_stopped(w->st)) {
+		unsigned int dice = stress_rand(w, 100);
+
+		if (dice < 18)
+			stress_map(w, false);
+		else if (dice < 30)
+			stress_map(w, true);
+		else if (dice < 42)
+			stress_unmap(w);
+		else if (dice < 44)
+			stress_unmap_all(w);
+		else if (dice < 54)
+			stress_copy(w);
+		else if (dice < 57)
+			stress_replace_ioas(w);
+		else if (dice < 70)
+			stress_device(w);
+		else if (dice < 78)
+			stress_hwpt(w);
+		else
+			stress_access(w);
+	}
+	/* The rest goes when the shared context is closed. */
+	stress_access_close(w);
+	return NULL;
+}
+
+/*
+ * One life of a private context. Both orders of closing: the context
+ * first, when the access keeps it alive and still works through the
+ * shared file, or the access first. Once both are closed the context is
+ * gone, and nothing of its memory may stay pinned.
+ */
+static void stress_private_context(struct stress_worker *w)
+{
+	size_t length = STRESS_OWN_PAGES * page_size;
+	struct stress *st = w->st;
+	__u64 iova = MOCK_APERTURE_START;
+	__u32 ioas_id = 0, pages_id;
+	int fd, access_fd = -1;
+
+	fd = open("/dev/iommu", O_RDWR);
+	if (fd < 0) {
+		stress_bad(w, STRESS_REOPEN, errno);
+		return;
+	}
+	if (!stress_strict(w, STRESS_REOPEN,
+			   _test_ioctl_ioas_alloc(fd, &ioas_id)) ||
+	    !stress_strict(w, STRESS_REOPEN,
+			   _test_ioctl_ioas_map(fd, ioas_id, st->own_buf,
+						length, &iova,
+						STRESS_FIXED_RW)))
+		goto out_close;
+	if (stress_rand(w, 2) &&
+	    !stress_strict(w, STRESS_REOPEN,
+			   _test_cmd_mock_domain(fd, ioas_id, NULL, NULL,
+						 NULL)))
+		goto out_close;
+	if (!stress_strict(w, STRESS_REOPEN,
+			   _test_cmd_create_access(fd, ioas_id,
+						   STRESS_ACCESS_PINS,
+						   &access_fd))) {
+		access_fd = -1;
+		goto out_close;
+	}
+	if (!stress_strict(w, STRESS_REOPEN,
+			   _test_cmd_access_pages(fd, access_fd, iova,
+						  2 * page_size, st->own_buf,
+						  MOCK_FLAGS_ACCESS_WRITE,
+						  &pages_id)) ||
+	    !stress_strict(w, STRESS_REOPEN,
+			   _test_cmd_access_rw(fd, access_fd, iova + page_size,
+					       page_size, w->rw_buf, 0)))
+		goto out_close;
+	if (stress_rand(w, 2)) {
+		close(fd);
+		fd = -1;
+		stress_strict(w, STRESS_REOPEN,
+			      _test_cmd_access_rw(st->fd, access_fd,
+						  iova + 3 * page_size, 64,
+						  w->rw_buf,
+						  MOCK_ACCESS_RW_WRITE));
+	}
+
+out_close:
+	if (access_fd >= 0)
+		close(access_fd);
+	if (fd >= 0)
+		close(fd);
+	stress_strict(w, STRESS_REOPEN_PINS,
+		      _test_cmd_check_refs(st->fd, st->own_buf, length, 0));
+}
+
+static void *stress_reopen_run(void *arg)
+{
+	struct stress_worker *w = arg;
+
+	while (!stress_stopped(w->st))
+		stress_private_context(w);
+	return NULL;
+}
+
+static char *stress_map_pages(unsigned long pages)
+{
+	size_t length = pages * page_size;
+	char *buf;
+
+	buf = mmap(NULL, length, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return NULL;
+	/* MD_CHECK_REFS counts the pins of small pages only. */
+	madvise(buf, length, MADV_NOHUGEPAGE);
+	memset(buf, 0x3c, length);
+	return buf;
+}
+
+static unsigned int stress_seconds(void)
+{
+	const char *env = getenv("IOMMUFD_STRESS_SECONDS");
+	unsigned long seconds;
+
+	if (!env)
+		return STRESS_SECONDS;
+	seconds = strtoul(env, NULL, 10);
+	if (!seconds || seconds > STRESS_MAX_SECONDS)
+		return STRESS_SECONDS;
+	return seconds;
+}
+
+FIXTURE(stress)
+{
+	struct stress st;
+	unsigned int started;
+};
+
+FIXTURE_SETUP(stress)
+{
+	const struct iommu_iova_range aperture = {
+		.start = MOCK_APERTURE_START,
+		.last = MOCK_APERTURE_LAST,
+	};
+	struct stress *st = &self->st;
+	unsigned int i, seed = time(NULL);
+
+	st->fd = -1;
+	pthread_mutex_init(&st->lock, NULL);
+	for (i = 0; i != STRESS_THREADS; i++) {
+		struct stress_worker *w = &st->workers[i];
+
+		w->st = st;
+		w->index = i;
+		w->rnd = (seed + i * 0x9e3779b9U) | 1;
+		w->access_fd = -1;
+		w->rw_buf = stress_map_pages(1);
+		ASSERT_NE(NULL, w->rw_buf);
+	}
+	TH_LOG("random seed %u", seed);
+
+	st->buf = stress_map_pages(STRESS_BUF_PAGES);
+	ASSERT_NE(NULL, st->buf);
+	st->own_buf = stress_map_pages(STRESS_OWN_PAGES);
+	ASSERT_NE(NULL, st->own_buf);
+	st->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, st->fd);
+	for (i = 0; i != STRESS_IOAS; i++) {
+		ASSERT_EQ(0, _test_ioctl_ioas_alloc(st->fd, &st->ioas[i]));
+		ASSERT_EQ(0, _test_ioctl_ioas_allow_iovas(st->fd, st->ioas[i],
+							  &aperture, 1));
+	}
+}
+
+static void stress_join(struct stress *st, unsigned int *started)
+{
+	stress_stop(st);
+	while (*started)
+		pthread_join(st->workers[--*started].thread, NULL);
+}
+
+/* EXPECT only: after a failed ASSERT the threads may still run. */
+FIXTURE_TEARDOWN(stress)
+{
+	struct stress *st = &self->st;
+	unsigned int i;
+
+	stress_join(st, &self->started);
+	for (i = 0; i != STRESS_THREADS; i++)
+		if (st->workers[i].access_fd >= 0)
+			close(st->workers[i].access_fd);
+	if (st->fd >= 0)
+		close(st->fd);
+	pthread_mutex_destroy(&st->lock);
+}
+
+static void stress_report(struct __test_metadata *_metadata,
+			  struct stress *st, unsigned int *ok)
+{
+	unsigned int op, i;
+
+	for (op = 0; op != STRESS_NUM_OPS; op++) {
+		unsigned int raced = 0;
+
+		ok[op] = 0;
+		for (i = 0; i != STRESS_THREADS; i++) {
+			ok[op] += st->workers[i].ok[op];
+			raced += st->workers[i].raced[op];
+		}
+		TH_LOG("%-16s %7u worked %7u lost a race",
+		       stress_op_names[op], ok[op], raced);
+	}
+}
+
+TEST_F_TIMEOUT(stress, race, STRESS_TIMEOUT)
+{
+	struct stress *st = &self->st;
+	unsigned int seconds = stress_seconds();
+	unsigned int ok[STRESS_NUM_OPS];
+	struct timespec end, now;
+	int fd;
+
+	for (; self->started != STRESS_THREADS; self->started++) {
+		struct stress_worker *w = &st->workers[self->started];
+
+		ASSERT_EQ(0, pthread_create(&w->thread, NULL,
+					    w->index == STRESS_WORKERS ?
+						    stress_reopen_run :
+						    stress_worker_run,
+					    w));
+	}
+
+	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &end));
+	end.tv_sec += seconds;
+	do {
+		usleep(100 * 1000);
+		ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &now));
+	} while (!stress_stopped(st) &&
+		 (now.tv_sec < end.tv_sec ||
+		  (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
+	stress_join(st, &self->started);
+
+	stress_report(_metadata, st, ok);
+	if (st->bad)
+		TH_LOG("%u unexpected errors, the first: %s failed with %s",
+		       st->bad, stress_op_names[st->bad_op],
+		       strerror(st->bad_errno));
+	EXPECT_EQ(0, st->bad);
+
+	/* Everything goes with the files; then nothing may stay pinned. */
+	close(st->fd);
+	st->fd = -1;
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, _test_cmd_check_refs(fd, st->buf,
+					  STRESS_BUF_PAGES * page_size, 0));
+	EXPECT_EQ(0, _test_cmd_check_refs(fd, st->own_buf,
+					  STRESS_OWN_PAGES * page_size, 0));
+	close(fd);
+
+	/* The run did get somewhere. */
+	EXPECT_LT(0, ok[STRESS_MAP]);
+	EXPECT_LT(0, ok[STRESS_MOCK_DOMAIN]);
+	EXPECT_LT(0, ok[STRESS_ACCESS_CREATE]);
+	EXPECT_LT(0, ok[STRESS_REOPEN_PINS]);
+}
+
+TEST_HARNESS_MAIN
