@@ -6,8 +6,10 @@
 run:
 	bash vmtest/run.sh
 
+# TESTS="prog ..." runs only those test programs in the guest: the quick
+# loop while working on one file.
 check:
-	bash vmtest/check.sh
+	IOMMUFD_TESTS="$(TESTS)" bash vmtest/check.sh
 
 bench:
 	bash vmtest/bench.sh

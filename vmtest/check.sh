@@ -26,6 +26,13 @@ log "static checks"
 source "$VMTEST/static_checks.sh"
 run_static_checks debug
 
+if [ -n "${IOMMUFD_TESTS:-}" ]; then
+	# Only some programs: the quick loop while working on one file.
+	only=$(echo $IOMMUFD_TESTS | tr ' ' ',')
+	IOMMUFD_CMDLINE="${IOMMUFD_CMDLINE:-} iommufd_tests=$only"
+	export IOMMUFD_CMDLINE
+	log "running only the test programs $only"
+fi
 log "booting the debug VM and running the tests (timeout ${IOMMUFD_VM_TIMEOUT:-1800} s)"
 boot_vm debug test "${IOMMUFD_VM_TIMEOUT:-1800}" </dev/null 2>&1 |
 	python3 "$VMTEST/console_check.py" "$BUILD/console.log" "$BUILD/vm-results"
