@@ -121,10 +121,9 @@ static void iopt_pages_uncharge(struct iopt_pages *pages)
 }
 
 /* Pin @n pages from page @first on, from whichever task this runs in. */
-static long iopt_pages_gup(struct iopt_pages *pages, unsigned long first,
-			   unsigned long n)
+static long __iopt_pages_gup(struct iopt_pages *pages, unsigned long first,
+			     unsigned long n, unsigned int flags)
 {
-	unsigned int flags = FOLL_LONGTERM | (pages->writable ? FOLL_WRITE : 0);
 	unsigned long start = (unsigned long)pages->uptr + first * PAGE_SIZE;
 	long rc;
 
@@ -140,6 +139,24 @@ static long iopt_pages_gup(struct iopt_pages *pages, unsigned long first,
 	mmap_read_unlock(pages->source_mm);
 	mmput(pages->source_mm);
 	return rc;
+}
+
+/*
+ * 6.1's GUP does not unshare a page-cache page of a private mapping that
+ * is pinned read-only: the process's next write would copy it, and the
+ * device would keep reading the stale page. So memory a device only reads
+ * is still pinned for writing where the mapping allows it, which breaks
+ * the copy-on-write first; only read-only mappings are pinned read-only.
+ */
+static long iopt_pages_gup(struct iopt_pages *pages, unsigned long first,
+			   unsigned long n)
+{
+	long rc;
+
+	rc = __iopt_pages_gup(pages, first, n, FOLL_LONGTERM | FOLL_WRITE);
+	if (rc > 0 || pages->writable)
+		return rc;
+	return __iopt_pages_gup(pages, first, n, FOLL_LONGTERM);
 }
 
 /*
