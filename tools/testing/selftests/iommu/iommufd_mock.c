@@ -716,6 +716,40 @@ TEST_F(mock_objects, pins_across_ioases)
 	test_ioctl_destroy(self->ioas_id);
 }
 
+/*
+ * A page-cache page of a private writable file mapping, mapped for device
+ * reads only: the process's next write must not copy it away from under
+ * the device. 6.1's GUP does not unshare such a page for a read-only pin,
+ * so iommufd pins it for writing, breaking the copy-on-write up front.
+ */
+TEST_F(mock_objects, private_file_page_stays_shared)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	__u32 stdev_id, hwpt_id;
+	char *buf;
+	int fd;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	fd = open("/proc/self/exe", O_RDONLY);
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, close(fd));
+
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, buf,
+					  page_size, &iova,
+					  IOMMU_IOAS_MAP_READABLE |
+						  IOMMU_IOAS_MAP_FIXED_IOVA));
+	check_mock_map(hwpt_id, iova, page_size, buf);
+	memset(buf, 0x3c, page_size);
+	check_mock_map(hwpt_id, iova, page_size, buf);
+
+	test_ioctl_ioas_unmap(self->ioas_id, iova, page_size);
+	check_refs(buf, page_size, 0);
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(0, munmap(buf, page_size));
+}
+
 TEST_F(mock_objects, test_cmd_length)
 {
 	struct {
