@@ -75,6 +75,29 @@ static struct iopt_span *iopt_span_next(struct iopt_span *span,
 	return span->start <= last ? span : NULL;
 }
 
+/* The first area at or after @node in IOVA order, skipping reservations. */
+static struct iopt_area *iopt_area_from(struct rb_node *node)
+{
+	for (; node; node = rb_next(node)) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+
+		if (span->kind == IOPT_SPAN_AREA)
+			return container_of(span, struct iopt_area, span);
+	}
+	return NULL;
+}
+
+/* Walk every area in IOVA order; the caller holds iova_rwsem. */
+static struct iopt_area *iopt_area_first(struct io_pagetable *iopt)
+{
+	return iopt_area_from(rb_first(&iopt->spans));
+}
+
+static struct iopt_area *iopt_area_next(struct iopt_area *area)
+{
+	return iopt_area_from(rb_next(&area->span.rb));
+}
+
 /* The caller has checked that @span overlaps nothing in the tree. */
 static void iopt_span_insert(struct io_pagetable *iopt,
 			     struct iopt_span *span)
@@ -1246,13 +1269,32 @@ static void iopt_update_constraints(struct io_pagetable *iopt)
 	}
 }
 
+static bool iopt_has_areas(struct io_pagetable *iopt)
+{
+	return iopt_area_first(iopt);
+}
+
+/* Is every area aligned to @align in IOVA, length and memory offset? */
+static bool iopt_areas_aligned(struct io_pagetable *iopt, unsigned long align)
+{
+	struct iopt_area *area;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area))
+		if ((area->span.start | iopt_area_length(area) |
+		     area->start_byte) & (align - 1))
+			return false;
+	return true;
+}
+
 /* Can @domain translate everything the table maps and allows? */
 static int iopt_check_domain_fits(struct io_pagetable *iopt,
 				  struct iommu_domain *domain)
 {
 	unsigned long align = 1UL << __ffs(domain->pgsize_bitmap);
 	unsigned long ap_start = 0, ap_last = ULONG_MAX;
-	struct rb_node *node;
+	struct iopt_area *area;
 	unsigned int i;
 
 	lockdep_assert_held(&iopt->iova_rwsem);
@@ -1265,36 +1307,20 @@ static int iopt_check_domain_fits(struct io_pagetable *iopt,
 		if (iopt->allowed[i].start < ap_start ||
 		    iopt->allowed[i].last > ap_last)
 			return -EADDRINUSE;
-	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
-		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
-		struct iopt_area *area;
-
-		if (span->kind != IOPT_SPAN_AREA)
-			continue;
-		area = container_of(span, struct iopt_area, span);
-		if (span->start < ap_start || span->last > ap_last ||
-		    (span->start & (align - 1)) ||
-		    (iopt_area_length(area) & (align - 1)) ||
-		    (area->start_byte & (align - 1)))
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area))
+		if (area->span.start < ap_start || area->span.last > ap_last)
 			return -EADDRINUSE;
-	}
-	return 0;
+	return iopt_areas_aligned(iopt, align) ? 0 : -EADDRINUSE;
 }
 
 /* Drop the pins of every area, when the last domain goes. */
 static void iopt_unpin_all(struct io_pagetable *iopt)
 {
-	struct rb_node *node;
+	struct iopt_area *area;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
-	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
-		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
-		struct iopt_area *area;
-
-		if (span->kind != IOPT_SPAN_AREA)
-			continue;
-		area = container_of(span, struct iopt_area, span);
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
 		if (area->pinned) {
 			iopt_pages_pin_put(area->pages);
 			area->pinned = false;
@@ -1305,18 +1331,12 @@ static void iopt_unpin_all(struct io_pagetable *iopt)
 /* Pin the memory of every area, when the first domain comes. */
 static int iopt_pin_all(struct io_pagetable *iopt)
 {
-	struct rb_node *node;
+	struct iopt_area *area;
 	int rc;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
-	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
-		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
-		struct iopt_area *area;
-
-		if (span->kind != IOPT_SPAN_AREA)
-			continue;
-		area = container_of(span, struct iopt_area, span);
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
 		rc = iopt_pages_pin_get(area->pages);
 		if (rc) {
 			iopt_unpin_all(iopt);
@@ -1347,7 +1367,7 @@ static int iopt_pin_all(struct io_pagetable *iopt)
 int iopt_table_add_domain(struct io_pagetable *iopt,
 			  struct iommu_domain *domain)
 {
-	struct rb_node *node, *undo;
+	struct iopt_area *area, *undo;
 	bool first;
 	u32 index;
 	int rc;
@@ -1370,15 +1390,8 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 		      GFP_KERNEL_ACCOUNT);
 	if (rc)
 		goto err_unpin;
-	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
-		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
-
-		if (span->kind != IOPT_SPAN_AREA)
-			continue;
-		rc = iopt_area_fill_domain(iopt, container_of(span,
-							      struct iopt_area,
-							      span),
-					   domain);
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
+		rc = iopt_area_fill_domain(iopt, area, domain);
 		if (rc)
 			goto err_unfill;
 	}
@@ -1387,14 +1400,10 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	return 0;
 
 err_unfill:
-	for (undo = rb_first(&iopt->spans); undo != node; undo = rb_next(undo)) {
-		struct iopt_span *span = rb_entry(undo, struct iopt_span, rb);
-		struct iopt_area *area;
-
-		if (span->kind != IOPT_SPAN_AREA)
-			continue;
-		area = container_of(span, struct iopt_area, span);
-		iopt_area_unmap_domain(area, domain, iopt_area_length(area));
+	for (undo = iopt_area_first(iopt); undo; undo = iopt_area_next(undo)) {
+		if (undo == area)
+			break;
+		iopt_area_unmap_domain(undo, domain, iopt_area_length(undo));
 	}
 	xa_erase(&iopt->domains, index);
 err_unpin:
@@ -1416,7 +1425,7 @@ void iopt_table_remove_domain(struct io_pagetable *iopt,
 			      struct iommu_domain *domain)
 {
 	struct iommu_domain *cur;
-	struct rb_node *node;
+	struct iopt_area *area;
 	unsigned long index;
 
 	down_write(&iopt->iova_rwsem);
@@ -1425,13 +1434,7 @@ void iopt_table_remove_domain(struct io_pagetable *iopt,
 			break;
 	if (WARN_ON(cur != domain))
 		goto out_unlock;
-	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
-		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
-		struct iopt_area *area;
-
-		if (span->kind != IOPT_SPAN_AREA)
-			continue;
-		area = container_of(span, struct iopt_area, span);
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
 		iopt_area_unmap_domain(area, domain, iopt_area_length(area));
 		cond_resched();
 	}
@@ -1457,37 +1460,6 @@ void iopt_table_refresh_domains(struct io_pagetable *iopt)
 	down_write(&iopt->iova_rwsem);
 	iopt_update_constraints(iopt);
 	up_write(&iopt->iova_rwsem);
-}
-
-static bool iopt_has_areas(struct io_pagetable *iopt)
-{
-	struct rb_node *node;
-
-	for (node = rb_first(&iopt->spans); node; node = rb_next(node))
-		if (rb_entry(node, struct iopt_span, rb)->kind == IOPT_SPAN_AREA)
-			return true;
-	return false;
-}
-
-/* Is every area aligned to @align in IOVA, length and memory offset? */
-static bool iopt_areas_aligned(struct io_pagetable *iopt, unsigned long align)
-{
-	struct rb_node *node;
-
-	lockdep_assert_held(&iopt->iova_rwsem);
-
-	for (node = rb_first(&iopt->spans); node; node = rb_next(node)) {
-		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
-		struct iopt_area *area;
-
-		if (span->kind != IOPT_SPAN_AREA)
-			continue;
-		area = container_of(span, struct iopt_area, span);
-		if ((span->start | iopt_area_length(area) | area->start_byte) &
-		    (align - 1))
-			return false;
-	}
-	return true;
 }
 
 /**
