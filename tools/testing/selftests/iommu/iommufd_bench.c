@@ -1149,7 +1149,6 @@ static void print_header(void)
 	for (dv = variants; dv->name; dv++)
 		printf(" %s = %s;", dv->name, dv->desc);
 	putchar('\n');
-	notef("mock domain not measured: needs IOMMU_TEST_CMD support");
 	thp_mode(thp, sizeof(thp));
 	printf("bench: header memory thp %s hugetlb_free %ld", thp,
 	       read_meminfo("HugePages_Free"));
