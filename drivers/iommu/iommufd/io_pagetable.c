@@ -19,6 +19,7 @@
 #include <linux/err.h>
 #include <linux/iommu.h>
 #include <linux/kernel.h>
+#include <linux/list_sort.h>
 #include <linux/lockdep.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
@@ -881,6 +882,66 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 	return 0;
 }
 
+/* Take every reservation's span out of the tree. */
+static void iopt_unlink_reserved(struct io_pagetable *iopt)
+{
+	struct iopt_reserved *reserved;
+
+	list_for_each_entry(reserved, &iopt->reservations, node) {
+		if (!reserved->in_tree)
+			continue;
+		iopt_span_remove(iopt, &reserved->span);
+		reserved->in_tree = false;
+	}
+}
+
+static int iopt_reserved_cmp(void *priv, const struct list_head *a,
+			     const struct list_head *b)
+{
+	const struct iopt_reserved *l = list_entry(a, struct iopt_reserved,
+						   node);
+	const struct iopt_reserved *r = list_entry(b, struct iopt_reserved,
+						   node);
+
+	return l->start > r->start;
+}
+
+/*
+ * Reservations may overlap (every device behind one IOMMU reserves the
+ * same MSI window), but spans in the tree may not. So the tree holds the
+ * union: each run of overlapping or touching reservations is one span,
+ * that of the lowest reservation of the run, stretched over the run.
+ * Rebuilding never allocates, so that removing a reservation cannot fail.
+ */
+static void iopt_rebuild_reserved(struct io_pagetable *iopt)
+{
+	struct iopt_reserved *reserved, *leader = NULL;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	iopt_unlink_reserved(iopt);
+	list_sort(NULL, &iopt->reservations, iopt_reserved_cmp);
+	list_for_each_entry(reserved, &iopt->reservations, node) {
+		if (leader && (leader->span.last == ULONG_MAX ||
+			       reserved->start <= leader->span.last + 1)) {
+			leader->span.last = max(leader->span.last,
+						reserved->last);
+			continue;
+		}
+		if (leader) {
+			iopt_span_insert(iopt, &leader->span);
+			leader->in_tree = true;
+		}
+		leader = reserved;
+		leader->span.start = reserved->start;
+		leader->span.last = reserved->last;
+	}
+	if (leader) {
+		iopt_span_insert(iopt, &leader->span);
+		leader->in_tree = true;
+	}
+}
+
 /**
  * iopt_reserve_iova() - keep a range of IOVA from ever being mapped
  * @iopt: the table
@@ -889,22 +950,26 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
  * @owner: identifies the reservation for iopt_remove_reserved_iova(); NULL
  *         for one that lasts as long as the table
  *
- * Reservations may not overlap each other, a mapping, or a range userspace
- * allowed for kernel-chosen IOVAs.
+ * Reservations may not overlap a mapping or a range userspace allowed for
+ * kernel-chosen IOVAs; they may overlap each other.
  *
  * Context: caller holds @iopt->iova_rwsem for writing.
- * Return: 0, -EADDRINUSE on overlap, -ENOMEM.
+ * Return: 0, -EADDRINUSE if the range overlaps a mapping or an allowed
+ * range, -ENOMEM.
  */
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, void *owner)
 {
 	struct iopt_reserved *reserved;
+	struct iopt_span *span;
 	unsigned int i;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
-	if (iopt_span_first(iopt, start, last))
-		return -EADDRINUSE;
+	for (span = iopt_span_first(iopt, start, last); span;
+	     span = iopt_span_next(span, last))
+		if (span->kind == IOPT_SPAN_AREA)
+			return -EADDRINUSE;
 	for (i = 0; i != iopt->num_allowed; i++)
 		if (iopt->allowed[i].start <= last &&
 		    iopt->allowed[i].last >= start)
@@ -914,33 +979,30 @@ int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 	if (!reserved)
 		return -ENOMEM;
 	reserved->span.kind = IOPT_SPAN_RESERVED;
-	reserved->span.start = start;
-	reserved->span.last = last;
+	reserved->start = start;
+	reserved->last = last;
 	reserved->owner = owner;
-	iopt_span_insert(iopt, &reserved->span);
+	list_add_tail(&reserved->node, &iopt->reservations);
+	iopt_rebuild_reserved(iopt);
 	return 0;
 }
 
 static void __iopt_remove_reserved_iova(struct io_pagetable *iopt,
 					void *owner)
 {
-	struct rb_node *node, *next;
+	struct iopt_reserved *reserved, *next;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
-	for (node = rb_first(&iopt->spans); node; node = next) {
-		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
-		struct iopt_reserved *reserved;
-
-		next = rb_next(node);
-		if (span->kind != IOPT_SPAN_RESERVED)
-			continue;
-		reserved = container_of(span, struct iopt_reserved, span);
+	/* Out of the tree first: a leader may carry others' ranges. */
+	iopt_unlink_reserved(iopt);
+	list_for_each_entry_safe(reserved, next, &iopt->reservations, node) {
 		if (reserved->owner != owner)
 			continue;
-		iopt_span_remove(iopt, span);
+		list_del(&reserved->node);
 		kfree(reserved);
 	}
+	iopt_rebuild_reserved(iopt);
 }
 
 /**
@@ -1166,6 +1228,7 @@ void iopt_init_table(struct io_pagetable *iopt)
 {
 	init_rwsem(&iopt->iova_rwsem);
 	iopt->spans = RB_ROOT;
+	INIT_LIST_HEAD(&iopt->reservations);
 	xa_init_flags(&iopt->domains, XA_FLAGS_ALLOC);
 	mutex_init(&iopt->access_lock);
 	xa_init_flags(&iopt->accesses, XA_FLAGS_ALLOC);

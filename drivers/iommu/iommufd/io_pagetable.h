@@ -75,13 +75,22 @@ static inline unsigned long iopt_area_length(struct iopt_area *area)
 
 /**
  * struct iopt_reserved - IOVA that must never be mapped
- * @span: the IOVA range, of kind IOPT_SPAN_RESERVED
+ * @span: of kind IOPT_SPAN_RESERVED; in the span tree only while
+ *        @in_tree, then covering this and every reservation it overlaps
+ * @node: entry in io_pagetable::reservations
+ * @start: first IOVA reserved
+ * @last: last IOVA reserved, inclusive
  * @owner: who reserved it and removes it again; NULL for reservations
  *         that last as long as the io_pagetable
+ * @in_tree: @span is in the span tree
  */
 struct iopt_reserved {
 	struct iopt_span span;
+	struct list_head node;
+	unsigned long start;
+	unsigned long last;
 	void *owner;
+	bool in_tree;
 };
 
 /**

@@ -142,6 +142,8 @@ struct iopt_allowed;
  *              in it, @allowed and @num_allowed
  * @spans: every used run of IOVA (areas and reservations), see
  *         io_pagetable.c
+ * @reservations: every struct iopt_reserved, which may overlap; @spans
+ *                holds their union
  * @allowed: sorted ranges that kernel-chosen IOVAs must come from
  * @num_allowed: entries in @allowed; 0 means any IOVA
  * @iova_alignment: every IOVA and length mapped must be aligned to this
@@ -159,6 +161,7 @@ struct iopt_allowed;
 struct io_pagetable {
 	struct rw_semaphore iova_rwsem;
 	struct rb_root spans;
+	struct list_head reservations;
 	struct iopt_allowed *allowed;
 	unsigned int num_allowed;
 	unsigned long iova_alignment;
