@@ -177,10 +177,10 @@ static int iommufd_device_attach_hwpt(struct iommufd_device *idev,
 		return -EINVAL;
 	mutex_lock(&hwpt->ioas->mutex);
 	/*
-	 * An automatic HWPT off its IOAS's list lost its last device and is
-	 * on its way out: it is as good as gone.
+	 * An automatic HWPT lives only while devices use it: one without
+	 * devices lost its last one and is on its way out.
 	 */
-	if (hwpt->auto_domain && list_empty(&hwpt->ioas_item))
+	if (hwpt->auto_domain && !hwpt->devices)
 		rc = -ENOENT;
 	else
 		rc = iommu_attach_group(hwpt->domain, idev->group);

@@ -484,6 +484,8 @@ static int iopt_area_use(struct io_pagetable *iopt, struct iopt_area *area)
 
 static void iopt_area_unuse(struct io_pagetable *iopt, struct iopt_area *area)
 {
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
 	iopt_area_unfill_domains(iopt, area);
 	if (area->pinned) {
 		iopt_pages_pin_put(area->pages);
@@ -886,6 +888,8 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 static void iopt_unlink_reserved(struct io_pagetable *iopt)
 {
 	struct iopt_reserved *reserved;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
 
 	list_for_each_entry(reserved, &iopt->reservations, node) {
 		if (!reserved->in_tree)
@@ -1332,11 +1336,6 @@ static void iopt_update_constraints(struct io_pagetable *iopt)
 	}
 }
 
-static bool iopt_has_areas(struct io_pagetable *iopt)
-{
-	return iopt_area_first(iopt);
-}
-
 /* Is every area aligned to @align in IOVA, length and memory offset? */
 static bool iopt_areas_aligned(struct io_pagetable *iopt, unsigned long align)
 {
@@ -1546,7 +1545,7 @@ int iopt_set_large_pages(struct io_pagetable *iopt, bool enable)
 		goto out_update;
 	}
 	/* The domains' IOPTEs are set already; they cannot be split. */
-	if (!xa_empty(&iopt->domains) && iopt_has_areas(iopt)) {
+	if (!xa_empty(&iopt->domains) && iopt_area_first(iopt)) {
 		rc = -EINVAL;
 		goto out_unlock;
 	}
