@@ -84,12 +84,9 @@ static long long kb(unsigned long pages)
 /* Written memory of that many pages, so each page is a page of its own. */
 static char *alloc_pages(struct __test_metadata *_metadata, unsigned long pages)
 {
-	char *buf;
+	char *buf = test_alloc_small_pages(pages);
 
-	buf = mmap(NULL, pages * page_size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, buf);
-	memset(buf, 0x6b, pages * page_size);
+	ASSERT_NE(NULL, buf);
 	return buf;
 }
 

@@ -88,21 +88,6 @@ static const char *nth_unavailable;
 static char nth_reason[256];
 #define NTH_CONFIGS "FAILSLAB, FAIL_PAGE_ALLOC, FAULT_INJECTION_DEBUG_FS"
 
-static char *nth_map_pages(unsigned long pages)
-{
-	size_t length = pages * page_size;
-	char *buf;
-
-	buf = mmap(NULL, length, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		return NULL;
-	/* MD_CHECK_REFS counts the pins of small pages only. */
-	madvise(buf, length, MADV_NOHUGEPAGE);
-	memset(buf, 0x6b, length);
-	return buf;
-}
-
 static int nth_write_file(const char *path, const char *value)
 {
 	ssize_t len = strlen(value);
@@ -188,8 +173,8 @@ static __attribute__((constructor)) void nth_setup(void)
 	int fd;
 
 	page_size = sysconf(_SC_PAGE_SIZE);
-	nth_buf = nth_map_pages(NTH_BUF_PAGES);
-	nth_rw_buf = nth_map_pages(1);
+	nth_buf = test_alloc_small_pages(NTH_BUF_PAGES);
+	nth_rw_buf = test_alloc_small_pages(1);
 	if (!nth_buf || !nth_rw_buf) {
 		nth_unavailable = "cannot map the test buffers";
 		return;

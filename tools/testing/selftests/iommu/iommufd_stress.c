@@ -670,21 +670,6 @@ static void *stress_reopen_run(void *arg)
 	return NULL;
 }
 
-static char *stress_map_pages(unsigned long pages)
-{
-	size_t length = pages * page_size;
-	char *buf;
-
-	buf = mmap(NULL, length, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf == MAP_FAILED)
-		return NULL;
-	/* MD_CHECK_REFS counts the pins of small pages only. */
-	madvise(buf, length, MADV_NOHUGEPAGE);
-	memset(buf, 0x3c, length);
-	return buf;
-}
-
 static unsigned int stress_seconds(void)
 {
 	const char *env = getenv("IOMMUFD_STRESS_SECONDS");
@@ -722,14 +707,14 @@ FIXTURE_SETUP(stress)
 		w->index = i;
 		w->rnd = (seed + i * 0x9e3779b9U) | 1;
 		w->access_fd = -1;
-		w->rw_buf = stress_map_pages(1);
+		w->rw_buf = test_alloc_small_pages(1);
 		ASSERT_NE(NULL, w->rw_buf);
 	}
 	TH_LOG("random seed %u", seed);
 
-	st->buf = stress_map_pages(STRESS_BUF_PAGES);
+	st->buf = test_alloc_small_pages(STRESS_BUF_PAGES);
 	ASSERT_NE(NULL, st->buf);
-	st->own_buf = stress_map_pages(STRESS_OWN_PAGES);
+	st->own_buf = test_alloc_small_pages(STRESS_OWN_PAGES);
 	ASSERT_NE(NULL, st->own_buf);
 	st->fd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, st->fd);

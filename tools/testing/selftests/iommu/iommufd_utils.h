@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -29,6 +30,25 @@
 		ASSERT_EQ(-1, __rc);                                           \
 		EXPECT_EQ(expected_errno, errno);                              \
 	})
+
+/*
+ * @pages small pages of private anonymous memory, written so that they
+ * exist, or NULL. THP is kept out: MD_CHECK_REFS counts the pins of small
+ * pages only.
+ */
+static inline char *test_alloc_small_pages(unsigned long pages)
+{
+	size_t length = pages * sysconf(_SC_PAGESIZE);
+	char *buf;
+
+	buf = mmap(NULL, length, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf == MAP_FAILED)
+		return NULL;
+	madvise(buf, length, MADV_NOHUGEPAGE);
+	memset(buf, 0x6b, length);
+	return buf;
+}
 
 static inline int _test_ioctl_destroy(int fd, unsigned int id)
 {
