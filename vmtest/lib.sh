@@ -225,7 +225,7 @@ boot_vm() {
 	# shellcheck disable=SC2086
 	timeout --foreground -k 10 "$tmo" qemu-system-x86_64 \
 		-machine q35,kernel-irqchip=split -accel tcg -smp 2 -m "$mem" \
-		-cpu max -no-reboot -nic none -vga none $io \
+		-cpu max,la57=off -no-reboot -nic none -vga none $io \
 		-device intel-iommu,intremap=on,caching-mode=on \
 		-device edu,id=edu0 -device edu,id=edu1 \
 		-device pcie-pci-bridge,id=br0 \
