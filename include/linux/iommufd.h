@@ -10,6 +10,8 @@
 #include <linux/types.h>
 
 struct device;
+struct file;
+struct iommu_group;
 struct iommufd_access;
 struct iommufd_ctx;
 struct iommufd_device;
@@ -39,10 +41,17 @@ enum {
 };
 
 #if IS_ENABLED(CONFIG_IOMMUFD)
+struct iommufd_ctx *iommufd_ctx_from_file(struct file *file);
+struct iommufd_ctx *iommufd_ctx_from_fd(int fd);
+void iommufd_ctx_put(struct iommufd_ctx *ictx);
+bool iommufd_ctx_has_group(struct iommufd_ctx *ictx,
+			   struct iommu_group *group);
+
 struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 					   struct device *dev, u32 *id);
 void iommufd_device_unbind(struct iommufd_device *idev);
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id);
+int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id);
 void iommufd_device_detach(struct iommufd_device *idev);
 struct iommufd_ctx *iommufd_device_to_ictx(struct iommufd_device *idev);
 u32 iommufd_device_to_id(struct iommufd_device *idev);
@@ -62,6 +71,26 @@ void iommufd_access_unpin_pages(struct iommufd_access *access,
 int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 		      void *data, size_t length, unsigned int flags);
 #else
+static inline struct iommufd_ctx *iommufd_ctx_from_file(struct file *file)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline struct iommufd_ctx *iommufd_ctx_from_fd(int fd)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static inline void iommufd_ctx_put(struct iommufd_ctx *ictx)
+{
+}
+
+static inline bool iommufd_ctx_has_group(struct iommufd_ctx *ictx,
+					 struct iommu_group *group)
+{
+	return false;
+}
+
 static inline struct iommufd_device *
 iommufd_device_bind(struct iommufd_ctx *ictx, struct device *dev, u32 *id)
 {
@@ -74,6 +103,12 @@ static inline void iommufd_device_unbind(struct iommufd_device *idev)
 
 static inline int iommufd_device_attach(struct iommufd_device *idev,
 					u32 *pt_id)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int iommufd_device_replace(struct iommufd_device *idev,
+					 u32 *pt_id)
 {
 	return -EOPNOTSUPP;
 }

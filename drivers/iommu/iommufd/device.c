@@ -4,29 +4,191 @@
  * HWPTs: the kernel API of include/linux/iommufd.h.
  *
  * A driver that owns a device (VFIO, or the test mock) binds it to a
- * context. Binding makes the context the DMA owner of the device's IOMMU
- * group, which the IOMMU core refuses while a kernel driver in the group
- * uses the DMA API: from then on the group sits in a blocking domain until
- * the device is attached. Attaching to an IOAS reuses an automatic HWPT of
- * that IOAS whose domain the device's IOMMU accepts, or makes a new one;
- * attaching to a HWPT uses its domain. Detaching returns the group to the
- * blocking domain, so a bound device is never left with DMA to memory
- * nobody mapped for it. The device object belongs to the driver: userspace
- * sees its ID but cannot destroy it, and unbinding removes it.
+ * context. Userspace speaks of devices, but the IOMMU group stays the unit
+ * of isolation: devices of one group can reach each other's DMA, and the
+ * IOMMU translates them all through one domain. So:
  *
- * 6.1's IOMMU core knows only group-level DMA ownership, so this binds
- * at most one device of a group to a context; devices that share a group
- * need the device-level ownership of the VFIO work.
+ *  - Binding a device makes the context the DMA owner of its whole group
+ *    (iommu_device_claim_dma_owner()). The IOMMU core refuses while a
+ *    kernel driver that uses the DMA API is bound to any device of the
+ *    group, or while another owner (another context, a VFIO container)
+ *    holds it; and while the context owns the group, no such driver can
+ *    probe. Other devices of the group may be bound to the same context.
+ *  - struct iommufd_group is the context's view of one group: the HWPT the
+ *    group is attached to and the bound devices attached through it. The
+ *    first device to attach moves the group from the blocking domain to
+ *    the HWPT's domain; the others may only attach to that same HWPT; the
+ *    last to detach returns the group to blocking. A bound device is never
+ *    left with DMA to memory nobody mapped for it.
+ *  - Attaching again replaces: the group moves straight to the new domain
+ *    (iommu_group_replace_domain()), with every device of the group that
+ *    was attached, and no window in which DMA is blocked or unmapped.
+ *  - While a device is attached, the IOVA its IOMMU reserves (the MSI
+ *    window, RMRRs) is reserved in the IOAS, so userspace can never map
+ *    over it; the attach fails with EADDRINUSE if the IOAS already does.
  *
- * Lock order is that of hw_pagetable.c: iommufd_device::lock first.
+ * Attaching to an IOAS reuses an automatic HWPT of that IOAS whose domain
+ * the device's IOMMU accepts, or makes a new one; attaching to a HWPT uses
+ * its domain. The device object belongs to the driver: userspace sees its
+ * ID but cannot destroy it, and unbinding removes it.
+ *
+ * Lock order: iommufd_group::lock, then iommufd_ioas::mutex (hw_pagetable.c
+ * continues from there). Two IOAS mutexes are never held together.
  */
+#define pr_fmt(fmt) "iommufd: " fmt
+
 #include <linux/device.h>
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
+#include <linux/irqdomain.h>
 #include <linux/lockdep.h>
+#include <linux/module.h>
+#include <linux/pci.h>
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <uapi/linux/iommufd.h>
 
 #include "iommufd_private.h"
+
+static bool allow_unsafe_interrupts;
+module_param(allow_unsafe_interrupts, bool, 0644);
+MODULE_PARM_DESC(allow_unsafe_interrupts,
+		 "Bind devices whose IOMMU cannot isolate their MSIs (remapping). Such a device can raise any interrupt of the host: only for trusted users.");
+
+static void iommufd_group_release(struct kref *ref)
+	__releases(&igroup->ictx->groups.xa_lock)
+{
+	struct iommufd_group *igroup =
+		container_of(ref, struct iommufd_group, ref);
+
+	__xa_erase(&igroup->ictx->groups, iommu_group_id(igroup->group));
+	xa_unlock(&igroup->ictx->groups);
+	WARN_ON(igroup->hwpt || !list_empty(&igroup->devices));
+	iommu_group_put(igroup->group);
+	mutex_destroy(&igroup->lock);
+	kfree(igroup);
+}
+
+static void iommufd_group_put(struct iommufd_group *igroup)
+{
+	/* Lookups happen under the lock, so they never see a dying entry. */
+	kref_put_lock(&igroup->ref, iommufd_group_release,
+		      &igroup->ictx->groups.xa_lock);
+}
+
+/* The context's entry for @dev's group, made on the first bind. */
+static struct iommufd_group *iommufd_group_get(struct iommufd_ctx *ictx,
+					       struct device *dev)
+{
+	struct iommufd_group *igroup, *cur;
+	struct iommu_group *group;
+
+	group = iommu_group_get(dev);
+	if (!group)
+		return ERR_PTR(-ENODEV);
+
+	igroup = kzalloc(sizeof(*igroup), GFP_KERNEL_ACCOUNT);
+	if (!igroup) {
+		iommu_group_put(group);
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&igroup->ref);
+	igroup->ictx = ictx;
+	igroup->group = group;
+	mutex_init(&igroup->lock);
+	INIT_LIST_HEAD(&igroup->devices);
+
+	xa_lock(&ictx->groups);
+	cur = __xa_cmpxchg(&ictx->groups, iommu_group_id(group), NULL, igroup,
+			   GFP_KERNEL);
+	if (cur && !xa_is_err(cur))
+		kref_get(&cur->ref);
+	xa_unlock(&ictx->groups);
+	if (!cur)
+		return igroup;
+
+	/* Another device of the group is bound already (or no memory). */
+	iommu_group_put(group);
+	mutex_destroy(&igroup->lock);
+	kfree(igroup);
+	return xa_is_err(cur) ? ERR_PTR(xa_err(cur)) : cur;
+}
+
+/**
+ * iommufd_ctx_has_group() - whether a context owns an IOMMU group's DMA
+ * @ictx: the context
+ * @group: the group
+ *
+ * Return: true while a device of @group is bound to @ictx.
+ */
+bool iommufd_ctx_has_group(struct iommufd_ctx *ictx, struct iommu_group *group)
+{
+	struct iommufd_group *igroup;
+	bool ret;
+
+	xa_lock(&ictx->groups);
+	igroup = xa_load(&ictx->groups, iommu_group_id(group));
+	ret = igroup && igroup->claims;
+	xa_unlock(&ictx->groups);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_has_group, IOMMUFD);
+
+static void iommufd_group_unclaim(struct iommufd_group *igroup,
+				  struct device *dev)
+{
+	xa_lock(&igroup->ictx->groups);
+	igroup->claims--;
+	xa_unlock(&igroup->ictx->groups);
+	iommu_device_release_dma_owner(dev);
+}
+
+/* Whether @dev's IOMMU keeps its MSIs from raising other interrupts. */
+static bool iommufd_msi_isolated(struct device *dev)
+{
+	return device_iommu_capable(dev, IOMMU_CAP_INTR_REMAP) ||
+	       irq_domain_check_msi_remap();
+}
+
+/* Whether the driver bound to @dev does DMA through the kernel's DMA API. */
+static bool iommufd_driver_uses_dma_api(struct device *dev,
+					struct device_driver *drv)
+{
+	/* 6.1 keeps driver_managed_dma in the bus's driver structures. */
+	if (dev_is_pci(dev))
+		return !to_pci_driver(drv)->driver_managed_dma;
+	return true;
+}
+
+static int iommufd_name_dma_user(struct device *dev, void *data)
+{
+	struct device *bound = data;
+	struct device_driver *drv = READ_ONCE(dev->driver);
+
+	if (dev == bound || !drv || !iommufd_driver_uses_dma_api(dev, drv))
+		return 0;
+	dev_notice_ratelimited(bound,
+			       "iommufd: cannot own the DMA of IOMMU group %d: its device %s is bound to the kernel driver %s, which uses the DMA API; unbind it first\n",
+			       iommu_group_id(dev->iommu_group), dev_name(dev),
+			       drv->name);
+	return 1;
+}
+
+/*
+ * Say in the kernel log why the group could not be owned: VFIO's bind
+ * ioctl has only an errno to give, and EPERM alone names nobody.
+ */
+static void iommufd_explain_claim(struct device *dev, struct iommu_group *group,
+				  int rc)
+{
+	if (rc != -EPERM)
+		return;
+	if (iommu_group_for_each_dev(group, dev, iommufd_name_dma_user))
+		return;
+	dev_notice_ratelimited(dev,
+			       "iommufd: cannot own the DMA of IOMMU group %d: another user (a VFIO container or another iommufd context) owns it\n",
+			       iommu_group_id(group));
+}
 
 /**
  * iommufd_device_bind() - hand a device's DMA to an iommufd context
@@ -35,27 +197,44 @@
  * @id: set to the ID userspace uses for the device
  *
  * Return: the bound device, or an ERR_PTR(): -ENODEV if the device has no
- * IOMMU group, -EINVAL if its IOMMU cannot enforce cache coherency,
- * -EPERM or -EBUSY if the group's DMA cannot be owned by the context (a
- * kernel driver uses it, or another owner has it), -ENOMEM.
+ * IOMMU group; -EINVAL if its IOMMU cannot enforce cache coherency; -EPERM
+ * if its IOMMU cannot isolate MSIs (unless allow_unsafe_interrupts), or if
+ * a kernel DMA-API driver or another owner uses the group (the kernel log
+ * names which); -EBUSY if the group is attached elsewhere; -ENOMEM.
  */
 struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 					   struct device *dev, u32 *id)
 {
+	struct iommufd_group *igroup;
 	struct iommufd_device *idev;
-	struct iommu_group *group;
 	int rc;
 
-	group = iommu_group_get(dev);
-	if (!group)
-		return ERR_PTR(-ENODEV);
+	igroup = iommufd_group_get(ictx, dev);
+	if (IS_ERR(igroup))
+		return ERR_CAST(igroup);
+
 	if (!device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY)) {
+		dev_notice_ratelimited(dev, "iommufd: its IOMMU cannot enforce cache coherent DMA\n");
 		rc = -EINVAL;
 		goto err_put_group;
 	}
-	rc = iommu_group_claim_dma_owner(group, ictx);
-	if (rc)
+	if (!iommufd_msi_isolated(dev)) {
+		if (!allow_unsafe_interrupts) {
+			dev_notice_ratelimited(dev, "iommufd: its IOMMU cannot isolate MSIs (no interrupt remapping); see iommufd.allow_unsafe_interrupts\n");
+			rc = -EPERM;
+			goto err_put_group;
+		}
+		dev_warn(dev, "iommufd: binding a device whose MSIs are not isolated, as allow_unsafe_interrupts says\n");
+	}
+
+	rc = iommu_device_claim_dma_owner(dev, ictx);
+	if (rc) {
+		iommufd_explain_claim(dev, igroup->group, rc);
 		goto err_put_group;
+	}
+	xa_lock(&ictx->groups);
+	igroup->claims++;
+	xa_unlock(&ictx->groups);
 
 	idev = iommufd_object_alloc(ictx, struct iommufd_device,
 				    IOMMUFD_OBJ_DEVICE);
@@ -65,8 +244,8 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 	}
 	idev->ictx = ictx;
 	idev->dev = dev;
-	idev->group = group;
-	mutex_init(&idev->lock);
+	idev->igroup = igroup;
+	INIT_LIST_HEAD(&idev->group_item);
 	/* The binding driver's reference, dropped by iommufd_device_unbind(). */
 	refcount_inc(&idev->obj.users);
 	*id = idev->obj.id;
@@ -74,9 +253,9 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 	return idev;
 
 err_release:
-	iommu_group_release_dma_owner(group);
+	iommufd_group_unclaim(igroup, dev);
 err_put_group:
-	iommu_group_put(group);
+	iommufd_group_put(igroup);
 	return ERR_PTR(rc);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_bind, IOMMUFD);
@@ -105,9 +284,8 @@ void iommufd_device_destroy(struct iommufd_object *obj)
 		container_of(obj, struct iommufd_device, obj);
 
 	iommufd_device_detach(idev);
-	iommu_group_release_dma_owner(idev->group);
-	iommu_group_put(idev->group);
-	mutex_destroy(&idev->lock);
+	iommufd_group_unclaim(idev->igroup, idev->dev);
+	iommufd_group_put(idev->igroup);
 }
 
 /*
@@ -120,35 +298,200 @@ static bool iommufd_domain_fits(struct iommu_domain *domain,
 	return domain->ops == dev_iommu_ops(dev)->default_domain_ops;
 }
 
-/* Attach to an automatic HWPT of @ioas, reusing one when the IOMMU can. */
-static struct iommufd_hw_pagetable *
-iommufd_device_attach_ioas(struct iommufd_device *idev,
-			   struct iommufd_ioas *ioas)
+/*
+ * Reserve in @iopt what the IOMMU reserves for each device on @list (an
+ * iommufd_group::devices, or NULL) and for @extra (or NULL).
+ */
+static int iommufd_reserve_devices(struct io_pagetable *iopt,
+				   struct list_head *list,
+				   struct iommufd_device *extra)
 {
+	struct iommufd_device *idev, *undo;
+	int rc;
+
+	if (extra) {
+		rc = iopt_reserve_dev_regions(iopt, extra->dev, extra);
+		if (rc)
+			return rc;
+	}
+	if (!list)
+		return 0;
+	list_for_each_entry(idev, list, group_item) {
+		rc = iopt_reserve_dev_regions(iopt, idev->dev, idev);
+		if (rc)
+			goto err_undo;
+	}
+	return 0;
+
+err_undo:
+	list_for_each_entry(undo, list, group_item) {
+		if (undo == idev)
+			break;
+		iopt_remove_reserved_iova(iopt, undo);
+	}
+	if (extra)
+		iopt_remove_reserved_iova(iopt, extra);
+	return rc;
+}
+
+static void iommufd_unreserve_devices(struct io_pagetable *iopt,
+				      struct list_head *list,
+				      struct iommufd_device *extra)
+{
+	struct iommufd_device *idev;
+
+	if (list)
+		list_for_each_entry(idev, list, group_item)
+			iopt_remove_reserved_iova(iopt, idev);
+	if (extra)
+		iopt_remove_reserved_iova(iopt, extra);
+}
+
+/*
+ * Put @idev's group on @hwpt. The first device attaches the group; a
+ * sibling of an attached device joins the group's HWPT; a replacement
+ * moves the group, with every attached device of it, straight to @hwpt.
+ * On success @idev is attached, and @hwpt counts, and is referenced by,
+ * every device newly on it; the caller settles the old HWPT's side.
+ */
+static int iommufd_group_set_hwpt(struct iommufd_device *idev,
+				  struct iommufd_hw_pagetable *hwpt,
+				  bool replace)
+{
+	struct iommufd_group *igroup = idev->igroup;
+	struct iommufd_hw_pagetable *old = igroup->hwpt;
+	struct iommufd_device *extra = idev->attached ? NULL : idev;
+	struct list_head *moving = NULL;
+	struct iommufd_device *cur;
+	unsigned int n = 0;
+	int rc;
+
+	lockdep_assert_held(&igroup->lock);
+	lockdep_assert_held(&hwpt->ioas->mutex);
+
+	if (!iommufd_domain_fits(hwpt->domain, idev->dev))
+		return -EINVAL;
+	if (old == hwpt) {
+		if (idev->attached)
+			return 0;
+	} else if (old && !replace) {
+		/* One group, one domain: a sibling cannot pick another. */
+		return -EINVAL;
+	}
+
+	/* Attached devices already have their IOVA reserved in old's IOAS. */
+	if (old && old != hwpt && old->ioas != hwpt->ioas)
+		moving = &igroup->devices;
+	rc = iommufd_reserve_devices(&hwpt->ioas->iopt, moving, extra);
+	if (rc)
+		return rc;
+
+	if (!old)
+		rc = iommu_attach_group(hwpt->domain, igroup->group);
+	else if (old != hwpt)
+		rc = iommu_group_replace_domain(igroup->group, hwpt->domain);
+	if (rc) {
+		iommufd_unreserve_devices(&hwpt->ioas->iopt, moving, extra);
+		return rc;
+	}
+
+	if (old != hwpt) {
+		list_for_each_entry(cur, &igroup->devices, group_item)
+			n++;
+		hwpt->devices += n;
+		refcount_add(n, &hwpt->obj.users);
+		igroup->hwpt = hwpt;
+	}
+	if (extra) {
+		hwpt->devices++;
+		refcount_inc(&hwpt->obj.users);
+		list_add_tail(&idev->group_item, &igroup->devices);
+		idev->attached = true;
+	}
+	return 0;
+}
+
+/*
+ * @n devices of @igroup left @hwpt, now that the group is elsewhere or
+ * blocked: lift what the devices on @unreserve (NULL: none, as they stay
+ * in the same IOAS) and @extra reserved in its IOAS, and drop all but one
+ * of their references. The caller drops the last with
+ * iommufd_hwpt_put_last() once it holds no lock: destroying an automatic
+ * HWPT waits for ioctls that may be waiting for those locks.
+ *
+ * Return: whether @hwpt is an automatic HWPT that lost its last device.
+ */
+static bool iommufd_hwpt_put_devices(struct iommufd_group *igroup,
+				     struct iommufd_hw_pagetable *hwpt,
+				     unsigned int n, struct list_head *unreserve,
+				     struct iommufd_device *extra)
+{
+	struct iommufd_ioas *ioas = hwpt->ioas;
+	bool last;
+
+	lockdep_assert_held(&igroup->lock);
+
+	iommufd_unreserve_devices(&ioas->iopt, unreserve, extra);
+	mutex_lock(&ioas->mutex);
+	hwpt->devices -= n;
+	last = hwpt->auto_domain && !hwpt->devices;
+	/* Off the list, no attach can pick the dying HWPT up again. */
+	if (last)
+		list_del_init(&hwpt->ioas_item);
+	mutex_unlock(&ioas->mutex);
+
+	while (n-- > 1)
+		iommufd_put_object(&hwpt->obj);
+	return last;
+}
+
+static void iommufd_hwpt_put_last(struct iommufd_ctx *ictx,
+				  struct iommufd_hw_pagetable *hwpt, bool last)
+{
+	if (last)
+		iommufd_object_remove(ictx, &hwpt->obj, 1);
+	else
+		iommufd_put_object(&hwpt->obj);
+}
+
+/* Find or make an automatic HWPT of @ioas for @idev's group, and use it. */
+static struct iommufd_hw_pagetable *
+iommufd_device_set_ioas(struct iommufd_device *idev, struct iommufd_ioas *ioas,
+			bool replace)
+{
+	struct iommufd_hw_pagetable *cur = idev->igroup->hwpt;
 	struct iommufd_hw_pagetable *hwpt;
 	int rc;
 
 	mutex_lock(&ioas->mutex);
+	/* Already there, or joining a sibling that is. */
+	if (cur && cur->ioas == ioas && cur->auto_domain) {
+		rc = iommufd_group_set_hwpt(idev, cur, replace);
+		hwpt = cur;
+		goto out_unlock;
+	}
+	/* A sibling is attached elsewhere: no point in making a domain. */
+	if (cur && !replace) {
+		rc = -EINVAL;
+		goto out_unlock;
+	}
 	list_for_each_entry(hwpt, &ioas->hwpt_list, ioas_item) {
 		if (!hwpt->auto_domain ||
 		    !iommufd_domain_fits(hwpt->domain, idev->dev))
 			continue;
-		rc = iommu_attach_group(hwpt->domain, idev->group);
+		rc = iommufd_group_set_hwpt(idev, hwpt, replace);
 		/* EINVAL: this IOMMU cannot use the domain; try the next. */
-		if (rc == -EINVAL)
-			continue;
-		if (rc)
-			goto err_unlock;
-		goto out_attached;
+		if (rc != -EINVAL)
+			goto out_unlock;
 	}
 
 	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev->dev, true);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
-		goto err_unlock;
+		goto out_unlock;
 	}
 	/* The domain already maps the IOAS: no window with DMA unmapped. */
-	rc = iommu_attach_group(hwpt->domain, idev->group);
+	rc = iommufd_group_set_hwpt(idev, hwpt, replace);
 	if (rc) {
 		list_del_init(&hwpt->ioas_item);
 		mutex_unlock(&ioas->mutex);
@@ -156,25 +499,17 @@ iommufd_device_attach_ioas(struct iommufd_device *idev,
 		return ERR_PTR(rc);
 	}
 	iommufd_object_publish(idev->ictx, &hwpt->obj);
-out_attached:
-	hwpt->devices++;
-	refcount_inc(&hwpt->obj.users);
+out_unlock:
 	mutex_unlock(&ioas->mutex);
-	iopt_table_refresh_domains(&ioas->iopt);
-	return hwpt;
-
-err_unlock:
-	mutex_unlock(&ioas->mutex);
-	return ERR_PTR(rc);
+	return rc ? ERR_PTR(rc) : hwpt;
 }
 
-static int iommufd_device_attach_hwpt(struct iommufd_device *idev,
-				      struct iommufd_hw_pagetable *hwpt)
+static int iommufd_device_set_hwpt(struct iommufd_device *idev,
+				   struct iommufd_hw_pagetable *hwpt,
+				   bool replace)
 {
 	int rc;
 
-	if (!iommufd_domain_fits(hwpt->domain, idev->dev))
-		return -EINVAL;
 	mutex_lock(&hwpt->ioas->mutex);
 	/*
 	 * An automatic HWPT lives only while devices use it: one without
@@ -183,14 +518,67 @@ static int iommufd_device_attach_hwpt(struct iommufd_device *idev,
 	if (hwpt->auto_domain && !hwpt->devices)
 		rc = -ENOENT;
 	else
-		rc = iommu_attach_group(hwpt->domain, idev->group);
-	if (!rc) {
-		hwpt->devices++;
-		refcount_inc(&hwpt->obj.users);
-	}
+		rc = iommufd_group_set_hwpt(idev, hwpt, replace);
 	mutex_unlock(&hwpt->ioas->mutex);
-	if (!rc)
-		iopt_table_refresh_domains(&hwpt->ioas->iopt);
+	return rc;
+}
+
+static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
+				    bool replace)
+{
+	struct iommufd_group *igroup = idev->igroup;
+	struct iommufd_hw_pagetable *hwpt, *old;
+	struct iommufd_object *pt_obj;
+	struct iommufd_device *cur;
+	struct iommufd_ioas *ioas;
+	unsigned int n = 0;
+	bool last = false;
+	int rc = 0;
+
+	pt_obj = iommufd_object_lookup(idev->ictx, *pt_id, IOMMUFD_OBJ_ANY);
+	if (IS_ERR(pt_obj))
+		return PTR_ERR(pt_obj);
+
+	mutex_lock(&igroup->lock);
+	if (idev->attached != replace) {
+		rc = replace ? -EINVAL : -EBUSY;
+		goto out_unlock;
+	}
+	old = igroup->hwpt;
+	switch (pt_obj->type) {
+	case IOMMUFD_OBJ_IOAS:
+		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
+		hwpt = iommufd_device_set_ioas(idev, ioas, replace);
+		if (IS_ERR(hwpt))
+			rc = PTR_ERR(hwpt);
+		break;
+	case IOMMUFD_OBJ_HWPT_PAGING:
+		hwpt = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
+		rc = iommufd_device_set_hwpt(idev, hwpt, replace);
+		break;
+	default:
+		rc = -EINVAL;
+		break;
+	}
+	if (rc)
+		goto out_unlock;
+
+	if (old && old != hwpt) {
+		/* The whole group moved. */
+		list_for_each_entry(cur, &igroup->devices, group_item)
+			n++;
+		last = iommufd_hwpt_put_devices(igroup, old, n,
+						old->ioas == hwpt->ioas ?
+							NULL : &igroup->devices,
+						NULL);
+	}
+	iopt_table_refresh_domains(&hwpt->ioas->iopt);
+	*pt_id = hwpt->obj.id;
+out_unlock:
+	mutex_unlock(&igroup->lock);
+	if (n)
+		iommufd_hwpt_put_last(idev->ictx, old, last);
+	iommufd_put_object(pt_obj);
 	return rc;
 }
 
@@ -199,90 +587,135 @@ static int iommufd_device_attach_hwpt(struct iommufd_device *idev,
  * @idev: the bound device
  * @pt_id: in: ID of an IOAS or a HWPT; out: ID of the HWPT attached to
  *
+ * If another device of the group is attached, @idev joins it, and @pt_id
+ * must lead to the same HWPT.
+ *
  * Return: 0; -EBUSY if the device is already attached; -ENOENT for a bad
- * ID; -EINVAL if the ID names neither an IOAS nor a HWPT, or the device's
- * IOMMU cannot use the HWPT; -EADDRINUSE if the IOAS maps IOVA the
- * device's IOMMU cannot; -ENOMEM or the IOMMU driver's error.
+ * ID; -EINVAL if the ID names neither an IOAS nor a HWPT, if the device's
+ * IOMMU cannot use the HWPT, or if the group is attached to another one;
+ * -EADDRINUSE if the IOAS maps IOVA the device's IOMMU cannot, or reserves
+ * for the device (its MSI window, say); -ENOMEM or the IOMMU driver's
+ * error.
  */
 int iommufd_device_attach(struct iommufd_device *idev, u32 *pt_id)
 {
-	struct iommufd_hw_pagetable *hwpt;
-	struct iommufd_object *pt_obj;
-	struct iommufd_ioas *ioas;
-	int rc = 0;
-
-	pt_obj = iommufd_object_lookup(idev->ictx, *pt_id, IOMMUFD_OBJ_ANY);
-	if (IS_ERR(pt_obj))
-		return PTR_ERR(pt_obj);
-
-	mutex_lock(&idev->lock);
-	if (idev->hwpt) {
-		rc = -EBUSY;
-		goto out_unlock;
-	}
-	switch (pt_obj->type) {
-	case IOMMUFD_OBJ_IOAS:
-		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
-		hwpt = iommufd_device_attach_ioas(idev, ioas);
-		if (IS_ERR(hwpt))
-			rc = PTR_ERR(hwpt);
-		break;
-	case IOMMUFD_OBJ_HWPT_PAGING:
-		hwpt = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
-		rc = iommufd_device_attach_hwpt(idev, hwpt);
-		break;
-	default:
-		rc = -EINVAL;
-		break;
-	}
-	if (!rc) {
-		idev->hwpt = hwpt;
-		*pt_id = hwpt->obj.id;
-	}
-out_unlock:
-	mutex_unlock(&idev->lock);
-	iommufd_put_object(pt_obj);
-	return rc;
+	return iommufd_device_change_pt(idev, pt_id, false);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
+
+/**
+ * iommufd_device_replace() - move an attached device to another IOAS/HWPT
+ * @idev: the attached device
+ * @pt_id: in: ID of an IOAS or a HWPT; out: ID of the HWPT attached to
+ *
+ * The device's group goes straight from its HWPT to the new one, with all
+ * its attached devices: every DMA is translated by either, never blocked
+ * or let through in between. On failure nothing changes.
+ *
+ * Return: 0; -EINVAL if the device is not attached; otherwise as for
+ * iommufd_device_attach().
+ */
+int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
+{
+	return iommufd_device_change_pt(idev, pt_id, true);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_device_replace, IOMMUFD);
 
 /**
  * iommufd_device_detach() - stop a bound device's DMA to its HWPT
  * @idev: the bound device; nothing happens if it is not attached
  *
- * The device's group goes back to blocking all DMA. An automatic HWPT
- * left without devices is destroyed.
+ * With the group's last attached device, the group goes back to blocking
+ * all DMA. An automatic HWPT left without devices is destroyed.
  */
 void iommufd_device_detach(struct iommufd_device *idev)
 {
+	struct iommufd_group *igroup = idev->igroup;
 	struct iommufd_hw_pagetable *hwpt;
-	struct iommufd_ioas *ioas;
 	bool last;
 
-	mutex_lock(&idev->lock);
-	hwpt = idev->hwpt;
-	if (!hwpt) {
-		mutex_unlock(&idev->lock);
+	mutex_lock(&igroup->lock);
+	if (!idev->attached) {
+		mutex_unlock(&igroup->lock);
 		return;
 	}
-	ioas = hwpt->ioas;
-	mutex_lock(&ioas->mutex);
-	iommu_detach_group(hwpt->domain, idev->group);
-	hwpt->devices--;
-	last = hwpt->auto_domain && !hwpt->devices;
-	/* Off the list, no attach can pick the dying HWPT up again. */
-	if (last)
-		list_del_init(&hwpt->ioas_item);
-	mutex_unlock(&ioas->mutex);
-	idev->hwpt = NULL;
-	mutex_unlock(&idev->lock);
-
-	if (last)
-		iommufd_object_remove(idev->ictx, &hwpt->obj, 1);
-	else
-		iommufd_put_object(&hwpt->obj);
+	hwpt = igroup->hwpt;
+	list_del_init(&idev->group_item);
+	idev->attached = false;
+	if (list_empty(&igroup->devices)) {
+		iommu_detach_group(hwpt->domain, igroup->group);
+		igroup->hwpt = NULL;
+	}
+	last = iommufd_hwpt_put_devices(igroup, hwpt, 1, NULL, idev);
+	mutex_unlock(&igroup->lock);
+	iommufd_hwpt_put_last(idev->ictx, hwpt, last);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);
+
+/**
+ * iommufd_get_hw_info() - IOMMU_GET_HW_INFO
+ * @ucmd: the ioctl, with a struct iommu_hw_info
+ *
+ * Return: 0 or the errno the uAPI header lists.
+ */
+int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hw_info *cmd = ucmd->args;
+	void __user *uptr = u64_to_user_ptr(cmd->data_uptr);
+	const struct iommu_ops *ops;
+	struct iommufd_object *obj;
+	struct iommufd_device *idev;
+	u32 type = IOMMU_HW_INFO_TYPE_NONE;
+	u32 len = 0, copy;
+	void *data = NULL;
+	int rc = 0;
+
+	if (cmd->flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE ||
+	    memchr_inv(cmd->__reserved, 0, sizeof(cmd->__reserved)))
+		return -EOPNOTSUPP;
+
+	obj = iommufd_object_lookup(ucmd->ictx, cmd->dev_id,
+				    IOMMUFD_OBJ_DEVICE);
+	if (IS_ERR(obj))
+		return iommufd_ucmd_fail(ucmd, -ENOENT, "no device with ID %u",
+					 cmd->dev_id);
+	idev = container_of(obj, struct iommufd_device, obj);
+
+	ops = dev_iommu_ops(idev->dev);
+	if (ops->hw_info) {
+		data = ops->hw_info(idev->dev, &len, &type);
+		if (IS_ERR(data)) {
+			rc = PTR_ERR(data);
+			data = NULL;
+			goto out_put;
+		}
+	}
+	if (cmd->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE &&
+	    cmd->in_data_type != IOMMU_HW_INFO_TYPE_DEFAULT &&
+	    cmd->in_data_type != type) {
+		rc = iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
+				       "%s's IOMMU reports no data of type %u",
+				       dev_name(idev->dev), cmd->in_data_type);
+		goto out_put;
+	}
+
+	copy = min(cmd->data_len, len);
+	if (copy_to_user(uptr, data, copy) ||
+	    clear_user(uptr + copy, cmd->data_len - copy)) {
+		rc = -EFAULT;
+		goto out_put;
+	}
+	cmd->data_len = len;
+	cmd->out_data_type = type;
+	/* No dirty tracking or PASID attach in this kernel. */
+	cmd->out_max_pasid_log2 = 0;
+	cmd->out_capabilities = 0;
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+out_put:
+	kfree(data);
+	iommufd_put_object(obj);
+	return rc;
+}
 
 /**
  * iommufd_device_to_ictx() - the context a device is bound to

@@ -1022,6 +1022,46 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
 }
 
 /**
+ * iopt_reserve_dev_regions() - reserve the IOVA a device's IOMMU claims
+ * @iopt: the table
+ * @dev: a device about to translate through the table's domains
+ * @owner: owner of the reservations, for iopt_remove_reserved_iova()
+ *
+ * The IOMMU driver reports, per device, IOVA it must not map: the MSI
+ * doorbell window, firmware-required direct mappings (RMRR). A mapping
+ * there would hijack interrupts or clash with the firmware's DMA, so the
+ * IOAS must keep them free while the device is attached. Regions the
+ * driver marks relaxable (direct mappings only a kernel driver needs) are
+ * left out, as for VFIO's type1.
+ *
+ * Return: 0; -EADDRINUSE if the IOAS maps or allows IOVA in such a region
+ * (nothing is reserved then); -ENOMEM.
+ */
+int iopt_reserve_dev_regions(struct io_pagetable *iopt, struct device *dev,
+			     void *owner)
+{
+	struct iommu_resv_region *resv;
+	LIST_HEAD(regions);
+	int rc = 0;
+
+	iommu_get_resv_regions(dev, &regions);
+	down_write(&iopt->iova_rwsem);
+	list_for_each_entry(resv, &regions, list) {
+		if (resv->type == IOMMU_RESV_DIRECT_RELAXABLE || !resv->length)
+			continue;
+		rc = iopt_reserve_iova(iopt, resv->start,
+				       resv->start + resv->length - 1, owner);
+		if (rc) {
+			__iopt_remove_reserved_iova(iopt, owner);
+			break;
+		}
+	}
+	up_write(&iopt->iova_rwsem);
+	iommu_put_resv_regions(dev, &regions);
+	return rc;
+}
+
+/**
  * struct iopt_piece_op - what to do on each area of a range of IOVA
  * @fn: called with the area, the first IOVA of the range inside it and
  *      the length of that part

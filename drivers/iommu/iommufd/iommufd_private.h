@@ -6,6 +6,7 @@
 #define __IOMMUFD_PRIVATE_H
 
 #include <linux/build_bug.h>
+#include <linux/kref.h>
 #include <linux/container_of.h>
 #include <linux/rbtree.h>
 #include <linux/refcount.h>
@@ -35,11 +36,14 @@ struct page;
  * @account_mode: where memory pinned for this context is charged, see
  *                IOMMU_OPTION_RLIMIT_MODE; changes only while @objects is
  *                empty, under its lock
+ * @groups: the struct iommufd_group of each IOMMU group with devices bound
+ *          to the context, indexed by group ID, under the xarray's lock
  */
 struct iommufd_ctx {
 	struct file *file;
 	struct xarray objects;
 	enum iopt_account_mode account_mode;
+	struct xarray groups;
 };
 
 /* Length of the human-readable reason an ioctl may give beside its errno. */
@@ -188,6 +192,8 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, void *owner);
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
+int iopt_reserve_dev_regions(struct io_pagetable *iopt, struct device *dev,
+			     void *owner);
 int iopt_table_add_domain(struct io_pagetable *iopt,
 			  struct iommu_domain *domain);
 void iopt_table_remove_domain(struct io_pagetable *iopt,
@@ -263,26 +269,52 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
 /* device.c */
 
 /**
+ * struct iommufd_group - an IOMMU group as seen by one context
+ * @ref: the bound devices of the group in the context; the entry in
+ *       iommufd_ctx::groups goes with the last
+ * @ictx: the context
+ * @group: the IOMMU group, referenced
+ * @lock: protects @hwpt, @devices and each device's attachment; taken
+ *        before the IOAS mutex
+ * @hwpt: the HWPT the whole group is attached to, or NULL while it blocks
+ *        DMA; the group's attached devices each hold a reference on it
+ * @devices: the group's bound devices that are attached, through
+ *           iommufd_device::group_item
+ * @claims: the group's devices whose DMA ownership the context holds;
+ *          under the lock of iommufd_ctx::groups. Not @ref: a failing
+ *          bind holds a reference without owning anything.
+ */
+struct iommufd_group {
+	struct kref ref;
+	unsigned int claims;
+	struct iommufd_ctx *ictx;
+	struct iommu_group *group;
+	struct mutex lock; /* protects hwpt, devices */
+	struct iommufd_hw_pagetable *hwpt;
+	struct list_head devices;
+};
+
+/**
  * struct iommufd_device - a device bound to a context
  * @obj: the object header; besides the published reference, the driver
  *       that bound the device holds one until it unbinds
  * @ictx: the context
  * @dev: the device
- * @group: the device's IOMMU group, whose DMA the context owns
- * @lock: protects @hwpt; taken before the IOAS mutex
- * @hwpt: the HWPT the device is attached to, or NULL; the device holds a
- *        reference on it
+ * @igroup: the device's group in the context, whose DMA the context owns
+ * @group_item: entry in iommufd_group::devices while attached
+ * @attached: whether the device is attached to iommufd_group::hwpt
  */
 struct iommufd_device {
 	struct iommufd_object obj;
 	struct iommufd_ctx *ictx;
 	struct device *dev;
-	struct iommu_group *group;
-	struct mutex lock; /* protects hwpt */
-	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_group *igroup;
+	struct list_head group_item;
+	bool attached;
 };
 
 void iommufd_device_destroy(struct iommufd_object *obj);
+int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
 
 /* access.c */
 void iommufd_access_notify_unmap(struct io_pagetable *iopt, unsigned long iova,

@@ -171,17 +171,12 @@ struct iommu_test_cmd {
 
 #define IOMMU_TEST_CMD _IO(IOMMUFD_TYPE, IOMMUFD_CMD_BASE + 32)
 
-/*
- * Test-only data types that upstream's selftests name. This kernel has no
- * IOMMU_GET_HW_INFO, nested HWPTs, invalidation or PASID yet, so it never
- * accepts them; they are defined so that those tests build and fail
- * cleanly at run time.
- */
+/* What IOMMU_GET_HW_INFO reports for a mock device. */
 #define IOMMU_HW_INFO_TYPE_SELFTEST	0xfeedbeef
 #define IOMMU_HW_INFO_SELFTEST_REGVAL	0xdeadbeef
 
 /**
- * struct iommu_test_hw_info - what the mock IOMMU would report as hw info
+ * struct iommu_test_hw_info - the mock IOMMU's IOMMU_GET_HW_INFO data
  * @flags: none defined
  * @test_reg: always IOMMU_HW_INFO_SELFTEST_REGVAL
  */
@@ -189,6 +184,12 @@ struct iommu_test_hw_info {
 	__u32 flags;
 	__u32 test_reg;
 };
+
+/*
+ * Test-only data types that upstream's selftests name. This kernel has no
+ * nested HWPTs, invalidation or PASID yet, so it never accepts them; they
+ * are defined so that those tests build and fail cleanly at run time.
+ */
 
 /* A data type for IOMMU_HWPT_ALLOC outside enum iommu_hwpt_data_type. */
 #define IOMMU_HWPT_DATA_SELFTEST	0xdead
@@ -226,5 +227,13 @@ enum {
 };
 
 #define MOCK_PASID_WIDTH 20
+
+/*
+ * Ours, not upstream's (hence the high bit): a mock device whose IOMMU
+ * does not isolate MSIs, to test iommufd.allow_unsafe_interrupts.
+ */
+enum {
+	MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION = 1U << 31,
+};
 
 #endif

@@ -27,7 +27,9 @@
  */
 #define pr_fmt(fmt) "iommufd: " fmt
 
+#include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/iommufd.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
@@ -349,6 +351,7 @@ static int iommufd_dev_open(struct inode *inode, struct file *filp)
 	if (!ictx)
 		return -ENOMEM;
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
+	xa_init(&ictx->groups);
 	ictx->file = filp;
 	ictx->account_mode = IOPT_ACCOUNT_USER;
 	filp->private_data = ictx;
@@ -385,9 +388,65 @@ static int iommufd_dev_release(struct inode *inode, struct file *filp)
 	/* Whatever is left holds a reference to itself: a bug, so leak it. */
 	WARN_ON(!xa_empty(&ictx->objects));
 	xa_destroy(&ictx->objects);
+	/* Every device is unbound, so every group entry went with it. */
+	WARN_ON(!xa_empty(&ictx->groups));
+	xa_destroy(&ictx->groups);
 	kfree(ictx);
 	return 0;
 }
+
+static const struct file_operations iommufd_fops;
+
+/**
+ * iommufd_ctx_from_file() - the context of an open /dev/iommu
+ * @file: a file the caller holds
+ *
+ * A driver that binds devices keeps the context with this reference, so
+ * the context outlives the user's file descriptor until the driver is done
+ * (VFIO: until the device file is closed).
+ *
+ * Return: the context, referenced (drop with iommufd_ctx_put()), or
+ * ERR_PTR(-EBADFD) if @file is not /dev/iommu.
+ */
+struct iommufd_ctx *iommufd_ctx_from_file(struct file *file)
+{
+	if (file->f_op != &iommufd_fops)
+		return ERR_PTR(-EBADFD);
+	get_file(file);
+	return file->private_data;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_from_file, IOMMUFD);
+
+/**
+ * iommufd_ctx_from_fd() - the context of a /dev/iommu file descriptor
+ * @fd: a file descriptor of the calling process
+ *
+ * Return: the context, referenced (drop with iommufd_ctx_put()), or an
+ * ERR_PTR(): -EBADF if @fd is not open, -EBADFD if it is not /dev/iommu.
+ */
+struct iommufd_ctx *iommufd_ctx_from_fd(int fd)
+{
+	struct iommufd_ctx *ictx;
+	struct file *file;
+
+	file = fget(fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	ictx = iommufd_ctx_from_file(file);
+	fput(file);
+	return ictx;
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_from_fd, IOMMUFD);
+
+/**
+ * iommufd_ctx_put() - drop a reference from iommufd_ctx_from_file()
+ * @ictx: the context
+ */
+void iommufd_ctx_put(struct iommufd_ctx *ictx)
+{
+	fput(ictx->file);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_ctx_put, IOMMUFD);
 
 /* Room on the stack for the largest structure any ioctl takes. */
 union iommufd_ucmd_buffer {
@@ -400,6 +459,7 @@ union iommufd_ucmd_buffer {
 	struct iommu_ioas_unmap unmap;
 	struct iommu_option option;
 	struct iommu_hwpt_alloc hwpt;
+	struct iommu_hw_info hw_info;
 #ifdef CONFIG_IOMMUFD_TEST
 	struct iommu_test_cmd test;
 #endif
@@ -450,6 +510,8 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 	IOMMUFD_IOCTL(OPTION, iommufd_option, struct iommu_option, val64),
 	IOMMUFD_IOCTL(HWPT_ALLOC, iommufd_hwpt_alloc_ioctl,
 		      struct iommu_hwpt_alloc, __reserved),
+	IOMMUFD_IOCTL(GET_HW_INFO, iommufd_get_hw_info, struct iommu_hw_info,
+		      __reserved),
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_IOCTL(TEST_CMD, iommufd_test, struct iommu_test_cmd, last),
 #endif

@@ -60,10 +60,12 @@ static struct mock_domain *to_mock_domain(struct iommu_domain *domain)
  * struct mock_dev - a device behind the mock IOMMU
  * @dev: the device, on iommufd_mock_bus
  * @id: number in the device's name
+ * @flags: MOCK_FLAGS_DEVICE_* it was made with
  */
 struct mock_dev {
 	struct device dev;
 	int id;
+	u32 flags;
 };
 
 /**
@@ -188,7 +190,30 @@ static phys_addr_t mock_domain_iova_to_phys(struct iommu_domain *domain,
 
 static bool mock_capable(struct device *dev, enum iommu_cap cap)
 {
-	return cap == IOMMU_CAP_CACHE_COHERENCY;
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+
+	switch (cap) {
+	case IOMMU_CAP_CACHE_COHERENCY:
+		return true;
+	case IOMMU_CAP_INTR_REMAP:
+		/* Mock devices raise no interrupts: isolated, unless told. */
+		return !(mdev->flags & MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION);
+	default:
+		return false;
+	}
+}
+
+static void *mock_hw_info(struct device *dev, u32 *length, u32 *type)
+{
+	struct iommu_test_hw_info *info;
+
+	info = kzalloc(sizeof(*info), GFP_KERNEL);
+	if (!info)
+		return ERR_PTR(-ENOMEM);
+	info->test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL;
+	*length = sizeof(*info);
+	*type = IOMMU_HW_INFO_TYPE_SELFTEST;
+	return info;
 }
 
 static struct iommu_device *mock_probe_device(struct device *dev)
@@ -207,6 +232,7 @@ static const struct iommu_ops mock_ops = {
 	.owner = THIS_MODULE,
 	.pgsize_bitmap = MOCK_IO_PAGE_SIZE,
 	.capable = mock_capable,
+	.hw_info = mock_hw_info,
 	.domain_alloc = mock_domain_alloc,
 	.probe_device = mock_probe_device,
 	.device_group = generic_device_group,
@@ -229,7 +255,7 @@ static void mock_dev_release(struct device *dev)
 	kfree(mdev);
 }
 
-static struct mock_dev *mock_dev_create(void)
+static struct mock_dev *mock_dev_create(u32 flags)
 {
 	struct mock_dev *mdev;
 	int rc;
@@ -243,6 +269,7 @@ static struct mock_dev *mock_dev_create(void)
 		kfree(mdev);
 		return ERR_PTR(rc);
 	}
+	mdev->flags = flags;
 	device_initialize(&mdev->dev);
 	mdev->dev.release = mock_dev_release;
 	mdev->dev.bus = &iommufd_mock_bus;
@@ -291,6 +318,7 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 	struct iommufd_ctx *ictx = ucmd->ictx;
 	struct selftest_obj *sobj;
 	u32 pt_id = cmd->id;
+	u32 dev_flags = 0;
 	u32 idev_id;
 	int rc;
 
@@ -299,19 +327,20 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 	 * lacks (dirty tracking, PASID attach): such a device is an ordinary
 	 * mock device here, and the features' own ioctls fail cleanly.
 	 */
-	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS &&
-	    (cmd->mock_domain_flags.dev_flags &
-	     ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID)))
+	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS)
+		dev_flags = cmd->mock_domain_flags.dev_flags;
+	if (dev_flags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID |
+			  MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION))
 		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
 					 "mock device flags 0x%x are not supported",
-					 cmd->mock_domain_flags.dev_flags);
+					 dev_flags);
 
 	sobj = iommufd_object_alloc(ictx, struct selftest_obj,
 				    IOMMUFD_OBJ_SELFTEST);
 	if (IS_ERR(sobj))
 		return PTR_ERR(sobj);
 
-	sobj->mdev = mock_dev_create();
+	sobj->mdev = mock_dev_create(dev_flags);
 	if (IS_ERR(sobj->mdev)) {
 		rc = PTR_ERR(sobj->mdev);
 		sobj->mdev = NULL;
@@ -339,6 +368,30 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 
 err_unwind:
 	iommufd_object_unwind(ictx, &sobj->obj);
+	return rc;
+}
+
+/* Move the mock device of selftest object @cmd->id to another IOAS/HWPT. */
+static int iommufd_test_mock_domain_replace(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	u32 pt_id = cmd->mock_domain_replace.pt_id;
+	struct selftest_obj *sobj;
+	struct iommufd_object *obj;
+	int rc;
+
+	obj = iommufd_object_lookup(ucmd->ictx, cmd->id, IOMMUFD_OBJ_SELFTEST);
+	if (IS_ERR(obj))
+		return iommufd_ucmd_fail(ucmd, PTR_ERR(obj),
+					 "no mock device object with ID %u",
+					 cmd->id);
+	sobj = container_of(obj, struct selftest_obj, obj);
+	rc = iommufd_device_replace(sobj->idev, &pt_id);
+	if (!rc) {
+		cmd->mock_domain_replace.pt_id = pt_id;
+		rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	}
+	iommufd_put_object(obj);
 	return rc;
 }
 
@@ -856,6 +909,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 	case IOMMU_TEST_OP_MOCK_DOMAIN:
 	case IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS:
 		return iommufd_test_mock_domain(ucmd);
+	case IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE:
+		return iommufd_test_mock_domain_replace(ucmd);
 	case IOMMU_TEST_OP_MD_CHECK_MAP:
 		return iommufd_test_md_check_map(ucmd);
 	case IOMMU_TEST_OP_MD_CHECK_REFS:

@@ -552,8 +552,12 @@ enum iommufd_hw_info_flags {
  * The kernel copies at most @data_len bytes of its data, zeroes whatever
  * of the buffer is left over, and sets @data_len to the size of its full
  * data. A @data_len of 0 asks only for that size and for @out_data_type.
+ * An IOMMU driver with nothing to report gives IOMMU_HW_INFO_TYPE_NONE and
+ * no data.
  *
- * Not implemented by this kernel yet: returns ENOTTY.
+ * Errors: ENOENT if @dev_id is not a bound device; EOPNOTSUPP for unknown
+ * @flags, a non-zero @__reserved, or an @in_data_type the driver does not
+ * report; EFAULT if @data_uptr cannot be written.
  */
 struct iommu_hw_info {
 	__u32 size;

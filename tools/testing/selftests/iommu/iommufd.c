@@ -346,6 +346,16 @@ static void fill_hwpt_alloc(int fd, void *buf)
 	cmd->pt_id = ioas_id;
 }
 
+static void fill_get_hw_info(int fd, void *buf)
+{
+	struct iommu_hw_info *cmd = buf;
+	__u32 ioas_id = 0;
+
+	/* A mock device; no data buffer, so only the length comes back. */
+	_test_ioctl_ioas_alloc(fd, &ioas_id);
+	_test_cmd_mock_domain(fd, ioas_id, NULL, NULL, &cmd->dev_id);
+}
+
 /*
  * min_size is where the first version of the structure ended: the end of
  * its last member then. Spelled out per ioctl so the table needs no macro.
@@ -427,6 +437,14 @@ static const struct length_case length_cases[] = {
 		.min_size = offsetof(struct iommu_hwpt_alloc, __reserved) +
 			    sizeof(((struct iommu_hwpt_alloc *)0)->__reserved),
 		.fill = fill_hwpt_alloc,
+	},
+	{
+		.name = "IOMMU_GET_HW_INFO",
+		.ioctl_num = IOMMU_GET_HW_INFO,
+		.size = sizeof(struct iommu_hw_info),
+		.min_size = offsetof(struct iommu_hw_info, __reserved) +
+			    sizeof(((struct iommu_hw_info *)0)->__reserved),
+		.fill = fill_get_hw_info,
 	},
 };
 

@@ -750,6 +750,228 @@ TEST_F(mock_objects, private_file_page_stays_shared)
 	ASSERT_EQ(0, munmap(buf, page_size));
 }
 
+/*
+ * Replacing moves a device straight from one HWPT to another: its domain
+ * then translates the new IOAS, the automatic HWPT it left is gone, and
+ * a refused replacement leaves it where it was.
+ */
+TEST_F(mock_objects, replace)
+{
+	size_t length = 2 * page_size;
+	char *buf_a = small_buf, *buf_b = small_buf + length;
+	__u32 stdev_id, hwpt_a, hwpt_b, hwpt_user, out, ioas_b, idev_id;
+	__u32 ioas_big;
+
+	test_ioctl_ioas_alloc(&ioas_b);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf_a, length,
+				  MOCK_APERTURE_START);
+	test_ioctl_ioas_map_fixed(ioas_b, buf_b, length, MOCK_APERTURE_START);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_a, &idev_id);
+	check_mock_map(hwpt_a, MOCK_APERTURE_START, length, buf_a);
+	check_refs(buf_a, length, 1);
+	check_refs(buf_b, length, 0);
+
+	/* To another IOAS: a new automatic HWPT; the old one goes. */
+	test_cmd_mock_domain_replace(stdev_id, ioas_b, &hwpt_b);
+	ASSERT_NE(hwpt_a, hwpt_b);
+	check_mock_map(hwpt_b, MOCK_APERTURE_START, length, buf_b);
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, hwpt_a));
+	check_refs(buf_a, length, 0);
+	check_refs(buf_b, length, 1);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, ioas_b));
+	test_ioctl_destroy(self->ioas_id);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+
+	/* To the HWPT it is on, or to that HWPT's IOAS: nothing changes. */
+	test_cmd_mock_domain_replace(stdev_id, hwpt_b, &out);
+	ASSERT_EQ(hwpt_b, out);
+	test_cmd_mock_domain_replace(stdev_id, ioas_b, &out);
+	ASSERT_EQ(hwpt_b, out);
+
+	/* To a HWPT userspace made on the same IOAS. */
+	test_cmd_hwpt_alloc(idev_id, ioas_b, &hwpt_user);
+	test_cmd_mock_domain_replace(stdev_id, hwpt_user, &out);
+	ASSERT_EQ(hwpt_user, out);
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, hwpt_b));
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, hwpt_user));
+	check_mock_map(hwpt_user, MOCK_APERTURE_START, length, buf_b);
+	check_refs(buf_b, length, 1);
+
+	/* Refused: an IOAS mapping IOVA outside the mock aperture. */
+	test_ioctl_ioas_alloc(&ioas_big);
+	test_ioctl_ioas_map_fixed(ioas_big, buf_a, length, 0);
+	EXPECT_ERRNO(EADDRINUSE,
+		     _test_cmd_mock_domain_replace(self->fd, stdev_id, ioas_big,
+						   &out));
+	check_mock_map(hwpt_user, MOCK_APERTURE_START, length, buf_b);
+	check_refs(buf_a, length, 0);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, hwpt_user));
+	test_ioctl_destroy(ioas_big);
+
+	/* Bad IDs. */
+	EXPECT_ERRNO(ENOENT, _test_cmd_mock_domain_replace(self->fd, stdev_id,
+							   UINT32_MAX, &out));
+	EXPECT_ERRNO(EINVAL, _test_cmd_mock_domain_replace(self->fd, stdev_id,
+							   idev_id, &out));
+	EXPECT_ERRNO(ENOENT, _test_cmd_mock_domain_replace(self->fd, UINT32_MAX,
+							   ioas_b, &out));
+	EXPECT_ERRNO(ENOENT, _test_cmd_mock_domain_replace(self->fd, idev_id,
+							   ioas_b, &out));
+	check_mock_map(hwpt_user, MOCK_APERTURE_START, length, buf_b);
+
+	/* Back to an IOAS; the user HWPT stays until destroyed. */
+	test_cmd_mock_domain_replace(stdev_id, self->ioas_id, &out);
+	ASSERT_NE(hwpt_user, out);
+	check_refs(buf_b, length, 1);
+	test_ioctl_destroy(hwpt_user);
+	check_refs(buf_b, length, 0);
+	test_ioctl_destroy(stdev_id);
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(self->fd, out));
+	test_ioctl_ioas_unmap_all(ioas_b, length);
+	test_ioctl_destroy(ioas_b);
+}
+
+static int get_hw_info(int fd, __u32 dev_id, __u32 flags, __u32 in_type,
+		       void *data, __u32 *data_len, __u32 *type)
+{
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.dev_id = dev_id,
+		.data_len = *data_len,
+		.data_uptr = (uintptr_t)data,
+		.in_data_type = in_type,
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_GET_HW_INFO, &cmd);
+	*data_len = cmd.data_len;
+	*type = cmd.out_data_type;
+	return rc;
+}
+
+TEST_F(mock_objects, get_hw_info)
+{
+	struct {
+		struct iommu_test_hw_info info;
+		__u32 tail[2];
+	} buf;
+	struct iommu_hw_info cmd = { .size = sizeof(cmd) };
+	__u32 stdev_id, hwpt_id, idev_id, len, type;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, &idev_id);
+
+	/* A larger buffer: the data, then zeroes; its real length back. */
+	memset(&buf, 0xaa, sizeof(buf));
+	len = sizeof(buf);
+	ASSERT_EQ(0, get_hw_info(self->fd, idev_id, 0, 0, &buf, &len, &type));
+	ASSERT_EQ(sizeof(buf.info), len);
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, type);
+	ASSERT_EQ(IOMMU_HW_INFO_SELFTEST_REGVAL, buf.info.test_reg);
+	ASSERT_EQ(0, buf.info.flags);
+	ASSERT_EQ(0, buf.tail[0]);
+	ASSERT_EQ(0, buf.tail[1]);
+
+	/* A shorter buffer gets what fits; no buffer, only the length. */
+	memset(&buf, 0xaa, sizeof(buf));
+	len = 4;
+	ASSERT_EQ(0, get_hw_info(self->fd, idev_id, 0, 0, &buf, &len, &type));
+	ASSERT_EQ(sizeof(buf.info), len);
+	ASSERT_EQ(0, buf.info.flags);
+	ASSERT_EQ(0xaaaaaaaa, buf.info.test_reg);
+	len = 0;
+	ASSERT_EQ(0, get_hw_info(self->fd, idev_id, 0, 0, NULL, &len, &type));
+	ASSERT_EQ(sizeof(buf.info), len);
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, type);
+
+	/* Asking for a type: the one the IOMMU has, or the default. */
+	len = sizeof(buf.info);
+	ASSERT_EQ(0, get_hw_info(self->fd, idev_id,
+				 IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+				 IOMMU_HW_INFO_TYPE_SELFTEST, &buf, &len,
+				 &type));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, type);
+	ASSERT_EQ(0, get_hw_info(self->fd, idev_id,
+				 IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+				 IOMMU_HW_INFO_TYPE_DEFAULT, &buf, &len, &type));
+	EXPECT_ERRNO(EOPNOTSUPP,
+		     get_hw_info(self->fd, idev_id,
+				 IOMMU_HW_INFO_FLAG_INPUT_TYPE,
+				 IOMMU_HW_INFO_TYPE_INTEL_VTD, &buf, &len,
+				 &type));
+
+	/* Bad input. */
+	len = sizeof(buf.info);
+	EXPECT_ERRNO(EOPNOTSUPP, get_hw_info(self->fd, idev_id, 1 << 1, 0,
+					     &buf, &len, &type));
+	EXPECT_ERRNO(ENOENT, get_hw_info(self->fd, self->ioas_id, 0, 0, &buf,
+					 &len, &type));
+	EXPECT_ERRNO(ENOENT, get_hw_info(self->fd, stdev_id, 0, 0, &buf, &len,
+					 &type));
+	EXPECT_ERRNO(ENOENT, get_hw_info(self->fd, UINT32_MAX, 0, 0, &buf,
+					 &len, &type));
+	EXPECT_ERRNO(EFAULT, get_hw_info(self->fd, idev_id, 0, 0, (void *)8,
+					 &len, &type));
+	cmd.dev_id = idev_id;
+	cmd.__reserved[1] = 1;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+	cmd.__reserved[1] = 0;
+	cmd.size = offsetof(struct iommu_hw_info, __reserved);
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+	cmd.size = offsetof(struct iommu_hw_info, __reserved) +
+		   sizeof(cmd.__reserved);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_GET_HW_INFO, &cmd));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
+
+	test_ioctl_destroy(stdev_id);
+	EXPECT_ERRNO(ENOENT, get_hw_info(self->fd, idev_id, 0, 0, &buf, &len,
+					 &type));
+}
+
+#define UNSAFE_IRQS "/sys/module/iommufd/parameters/allow_unsafe_interrupts"
+
+static int set_unsafe_interrupts(const char *val)
+{
+	int fd = open(UNSAFE_IRQS, O_WRONLY);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = write(fd, val, 1) == 1 ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+/*
+ * A device whose IOMMU cannot isolate its MSIs is refused unless the
+ * administrator says iommufd.allow_unsafe_interrupts.
+ */
+TEST_F(mock_objects, unsafe_interrupts)
+{
+	__u32 stdev_id;
+	char val = 0;
+	int fd;
+
+	fd = open(UNSAFE_IRQS, O_RDONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, read(fd, &val, 1));
+	close(fd);
+	ASSERT_EQ('N', val);
+
+	EXPECT_ERRNO(EPERM,
+		     _test_cmd_mock_domain_flags(self->fd, self->ioas_id,
+						 MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION,
+						 &stdev_id));
+	ASSERT_EQ(0, set_unsafe_interrupts("Y"));
+	ASSERT_EQ(0,
+		  _test_cmd_mock_domain_flags(self->fd, self->ioas_id,
+					      MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION,
+					      &stdev_id));
+	ASSERT_EQ(0, set_unsafe_interrupts("N"));
+	test_ioctl_destroy(stdev_id);
+	test_ioctl_destroy(self->ioas_id);
+}
+
 TEST_F(mock_objects, test_cmd_length)
 {
 	struct {

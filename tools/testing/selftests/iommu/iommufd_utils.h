@@ -338,6 +338,50 @@ static inline int _test_cmd_hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id,
 #define test_cmd_hwpt_alloc(dev_id, pt_id, hwpt_id)                            \
 	ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, dev_id, pt_id, 0, hwpt_id))
 
+/* Move mock device stdev_id to pt_id; *hwpt_id: the HWPT it is now on. */
+static inline int _test_cmd_mock_domain_replace(int fd, __u32 stdev_id,
+						__u32 pt_id, __u32 *hwpt_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE,
+		.id = stdev_id,
+		.mock_domain_replace = { .pt_id = pt_id },
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (hwpt_id)
+		*hwpt_id = cmd.mock_domain_replace.pt_id;
+	return 0;
+}
+
+#define test_cmd_mock_domain_replace(stdev_id, pt_id, hwpt_id)                \
+	ASSERT_EQ(0, _test_cmd_mock_domain_replace(self->fd, stdev_id, pt_id,  \
+						   hwpt_id))
+
+/* A mock device with MOCK_FLAGS_DEVICE_* dev_flags, attached to pt_id. */
+static inline int _test_cmd_mock_domain_flags(int fd, __u32 pt_id,
+					      __u32 dev_flags, __u32 *stdev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+		.id = pt_id,
+		.mock_domain_flags = { .dev_flags = dev_flags },
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (stdev_id)
+		*stdev_id = cmd.mock_domain_flags.out_stdev_id;
+	return 0;
+}
+
 /*
  * 0 when every mock IO page of [iova, iova + length) in the domain of
  * hwpt_id translates to the memory behind uptr; -1 with EINVAL when one
