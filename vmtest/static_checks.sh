@@ -45,7 +45,8 @@ check_checkpatch_patches() {
 # sparse and W=1 in a tree of their own, so the test kernel's objects
 # are not rebuilt with other flags on every run.
 check_sparse_w1() {
-	local obj=$BUILD/obj-check out dirs="drivers/iommu/iommufd/"
+	local obj=$BUILD/obj-check out
+	local dirs="drivers/iommu/iommufd/ drivers/vfio/device_cdev.o"
 	configure_kernel check base.config debug.config iommufd.config
 	if [ ! -f "$obj/.prepared" ]; then
 		log "  preparing the sparse/W=1 tree (once)"
@@ -55,6 +56,7 @@ check_sparse_w1() {
 	fi
 	# Force every file of ours to be compiled and checked again.
 	find "$obj/drivers/iommu/iommufd" -name '*.o' -delete 2>/dev/null || true
+	rm -f "$obj/drivers/vfio/device_cdev.o"
 	out=$(make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" C=2 W=1 $dirs 2>&1 |
 		grep -E 'warning:|error:|[Ww]arning: ' || true)
 	if [ -z "$out" ]; then
@@ -67,7 +69,7 @@ check_sparse_w1() {
 
 check_kernel_doc() {
 	local files out
-	files=$(grep -E '^(include/.*|drivers/iommu/iommufd/.*)\.(c|h)$' "$BUILD/.overlay-files")
+	files=$(grep -E '^(include/.*|drivers/iommu/iommufd/.*|drivers/vfio/.*)\.(c|h)$' "$BUILD/.overlay-files")
 	# shellcheck disable=SC2086
 	out=$(cd "$SRC" && perl scripts/kernel-doc -v -none $files 2>&1 |
 		grep -v ': info: Scanning doc for' || true)
