@@ -446,6 +446,40 @@ static int nth_steps_hwpt_alloc(struct nth_run *run)
 }
 
 /*
+ * Replacement: the device moves to a second IOAS (a new automatic HWPT,
+ * filled and pinned, the old one destroyed), to a HWPT made for it, and
+ * back; and it describes its IOMMU.
+ */
+static int nth_steps_replace(struct nth_run *run)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	struct iommu_test_hw_info info;
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd),
+		.dev_id = run->idev_id,
+		.data_len = sizeof(info),
+		.data_uptr = (uintptr_t)&info,
+	};
+	__u32 hwpt_id;
+
+	if (_test_ioctl_ioas_alloc(run->fd, &run->ioas2_id) ||
+	    _test_ioctl_ioas_map(run->fd, run->ioas2_id, nth_buf,
+				 2 * page_size, &iova, NTH_FIXED_RW) ||
+	    _test_cmd_mock_domain_replace(run->fd, run->stdev_id,
+					  run->ioas2_id, NULL) ||
+	    _test_cmd_hwpt_alloc(run->fd, run->idev_id, run->ioas_id, 0,
+				 &hwpt_id) ||
+	    _test_cmd_mock_domain_replace(run->fd, run->stdev_id, hwpt_id,
+					  NULL) ||
+	    _test_cmd_mock_domain_replace(run->fd, run->stdev_id,
+					  run->ioas2_id, NULL) ||
+	    _test_ioctl_destroy(run->fd, hwpt_id) ||
+	    ioctl(run->fd, IOMMU_GET_HW_INFO, &cmd))
+		return -1;
+	return _test_ioctl_destroy(run->fd, run->stdev_id);
+}
+
+/*
  * An in-kernel access that pins: two pins, a read through the pinned
  * pages and a write through the user address space, one pin dropped by
  * hand and the other by unmapping under it, then the access closed.
@@ -507,6 +541,12 @@ FIXTURE_VARIANT_ADD(fail_nth, hwpt_alloc)
 {
 	.prepare = nth_prepare_device,
 	.steps = nth_steps_hwpt_alloc,
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, replace)
+{
+	.prepare = nth_prepare_device,
+	.steps = nth_steps_replace,
 };
 
 FIXTURE_VARIANT_ADD(fail_nth, access)

@@ -1,0 +1,1153 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * VFIO devices bound to iommufd through their character device,
+ * /dev/vfio/devices/vfioN, with real DMA: QEMU's edu device (see
+ * vfio_edu.h) copying through the emulated Intel IOMMU of the test VM.
+ *
+ *  - VFIO_DEVICE_BIND_IOMMUFD, then VFIO_DEVICE_ATTACH_IOMMUFD_PT to an
+ *    IOAS, then DMA both ways; until it is bound, the device file takes
+ *    nothing but BIND;
+ *  - the IOMMU stops DMA to and from an IOVA that is not mapped, or no
+ *    longer is, and reports a DMAR fault in the kernel log;
+ *  - a second ATTACH to another IOAS replaces the first, with no gap and
+ *    no detach; DETACH leaves the device unable to reach memory;
+ *  - DMA ownership of an IOMMU group: while a kernel driver (virtio-pci)
+ *    drives one device of a group, no other device of it can be bound;
+ *    while one is bound, no kernel driver can probe another; the devices
+ *    of a group go to one iommufd context only; the legacy group file
+ *    and the device cdev exclude each other;
+ *  - the errnos of the three new ioctls for bad input;
+ *  - closing the iommufd and the device file, in either order, releases
+ *    the pins and the device; the IOAS outlives the device;
+ *  - the legacy container path (type1) is unchanged.
+ *
+ * The VM (vmtest/lib.sh) has edu devices in IOMMU groups of their own,
+ * and one edu that shares its group with a virtio-rng bound to
+ * virtio-pci. The tests move these between drivers through sysfs. The
+ * fixture notes each device's driver and driver_override first, and the
+ * teardown puts them back whatever happened, having first closed every
+ * file the test left open (vfio-pci waits for the device's files before
+ * it lets go of a device). Only a test killed by its timeout skips the
+ * teardown.
+ *
+ * Every transfer moves DMA_LEN bytes between the start of the device
+ * buffer and the start of a page of RAM, each test buffer filled with a
+ * pattern of its own (fill(), holds()). A DMA from RAM that the IOMMU
+ * refuses leaves the device buffer as it was or, as QEMU hands the
+ * device zeros for a refused read, zeroed: never with the data at the
+ * IOVA (expect_refused_read()). A refused DMA to RAM changes nothing.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "iommufd_utils.h"
+#include "vfio_edu.h"
+
+/* Seconds: sysfs binds, 100 ms per DMA and waits for the kernel log. */
+#define VFIO_TIMEOUT 120
+
+/* IOVAs, all below the 28 bits edu can address. */
+#define IOVA_SRC 0x100000ULL
+#define IOVA_DST 0x200000ULL
+/* Mapped, then unmapped again. */
+#define IOVA_GONE 0x300000ULL
+/* Never mapped. */
+#define IOVA_NEVER 0x7ff000ULL
+/* Bytes per transfer, well inside edu's 4 KiB buffer. */
+#define DMA_LEN 1024
+/* How long the IOMMU's fault report may take to reach the log. */
+#define FAULT_WAIT_MS 3000
+
+/* The reason to skip when bind_vfio() finds no cdev. */
+#define NO_CDEV "%s on vfio-pci has no VFIO device cdev"
+
+/* A VFIO ioctl number that no kernel has. */
+#define VFIO_UNKNOWN_IOCTL _IO(VFIO_TYPE, VFIO_BASE + 60)
+
+/*
+ * A SKIP in a 6.1 fixture setup still runs the test body, so leave the
+ * test process with the harness's "skipped" exit status instead.
+ */
+#define SKIP_TEST_PROCESS(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
+
+/* cmd returns 0, or -1 with errno, which the failure report shows. */
+#define ASSERT_OK(cmd)                                                         \
+	({                                                                     \
+		int __rc = (cmd);                                              \
+		if (__rc)                                                      \
+			TH_LOG("%s: %s", #cmd, strerror(errno));               \
+		ASSERT_EQ(0, __rc);                                            \
+	})
+
+static unsigned long page_size;
+
+static __attribute__((constructor)) void setup_page_size(void)
+{
+	page_size = sysconf(_SC_PAGE_SIZE);
+}
+
+static unsigned char pattern_byte(unsigned int seed, unsigned int i)
+{
+	return seed * 37 + i * 7 + (i >> 8);
+}
+
+/* The first DMA_LEN bytes of buf get the pattern of seed. */
+static void fill(void *buf, unsigned int seed)
+{
+	unsigned char *p = buf;
+	unsigned int i;
+
+	for (i = 0; i != DMA_LEN; i++)
+		p[i] = pattern_byte(seed, i);
+}
+
+static bool holds(const void *buf, unsigned int seed)
+{
+	const unsigned char *p = buf;
+	unsigned int i;
+
+	for (i = 0; i != DMA_LEN; i++)
+		if (p[i] != pattern_byte(seed, i))
+			return false;
+	return true;
+}
+
+static bool zeroed(const void *buf)
+{
+	const unsigned char *p = buf;
+	unsigned int i;
+
+	for (i = 0; i != DMA_LEN; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Pages of written memory, each used as one DMA buffer. */
+static char *alloc_pages(struct __test_metadata *_metadata,
+			 unsigned int pages)
+{
+	char *buf = test_alloc_small_pages(pages);
+
+	ASSERT_NE(NULL, buf);
+	return buf;
+}
+
+FIXTURE(vfio_edu)
+{
+	/* An edu alone in its IOMMU group. */
+	struct pci_binding solo;
+	/*
+	 * An edu that shares its group, and the virtio-rng of that group;
+	 * bdf "" when the VM has none.
+	 */
+	struct pci_binding shared;
+	struct pci_binding rng;
+};
+
+FIXTURE_SETUP(vfio_edu)
+{
+	char bdf[PCI_BDF_SIZE];
+	char rng[PCI_BDF_SIZE];
+
+	if (access("/dev/iommu", F_OK) || access(PCI_DRIVERS "/vfio-pci", F_OK))
+		SKIP_TEST_PROCESS("no /dev/iommu or no vfio-pci driver");
+	if (edu_find(false, bdf, sizeof(bdf)))
+		SKIP_TEST_PROCESS("no edu device in an IOMMU group of its own");
+	ASSERT_OK(pci_binding_save(&self->solo, bdf));
+	if (!edu_find(true, bdf, sizeof(bdf)) &&
+	    pci_group_find(bdf, pci_is_virtio_rng, rng, sizeof(rng), NULL) == 1) {
+		ASSERT_OK(pci_binding_save(&self->shared, bdf));
+		ASSERT_OK(pci_binding_save(&self->rng, rng));
+	}
+}
+
+/* EXPECT only: an ASSERT here would run the teardown again. */
+FIXTURE_TEARDOWN(vfio_edu)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	int fd;
+
+	/* The test process is the test's alone: close all it left open. */
+	for (fd = 3; fd < max && fd < 65536; fd++)
+		close(fd);
+	EXPECT_EQ(0, pci_binding_restore(&self->solo));
+	EXPECT_EQ(0, pci_binding_restore(&self->shared));
+	EXPECT_EQ(0, pci_binding_restore(&self->rng));
+}
+
+/*
+ * Give a device without a driver to vfio-pci and find its cdev: 0, or
+ * -1 when the kernel made no cdev, for the test to skip with NO_CDEV.
+ */
+static int bind_vfio(struct __test_metadata *_metadata, const char *bdf,
+		     char *cdev)
+{
+	ASSERT_OK(pci_bind_vfio(bdf));
+	ASSERT_EQ(1, pci_has_driver(bdf, "vfio-pci"));
+	return vfio_cdev_path(bdf, cdev, PATH_MAX) ? -1 : 0;
+}
+
+/* A context, with the edu bound to it and attached to an IOAS. */
+struct bound {
+	int iommufd;
+	int fd;
+	__u32 devid;
+	__u32 ioas;
+	__u32 hwpt;
+	struct edu edu;
+};
+
+static void bind_attach(struct __test_metadata *_metadata, const char *cdev,
+			struct bound *b)
+{
+	b->iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, b->iommufd);
+	b->fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, b->fd);
+	ASSERT_OK(vfio_device_bind_iommufd(b->fd, b->iommufd, &b->devid));
+	ASSERT_OK(_test_ioctl_ioas_alloc(b->iommufd, &b->ioas));
+	b->hwpt = b->ioas;
+	ASSERT_OK(vfio_device_attach(b->fd, &b->hwpt));
+	ASSERT_NE(b->ioas, b->hwpt);
+	ASSERT_OK(edu_init(&b->edu, b->fd));
+}
+
+/* Map length bytes at buf read/write at exactly iova. */
+static void map_fixed(struct __test_metadata *_metadata, int iommufd,
+		      __u32 ioas, void *buf, size_t length, __u64 iova)
+{
+	__u64 got = iova;
+
+	ASSERT_OK(_test_ioctl_ioas_map(iommufd, ioas, buf, length, &got,
+				       IOMMU_IOAS_MAP_FIXED_IOVA |
+					       TEST_MAP_RW));
+	ASSERT_EQ(iova, got);
+}
+
+static void unmap_fixed(struct __test_metadata *_metadata, int iommufd,
+			__u32 ioas, size_t length, __u64 iova)
+{
+	__u64 unmapped = 0;
+
+	ASSERT_OK(_test_ioctl_ioas_unmap(iommufd, ioas, iova, length,
+					 &unmapped));
+	ASSERT_EQ(length, unmapped);
+}
+
+/* RAM at iova to the device buffer. */
+static void to_device(struct __test_metadata *_metadata,
+		      const struct edu *edu, __u64 iova)
+{
+	ASSERT_OK(edu_dma(edu, false, iova, 0, DMA_LEN));
+}
+
+/* The device buffer to RAM at iova. */
+static void to_ram(struct __test_metadata *_metadata, const struct edu *edu,
+		   __u64 iova)
+{
+	ASSERT_OK(edu_dma(edu, true, iova, 0, DMA_LEN));
+}
+
+/*
+ * buf holds a copy of the device buffer made after a DMA from RAM that
+ * the IOMMU refused: the device buffer must still hold the pattern of
+ * seed before, or zeros.
+ */
+static void expect_refused_read(struct __test_metadata *_metadata,
+				const void *buf, unsigned int before)
+{
+	if (holds(buf, before))
+		return;
+	if (!zeroed(buf))
+		TH_LOG("the device read data through an IOVA it cannot reach");
+	ASSERT_TRUE(zeroed(buf));
+}
+
+/*
+ * Wait for the IOMMU's report of a fault at iova in the kernel log. QEMU's
+ * VT-d has a single fault recording register: when faults come close
+ * together it may raise the fault interrupt with no record to read, and
+ * the kernel logs only "DRHD: handling fault status". That still shows
+ * the IOMMU refused a DMA; what reached memory is checked apart.
+ */
+static void expect_dmar_fault(struct __test_metadata *_metadata, int kmsg,
+			      __u64 iova)
+{
+	bool fault = false;
+	char needle[64];
+	char line[512];
+
+	snprintf(needle, sizeof(needle), "fault addr 0x%llx ",
+		 (unsigned long long)iova & ~0xfffULL);
+	while (!kmsg_wait(kmsg, "DMAR", "fault", FAULT_WAIT_MS, line,
+			  sizeof(line))) {
+		TH_LOG("kernel: %s", line);
+		fault = true;
+		if (strstr(line, needle))
+			return;
+	}
+	if (!fault)
+		TH_LOG("no DMAR fault at 0x%llx in the kernel log",
+		       (unsigned long long)iova);
+	EXPECT_TRUE(fault);
+}
+
+/* The name of the errnos the tests accept more than one of. */
+static const char *errno_name(int err)
+{
+	switch (err) {
+	case EPERM:
+		return "EPERM";
+	case EBUSY:
+		return "EBUSY";
+	case EINVAL:
+		return "EINVAL";
+	default:
+		return strerror(err);
+	}
+}
+
+TEST_F_TIMEOUT(vfio_edu, cdev_dma_round_trip, VFIO_TIMEOUT)
+{
+	__u32 rw = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info region = { .argsz = sizeof(region) };
+	char cdev[PATH_MAX];
+	__u32 devid = 0;
+	int iommufd, fd;
+	char *src, *dst;
+	struct edu edu;
+	__u32 ioas;
+	__u32 hwpt;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	src = alloc_pages(_metadata, 2);
+	dst = src + page_size;
+
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+
+	/* Until it is bound, the device file takes nothing but BIND. */
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_OK(vfio_device_bind_iommufd(fd, iommufd, &devid));
+	ASSERT_NE(0, devid);
+
+	/* Then it is a VFIO PCI device like any other. */
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_TRUE(info.flags & VFIO_DEVICE_FLAGS_PCI);
+	ASSERT_LT(VFIO_PCI_CONFIG_REGION_INDEX, info.num_regions);
+	region.index = VFIO_PCI_BAR0_REGION_INDEX;
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+	ASSERT_EQ(1ULL << 20, region.size);
+	ASSERT_EQ(rw, region.flags & rw);
+	region.index = VFIO_PCI_CONFIG_REGION_INDEX;
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+	ASSERT_LE(256, region.size);
+	ASSERT_EQ(rw, region.flags & rw);
+
+	/* Attached to an IOAS, the device gets a HWPT the kernel made. */
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas));
+	hwpt = ioas;
+	ASSERT_OK(vfio_device_attach(fd, &hwpt));
+	ASSERT_NE(0, hwpt);
+	ASSERT_NE(ioas, hwpt);
+	ASSERT_NE(devid, hwpt);
+	map_fixed(_metadata, iommufd, ioas, src, page_size, IOVA_SRC);
+	map_fixed(_metadata, iommufd, ioas, dst, page_size, IOVA_DST);
+
+	ASSERT_OK(edu_init(&edu, fd));
+	fill(src, 1);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &edu, IOVA_SRC);
+	to_ram(_metadata, &edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst, 1));
+	/* No more than DMA_LEN bytes came. */
+	ASSERT_TRUE(zeroed(dst + DMA_LEN));
+}
+
+TEST_F_TIMEOUT(vfio_edu, unmapped_iova, VFIO_TIMEOUT)
+{
+	char *src, *dst, *gone;
+	char cdev[PATH_MAX];
+	struct bound b;
+	int kmsg;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	src = alloc_pages(_metadata, 3);
+	dst = src + page_size;
+	gone = src + 2 * page_size;
+
+	bind_attach(_metadata, cdev, &b);
+	map_fixed(_metadata, b.iommufd, b.ioas, src, page_size, IOVA_SRC);
+	map_fixed(_metadata, b.iommufd, b.ioas, dst, page_size, IOVA_DST);
+	map_fixed(_metadata, b.iommufd, b.ioas, gone, page_size, IOVA_GONE);
+	unmap_fixed(_metadata, b.iommufd, b.ioas, page_size, IOVA_GONE);
+	fill(src, 1);
+	fill(gone, 2);
+	kmsg = kmsg_open();
+	ASSERT_LE(0, kmsg);
+
+	/* Reads: what was at IOVA_GONE never reaches the device. */
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_device(_metadata, &b.edu, IOVA_GONE);
+	expect_dmar_fault(_metadata, kmsg, IOVA_GONE);
+	memset(dst, 0, page_size);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	expect_refused_read(_metadata, dst, 1);
+
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_device(_metadata, &b.edu, IOVA_NEVER);
+	expect_dmar_fault(_metadata, kmsg, IOVA_NEVER);
+	memset(dst, 0, page_size);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	expect_refused_read(_metadata, dst, 1);
+
+	/* Writes: the buffer that was at IOVA_GONE stays as it was. */
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_ram(_metadata, &b.edu, IOVA_GONE);
+	expect_dmar_fault(_metadata, kmsg, IOVA_GONE);
+	ASSERT_TRUE(holds(gone, 2));
+	memset(dst, 0, page_size);
+	to_ram(_metadata, &b.edu, IOVA_NEVER);
+	expect_dmar_fault(_metadata, kmsg, IOVA_NEVER);
+	ASSERT_TRUE(holds(gone, 2));
+	ASSERT_TRUE(holds(src, 1));
+	ASSERT_TRUE(zeroed(dst));
+
+	/* The faults did not stop the device. */
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst, 1));
+}
+
+TEST_F_TIMEOUT(vfio_edu, replace, VFIO_TIMEOUT)
+{
+	char *src1, *src2, *dst1, *dst2;
+	char cdev[PATH_MAX];
+	__u32 ioas2, hwpt;
+	struct bound b;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	src1 = alloc_pages(_metadata, 4);
+	src2 = src1 + page_size;
+	dst1 = src1 + 2 * page_size;
+	dst2 = src1 + 3 * page_size;
+
+	/* The same IOVAs lead to other pages in each IOAS. */
+	bind_attach(_metadata, cdev, &b);
+	ASSERT_OK(_test_ioctl_ioas_alloc(b.iommufd, &ioas2));
+	map_fixed(_metadata, b.iommufd, b.ioas, src1, page_size, IOVA_SRC);
+	map_fixed(_metadata, b.iommufd, b.ioas, dst1, page_size, IOVA_DST);
+	map_fixed(_metadata, b.iommufd, ioas2, src2, page_size, IOVA_SRC);
+	map_fixed(_metadata, b.iommufd, ioas2, dst2, page_size, IOVA_DST);
+	fill(src1, 1);
+	fill(src2, 2);
+	memset(dst1, 0, page_size);
+	memset(dst2, 0, page_size);
+
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst1, 1));
+	ASSERT_TRUE(zeroed(dst2));
+
+	/* A second ATTACH, no DETACH before it. */
+	hwpt = ioas2;
+	ASSERT_OK(vfio_device_attach(b.fd, &hwpt));
+	ASSERT_NE(ioas2, hwpt);
+	ASSERT_NE(b.hwpt, hwpt);
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst2, 2));
+	ASSERT_TRUE(holds(dst1, 1));
+
+	/* And back. */
+	fill(src1, 3);
+	hwpt = b.ioas;
+	ASSERT_OK(vfio_device_attach(b.fd, &hwpt));
+	ASSERT_NE(b.ioas, hwpt);
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst1, 3));
+	ASSERT_TRUE(holds(dst2, 2));
+}
+
+TEST_F_TIMEOUT(vfio_edu, detach, VFIO_TIMEOUT)
+{
+	char cdev[PATH_MAX];
+	char *src, *dst;
+	struct bound b;
+	__u32 hwpt;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	src = alloc_pages(_metadata, 2);
+	dst = src + page_size;
+
+	bind_attach(_metadata, cdev, &b);
+	map_fixed(_metadata, b.iommufd, b.ioas, src, page_size, IOVA_SRC);
+	map_fixed(_metadata, b.iommufd, b.ioas, dst, page_size, IOVA_DST);
+	fill(src, 1);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst, 1));
+
+	/* Detached, the device reaches no memory, mapped or not. */
+	ASSERT_OK(vfio_device_detach(b.fd));
+	fill(src, 2);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	ASSERT_TRUE(zeroed(dst));
+
+	/* Attached again, it does; and it had not read pattern 2. */
+	hwpt = b.ioas;
+	ASSERT_OK(vfio_device_attach(b.fd, &hwpt));
+	ASSERT_NE(b.ioas, hwpt);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	expect_refused_read(_metadata, dst, 1);
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_ram(_metadata, &b.edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst, 2));
+}
+
+TEST_F_TIMEOUT(vfio_edu, group_owned_by_kernel_driver, VFIO_TIMEOUT)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	const char *edu = self->shared.bdf;
+	const char *rng = self->rng.bdf;
+	char cdev[PATH_MAX];
+	char line[512];
+	int iommufd, fd;
+	int kmsg;
+	int rc, err;
+
+	if (!edu[0])
+		SKIP(return, "no edu that shares its group with a virtio-rng");
+	if (strcmp(self->rng.driver, "virtio-pci"))
+		SKIP(return, "%s is not bound to virtio-pci", rng);
+
+	/* vfio-pci may take the edu: it owns nothing until a bind. */
+	if (bind_vfio(_metadata, edu, cdev))
+		SKIP(return, NO_CDEV, edu);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	kmsg = kmsg_open();
+	ASSERT_LE(0, kmsg);
+
+	/* A kernel driver drives the rng: its group is not the user's. */
+	rc = vfio_device_bind_iommufd(fd, iommufd, NULL);
+	err = errno;
+	ASSERT_EQ(-1, rc);
+	TH_LOG("BIND of %s while %s is on virtio-pci: %s", edu, rng,
+	       errno_name(err));
+	ASSERT_TRUE(err == EPERM || err == EBUSY);
+	while (!kmsg_next(kmsg, line, sizeof(line), 500))
+		TH_LOG("kernel: %s", line);
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+
+	/* Without the driver, the same file binds. */
+	ASSERT_OK(pci_unbind(rng));
+	ASSERT_OK(vfio_device_bind_iommufd(fd, iommufd, NULL));
+
+	/* Now no kernel driver may take the rng. */
+	rc = pci_bind(rng, "virtio-pci");
+	if (rc)
+		TH_LOG("binding %s to virtio-pci: %s", rng, strerror(errno));
+	ASSERT_EQ(-1, rc);
+	ASSERT_EQ(0, pci_has_driver(rng, "virtio-pci"));
+
+	/* Closing the device file gives the group back to the kernel. */
+	ASSERT_OK(close(fd));
+	ASSERT_OK(pci_bind(rng, "virtio-pci"));
+	ASSERT_EQ(1, pci_has_driver(rng, "virtio-pci"));
+}
+
+TEST_F_TIMEOUT(vfio_edu, group_owned_by_one_context, VFIO_TIMEOUT)
+{
+	const char *edu = self->shared.bdf;
+	const char *rng = self->rng.bdf;
+	char edu_cdev[PATH_MAX];
+	char rng_cdev[PATH_MAX];
+	__u32 edu_id, rng_id;
+	int edu_fd, rng_fd;
+	int ctx_a, ctx_b;
+	int rc, err;
+
+	if (!edu[0])
+		SKIP(return, "no edu that shares its group with a virtio-rng");
+
+	ASSERT_OK(pci_unbind(rng));
+	if (bind_vfio(_metadata, edu, edu_cdev))
+		SKIP(return, NO_CDEV, edu);
+	ASSERT_OK(pci_bind_vfio(rng));
+	ASSERT_OK(vfio_cdev_path(rng, rng_cdev, sizeof(rng_cdev)));
+
+	ctx_a = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, ctx_a);
+	ctx_b = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, ctx_b);
+	edu_fd = open(edu_cdev, O_RDWR);
+	ASSERT_LE(0, edu_fd);
+	rng_fd = open(rng_cdev, O_RDWR);
+	ASSERT_LE(0, rng_fd);
+
+	ASSERT_OK(vfio_device_bind_iommufd(edu_fd, ctx_a, &edu_id));
+	/* Another context may not have a device of the same group... */
+	rc = vfio_device_bind_iommufd(rng_fd, ctx_b, NULL);
+	err = errno;
+	ASSERT_EQ(-1, rc);
+	TH_LOG("BIND of %s to a second context: %s", rng, errno_name(err));
+	ASSERT_TRUE(err == EPERM || err == EBUSY);
+	/* ...the same one may. */
+	ASSERT_OK(vfio_device_bind_iommufd(rng_fd, ctx_a, &rng_id));
+	ASSERT_NE(edu_id, rng_id);
+}
+
+/*
+ * The shared group's edu and rng, both given to vfio-pci and opened
+ * through their cdevs; the rng's driver comes back in the teardown.
+ */
+static void open_shared_group(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(vfio_edu) * self, int *edu_fd,
+			      int *rng_fd)
+{
+	char edu_cdev[PATH_MAX];
+	char rng_cdev[PATH_MAX];
+
+	ASSERT_OK(pci_unbind(self->rng.bdf));
+	ASSERT_OK(bind_vfio(_metadata, self->shared.bdf, edu_cdev));
+	ASSERT_OK(pci_bind_vfio(self->rng.bdf));
+	ASSERT_OK(vfio_cdev_path(self->rng.bdf, rng_cdev, sizeof(rng_cdev)));
+	*edu_fd = open(edu_cdev, O_RDWR);
+	ASSERT_LE(0, *edu_fd);
+	*rng_fd = open(rng_cdev, O_RDWR);
+	ASSERT_LE(0, *rng_fd);
+}
+
+/*
+ * One IOMMU group, one domain: the devices of a group bound to a context
+ * attach to the same HWPT, and a replacement moves them all.
+ */
+TEST_F_TIMEOUT(vfio_edu, group_devices_share_hwpt, VFIO_TIMEOUT)
+{
+	__u32 ioas1, ioas2, hwpt1, hwpt2, pt;
+	int edu_fd, rng_fd, iommufd;
+
+	if (!self->shared.bdf[0])
+		SKIP(return, "no edu that shares its group with a virtio-rng");
+	open_shared_group(_metadata, self, &edu_fd, &rng_fd);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	ASSERT_OK(vfio_device_bind_iommufd(edu_fd, iommufd, NULL));
+	ASSERT_OK(vfio_device_bind_iommufd(rng_fd, iommufd, NULL));
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas1));
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas2));
+
+	hwpt1 = ioas1;
+	ASSERT_OK(vfio_device_attach(edu_fd, &hwpt1));
+	/* The group is on hwpt1: its other device cannot pick another. */
+	pt = ioas2;
+	EXPECT_ERRNO(EINVAL, vfio_device_attach(rng_fd, &pt));
+	pt = ioas1;
+	ASSERT_OK(vfio_device_attach(rng_fd, &pt));
+	ASSERT_EQ(hwpt1, pt);
+
+	/* Replacing through one device moves the group. */
+	hwpt2 = ioas2;
+	ASSERT_OK(vfio_device_attach(edu_fd, &hwpt2));
+	ASSERT_NE(hwpt1, hwpt2);
+	pt = ioas2;
+	ASSERT_OK(vfio_device_attach(rng_fd, &pt));
+	ASSERT_EQ(hwpt2, pt);
+	/* hwpt1 lost its devices, and went with them. */
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(iommufd, hwpt1));
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, hwpt2));
+
+	/* The group stays on hwpt2 until its last device leaves. */
+	ASSERT_OK(vfio_device_detach(edu_fd));
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, hwpt2));
+	ASSERT_OK(vfio_device_detach(rng_fd));
+	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(iommufd, hwpt2));
+}
+
+static int hot_reset(int fd, __u32 count, int group_fd)
+{
+	struct {
+		struct vfio_pci_hot_reset hdr;
+		__s32 fds[1];
+	} reset = {
+		.hdr = { .argsz = sizeof(reset), .count = count },
+		.fds = { group_fd },
+	};
+
+	return ioctl(fd, VFIO_DEVICE_PCI_HOT_RESET, &reset);
+}
+
+/*
+ * A bus reset of a cdev-bound device: its iommufd context proves that
+ * the caller owns every device on the bus, with no group files.
+ */
+TEST_F_TIMEOUT(vfio_edu, hot_reset_cdev, VFIO_TIMEOUT)
+{
+	int edu_fd, rng_fd, iommufd, other;
+	struct edu edu;
+	int rc;
+
+	if (!self->shared.bdf[0])
+		SKIP(return, "no edu that shares its group with a virtio-rng");
+	open_shared_group(_metadata, self, &edu_fd, &rng_fd);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	other = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, other);
+
+	/* Not bound: not even a hot reset. */
+	EXPECT_ERRNO(EINVAL, hot_reset(edu_fd, 0, -1));
+	ASSERT_OK(vfio_device_bind_iommufd(edu_fd, iommufd, NULL));
+	/* Group files are no proof for a cdev-bound device. */
+	EXPECT_ERRNO(EINVAL, hot_reset(edu_fd, 1, iommufd));
+
+	/*
+	 * The context owns the group, so both devices on the bus are its
+	 * (the rng is bound to vfio-pci, opened but not bound).
+	 */
+	rc = hot_reset(edu_fd, 0, -1);
+	if (rc && errno == ENODEV)
+		SKIP(return, "%s cannot be reset by slot or bus",
+		     self->shared.bdf);
+	ASSERT_OK(rc);
+	ASSERT_OK(edu_init(&edu, edu_fd));
+
+	/* The rng cannot go to another context meanwhile. */
+	EXPECT_NE(0, vfio_device_bind_iommufd(rng_fd, other, NULL));
+	ASSERT_OK(vfio_device_bind_iommufd(rng_fd, iommufd, NULL));
+	ASSERT_OK(hot_reset(rng_fd, 0, -1));
+	ASSERT_OK(edu_init(&edu, edu_fd));
+}
+
+TEST_F_TIMEOUT(vfio_edu, group_file_excludes_cdev, VFIO_TIMEOUT)
+{
+	char cdev[PATH_MAX];
+	char group[64];
+	int iommufd, fd;
+	int group_fd;
+	int n;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	n = pci_iommu_group(self->solo.bdf);
+	ASSERT_LE(0, n);
+	snprintf(group, sizeof(group), "/dev/vfio/%d", n);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+
+	/* The group file open: the cdev may open, but not bind. */
+	group_fd = open(group, O_RDWR);
+	ASSERT_LE(0, group_fd);
+	fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_ERRNO(EBUSY, vfio_device_bind_iommufd(fd, iommufd, NULL));
+	ASSERT_OK(close(group_fd));
+	ASSERT_OK(vfio_device_bind_iommufd(fd, iommufd, NULL));
+
+	/* The cdev bound: the group file does not open. */
+	EXPECT_ERRNO(EBUSY, open(group, O_RDWR));
+	ASSERT_OK(close(fd));
+	group_fd = open(group, O_RDWR);
+	ASSERT_LE(0, group_fd);
+}
+
+TEST_F_TIMEOUT(vfio_edu, bad_input, VFIO_TIMEOUT)
+{
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+	};
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+	};
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	char cdev[PATH_MAX];
+	int iommufd, fd, fd2;
+	__u32 devid, ioas;
+	int not_open;
+	int stat_fd;
+	__u32 hwpt;
+	__u32 val;
+	int rc, err;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas));
+	fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	stat_fd = open("/proc/self/stat", O_RDONLY);
+	ASSERT_LE(0, stat_fd);
+	not_open = dup(stat_fd);
+	ASSERT_LE(0, not_open);
+	ASSERT_OK(close(not_open));
+
+	/* Before BIND: nothing else. */
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	EXPECT_ERRNO(EINVAL, pread(fd, &val, sizeof(val), 0));
+	attach.pt_id = ioas;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+	rc = ioctl(fd, VFIO_UNKNOWN_IOCTL);
+	TH_LOG("an unknown ioctl before BIND: %s",
+	       rc ? strerror(errno) : "accepted");
+
+	/* BIND */
+	bind.iommufd = iommufd;
+	/* Each struct ends with the field its ioctl needs last. */
+	bind.argsz = sizeof(bind) - 1;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	bind.argsz = 0;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	bind.argsz = sizeof(bind);
+	bind.flags = 1;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	bind.flags = 0;
+	/* A negative number is refused as such, before any lookup. */
+	bind.iommufd = -1;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	bind.iommufd = not_open;
+	EXPECT_ERRNO(EBADF, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	bind.iommufd = stat_fd;
+	EXPECT_ERRNO(EBADFD, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	bind.iommufd = fd;
+	EXPECT_ERRNO(EBADFD, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	/* None of them bound the device. */
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+
+	bind.iommufd = iommufd;
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	devid = bind.out_devid;
+	ASSERT_NE(0, devid);
+	/* Once per file. */
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	rc = ioctl(fd, VFIO_UNKNOWN_IOCTL);
+	TH_LOG("an unknown ioctl after BIND: %s",
+	       rc ? strerror(errno) : "accepted");
+
+	/* A second file of the device does not bind while the first is. */
+	fd2 = open(cdev, O_RDWR);
+	if (fd2 < 0) {
+		TH_LOG("a second open of %s: %s", cdev, strerror(errno));
+	} else {
+		rc = vfio_device_bind_iommufd(fd2, iommufd, NULL);
+		err = errno;
+		ASSERT_EQ(-1, rc);
+		TH_LOG("BIND of a second file of the device: %s",
+		       errno_name(err));
+		ASSERT_TRUE(err == EBUSY || err == EINVAL);
+		EXPECT_ERRNO(EINVAL, ioctl(fd2, VFIO_DEVICE_GET_INFO, &info));
+		ASSERT_OK(close(fd2));
+	}
+
+	/* ATTACH */
+	attach.argsz = sizeof(attach) - 1;
+	attach.pt_id = ioas;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	attach.argsz = sizeof(attach);
+	attach.flags = 1;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	attach.flags = 0;
+	attach.pt_id = devid + 1000;
+	EXPECT_ERRNO(ENOENT, ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	attach.pt_id = devid;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	/* Only the known part of a longer struct is read. */
+	attach.argsz = sizeof(attach) + 8;
+	attach.pt_id = ioas;
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	hwpt = attach.pt_id;
+	ASSERT_NE(ioas, hwpt);
+	/* The HWPT it is attached to, by its id: nothing changes. */
+	attach.argsz = sizeof(attach);
+	ASSERT_OK(vfio_device_attach(fd, &attach.pt_id));
+	ASSERT_EQ(hwpt, attach.pt_id);
+
+	/* DETACH */
+	detach.argsz = sizeof(detach) - 1;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+	detach.argsz = sizeof(detach);
+	detach.flags = 1;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+	detach.flags = 0;
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+	/* Detaching a detached device is no error. */
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+}
+
+/* This process's VmPin, in kB, or -1. */
+static long vm_pinned_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmPin:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+TEST_F_TIMEOUT(vfio_edu, close_order, VFIO_TIMEOUT)
+{
+	size_t length = 4 * page_size;
+	char cdev[PATH_MAX];
+	int iommufd, fd;
+	__u64 unmapped;
+	struct bound b;
+	int device_first;
+	long start;
+	char *buf;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	buf = alloc_pages(_metadata, 4);
+	start = vm_pinned_kb();
+	ASSERT_LE(0, start);
+
+	for (device_first = 0; device_first != 2; device_first++) {
+		bind_attach(_metadata, cdev, &b);
+		map_fixed(_metadata, b.iommufd, b.ioas, buf, length, IOVA_SRC);
+		ASSERT_EQ(start + (long)(length / 1024), vm_pinned_kb());
+		if (device_first) {
+			ASSERT_OK(close(b.fd));
+			ASSERT_OK(close(b.iommufd));
+		} else {
+			/* The bound device holds the context. */
+			ASSERT_OK(close(b.iommufd));
+			ASSERT_EQ(start + (long)(length / 1024),
+				  vm_pinned_kb());
+			ASSERT_OK(close(b.fd));
+		}
+		ASSERT_EQ(start, vm_pinned_kb());
+
+		/* The device is free again: a new context binds it. */
+		iommufd = open("/dev/iommu", O_RDWR);
+		ASSERT_LE(0, iommufd);
+		fd = open(cdev, O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_OK(vfio_device_bind_iommufd(fd, iommufd, NULL));
+		ASSERT_OK(close(fd));
+		ASSERT_OK(close(iommufd));
+	}
+
+	/* The IOAS and its maps outlive the device. */
+	bind_attach(_metadata, cdev, &b);
+	map_fixed(_metadata, b.iommufd, b.ioas, buf, length / 2, IOVA_SRC);
+	map_fixed(_metadata, b.iommufd, b.ioas, buf + length / 2, length / 2,
+		  IOVA_DST);
+	ASSERT_OK(close(b.fd));
+	ASSERT_EQ(start, vm_pinned_kb());
+	ASSERT_OK(_test_ioctl_ioas_unmap(b.iommufd, b.ioas, 0, UINT64_MAX,
+					 &unmapped));
+	ASSERT_EQ(length, unmapped);
+	ASSERT_OK(_test_ioctl_destroy(b.iommufd, b.ioas));
+}
+
+TEST_F_TIMEOUT(vfio_edu, legacy_container, VFIO_TIMEOUT)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.size = page_size,
+	};
+	struct vfio_device_bind_iommufd bind = { .argsz = sizeof(bind) };
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach),
+	};
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+	};
+	int container, group, fd;
+	char cdev[PATH_MAX];
+	int iommufd, cdev_fd;
+	char group_path[64];
+	char *src, *dst;
+	struct edu edu;
+	bool has_cdev;
+
+	has_cdev = !bind_vfio(_metadata, self->solo.bdf, cdev);
+	src = alloc_pages(_metadata, 2);
+	dst = src + page_size;
+	snprintf(group_path, sizeof(group_path), "/dev/vfio/%d",
+		 pci_iommu_group(self->solo.bdf));
+
+	container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, container);
+	ASSERT_EQ(VFIO_API_VERSION, ioctl(container, VFIO_GET_API_VERSION));
+	ASSERT_EQ(1, ioctl(container, VFIO_CHECK_EXTENSION,
+			   VFIO_TYPE1v2_IOMMU));
+	group = open(group_path, O_RDWR);
+	ASSERT_LE(0, group);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_TRUE(status.flags & VFIO_GROUP_FLAGS_VIABLE);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
+	ASSERT_OK(ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	map.vaddr = (uintptr_t)src;
+	map.iova = IOVA_SRC;
+	ASSERT_OK(ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
+	map.vaddr = (uintptr_t)dst;
+	map.iova = IOVA_DST;
+	ASSERT_OK(ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
+
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->solo.bdf);
+	ASSERT_LE(0, fd);
+	ASSERT_OK(edu_init(&edu, fd));
+	fill(src, 5);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &edu, IOVA_SRC);
+	to_ram(_metadata, &edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst, 5));
+
+	/*
+	 * The cdev ioctls are for cdev files only: BIND is refused, ATTACH
+	 * and DETACH go to vfio-pci, which knows neither.
+	 */
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	bind.iommufd = iommufd;
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_BIND_IOMMUFD, &bind));
+	EXPECT_ERRNO(ENOTTY, ioctl(fd, VFIO_DEVICE_ATTACH_IOMMUFD_PT, &attach));
+	EXPECT_ERRNO(ENOTTY, ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
+
+	if (!has_cdev) {
+		TH_LOG(NO_CDEV, self->solo.bdf);
+		return;
+	}
+	/* The group is in use: its devices' cdevs do not bind. */
+	cdev_fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, cdev_fd);
+	EXPECT_ERRNO(EBUSY, vfio_device_bind_iommufd(cdev_fd, iommufd, NULL));
+}
+
+/* The MSI doorbell window of x86: IOVA no device may be given. */
+#define MSI_START 0xfee00000ULL
+#define MSI_LAST 0xfeefffffULL
+
+/* Whether IOMMU_IOAS_IOVA_RANGES of ioas leaves out [start, last]. */
+static bool iova_hole(struct __test_metadata *_metadata, int iommufd,
+		      __u32 ioas, __u64 start, __u64 last)
+{
+	struct iommu_iova_range ranges[16];
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas,
+		.num_iovas = 16,
+		.allowed_iovas = (uintptr_t)ranges,
+	};
+	__u32 i;
+
+	if (ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd))
+		return false;
+	for (i = 0; i != cmd.num_iovas; i++)
+		if (ranges[i].start <= last && ranges[i].last >= start)
+			return false;
+	return true;
+}
+
+/*
+ * A real device's IOMMU reserves IOVA (the MSI window): attaching keeps it
+ * out of the IOAS, and is refused while the IOAS maps it. Also what the
+ * IOMMU reports of itself, and a HWPT userspace makes for the device.
+ */
+TEST_F_TIMEOUT(vfio_edu, reserved_iova_hw_info_hwpt, VFIO_TIMEOUT)
+{
+	struct iommu_hw_info_vtd vtd = {};
+	struct iommu_hw_info info = {
+		.size = sizeof(info),
+		.data_len = sizeof(vtd),
+		.data_uptr = (uintptr_t)&vtd,
+	};
+	char cdev[PATH_MAX];
+	struct bound b;
+	__u32 ioas2, hwpt, out;
+	__u64 iova;
+	char *buf;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	buf = alloc_pages(_metadata, 2);
+	bind_attach(_metadata, cdev, &b);
+
+	/* Attached: the window is a hole, and cannot be mapped. */
+	ASSERT_TRUE(iova_hole(_metadata, b.iommufd, b.ioas, MSI_START,
+			      MSI_LAST));
+	iova = MSI_START;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_map(b.iommufd, b.ioas, buf, page_size,
+					  &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+							 TEST_MAP_RW));
+
+	/* Detached, the window is IOVA like any other. */
+	ASSERT_OK(vfio_device_detach(b.fd));
+	ASSERT_FALSE(iova_hole(_metadata, b.iommufd, b.ioas, MSI_START,
+			       MSI_LAST));
+	map_fixed(_metadata, b.iommufd, b.ioas, buf, page_size, MSI_START);
+	out = b.ioas;
+	EXPECT_ERRNO(EADDRINUSE, vfio_device_attach(b.fd, &out));
+	unmap_fixed(_metadata, b.iommufd, b.ioas, page_size, MSI_START);
+	out = b.ioas;
+	ASSERT_OK(vfio_device_attach(b.fd, &out));
+
+	/* Replacing to an IOAS that maps the window is refused too. */
+	ASSERT_OK(_test_ioctl_ioas_alloc(b.iommufd, &ioas2));
+	map_fixed(_metadata, b.iommufd, ioas2, buf, page_size, MSI_START);
+	out = ioas2;
+	EXPECT_ERRNO(EADDRINUSE, vfio_device_attach(b.fd, &out));
+	ASSERT_TRUE(iova_hole(_metadata, b.iommufd, b.ioas, MSI_START,
+			      MSI_LAST));
+	unmap_fixed(_metadata, b.iommufd, ioas2, page_size, MSI_START);
+
+	/* VT-d describes itself; its capability registers are not empty. */
+	info.dev_id = b.devid;
+	ASSERT_OK(ioctl(b.iommufd, IOMMU_GET_HW_INFO, &info));
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_INTEL_VTD, info.out_data_type);
+	ASSERT_EQ(sizeof(vtd), info.data_len);
+	ASSERT_NE(0, vtd.cap_reg);
+	ASSERT_NE(0, vtd.ecap_reg);
+	TH_LOG("VT-d cap 0x%llx ecap 0x%llx", (unsigned long long)vtd.cap_reg,
+	       (unsigned long long)vtd.ecap_reg);
+
+	/* A HWPT made for the device on the second IOAS, and DMA through it. */
+	ASSERT_OK(_test_cmd_hwpt_alloc(b.iommufd, b.devid, ioas2, 0, &hwpt));
+	map_fixed(_metadata, b.iommufd, ioas2, buf, 2 * page_size, IOVA_SRC);
+	out = hwpt;
+	ASSERT_OK(vfio_device_attach(b.fd, &out));
+	ASSERT_EQ(hwpt, out);
+	ASSERT_TRUE(iova_hole(_metadata, b.iommufd, ioas2, MSI_START,
+			      MSI_LAST));
+	ASSERT_FALSE(iova_hole(_metadata, b.iommufd, b.ioas, MSI_START,
+			       MSI_LAST));
+	fill(buf, 9);
+	memset(buf + page_size, 0, page_size);
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	to_ram(_metadata, &b.edu, IOVA_SRC + page_size);
+	ASSERT_TRUE(holds(buf + page_size, 9));
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(b.iommufd, hwpt));
+	ASSERT_OK(vfio_device_detach(b.fd));
+	ASSERT_OK(_test_ioctl_destroy(b.iommufd, hwpt));
+}
+
+TEST_HARNESS_MAIN
