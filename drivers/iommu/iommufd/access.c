@@ -347,3 +347,25 @@ int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_access_rw, IOMMUFD);
+
+#ifdef CONFIG_IOMMUFD_TEST
+/**
+ * iommufd_access_test_syz_iova() - syzkaller's IOVA of an access's IOAS
+ * @access: the access
+ * @syz: the IOVA in syzkaller's form, see iommufd_test_syz_iova()
+ *
+ * Return: the IOVA it stands for, 0 if the access has no IOAS or the IOAS
+ * has no such area.
+ */
+unsigned long iommufd_access_test_syz_iova(struct iommufd_access *access,
+					   u64 syz)
+{
+	unsigned long iova = 0;
+
+	mutex_lock(&access->ioas_lock);
+	if (access->ioas)
+		iova = iommufd_test_syz_iova(&access->ioas->iopt, syz);
+	mutex_unlock(&access->ioas_lock);
+	return iova;
+}
+#endif

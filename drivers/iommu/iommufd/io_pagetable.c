@@ -1600,3 +1600,31 @@ out_unlock:
 	up_write(&iopt->iova_rwsem);
 	return rc;
 }
+
+#ifdef CONFIG_IOMMUFD_TEST
+/**
+ * iopt_test_nth_area_iova() - where the @nth area of the table starts
+ * @iopt: the table
+ * @nth: index of the area, from the lowest IOVA
+ *
+ * For syzkaller's IOVAs, see iommufd_test_syz_iova().
+ *
+ * Return: the area's first IOVA, or 0 if the table has no @nth area.
+ */
+unsigned long iopt_test_nth_area_iova(struct io_pagetable *iopt,
+				      unsigned int nth)
+{
+	unsigned long iova = 0;
+	struct iopt_area *area;
+
+	down_read(&iopt->iova_rwsem);
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
+		if (!nth--) {
+			iova = area->span.start;
+			break;
+		}
+	}
+	up_read(&iopt->iova_rwsem);
+	return iova;
+}
+#endif

@@ -218,6 +218,9 @@ int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd)
 	LIST_HEAD(pieces);
 	int rc;
 
+	/* Test kernels only: a source IOVA in syzkaller's form. */
+	iommufd_test_syz_copy_src(ucmd, cmd->src_ioas_id, &cmd->src_iova,
+				  &cmd->flags);
 	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
 		return -EOPNOTSUPP;
 	if (!iommufd_fits_ulong(cmd->length) ||

@@ -194,6 +194,10 @@ int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
 int iopt_reserve_dev_regions(struct io_pagetable *iopt, struct device *dev,
 			     void *owner);
+#ifdef CONFIG_IOMMUFD_TEST
+unsigned long iopt_test_nth_area_iova(struct io_pagetable *iopt,
+				      unsigned int nth);
+#endif
 int iopt_table_add_domain(struct io_pagetable *iopt,
 			  struct iommu_domain *domain);
 void iopt_table_remove_domain(struct io_pagetable *iopt,
@@ -317,6 +321,7 @@ void iommufd_device_destroy(struct iommufd_object *obj);
 int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
 
 /* access.c */
+struct iommufd_access;
 void iommufd_access_notify_unmap(struct io_pagetable *iopt, unsigned long iova,
 				 unsigned long length);
 void iommufd_access_destroy_object(struct iommufd_object *obj);
@@ -329,7 +334,18 @@ int iommufd_test(struct iommufd_ucmd *ucmd);
 void iommufd_selftest_destroy(struct iommufd_object *obj);
 int iommufd_test_init(void);
 void iommufd_test_exit(void);
+void iommufd_test_syz_copy_src(struct iommufd_ucmd *ucmd, u32 ioas_id,
+			       u64 *iova, u32 *flags);
+unsigned long iommufd_access_test_syz_iova(struct iommufd_access *access,
+					   u64 syz);
+unsigned long iommufd_test_syz_iova(struct io_pagetable *iopt, u64 syz);
 #else
+static inline void iommufd_test_syz_copy_src(struct iommufd_ucmd *ucmd,
+					     u32 ioas_id, u64 *iova,
+					     u32 *flags)
+{
+}
+
 static inline int iommufd_test_init(void)
 {
 	return 0;

@@ -725,6 +725,54 @@ static int iommufd_test_check_pages(unsigned long uptr, struct page **pages,
 	return 0;
 }
 
+/**
+ * iommufd_test_syz_iova() - the IOVA syzkaller means
+ * @iopt: the table the IOVA is in
+ * @syz: an IOVA in syzkaller's form
+ *
+ * A random 64-bit IOVA almost never lands on a mapping, so with
+ * MOCK_FLAGS_ACCESS_SYZ upstream's test interface reads the IOVA's eight
+ * bytes as two u32s in memory order: the index of an area of the IOAS
+ * (from the lowest IOVA) and an offset into it.
+ *
+ * Return: the IOVA, or 0 if the IOAS has no such area.
+ */
+unsigned long iommufd_test_syz_iova(struct io_pagetable *iopt, u64 syz)
+{
+	struct {
+		u32 nth_area;
+		u32 offset;
+	} layout;
+	unsigned long iova;
+
+	BUILD_BUG_ON(sizeof(layout) != sizeof(syz));
+	memcpy(&layout, &syz, sizeof(layout));
+	iova = iopt_test_nth_area_iova(iopt, layout.nth_area);
+	return iova ? iova + layout.offset : 0;
+}
+
+/**
+ * iommufd_test_syz_copy_src() - IOMMU_IOAS_COPY's source in syzkaller's form
+ * @ucmd: the ioctl
+ * @ioas_id: the source IOAS
+ * @iova: the source IOVA, converted in place if @flags asks for it
+ * @flags: the copy's flags; MOCK_FLAGS_ACCESS_SYZ is taken out
+ */
+void iommufd_test_syz_copy_src(struct iommufd_ucmd *ucmd, u32 ioas_id,
+			       u64 *iova, u32 *flags)
+{
+	struct iommufd_ioas *ioas;
+
+	if (!(*flags & MOCK_FLAGS_ACCESS_SYZ))
+		return;
+	*flags &= ~(u32)MOCK_FLAGS_ACCESS_SYZ;
+	ioas = iommufd_ioas_lookup(ucmd->ictx, ioas_id);
+	if (IS_ERR(ioas))
+		return;
+	*iova = iommufd_test_syz_iova(&ioas->iopt, *iova);
+	iommufd_put_object(&ioas->obj);
+}
+
 static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->args;
@@ -739,15 +787,24 @@ static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
 
 	if (length > MOCK_ACCESS_MAX_LENGTH)
 		return -ENOMEM;
-	if (cmd->access_pages.flags & ~MOCK_FLAGS_ACCESS_WRITE)
+	if (cmd->access_pages.flags &
+	    ~(MOCK_FLAGS_ACCESS_WRITE | MOCK_FLAGS_ACCESS_SYZ))
 		return -EOPNOTSUPP;
-	if (!length || cmd->access_pages.iova > ULONG_MAX ||
-	    check_add_overflow(iova, length, &end))
-		return -EINVAL;
 
 	staccess = iommufd_test_access_get(cmd->id);
 	if (IS_ERR(staccess))
 		return PTR_ERR(staccess);
+	if (cmd->access_pages.flags & MOCK_FLAGS_ACCESS_SYZ) {
+		cmd->access_pages.iova =
+			iommufd_access_test_syz_iova(staccess->access,
+						     cmd->access_pages.iova);
+		iova = cmd->access_pages.iova;
+	}
+	if (!length || cmd->access_pages.iova > ULONG_MAX ||
+	    check_add_overflow(iova, length, &end)) {
+		rc = -EINVAL;
+		goto out_put;
+	}
 	if (!staccess->pins) {
 		rc = -EOPNOTSUPP;
 		goto out_put;
@@ -845,14 +902,23 @@ static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
 
 	if (length > MOCK_ACCESS_MAX_LENGTH)
 		return -ENOMEM;
-	if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH))
+	if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH |
+		      MOCK_FLAGS_ACCESS_SYZ))
 		return -EOPNOTSUPP;
-	if (cmd->access_rw.iova > ULONG_MAX)
-		return -EOVERFLOW;
 
 	staccess = iommufd_test_access_get(cmd->id);
 	if (IS_ERR(staccess))
 		return PTR_ERR(staccess);
+	if (flags & MOCK_FLAGS_ACCESS_SYZ) {
+		cmd->access_rw.iova =
+			iommufd_access_test_syz_iova(staccess->access,
+						     cmd->access_rw.iova);
+		flags &= ~MOCK_FLAGS_ACCESS_SYZ;
+	}
+	if (cmd->access_rw.iova > ULONG_MAX) {
+		rc = -EOVERFLOW;
+		goto out_put;
+	}
 	tmp = kvzalloc(length, GFP_KERNEL_ACCOUNT);
 	if (!tmp) {
 		rc = -ENOMEM;

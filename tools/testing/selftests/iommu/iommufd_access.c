@@ -668,6 +668,70 @@ TEST_F(access, rw_two_areas)
 	free(all);
 }
 
+/* syzkaller's form of an IOVA: the nth area of the IOAS, an offset in it. */
+static __u64 syz_iova(__u32 nth_area, __u32 offset)
+{
+	struct {
+		__u32 nth_area;
+		__u32 offset;
+	} layout = { nth_area, offset };
+	__u64 iova;
+
+	memcpy(&iova, &layout, sizeof(iova));
+	return iova;
+}
+
+/*
+ * MOCK_FLAGS_ACCESS_SYZ: upstream's test interface lets syzkaller name an
+ * IOVA by area and offset, in ACCESS_RW, ACCESS_PAGES and IOAS_COPY.
+ */
+TEST_F(access, syzkaller_iovas)
+{
+	const size_t half = buf_size / 2;
+	const __u64 base = self->base;
+	char *buf = self->buf;
+	__u32 pages_id, ioas2;
+	__u64 dst = base;
+	int access_fd;
+	char tmp[16];
+
+	/* Area 0 maps the second half of buf, area 1 the first. */
+	test_ioctl_ioas_unmap(self->ioas_id, base, buf_size);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf + half, half, base);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, half, base + half);
+	access_fd = create_access(self->ioas_id,
+				  MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+
+	test_cmd_access_rw(access_fd, syz_iova(1, 8), sizeof(tmp), tmp,
+			   MOCK_FLAGS_ACCESS_SYZ);
+	ASSERT_EQ(0, memcmp(tmp, buf + 8, sizeof(tmp)));
+	test_cmd_access_rw(access_fd, syz_iova(0, 8), sizeof(tmp), tmp,
+			   MOCK_FLAGS_ACCESS_SYZ);
+	ASSERT_EQ(0, memcmp(tmp, buf + half + 8, sizeof(tmp)));
+	/* No third area: IOVA 0, which nothing maps. */
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_rw(self->fd, access_fd,
+						 syz_iova(2, 0), sizeof(tmp),
+						 tmp, MOCK_FLAGS_ACCESS_SYZ));
+
+	test_cmd_access_pages(access_fd, syz_iova(1, 0), page_size, buf,
+			      MOCK_FLAGS_ACCESS_SYZ, &pages_id);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+
+	/* A copy whose source is area 1: the first half of buf. */
+	test_ioctl_ioas_alloc(&ioas2);
+	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, ioas2, self->ioas_id,
+					   syz_iova(1, 0), half, &dst,
+					   IOMMU_IOAS_MAP_FIXED_IOVA |
+						   TEST_MAP_RW |
+						   MOCK_FLAGS_ACCESS_SYZ));
+	test_cmd_access_replace_ioas(access_fd, ioas2);
+	test_cmd_access_rw(access_fd, base, sizeof(tmp), tmp, 0);
+	ASSERT_EQ(0, memcmp(tmp, buf, sizeof(tmp)));
+	destroy_access(access_fd);
+	test_ioctl_ioas_unmap(ioas2, base, half);
+	test_ioctl_destroy(ioas2);
+}
+
 TEST_F(access, rw_bad_input)
 {
 	const __u32 bad_flags[] = { 1U << 1, 1U << 3, 1U << 31 };
