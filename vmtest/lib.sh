@@ -147,7 +147,7 @@ build_kernel() {
 	export CCACHE_BASEDIR=$BUILD
 	ccache -M 5G >/dev/null 2>&1 || true
 	(
-		make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" bzImage >"$logf" 2>&1
+		make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" bzImage modules >"$logf" 2>&1
 		echo $? >"$obj/.rc"
 	) &
 	local pid=$! n ticks=0
@@ -203,6 +203,11 @@ build_initramfs() {
 		mv "$root/tests/iommufd_bench" "$root/bin/"
 	fi
 	cp "$obj/guest/iommufd_demo" "$root/bin/"
+	# The mtty mdev sample: the emulated VFIO device of iommufd_vfio.
+	mkdir -p "$root/lib/modules"
+	if [ -f "$obj/samples/vfio-mdev/mtty.ko" ]; then
+		cp "$obj/samples/vfio-mdev/mtty.ko" "$root/lib/modules/"
+	fi
 	# Uncompressed: the debug kernel under TCG takes seconds to gunzip.
 	(cd "$root" && find . | cpio -o -H newc --quiet >"$obj/initramfs.cpio")
 }

@@ -18,9 +18,13 @@
  * cdev of the group can bind. Within the cdev path, one file binds a
  * device.
  *
- * Only devices translated by an IOMMU (VFIO_IOMMU groups) get a cdev:
- * emulated devices would need iommufd's access API, and no-IOMMU devices
- * have no isolation for iommufd to own.
+ * Devices translated by an IOMMU bind as iommufd devices: iommufd owns
+ * their group's DMA and attaches them to domains. Emulated devices (mdev)
+ * do no DMA of their own: they bind as an iommufd access, attach to an
+ * IOAS only, and their driver's vfio_pin_pages() and vfio_dma_rw() go
+ * through that access; an unmap under their pins reaches the driver's
+ * dma_unmap(). No-IOMMU devices get no cdev: there is no isolation for
+ * iommufd to own.
  *
  * Locking: vfio_device_set::lock serialises bind, attach, detach and close
  * of the devices of a set, and protects the iommufd fields of struct
@@ -30,7 +34,9 @@
 #include <linux/fs.h>
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
+#include <linux/lockdep.h>
 #include <linux/module.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
@@ -54,7 +60,94 @@ struct vfio_cdev_file {
 
 static bool vfio_device_has_cdev(struct vfio_device *device)
 {
-	return device->group->type == VFIO_IOMMU;
+	return device->group->type != VFIO_NO_IOMMU;
+}
+
+static bool vfio_device_emulated(struct vfio_device *device)
+{
+	return device->group->type == VFIO_EMULATED_IOMMU;
+}
+
+/* iommufd unmaps IOVA an emulated device pinned: its driver lets go. */
+static void vfio_device_cdev_access_unmap(void *data, unsigned long iova,
+					  unsigned long length)
+{
+	struct vfio_device *device = data;
+
+	device->ops->dma_unmap(device, iova, length);
+}
+
+/* Drivers that pin implement dma_unmap(); the others only read and write. */
+static const struct iommufd_access_ops vfio_cdev_access_ops_pin = {
+	.needs_pin_pages = 1,
+	.unmap = vfio_device_cdev_access_unmap,
+};
+
+static const struct iommufd_access_ops vfio_cdev_access_ops = {
+};
+
+/**
+ * vfio_device_cdev_pin_pages() - vfio_pin_pages() for a cdev-bound device
+ * @device: the device
+ * @iova: first IOVA, page aligned
+ * @npage: number of pages
+ * @prot: IOMMU_READ and IOMMU_WRITE
+ * @pages: filled with the pinned pages
+ *
+ * Return: @npage, or a negative errno: -EINVAL for a device with an IOMMU
+ * of its own (it has no business pinning) or a bad range.
+ */
+int vfio_device_cdev_pin_pages(struct vfio_device *device, dma_addr_t iova,
+			       int npage, int prot, struct page **pages)
+{
+	int ret;
+
+	if (!device->iommufd_access || iova > ULONG_MAX || iova % PAGE_SIZE)
+		return -EINVAL;
+	ret = iommufd_access_pin_pages(device->iommufd_access, iova,
+				       npage * PAGE_SIZE, pages,
+				       (prot & IOMMU_WRITE) ?
+					       IOMMUFD_ACCESS_RW_WRITE : 0);
+	return ret ? ret : npage;
+}
+
+/**
+ * vfio_device_cdev_unpin_pages() - vfio_unpin_pages() for a cdev-bound device
+ * @device: the device
+ * @iova: first IOVA, as pinned
+ * @npage: number of pages, as pinned
+ */
+void vfio_device_cdev_unpin_pages(struct vfio_device *device,
+				  dma_addr_t iova, int npage)
+{
+	if (WARN_ON(!device->iommufd_access))
+		return;
+	iommufd_access_unpin_pages(device->iommufd_access, iova,
+				   npage * PAGE_SIZE);
+}
+
+/**
+ * vfio_device_cdev_dma_rw() - vfio_dma_rw() for a cdev-bound device
+ * @device: the device
+ * @iova: first IOVA
+ * @data: kernel buffer
+ * @len: bytes to copy
+ * @write: whether to copy @data to the IOVA, rather than from it
+ *
+ * Return: 0 or a negative errno.
+ */
+int vfio_device_cdev_dma_rw(struct vfio_device *device, dma_addr_t iova,
+			    void *data, size_t len, bool write)
+{
+	unsigned int flags = write ? IOMMUFD_ACCESS_RW_WRITE : 0;
+
+	if (!device->iommufd_access || iova > ULONG_MAX)
+		return -EINVAL;
+	/* A kernel thread (a driver's worker) has no user memory of its own. */
+	if (!current->mm)
+		flags |= IOMMUFD_ACCESS_RW_KTHREAD;
+	return iommufd_access_rw(device->iommufd_access, iova, data, len,
+				 flags);
 }
 
 static int vfio_device_cdev_open(struct inode *inode, struct file *filep)
@@ -102,6 +195,40 @@ static void vfio_device_cdev_unblock_group(struct vfio_device *device)
 	mutex_unlock(&group->group_lock);
 }
 
+/* Bind as an iommufd device, or as an access for an emulated device. */
+static int vfio_device_cdev_bind_iommufd(struct vfio_device *device,
+					 struct iommufd_ctx *ictx, u32 *devid)
+{
+	struct iommufd_access *access;
+	struct iommufd_device *idev;
+
+	if (vfio_device_emulated(device)) {
+		access = iommufd_access_create(ictx, device->ops->dma_unmap ?
+						&vfio_cdev_access_ops_pin :
+						&vfio_cdev_access_ops,
+					       device, devid);
+		if (IS_ERR(access))
+			return PTR_ERR(access);
+		device->iommufd_access = access;
+		return 0;
+	}
+	idev = iommufd_device_bind(ictx, device->dev, devid);
+	if (IS_ERR(idev))
+		return PTR_ERR(idev);
+	device->iommufd_device = idev;
+	return 0;
+}
+
+static void vfio_device_cdev_unbind_iommufd(struct vfio_device *device)
+{
+	if (device->iommufd_access)
+		iommufd_access_destroy(device->iommufd_access);
+	else
+		iommufd_device_unbind(device->iommufd_device);
+	device->iommufd_access = NULL;
+	device->iommufd_device = NULL;
+}
+
 /* Close the device and end its binding. */
 static void vfio_device_cdev_unbind(struct vfio_cdev_file *df)
 {
@@ -110,12 +237,18 @@ static void vfio_device_cdev_unbind(struct vfio_cdev_file *df)
 
 	mutex_lock(&device->dev_set->lock);
 	vfio_assert_device_open(device);
+	/*
+	 * An emulated device's driver drops its pins (dma_unmap()) while the
+	 * device is still open; one with an IOMMU stops DMA in close_device()
+	 * before its group goes back to the kernel.
+	 */
+	if (device->iommufd_access)
+		iommufd_access_detach(device->iommufd_access);
 	if (device->ops->close_device)
 		device->ops->close_device(device);
 	/* Unbinding detaches and hands the group's DMA back. */
-	iommufd_device_unbind(device->iommufd_device);
+	vfio_device_cdev_unbind_iommufd(device);
 	ictx = device->iommufd_ictx;
-	device->iommufd_device = NULL;
 	device->iommufd_ictx = NULL;
 	device->iommufd_attached = false;
 	device->open_count--;
@@ -145,7 +278,6 @@ static int vfio_device_cdev_bind(struct vfio_cdev_file *df,
 					  out_devid);
 	struct vfio_device *device = df->device;
 	struct vfio_device_bind_iommufd bind;
-	struct iommufd_device *idev;
 	struct iommufd_ctx *ictx;
 	u32 devid;
 	int ret;
@@ -175,13 +307,10 @@ static int vfio_device_cdev_bind(struct vfio_cdev_file *df,
 		goto err_put_ctx;
 	}
 
-	idev = iommufd_device_bind(ictx, device->dev, &devid);
-	if (IS_ERR(idev)) {
-		ret = PTR_ERR(idev);
+	ret = vfio_device_cdev_bind_iommufd(device, ictx, &devid);
+	if (ret)
 		goto err_put_module;
-	}
 	device->iommufd_ictx = ictx;
-	device->iommufd_device = idev;
 	device->open_count = 1;
 	/* KVM is told about group files only; a cdev user has none. */
 	device->kvm = NULL;
@@ -205,9 +334,8 @@ err_close:
 		device->ops->close_device(device);
 err_unbind:
 	device->open_count = 0;
-	device->iommufd_device = NULL;
 	device->iommufd_ictx = NULL;
-	iommufd_device_unbind(idev);
+	vfio_device_cdev_unbind_iommufd(device);
 err_put_module:
 	module_put(device->dev->driver->owner);
 err_put_ctx:
@@ -216,6 +344,18 @@ out_unlock:
 	mutex_unlock(&device->dev_set->lock);
 	vfio_device_cdev_unblock_group(device);
 	return ret;
+}
+
+static void vfio_device_cdev_detach_iommufd(struct vfio_device *device)
+{
+	lockdep_assert_held(&device->dev_set->lock);
+	if (device->iommufd_access) {
+		if (device->iommufd_attached)
+			iommufd_access_detach(device->iommufd_access);
+	} else {
+		iommufd_device_detach(device->iommufd_device);
+	}
+	device->iommufd_attached = false;
 }
 
 static int vfio_device_cdev_attach(struct vfio_device *device,
@@ -232,18 +372,25 @@ static int vfio_device_cdev_attach(struct vfio_device *device,
 		return -EINVAL;
 
 	mutex_lock(&device->dev_set->lock);
-	if (device->iommufd_attached) {
+	if (device->iommufd_access) {
+		/* An emulated device reads and writes an IOAS, nothing else. */
+		ret = device->iommufd_attached ?
+			iommufd_access_replace(device->iommufd_access,
+					       attach.pt_id) :
+			iommufd_access_attach(device->iommufd_access,
+					      attach.pt_id);
+	} else if (device->iommufd_attached) {
 		ret = iommufd_device_replace(device->iommufd_device,
 					     &attach.pt_id);
 	} else {
 		ret = iommufd_device_attach(device->iommufd_device,
 					    &attach.pt_id);
-		device->iommufd_attached = !ret;
 	}
+	if (!ret)
+		device->iommufd_attached = true;
 	if (!ret && put_user(attach.pt_id, &arg->pt_id)) {
 		/* Leave no attachment the caller did not learn about. */
-		iommufd_device_detach(device->iommufd_device);
-		device->iommufd_attached = false;
+		vfio_device_cdev_detach_iommufd(device);
 		ret = -EFAULT;
 	}
 	mutex_unlock(&device->dev_set->lock);
@@ -263,8 +410,7 @@ static int vfio_device_cdev_detach(struct vfio_device *device,
 		return -EINVAL;
 
 	mutex_lock(&device->dev_set->lock);
-	iommufd_device_detach(device->iommufd_device);
-	device->iommufd_attached = false;
+	vfio_device_cdev_detach_iommufd(device);
 	mutex_unlock(&device->dev_set->lock);
 	return 0;
 }

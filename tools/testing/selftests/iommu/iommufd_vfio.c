@@ -40,7 +40,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "iommufd_utils.h"
 #include "vfio_edu.h"
@@ -369,6 +372,111 @@ TEST_F_TIMEOUT(vfio_edu, cdev_dma_round_trip, VFIO_TIMEOUT)
 	ASSERT_TRUE(holds(dst, 1));
 	/* No more than DMA_LEN bytes came. */
 	ASSERT_TRUE(zeroed(dst + DMA_LEN));
+}
+
+/* edu's interrupt registers: raise sets status bits, ack clears them. */
+#define EDU_REG_IRQ_STATUS 0x24
+#define EDU_REG_IRQ_RAISE 0x60
+#define EDU_REG_IRQ_ACK 0x64
+
+/* Device registers through a mapping: every access must reach the device. */
+static __u32 mmio_read32(__u32 *bar, unsigned int reg)
+{
+	return __atomic_load_n(&bar[reg / 4], __ATOMIC_RELAXED);
+}
+
+static void mmio_write32(__u32 *bar, unsigned int reg, __u32 val)
+{
+	__atomic_store_n(&bar[reg / 4], val, __ATOMIC_RELAXED);
+}
+
+static int set_msi_eventfd(int fd, int efd)
+{
+	struct {
+		struct vfio_irq_set set;
+		__s32 fd;
+	} irq = {
+		.set = {
+			.argsz = sizeof(irq),
+			.flags = VFIO_IRQ_SET_ACTION_TRIGGER |
+				 (efd < 0 ? VFIO_IRQ_SET_DATA_NONE :
+					    VFIO_IRQ_SET_DATA_EVENTFD),
+			.index = VFIO_PCI_MSI_IRQ_INDEX,
+			.count = efd < 0 ? 0 : 1,
+		},
+		.fd = efd,
+	};
+
+	if (efd < 0)
+		irq.set.argsz = sizeof(irq.set);
+	return ioctl(fd, VFIO_DEVICE_SET_IRQS, &irq);
+}
+
+/*
+ * The rest of a VFIO device file through the cdev: BAR0 mapped into the
+ * process, an MSI the device raises reaching an eventfd (through the
+ * guest's interrupt remapping), and device reset when it has one.
+ */
+TEST_F_TIMEOUT(vfio_edu, cdev_mmap_irq_reset, VFIO_TIMEOUT)
+{
+	struct vfio_irq_info irq_info = {
+		.argsz = sizeof(irq_info),
+		.index = VFIO_PCI_MSI_IRQ_INDEX,
+	};
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info region = {
+		.argsz = sizeof(region),
+		.index = VFIO_PCI_BAR0_REGION_INDEX,
+	};
+	struct pollfd pfd;
+	char cdev[PATH_MAX];
+	__u32 *bar;
+	struct bound b;
+	__u64 count;
+	__u32 val;
+	int efd;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		SKIP(return, NO_CDEV, self->solo.bdf);
+	bind_attach(_metadata, cdev, &b);
+
+	/* BAR0 in the process's address space. */
+	ASSERT_OK(ioctl(b.fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+	ASSERT_TRUE(region.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	bar = mmap(NULL, region.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   b.fd, region.offset);
+	ASSERT_NE(MAP_FAILED, bar);
+	ASSERT_EQ(EDU_IDENT, mmio_read32(bar, EDU_REG_IDENT));
+	mmio_write32(bar, EDU_REG_LIVENESS, 0x12345678);
+	ASSERT_EQ(~0x12345678U, mmio_read32(bar, EDU_REG_LIVENESS));
+
+	/* An MSI of the device signals an eventfd. */
+	ASSERT_OK(ioctl(b.fd, VFIO_DEVICE_GET_IRQ_INFO, &irq_info));
+	ASSERT_LE(1, irq_info.count);
+	ASSERT_TRUE(irq_info.flags & VFIO_IRQ_INFO_EVENTFD);
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, efd);
+	ASSERT_OK(set_msi_eventfd(b.fd, efd));
+	ASSERT_OK(edu_write32(&b.edu, EDU_REG_IRQ_RAISE, 0x100));
+	pfd.fd = efd;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 5000));
+	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)));
+	ASSERT_LE(1, count);
+	ASSERT_OK(edu_read32(&b.edu, EDU_REG_IRQ_STATUS, &val));
+	ASSERT_EQ(0x100, val);
+	ASSERT_OK(edu_write32(&b.edu, EDU_REG_IRQ_ACK, 0x100));
+	ASSERT_OK(set_msi_eventfd(b.fd, -1));
+
+	/* Reset, when the device can be reset on its own. */
+	ASSERT_OK(ioctl(b.fd, VFIO_DEVICE_GET_INFO, &info));
+	if (info.flags & VFIO_DEVICE_FLAGS_RESET) {
+		ASSERT_OK(ioctl(b.fd, VFIO_DEVICE_RESET));
+		ASSERT_EQ(EDU_IDENT, mmio_read32(bar, EDU_REG_IDENT));
+	} else {
+		TH_LOG("%s has no reset of its own", self->solo.bdf);
+	}
+	ASSERT_OK(munmap(bar, region.size));
 }
 
 TEST_F_TIMEOUT(vfio_edu, unmapped_iova, VFIO_TIMEOUT)
@@ -1152,6 +1260,128 @@ TEST_F_TIMEOUT(vfio_edu, reserved_iova_hw_info_hwpt, VFIO_TIMEOUT)
 	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(b.iommufd, hwpt));
 	ASSERT_OK(vfio_device_detach(b.fd));
 	ASSERT_OK(_test_ioctl_destroy(b.iommufd, hwpt));
+}
+
+/*
+ * An emulated VFIO device: an mdev of the mtty sample driver. It does no
+ * DMA of its own, so its cdev binds it as an iommufd access, which reads
+ * and writes the IOAS it is attached to (and only an IOAS).
+ */
+#define MTTY_MODULE "/lib/modules/mtty.ko"
+#define MTTY_CREATE "/sys/class/mdev_bus/mtty/mdev_supported_types/mtty-1/create"
+#define MTTY_UUID "6b2ea3e4-43ad-4a21-9b2d-3c7a0f1e2d01"
+#define MDEV_DEVICES "/sys/bus/mdev/devices"
+#define MTTY_VENDOR 0x4348
+
+FIXTURE(vfio_mdev)
+{
+	char cdev[PATH_MAX];
+};
+
+FIXTURE_SETUP(vfio_mdev)
+{
+	char dir[PATH_MAX];
+	struct dirent *ent;
+	DIR *d;
+	int fd;
+
+	fd = open(MTTY_MODULE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		SKIP_TEST_PROCESS("no %s", MTTY_MODULE);
+	if (syscall(__NR_finit_module, fd, "", 0) && errno != EEXIST)
+		SKIP_TEST_PROCESS("cannot load mtty: %s", strerror(errno));
+	close(fd);
+	ASSERT_OK(sysfs_write(MTTY_CREATE, MTTY_UUID));
+
+	snprintf(dir, sizeof(dir), MDEV_DEVICES "/" MTTY_UUID "/vfio-dev");
+	d = opendir(dir);
+	ASSERT_NE(NULL, d);
+	self->cdev[0] = 0;
+	while ((ent = readdir(d)))
+		if (!strncmp(ent->d_name, "vfio", 4))
+			snprintf(self->cdev, sizeof(self->cdev),
+				 "/dev/vfio/devices/%s", ent->d_name);
+	closedir(d);
+	ASSERT_NE(0, self->cdev[0]);
+}
+
+FIXTURE_TEARDOWN(vfio_mdev)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	int fd;
+
+	for (fd = 3; fd < max && fd < 65536; fd++)
+		close(fd);
+	EXPECT_EQ(0, sysfs_write(MDEV_DEVICES "/" MTTY_UUID "/remove", "1"));
+}
+
+TEST_F_TIMEOUT(vfio_mdev, bind_as_access, VFIO_TIMEOUT)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct vfio_region_info region = {
+		.argsz = sizeof(region),
+		.index = VFIO_PCI_CONFIG_REGION_INDEX,
+	};
+	__u32 devid = 0, ioas1, ioas2, pt, stale;
+	int iommufd, fd, group_fd;
+	char group[64];
+	char name[32];
+	__u16 vendor;
+
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	fd = open(self->cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_OK(vfio_device_bind_iommufd(fd, iommufd, &devid));
+	ASSERT_NE(0, devid);
+
+	/* Its group file is closed to others while it is bound. */
+	ASSERT_OK(sysfs_link_name(MDEV_DEVICES "/" MTTY_UUID "/iommu_group",
+				  name, sizeof(name)));
+	snprintf(group, sizeof(group), "/dev/vfio/%s", name);
+	group_fd = open(group, O_RDWR);
+	EXPECT_EQ(-1, group_fd);
+	EXPECT_EQ(EBUSY, errno);
+
+	/* Attached to an IOAS, the ID that comes back is the IOAS's. */
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas1));
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas2));
+	pt = ioas1;
+	ASSERT_OK(vfio_device_attach(fd, &pt));
+	ASSERT_EQ(ioas1, pt);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, ioas1));
+	/* Again: replaced, to the other IOAS. */
+	pt = ioas2;
+	ASSERT_OK(vfio_device_attach(fd, &pt));
+	ASSERT_EQ(ioas2, pt);
+	ASSERT_OK(_test_ioctl_destroy(iommufd, ioas1));
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, ioas2));
+	/* No IOAS by that ID any more: nothing changes. */
+	stale = ioas1;
+	EXPECT_NE(0, vfio_device_attach(fd, &stale));
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, ioas2));
+
+	/* The device itself works: the sample's PCI config space. */
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_TRUE(info.flags & VFIO_DEVICE_FLAGS_PCI);
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+	ASSERT_EQ(sizeof(vendor),
+		  pread(fd, &vendor, sizeof(vendor), region.offset));
+	ASSERT_EQ(MTTY_VENDOR, vendor);
+
+	/* Detached, the IOAS is free; detaching again does nothing. */
+	ASSERT_OK(vfio_device_detach(fd));
+	ASSERT_OK(vfio_device_detach(fd));
+	ASSERT_OK(_test_ioctl_destroy(iommufd, ioas2));
+
+	/* Closing the iommufd first: the device file keeps the context. */
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas1));
+	pt = ioas1;
+	ASSERT_OK(vfio_device_attach(fd, &pt));
+	ASSERT_OK(close(iommufd));
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_OK(close(fd));
 }
 
 TEST_HARNESS_MAIN
