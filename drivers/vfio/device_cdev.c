@@ -499,6 +499,24 @@ bool vfio_device_owned_by_iommufd(struct vfio_device *device,
 }
 EXPORT_SYMBOL_GPL(vfio_device_owned_by_iommufd);
 
+/**
+ * vfio_device_iommufd_devid() - a device's ID in an iommufd context
+ * @device: a device of the caller's device set, whose lock the caller holds
+ * @ictx: the context
+ *
+ * Return: the ID @device has in @ictx if it is bound to it through its
+ * cdev; 0 (never an ID) otherwise.
+ */
+u32 vfio_device_iommufd_devid(struct vfio_device *device,
+			      struct iommufd_ctx *ictx)
+{
+	lockdep_assert_held(&device->dev_set->lock);
+	if (device->iommufd_ictx != ictx || !device->iommufd_device)
+		return 0;
+	return iommufd_device_to_id(device->iommufd_device);
+}
+EXPORT_SYMBOL_GPL(vfio_device_iommufd_devid);
+
 static const struct file_operations vfio_device_cdev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= vfio_device_cdev_open,

@@ -792,6 +792,19 @@ TEST_F_TIMEOUT(vfio_edu, group_devices_share_hwpt, VFIO_TIMEOUT)
 	EXPECT_ERRNO(ENOENT, _test_ioctl_destroy(iommufd, hwpt2));
 }
 
+/* VFIO_DEVICE_GET_PCI_HOT_RESET_INFO into info, for up to 4 devices. */
+struct reset_info {
+	struct vfio_pci_hot_reset_info hdr;
+	struct vfio_pci_dependent_device devices[4];
+};
+
+static int hot_reset_info(int fd, struct reset_info *info)
+{
+	memset(info, 0xff, sizeof(*info));
+	info->hdr.argsz = sizeof(*info);
+	return ioctl(fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info);
+}
+
 static int hot_reset(int fd, __u32 count, int group_fd)
 {
 	struct {
@@ -805,6 +818,16 @@ static int hot_reset(int fd, __u32 count, int group_fd)
 	return ioctl(fd, VFIO_DEVICE_PCI_HOT_RESET, &reset);
 }
 
+/* The devfn in a BDF "dddd:bb:ss.f". */
+static unsigned int edu_devfn(const char *bdf)
+{
+	unsigned int dom, bus, slot, fn;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &slot, &fn) != 4)
+		return ~0U;
+	return slot << 3 | fn;
+}
+
 /*
  * A bus reset of a cdev-bound device: its iommufd context proves that
  * the caller owns every device on the bus, with no group files.
@@ -812,7 +835,10 @@ static int hot_reset(int fd, __u32 count, int group_fd)
 TEST_F_TIMEOUT(vfio_edu, hot_reset_cdev, VFIO_TIMEOUT)
 {
 	int edu_fd, rng_fd, iommufd, other;
+	struct reset_info info;
+	__u32 edu_id, rng_id;
 	struct edu edu;
+	unsigned int i;
 	int rc;
 
 	if (!self->shared.bdf[0])
@@ -825,7 +851,35 @@ TEST_F_TIMEOUT(vfio_edu, hot_reset_cdev, VFIO_TIMEOUT)
 
 	/* Not bound: not even a hot reset. */
 	EXPECT_ERRNO(EINVAL, hot_reset(edu_fd, 0, -1));
-	ASSERT_OK(vfio_device_bind_iommufd(edu_fd, iommufd, NULL));
+	ASSERT_OK(vfio_device_bind_iommufd(edu_fd, iommufd, &edu_id));
+
+	/*
+	 * The affected devices by devid: the edu's own ID, and the rng,
+	 * not bound but in the group the context owns, as OWNED.
+	 */
+	rc = hot_reset_info(edu_fd, &info);
+	if (rc && errno == ENODEV)
+		SKIP(return, "%s cannot be reset by slot or bus",
+		     self->shared.bdf);
+	ASSERT_OK(rc);
+	ASSERT_EQ(VFIO_PCI_HOT_RESET_FLAG_DEV_ID |
+			  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED,
+		  info.hdr.flags);
+	ASSERT_EQ(2, info.hdr.count);
+	for (i = 0; i != 2; i++) {
+		__u32 want = VFIO_PCI_DEVID_OWNED;
+
+		if (info.devices[i].devfn == edu_devfn(self->shared.bdf))
+			want = edu_id;
+		ASSERT_EQ(want, info.devices[i].devid);
+	}
+	/* Too small a buffer: ENOSPC, and how many there are. */
+	info.hdr.argsz = sizeof(info.hdr);
+	EXPECT_ERRNO(ENOSPC, ioctl(edu_fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO,
+				   &info));
+	ASSERT_EQ(2, info.hdr.count);
+	ASSERT_EQ(VFIO_PCI_HOT_RESET_FLAG_DEV_ID, info.hdr.flags);
+
 	/* Group files are no proof for a cdev-bound device. */
 	EXPECT_ERRNO(EINVAL, hot_reset(edu_fd, 1, iommufd));
 
@@ -842,7 +896,13 @@ TEST_F_TIMEOUT(vfio_edu, hot_reset_cdev, VFIO_TIMEOUT)
 
 	/* The rng cannot go to another context meanwhile. */
 	EXPECT_NE(0, vfio_device_bind_iommufd(rng_fd, other, NULL));
-	ASSERT_OK(vfio_device_bind_iommufd(rng_fd, iommufd, NULL));
+	ASSERT_OK(vfio_device_bind_iommufd(rng_fd, iommufd, &rng_id));
+	ASSERT_OK(hot_reset_info(rng_fd, &info));
+	ASSERT_EQ(2, info.hdr.count);
+	for (i = 0; i != 2; i++)
+		ASSERT_TRUE(info.devices[i].devid == edu_id ||
+			    info.devices[i].devid == rng_id);
+	ASSERT_NE(info.devices[0].devid, info.devices[1].devid);
 	ASSERT_OK(hot_reset(rng_fd, 0, -1));
 	ASSERT_OK(edu_init(&edu, edu_fd));
 }
