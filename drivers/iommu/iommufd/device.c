@@ -347,6 +347,18 @@ static void iommufd_unreserve_devices(struct io_pagetable *iopt,
 		iopt_remove_reserved_iova(iopt, extra);
 }
 
+/* How many devices of @igroup are attached (to its HWPT). */
+static unsigned int iommufd_group_attached(struct iommufd_group *igroup)
+{
+	struct iommufd_device *cur;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&igroup->lock);
+	list_for_each_entry(cur, &igroup->devices, group_item)
+		n++;
+	return n;
+}
+
 /*
  * Put @idev's group on @hwpt. The first device attaches the group; a
  * sibling of an attached device joins the group's HWPT; a replacement
@@ -362,8 +374,7 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 	struct iommufd_hw_pagetable *old = igroup->hwpt;
 	struct iommufd_device *extra = idev->attached ? NULL : idev;
 	struct list_head *moving = NULL;
-	struct iommufd_device *cur;
-	unsigned int n = 0;
+	unsigned int n;
 	int rc;
 
 	lockdep_assert_held(&igroup->lock);
@@ -396,8 +407,7 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 	}
 
 	if (old != hwpt) {
-		list_for_each_entry(cur, &igroup->devices, group_item)
-			n++;
+		n = iommufd_group_attached(igroup);
 		hwpt->devices += n;
 		refcount_add(n, &hwpt->obj.users);
 		igroup->hwpt = hwpt;
@@ -529,7 +539,6 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 	struct iommufd_group *igroup = idev->igroup;
 	struct iommufd_hw_pagetable *hwpt, *old;
 	struct iommufd_object *pt_obj;
-	struct iommufd_device *cur;
 	struct iommufd_ioas *ioas;
 	unsigned int n = 0;
 	bool last = false;
@@ -565,8 +574,7 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 
 	if (old && old != hwpt) {
 		/* The whole group moved. */
-		list_for_each_entry(cur, &igroup->devices, group_item)
-			n++;
+		n = iommufd_group_attached(igroup);
 		last = iommufd_hwpt_put_devices(igroup, old, n,
 						old->ioas == hwpt->ioas ?
 							NULL : &igroup->devices,

@@ -479,6 +479,22 @@ TEST_F_TIMEOUT(vfio_edu, cdev_mmap_irq_reset, VFIO_TIMEOUT)
 	ASSERT_OK(munmap(bar, region.size));
 }
 
+/*
+ * Load the device buffer from IOVA_SRC (seed 1), then have the device
+ * read the unreachable iova: the IOMMU reports it, and what the device
+ * holds afterwards (copied to dst at IOVA_DST) is not what lies there.
+ */
+static void read_refused(struct __test_metadata *_metadata,
+			 const struct edu *edu, int kmsg, __u64 iova, char *dst)
+{
+	to_device(_metadata, edu, IOVA_SRC);
+	to_device(_metadata, edu, iova);
+	expect_dmar_fault(_metadata, kmsg, iova);
+	memset(dst, 0, page_size);
+	to_ram(_metadata, edu, IOVA_DST);
+	expect_refused_read(_metadata, dst, 1);
+}
+
 TEST_F_TIMEOUT(vfio_edu, unmapped_iova, VFIO_TIMEOUT)
 {
 	char *src, *dst, *gone;
@@ -503,19 +519,8 @@ TEST_F_TIMEOUT(vfio_edu, unmapped_iova, VFIO_TIMEOUT)
 	ASSERT_LE(0, kmsg);
 
 	/* Reads: what was at IOVA_GONE never reaches the device. */
-	to_device(_metadata, &b.edu, IOVA_SRC);
-	to_device(_metadata, &b.edu, IOVA_GONE);
-	expect_dmar_fault(_metadata, kmsg, IOVA_GONE);
-	memset(dst, 0, page_size);
-	to_ram(_metadata, &b.edu, IOVA_DST);
-	expect_refused_read(_metadata, dst, 1);
-
-	to_device(_metadata, &b.edu, IOVA_SRC);
-	to_device(_metadata, &b.edu, IOVA_NEVER);
-	expect_dmar_fault(_metadata, kmsg, IOVA_NEVER);
-	memset(dst, 0, page_size);
-	to_ram(_metadata, &b.edu, IOVA_DST);
-	expect_refused_read(_metadata, dst, 1);
+	read_refused(_metadata, &b.edu, kmsg, IOVA_GONE, dst);
+	read_refused(_metadata, &b.edu, kmsg, IOVA_NEVER, dst);
 
 	/* Writes: the buffer that was at IOVA_GONE stays as it was. */
 	to_device(_metadata, &b.edu, IOVA_SRC);
