@@ -12,9 +12,16 @@
  * returns. The access also holds the context's file, so the context
  * outlives every access made on it.
  *
- * Lock order: iommufd_access::ioas_lock, then io_pagetable::access_lock,
- * then io_pagetable::iova_rwsem. unmap() ops are called with none of them
- * held, as they call back into iommufd_access_unpin_pages().
+ * Moving an access to another IOAS, or detaching it, has the driver drop
+ * its pins first (the unmap() op for the whole IOVA space). Meanwhile new
+ * pins and copies fail with -ENOENT, and unpins still reach the IOAS the
+ * pins were made in: a pin is always undone in the IOAS that holds it.
+ *
+ * Lock order: iommufd_access::change_lock, then the driver's own locks
+ * (taken by its unmap() op), then iommufd_access::ioas_lock, then
+ * io_pagetable::access_lock, then io_pagetable::iova_rwsem. unmap() ops
+ * are called with only change_lock held, or none, as they call back into
+ * iommufd_access_unpin_pages().
  */
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -30,18 +37,30 @@
  * @ictx: the context, whose file the access holds
  * @ops: the driver's callbacks
  * @data: the driver's argument to @ops
- * @ioas_lock: protects @ioas and @iopt_id
- * @ioas: the IOAS attached to, holding a reference, or NULL
- * @iopt_id: index in the IOAS's io_pagetable::accesses
+ * @change_lock: serialises attach, replace and detach, including the
+ *               unmap() op they call
+ * @ioas_lock: protects @ioas, @ioas_unpin, @iopt_id, @pins and @changing
+ * @ioas: where new pins and copies go: the IOAS attached to, or NULL while
+ *        detached or moving
+ * @ioas_unpin: the IOAS that holds the access's pins and a reference for
+ *              the access; equal to @ioas but while moving, or while the
+ *              last pins of a detached access drain
+ * @iopt_id: index in @ioas_unpin's io_pagetable::accesses
+ * @pins: successful iommufd_access_pin_pages() calls not yet undone
+ * @changing: an attach, replace or detach is asking the driver to unpin
  */
 struct iommufd_access {
 	struct iommufd_object obj;
 	struct iommufd_ctx *ictx;
 	const struct iommufd_access_ops *ops;
 	void *data;
-	struct mutex ioas_lock; /* protects ioas and iopt_id */
+	struct mutex change_lock; /* serialises attach/replace/detach */
+	struct mutex ioas_lock; /* protects ioas, ioas_unpin, iopt_id, pins */
 	struct iommufd_ioas *ioas;
+	struct iommufd_ioas *ioas_unpin;
 	u32 iopt_id;
+	unsigned long pins;
+	bool changing;
 };
 
 /**
@@ -69,6 +88,7 @@ iommufd_access_create(struct iommufd_ctx *ictx,
 	access->ictx = ictx;
 	access->ops = ops;
 	access->data = data;
+	mutex_init(&access->change_lock);
 	mutex_init(&access->ioas_lock);
 	get_file(ictx->file);
 	/* The creating driver's reference, dropped by iommufd_access_destroy(). */
@@ -103,80 +123,134 @@ void iommufd_access_destroy_object(struct iommufd_object *obj)
 		container_of(obj, struct iommufd_access, obj);
 
 	iommufd_access_detach(access);
+	/* The driver ends the access with pins it never undid. */
+	WARN_ON(access->ioas_unpin);
 	mutex_destroy(&access->ioas_lock);
+	mutex_destroy(&access->change_lock);
+}
+
+static void iommufd_access_forget(struct iommufd_ioas *ioas, u32 iopt_id)
+{
+	mutex_lock(&ioas->iopt.access_lock);
+	xa_erase(&ioas->iopt.accesses, iopt_id);
+	mutex_unlock(&ioas->iopt.access_lock);
 }
 
 /*
- * Leave the current IOAS, first asking the driver to unpin everything.
- * Called with @access->ioas_lock held; drops it around the callback, and
- * keeps @access->ioas meanwhile so that the driver's unpins find it.
+ * Move @access from the IOAS it is on (if any) to @ioas (NULL: detach),
+ * whose reference the access takes over on success. The driver is asked
+ * to unpin everything in the old IOAS first. If pins are left over (one
+ * the driver did not know of yet when asked), an attach or replace fails
+ * with -EBUSY and nothing changes, while a detach leaves them to drain:
+ * their unpins still reach the old IOAS, which the last one lets go of.
+ *
+ * Return: 0, -EBUSY, -ENOMEM.
  */
-static void iommufd_access_leave(struct iommufd_access *access)
+static int iommufd_access_change_ioas(struct iommufd_access *access,
+				      struct iommufd_ioas *ioas)
 {
-	struct iommufd_ioas *ioas = access->ioas;
+	struct iommufd_ioas *old;
+	u32 old_id, new_id = 0;
+	bool draining;
+	int rc;
 
-	lockdep_assert_held(&access->ioas_lock);
+	lockdep_assert_held(&access->change_lock);
 
-	if (!ioas)
-		return;
-	mutex_lock(&ioas->iopt.access_lock);
-	xa_erase(&ioas->iopt.accesses, access->iopt_id);
-	mutex_unlock(&ioas->iopt.access_lock);
-	/*
-	 * No unmap notification reaches the access any more, so tell it
-	 * itself: pins into the old IOAS must go.
-	 */
-	if (access->ops->unmap) {
-		mutex_unlock(&access->ioas_lock);
-		access->ops->unmap(access->data, 0, ULONG_MAX);
-		mutex_lock(&access->ioas_lock);
+	mutex_lock(&access->ioas_lock);
+	old = access->ioas_unpin;
+	old_id = access->iopt_id;
+	draining = old && !access->ioas;
+	mutex_unlock(&access->ioas_lock);
+	if (draining)
+		return ioas ? -EBUSY : 0;
+	if (old == ioas)
+		return 0;
+
+	if (ioas) {
+		mutex_lock(&ioas->iopt.access_lock);
+		rc = xa_alloc(&ioas->iopt.accesses, &new_id, access,
+			      xa_limit_16b, GFP_KERNEL_ACCOUNT);
+		mutex_unlock(&ioas->iopt.access_lock);
+		if (rc)
+			return rc;
 	}
+
+	mutex_lock(&access->ioas_lock);
+	/* From here new pins and copies fail; unpins still reach @old. */
 	access->ioas = NULL;
-	iommufd_put_object(&ioas->obj);
+	access->changing = true;
+	mutex_unlock(&access->ioas_lock);
+	if (old && access->ops->unmap)
+		access->ops->unmap(access->data, 0, ULONG_MAX);
+
+	mutex_lock(&access->ioas_lock);
+	if (old && access->pins && ioas) {
+		access->changing = false;
+		access->ioas = old;
+		mutex_unlock(&access->ioas_lock);
+		iommufd_access_forget(ioas, new_id);
+		return -EBUSY;
+	}
+	if (old && access->pins) {
+		/*
+		 * A detach: the last unpin lets go of @old, but only once
+		 * @changing is clear, so @old is still ours to forget here.
+		 */
+		mutex_unlock(&access->ioas_lock);
+		iommufd_access_forget(old, old_id);
+		mutex_lock(&access->ioas_lock);
+		access->changing = false;
+		draining = access->pins;
+		if (!draining)
+			access->ioas_unpin = NULL;
+		mutex_unlock(&access->ioas_lock);
+		if (!draining)
+			iommufd_put_object(&old->obj);
+		return 0;
+	}
+	access->changing = false;
+	access->ioas = ioas;
+	access->ioas_unpin = ioas;
+	access->iopt_id = new_id;
+	mutex_unlock(&access->ioas_lock);
+	if (old) {
+		iommufd_access_forget(old, old_id);
+		iommufd_put_object(&old->obj);
+	}
+	return 0;
 }
 
 static int iommufd_access_join(struct iommufd_access *access, u32 ioas_id,
 			       bool replace)
 {
-	struct iommufd_ioas *ioas;
-	u32 new_id;
+	struct iommufd_ioas *ioas, *cur;
+	bool draining;
 	int rc;
 
 	ioas = iommufd_ioas_lookup(access->ictx, ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
+	mutex_lock(&access->change_lock);
 	mutex_lock(&access->ioas_lock);
-	if (access->ioas == ioas) {
-		rc = 0;
-		goto out_put;
-	}
-	if (access->ioas && !replace) {
+	cur = access->ioas_unpin;
+	draining = cur && !access->ioas;
+	mutex_unlock(&access->ioas_lock);
+	if (draining)
+		rc = -EBUSY;
+	else if (cur == ioas)
+		rc = -EALREADY;
+	else if (cur && !replace)
 		rc = -EINVAL;
-		goto out_put;
-	}
-	if (!access->ioas && replace) {
+	else if (!cur && replace)
 		rc = -ENOENT;
-		goto out_put;
-	}
-	mutex_lock(&ioas->iopt.access_lock);
-	rc = xa_alloc(&ioas->iopt.accesses, &new_id, access, xa_limit_16b,
-		      GFP_KERNEL_ACCOUNT);
-	mutex_unlock(&ioas->iopt.access_lock);
+	else
+		rc = iommufd_access_change_ioas(access, ioas);
+	mutex_unlock(&access->change_lock);
+	/* On success the access keeps the lookup's reference. */
 	if (rc)
-		goto out_put;
-	/* Leaves by access->iopt_id, the old IOAS's slot. */
-	iommufd_access_leave(access);
-	/* Keep the lookup's reference for as long as we are attached. */
-	access->ioas = ioas;
-	access->iopt_id = new_id;
-	mutex_unlock(&access->ioas_lock);
-	return 0;
-
-out_put:
-	mutex_unlock(&access->ioas_lock);
-	iommufd_put_object(&ioas->obj);
-	return rc;
+		iommufd_put_object(&ioas->obj);
+	return rc == -EALREADY ? 0 : rc;
 }
 
 /**
@@ -185,7 +259,7 @@ out_put:
  * @ioas_id: the IOAS's ID
  *
  * Return: 0; -ENOENT for a bad ID; -EINVAL if already attached elsewhere;
- * -ENOMEM.
+ * -EBUSY while pins of a detached access are still being undone; -ENOMEM.
  */
 int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id)
 {
@@ -198,10 +272,12 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_attach, IOMMUFD);
  * @access: the attached access
  * @ioas_id: the new IOAS's ID
  *
- * The driver's unmap() op is asked to drop every pin into the old IOAS.
+ * The driver's unmap() op is asked to drop every pin into the old IOAS;
+ * pins and copies issued meanwhile fail with -ENOENT.
  *
  * Return: 0; -ENOENT for a bad ID or an access that is not attached;
- * -ENOMEM.
+ * -EBUSY if the driver still held pins into the old IOAS after its unmap()
+ * op returned (the access stays where it was); -ENOMEM.
  */
 int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)
 {
@@ -212,12 +288,15 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_replace, IOMMUFD);
 /**
  * iommufd_access_detach() - detach an access from its IOAS
  * @access: the access; nothing happens if it is not attached
+ *
+ * The driver's unmap() op is asked to drop every pin first. Pins it still
+ * holds after that keep the IOAS until they are undone.
  */
 void iommufd_access_detach(struct iommufd_access *access)
 {
-	mutex_lock(&access->ioas_lock);
-	iommufd_access_leave(access);
-	mutex_unlock(&access->ioas_lock);
+	mutex_lock(&access->change_lock);
+	iommufd_access_change_ioas(access, NULL);
+	mutex_unlock(&access->change_lock);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_access_detach, IOMMUFD);
 
@@ -277,10 +356,11 @@ static int iommufd_access_begin(struct iommufd_access *access,
  * @out_pages: filled with one page for each CPU page the range touches
  * @flags: IOMMUFD_ACCESS_RW_WRITE if the pages will be written
  *
- * Return: 0; -EINVAL for a zero length or an access without
- * needs_pin_pages; -EOVERFLOW; -ENOENT if the access is not attached or
- * part of the range is not mapped; -EPERM to write read-only memory;
- * -ENOMEM (also for the memory limit); -EFAULT.
+ * Return: 0; -EINVAL for a zero length, an access without
+ * needs_pin_pages, or a range whose areas meet inside a page; -EOVERFLOW;
+ * -ENOENT if the access is not attached or part of the range is not mapped;
+ * -EPERM to write read-only memory; -ENOMEM (also for the memory limit);
+ * -EFAULT.
  */
 int iommufd_access_pin_pages(struct iommufd_access *access, unsigned long iova,
 			     unsigned long length, struct page **out_pages,
@@ -296,6 +376,8 @@ int iommufd_access_pin_pages(struct iommufd_access *access, unsigned long iova,
 		return rc;
 	rc = iopt_access_pin(&access->ioas->iopt, iova, last, out_pages,
 			     flags & IOMMUFD_ACCESS_RW_WRITE);
+	if (!rc)
+		access->pins++;
 	mutex_unlock(&access->ioas_lock);
 	return rc;
 }
@@ -310,12 +392,26 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_pin_pages, IOMMUFD);
 void iommufd_access_unpin_pages(struct iommufd_access *access,
 				unsigned long iova, unsigned long length)
 {
+	struct iommufd_ioas *drained = NULL;
 	unsigned long last;
 
-	if (WARN_ON(iommufd_access_begin(access, iova, length, &last)))
+	if (WARN_ON(!length || check_add_overflow(iova, length - 1, &last)))
 		return;
-	iopt_access_unpin(&access->ioas->iopt, iova, last);
+	mutex_lock(&access->ioas_lock);
+	/* The IOAS the pin was made in, even while the access moves. */
+	if (WARN_ON(!access->ioas_unpin || !access->pins))
+		goto out_unlock;
+	iopt_access_unpin(&access->ioas_unpin->iopt, iova, last);
+	access->pins--;
+	/* The last pin of a detached access lets go of the IOAS. */
+	if (!access->pins && !access->ioas && !access->changing) {
+		drained = access->ioas_unpin;
+		access->ioas_unpin = NULL;
+	}
+out_unlock:
 	mutex_unlock(&access->ioas_lock);
+	if (drained)
+		iommufd_put_object(&drained->obj);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_access_unpin_pages, IOMMUFD);
 
@@ -334,16 +430,25 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_unpin_pages, IOMMUFD);
 int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 		      void *data, size_t length, unsigned int flags)
 {
+	struct iommufd_ioas *ioas;
 	unsigned long last;
 	int rc;
 
 	rc = iommufd_access_begin(access, iova, length, &last);
 	if (rc)
 		return rc;
-	rc = iopt_access_rw(&access->ioas->iopt, iova, last, data,
+	/*
+	 * The copy may fault on user memory and wait for userspace: hold the
+	 * IOAS, not the lock that a detach waits for. A copy has nothing to
+	 * undo, so one that races a move of the access is harmless.
+	 */
+	ioas = access->ioas;
+	refcount_inc(&ioas->obj.users);
+	mutex_unlock(&access->ioas_lock);
+	rc = iopt_access_rw(&ioas->iopt, iova, last, data,
 			    flags & IOMMUFD_ACCESS_RW_WRITE,
 			    flags & __IOMMUFD_ACCESS_RW_SLOW_PATH);
-	mutex_unlock(&access->ioas_lock);
+	iommufd_put_object(&ioas->obj);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_access_rw, IOMMUFD);
