@@ -20,12 +20,18 @@
  *    the HWPT's domain; the others may only attach to that same HWPT; the
  *    last to detach returns the group to blocking. A bound device is never
  *    left with DMA to memory nobody mapped for it.
- *  - Attaching again replaces: the group moves straight to the new domain
+ *  - Attaching again replaces: the group moves to the new domain
  *    (iommu_group_replace_domain()), with every device of the group that
- *    was attached, and no window in which DMA is blocked or unmapped.
- *  - While a device is attached, the IOVA its IOMMU reserves (the MSI
- *    window, RMRRs) is reserved in the IOAS, so userspace can never map
- *    over it; the attach fails with EADDRINUSE if the IOAS already does.
+ *    was attached. DMA never reaches memory that neither domain maps, but
+ *    6.1's drivers (VT-d among them) detach before they attach, so DMA may
+ *    be blocked for a moment in between.
+ *  - A device that detaches while a sibling stays attached keeps
+ *    translating through the group's HWPT: the group, not the device, is
+ *    what the IOMMU translates. Only the last detach blocks DMA.
+ *  - While the group is on a HWPT, the IOVA its IOMMU reserves for any of
+ *    its devices (the MSI window, RMRRs) is reserved in the IOAS, so
+ *    userspace can never map over it; the attach fails with EADDRINUSE if
+ *    the IOAS already does.
  *
  * Attaching to an IOAS reuses an automatic HWPT of that IOAS whose domain
  * the device's IOMMU accepts, or makes a new one; attaching to a HWPT uses
@@ -298,55 +304,6 @@ static bool iommufd_domain_fits(struct iommu_domain *domain,
 	return domain->ops == dev_iommu_ops(dev)->default_domain_ops;
 }
 
-/*
- * Reserve in @iopt what the IOMMU reserves for each device on @list (an
- * iommufd_group::devices, or NULL) and for @extra (or NULL).
- */
-static int iommufd_reserve_devices(struct io_pagetable *iopt,
-				   struct list_head *list,
-				   struct iommufd_device *extra)
-{
-	struct iommufd_device *idev, *undo;
-	int rc;
-
-	if (extra) {
-		rc = iopt_reserve_dev_regions(iopt, extra->dev, extra);
-		if (rc)
-			return rc;
-	}
-	if (!list)
-		return 0;
-	list_for_each_entry(idev, list, group_item) {
-		rc = iopt_reserve_dev_regions(iopt, idev->dev, idev);
-		if (rc)
-			goto err_undo;
-	}
-	return 0;
-
-err_undo:
-	list_for_each_entry(undo, list, group_item) {
-		if (undo == idev)
-			break;
-		iopt_remove_reserved_iova(iopt, undo);
-	}
-	if (extra)
-		iopt_remove_reserved_iova(iopt, extra);
-	return rc;
-}
-
-static void iommufd_unreserve_devices(struct io_pagetable *iopt,
-				      struct list_head *list,
-				      struct iommufd_device *extra)
-{
-	struct iommufd_device *idev;
-
-	if (list)
-		list_for_each_entry(idev, list, group_item)
-			iopt_remove_reserved_iova(iopt, idev);
-	if (extra)
-		iopt_remove_reserved_iova(iopt, extra);
-}
-
 /* How many devices of @igroup are attached (to its HWPT). */
 static unsigned int iommufd_group_attached(struct iommufd_group *igroup)
 {
@@ -372,8 +329,7 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 {
 	struct iommufd_group *igroup = idev->igroup;
 	struct iommufd_hw_pagetable *old = igroup->hwpt;
-	struct iommufd_device *extra = idev->attached ? NULL : idev;
-	struct list_head *moving = NULL;
+	bool reserve;
 	unsigned int n;
 	int rc;
 
@@ -390,19 +346,26 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 		return -EINVAL;
 	}
 
-	/* Attached devices already have their IOVA reserved in old's IOAS. */
-	if (old && old != hwpt && old->ioas != hwpt->ioas)
-		moving = &igroup->devices;
-	rc = iommufd_reserve_devices(&hwpt->ioas->iopt, moving, extra);
-	if (rc)
-		return rc;
+	/*
+	 * The domain translates for every device of the group, attached or
+	 * not, so the group's reserved IOVA is reserved in the IOAS for as
+	 * long as the group is on one of its HWPTs.
+	 */
+	reserve = !old || old->ioas != hwpt->ioas;
+	if (reserve) {
+		rc = iopt_reserve_group_regions(&hwpt->ioas->iopt,
+						igroup->group, igroup);
+		if (rc)
+			return rc;
+	}
 
 	if (!old)
 		rc = iommu_attach_group(hwpt->domain, igroup->group);
 	else if (old != hwpt)
 		rc = iommu_group_replace_domain(igroup->group, hwpt->domain);
 	if (rc) {
-		iommufd_unreserve_devices(&hwpt->ioas->iopt, moving, extra);
+		if (reserve)
+			iopt_remove_reserved_iova(&hwpt->ioas->iopt, igroup);
 		return rc;
 	}
 
@@ -412,7 +375,7 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 		refcount_add(n, &hwpt->obj.users);
 		igroup->hwpt = hwpt;
 	}
-	if (extra) {
+	if (!idev->attached) {
 		hwpt->devices++;
 		refcount_inc(&hwpt->obj.users);
 		list_add_tail(&idev->group_item, &igroup->devices);
@@ -422,26 +385,25 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 }
 
 /*
- * @n devices of @igroup left @hwpt, now that the group is elsewhere or
- * blocked: lift what the devices on @unreserve (NULL: none, as they stay
- * in the same IOAS) and @extra reserved in its IOAS, and drop all but one
- * of their references. The caller drops the last with
- * iommufd_hwpt_put_last() once it holds no lock: destroying an automatic
- * HWPT waits for ioctls that may be waiting for those locks.
+ * @n devices of @igroup left @hwpt: lift the group's reserved IOVA from
+ * its IOAS if @unreserve (the group is blocked now, or on another IOAS),
+ * and drop all but one of their references. The caller drops the last
+ * with iommufd_hwpt_put_last() once it holds no lock: destroying an
+ * automatic HWPT waits for ioctls that may be waiting for those locks.
  *
  * Return: whether @hwpt is an automatic HWPT that lost its last device.
  */
 static bool iommufd_hwpt_put_devices(struct iommufd_group *igroup,
 				     struct iommufd_hw_pagetable *hwpt,
-				     unsigned int n, struct list_head *unreserve,
-				     struct iommufd_device *extra)
+				     unsigned int n, bool unreserve)
 {
 	struct iommufd_ioas *ioas = hwpt->ioas;
 	bool last;
 
 	lockdep_assert_held(&igroup->lock);
 
-	iommufd_unreserve_devices(&ioas->iopt, unreserve, extra);
+	if (unreserve)
+		iopt_remove_reserved_iova(&ioas->iopt, igroup);
 	mutex_lock(&ioas->mutex);
 	hwpt->devices -= n;
 	last = hwpt->auto_domain && !hwpt->devices;
@@ -576,9 +538,7 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 		/* The whole group moved. */
 		n = iommufd_group_attached(igroup);
 		last = iommufd_hwpt_put_devices(igroup, old, n,
-						old->ioas == hwpt->ioas ?
-							NULL : &igroup->devices,
-						NULL);
+						old->ioas != hwpt->ioas);
 	}
 	iopt_table_refresh_domains(&hwpt->ioas->iopt);
 	*pt_id = hwpt->obj.id;
@@ -616,9 +576,10 @@ EXPORT_SYMBOL_NS_GPL(iommufd_device_attach, IOMMUFD);
  * @idev: the attached device
  * @pt_id: in: ID of an IOAS or a HWPT; out: ID of the HWPT attached to
  *
- * The device's group goes straight from its HWPT to the new one, with all
- * its attached devices: every DMA is translated by either, never blocked
- * or let through in between. On failure nothing changes.
+ * The device's group moves from its HWPT to the new one, with all its
+ * attached devices. DMA is translated by either or, while the IOMMU
+ * driver switches (6.1's detach and attach), blocked; never let through.
+ * On failure nothing changes.
  *
  * Return: 0; -EINVAL if the device is not attached; otherwise as for
  * iommufd_device_attach().
@@ -630,17 +591,19 @@ int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id)
 EXPORT_SYMBOL_NS_GPL(iommufd_device_replace, IOMMUFD);
 
 /**
- * iommufd_device_detach() - stop a bound device's DMA to its HWPT
+ * iommufd_device_detach() - detach a bound device from its HWPT
  * @idev: the bound device; nothing happens if it is not attached
  *
  * With the group's last attached device, the group goes back to blocking
- * all DMA. An automatic HWPT left without devices is destroyed.
+ * all DMA. Before that the device's DMA still goes through the HWPT its
+ * siblings use, as the IOMMU translates the group as one. An automatic
+ * HWPT left without devices is destroyed.
  */
 void iommufd_device_detach(struct iommufd_device *idev)
 {
 	struct iommufd_group *igroup = idev->igroup;
 	struct iommufd_hw_pagetable *hwpt;
-	bool last;
+	bool last, group_left;
 
 	mutex_lock(&igroup->lock);
 	if (!idev->attached) {
@@ -650,11 +613,17 @@ void iommufd_device_detach(struct iommufd_device *idev)
 	hwpt = igroup->hwpt;
 	list_del_init(&idev->group_item);
 	idev->attached = false;
-	if (list_empty(&igroup->devices)) {
+	/*
+	 * Only the group's last device blocks DMA: until then this device
+	 * still translates through the HWPT with its siblings, and the
+	 * group's reserved IOVA stays reserved.
+	 */
+	group_left = list_empty(&igroup->devices);
+	if (group_left) {
 		iommu_detach_group(hwpt->domain, igroup->group);
 		igroup->hwpt = NULL;
 	}
-	last = iommufd_hwpt_put_devices(igroup, hwpt, 1, NULL, idev);
+	last = iommufd_hwpt_put_devices(igroup, hwpt, 1, group_left);
 	mutex_unlock(&igroup->lock);
 	iommufd_hwpt_put_last(idev->ictx, hwpt, last);
 }
@@ -695,7 +664,7 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 		if (IS_ERR(data)) {
 			rc = PTR_ERR(data);
 			data = NULL;
-			goto out_put;
+			goto err_put;
 		}
 	}
 	if (cmd->flags & IOMMU_HW_INFO_FLAG_INPUT_TYPE &&
@@ -704,14 +673,16 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 		rc = iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
 				       "%s's IOMMU reports no data of type %u",
 				       dev_name(idev->dev), cmd->in_data_type);
-		goto out_put;
+		goto err_put;
 	}
 
+	/* The device is let go before user memory is written. */
+	iommufd_put_object(obj);
 	copy = min(cmd->data_len, len);
 	if (copy_to_user(uptr, data, copy) ||
 	    clear_user(uptr + copy, cmd->data_len - copy)) {
 		rc = -EFAULT;
-		goto out_put;
+		goto out_free;
 	}
 	cmd->data_len = len;
 	cmd->out_data_type = type;
@@ -719,7 +690,11 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	cmd->out_max_pasid_log2 = 0;
 	cmd->out_capabilities = 0;
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-out_put:
+out_free:
+	kfree(data);
+	return rc;
+
+err_put:
 	kfree(data);
 	iommufd_put_object(obj);
 	return rc;

@@ -160,6 +160,9 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 					  cmd->pt_id, dev_name(idev->dev));
 		goto out_put_pt;
 	}
+	/* The HWPT holds its IOAS; the device is not needed any more. */
+	iommufd_put_object(pt_obj);
+	iommufd_put_object(dev_obj);
 
 	cmd->out_hwpt_id = hwpt->obj.id;
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
@@ -167,6 +170,8 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		iommufd_object_unwind(ucmd->ictx, &hwpt->obj);
 	else
 		iommufd_object_publish(ucmd->ictx, &hwpt->obj);
+	return rc;
+
 out_put_pt:
 	iommufd_put_object(pt_obj);
 out_put_dev:

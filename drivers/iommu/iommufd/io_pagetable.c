@@ -345,8 +345,13 @@ static int iopt_area_prepare(struct io_pagetable *iopt, struct iopt_area *area,
 
 	if ((iommu_prot & IOMMU_WRITE) && !pages->writable)
 		return -EPERM;
-	/* The IOVA's offset in its IO page must be the memory's. */
-	if ((start_byte % PAGE_SIZE) & (iopt->iova_alignment - 1))
+	/*
+	 * Every piece must start and end on an IO page and meet its memory
+	 * there, or the domains could not map it: a COPY of areas that meet
+	 * inside a page can make such pieces.
+	 */
+	if (((start_byte % PAGE_SIZE) | iova | length) &
+	    (iopt->iova_alignment - 1))
 		return -EINVAL;
 	area->span.kind = IOPT_SPAN_AREA;
 	area->span.start = iova;
@@ -371,6 +376,8 @@ static int iopt_area_map_domain(struct io_pagetable *iopt,
 	unsigned long byte = area->start_byte;
 	unsigned long done = 0;
 	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
 
 	while (done != length) {
 		unsigned long run;
@@ -410,6 +417,8 @@ static int iopt_area_fill_domain(struct io_pagetable *iopt,
 {
 	unsigned long mapped;
 	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
 
 	rc = iopt_area_map_domain(iopt, area, domain, &mapped);
 	if (rc)
@@ -459,20 +468,27 @@ static void iopt_area_unfill_domains(struct io_pagetable *iopt,
 }
 
 /*
- * Make @area visible to the devices of the table: while the table has
- * domains, the area pins its memory and every domain maps it.
+ * Make @piece's area visible to the devices of the table: while the table
+ * has domains, the area pins its memory and every domain maps it. A pin
+ * the piece took before the table was locked is handed to the area.
  */
-static int iopt_area_use(struct io_pagetable *iopt, struct iopt_area *area)
+static int iopt_area_use(struct io_pagetable *iopt,
+			 struct iopt_map_piece *piece)
 {
+	struct iopt_area *area = piece->area;
 	int rc;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
 	if (xa_empty(&iopt->domains))
 		return 0;
-	rc = iopt_pages_pin_get(area->pages);
-	if (rc)
-		return rc;
+	if (piece->pinned) {
+		piece->pinned = false;
+	} else {
+		rc = iopt_pages_pin_get(area->pages);
+		if (rc)
+			return rc;
+	}
 	area->pinned = true;
 	rc = iopt_area_fill_domains(iopt, area);
 	if (rc) {
@@ -500,11 +516,118 @@ static void iopt_unuse_pieces(struct io_pagetable *iopt,
 {
 	struct iopt_map_piece *piece;
 
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
 	list_for_each_entry(piece, pieces, next) {
 		if (piece == failed)
 			break;
 		iopt_area_unuse(iopt, piece->area);
 	}
+}
+
+/**
+ * struct iopt_prepin - pins taken on a range's memory before locking
+ * @pages: the memory of each area that was in the range, referenced
+ * @n: entries in @pages
+ * @pinned: entries of @pages pinned so far
+ */
+struct iopt_prepin {
+	struct iopt_pages **pages;
+	unsigned long n;
+	unsigned long pinned;
+};
+
+static void iopt_prepin_release(struct iopt_prepin *pre)
+{
+	unsigned long i;
+
+	for (i = 0; i != pre->n; i++) {
+		if (i < pre->pinned)
+			iopt_pages_pin_put(pre->pages[i]);
+		iopt_put_pages(pre->pages[i]);
+	}
+	kvfree(pre->pages);
+	pre->pages = NULL;
+	pre->n = 0;
+	pre->pinned = 0;
+}
+
+/*
+ * Pin the memory of every area that maps part of [start, last], with no
+ * lock held, so that a pin taken afterwards under the table's lock only
+ * counts (see pages.c: pinning may wait for userspace). The areas may
+ * change meanwhile; the pins then are merely unused, as the pins under
+ * the lock decide. Release with iopt_prepin_release().
+ */
+static int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
+			     unsigned long last, struct iopt_prepin *pre)
+{
+	struct iopt_span *span;
+	unsigned long n = 0;
+	int rc = 0;
+
+	*pre = (struct iopt_prepin){};
+	down_read(&iopt->iova_rwsem);
+	for (span = iopt_span_first(iopt, start, last); span;
+	     span = iopt_span_next(span, last))
+		n += span->kind == IOPT_SPAN_AREA;
+	if (n)
+		pre->pages = kvcalloc(n, sizeof(*pre->pages),
+				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (n && !pre->pages)
+		rc = -ENOMEM;
+	for (span = iopt_span_first(iopt, start, last); span && !rc;
+	     span = iopt_span_next(span, last)) {
+		struct iopt_area *area;
+
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		area = container_of(span, struct iopt_area, span);
+		kref_get(&area->pages->kref);
+		pre->pages[pre->n++] = area->pages;
+	}
+	up_read(&iopt->iova_rwsem);
+
+	while (!rc && pre->pinned != pre->n) {
+		rc = iopt_pages_pin_get(pre->pages[pre->pinned]);
+		if (!rc)
+			pre->pinned++;
+	}
+	if (rc)
+		iopt_prepin_release(pre);
+	return rc;
+}
+
+/* Drop the pins iopt_pin_pieces() took that no area took over. */
+static void iopt_unpin_pieces(struct list_head *pieces)
+{
+	struct iopt_map_piece *piece;
+
+	list_for_each_entry(piece, pieces, next) {
+		if (!piece->pinned)
+			continue;
+		iopt_pages_pin_put(piece->pages);
+		piece->pinned = false;
+	}
+}
+
+/* Pin the memory of every piece, without the table's lock. */
+static int iopt_pin_pieces(struct list_head *pieces)
+{
+	struct iopt_map_piece *piece;
+	int rc;
+
+	list_for_each_entry(piece, pieces, next) {
+		if (piece->pinned)
+			continue;
+		rc = iopt_pages_pin_get(piece->pages);
+		if (rc) {
+			iopt_unpin_pieces(pieces);
+			return rc;
+		}
+		piece->pinned = true;
+	}
+	return 0;
 }
 
 /**
@@ -527,6 +650,7 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 		    bool fixed)
 {
 	struct iopt_map_piece *piece;
+	bool pinned = false;
 	unsigned long cur;
 	int rc;
 
@@ -536,7 +660,23 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 			return -ENOMEM;
 	}
 
-	down_write(&iopt->iova_rwsem);
+	/*
+	 * Pinning can take seconds, or wait for userspace (a FUSE file): do
+	 * it before taking the table's lock when the table has domains.
+	 * Should the first domain come meanwhile, pin and look again.
+	 */
+	for (;;) {
+		if (!pinned && !xa_empty(&iopt->domains)) {
+			rc = iopt_pin_pieces(pieces);
+			if (rc)
+				return rc;
+			pinned = true;
+		}
+		down_write(&iopt->iova_rwsem);
+		if (pinned || xa_empty(&iopt->domains))
+			break;
+		up_write(&iopt->iova_rwsem);
+	}
 	if (!length || (length & (iopt->iova_alignment - 1))) {
 		rc = -EINVAL;
 		goto out_unlock;
@@ -565,7 +705,7 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 	}
 	list_for_each_entry(piece, pieces, next) {
 		piece->area->pages = piece->pages;
-		rc = iopt_area_use(iopt, piece->area);
+		rc = iopt_area_use(iopt, piece);
 		if (rc) {
 			iopt_unuse_pieces(iopt, pieces, piece);
 			goto out_unlock;
@@ -573,11 +713,21 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 	}
 	list_for_each_entry(piece, pieces, next) {
 		iopt_span_insert(iopt, &piece->area->span);
-		piece->pages = NULL;
 		piece->area = NULL;
+		/*
+		 * The area took the piece's reference; a pin the area did not
+		 * take over (the domains went meanwhile) needs one of its own
+		 * until it is dropped below.
+		 */
+		if (piece->pinned)
+			kref_get(&piece->pages->kref);
+		else
+			piece->pages = NULL;
 	}
 out_unlock:
 	up_write(&iopt->iova_rwsem);
+	/* Pins no area took over: the map failed or the domains went. */
+	iopt_unpin_pieces(pieces);
 	return rc;
 }
 
@@ -611,7 +761,7 @@ void iopt_free_pieces(struct list_head *pieces)
  * @account_mode: where to charge the pinned memory
  *
  * Nothing is pinned while the table has no domain; otherwise the memory
- * is pinned and charged here, with the table locked.
+ * is pinned and charged here, before the table is locked.
  *
  * Return: 0, or a negative errno as for iopt_map_pieces() and
  * iopt_alloc_pages().
@@ -700,6 +850,8 @@ out_unlock:
 static void iopt_area_destroy(struct io_pagetable *iopt,
 			      struct iopt_area *area)
 {
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
 	iopt_area_unuse(iopt, area);
 	iopt_span_remove(iopt, &area->span);
 	iopt_put_pages(area->pages);
@@ -734,7 +886,7 @@ static void iopt_allow_access(struct io_pagetable *iopt, unsigned long start,
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, unsigned long *unmapped)
 {
-	unsigned long bytes = 0, asked = 0;
+	unsigned long bytes = 0, asked = 0, length;
 	struct iopt_span *span, *next;
 	unsigned int tries = 0;
 	int rc = 0;
@@ -768,8 +920,10 @@ again:
 			goto out_refuse;
 		}
 		area->prevent_access = true;
+		/* The area may be gone once the lock is dropped. */
+		length = iopt_area_length(area);
 		up_write(&iopt->iova_rwsem);
-		iommufd_access_notify_unmap(iopt, asked, iopt_area_length(area));
+		iommufd_access_notify_unmap(iopt, asked, length);
 		goto again;
 	}
 	for (span = iopt_span_first(iopt, start, last); span; span = next) {
@@ -1022,29 +1176,31 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
 }
 
 /**
- * iopt_reserve_dev_regions() - reserve the IOVA a device's IOMMU claims
+ * iopt_reserve_group_regions() - reserve the IOVA an IOMMU group claims
  * @iopt: the table
- * @dev: a device about to translate through the table's domains
+ * @group: a group about to translate through the table's domains
  * @owner: owner of the reservations, for iopt_remove_reserved_iova()
  *
  * The IOMMU driver reports, per device, IOVA it must not map: the MSI
  * doorbell window, firmware-required direct mappings (RMRR). A mapping
- * there would hijack interrupts or clash with the firmware's DMA, so the
- * IOAS must keep them free while the device is attached. Regions the
- * driver marks relaxable (direct mappings only a kernel driver needs) are
- * left out, as for VFIO's type1.
+ * there would hijack interrupts or clash with the firmware's DMA. A domain
+ * translates for every device of the group, so the union over the group
+ * is reserved. Regions the driver marks relaxable (direct mappings only a
+ * kernel driver needs) are left out, as for VFIO's type1.
  *
  * Return: 0; -EADDRINUSE if the IOAS maps or allows IOVA in such a region
  * (nothing is reserved then); -ENOMEM.
  */
-int iopt_reserve_dev_regions(struct io_pagetable *iopt, struct device *dev,
-			     void *owner)
+int iopt_reserve_group_regions(struct io_pagetable *iopt,
+			       struct iommu_group *group, void *owner)
 {
-	struct iommu_resv_region *resv;
+	struct iommu_resv_region *resv, *next;
 	LIST_HEAD(regions);
-	int rc = 0;
+	int rc;
 
-	iommu_get_resv_regions(dev, &regions);
+	rc = iommu_get_group_resv_regions(group, &regions);
+	if (rc)
+		goto out_free;
 	down_write(&iopt->iova_rwsem);
 	list_for_each_entry(resv, &regions, list) {
 		if (resv->type == IOMMU_RESV_DIRECT_RELAXABLE || !resv->length)
@@ -1057,7 +1213,10 @@ int iopt_reserve_dev_regions(struct io_pagetable *iopt, struct device *dev,
 		}
 	}
 	up_write(&iopt->iova_rwsem);
-	iommu_put_resv_regions(dev, &regions);
+out_free:
+	/* The group's list is a copy made for us. */
+	list_for_each_entry_safe(resv, next, &regions, list)
+		kfree(resv);
 	return rc;
 }
 
@@ -1110,11 +1269,38 @@ static unsigned long iopt_area_byte(struct iopt_area *area, unsigned long iova)
 	return area->start_byte + (iova - area->span.start);
 }
 
+/**
+ * struct iopt_access_pin_args - state of one iopt_access_pin() walk
+ * @out_pages: where the next area's pages go
+ * @first: first IOVA of the whole range
+ * @last: last IOVA of the whole range
+ * @write: the pages will be written
+ * @failed: the area that refused, set on failure
+ */
 struct iopt_access_pin_args {
 	struct page **out_pages;
+	unsigned long first;
+	unsigned long last;
 	bool write;
 	struct iopt_area *failed;
 };
+
+/*
+ * Pages are handed out whole, one per CPU page of IOVA, so the areas of
+ * the range may meet only on page boundaries (two areas inside one IOVA
+ * page would hand out two pages for it, one more than the caller has
+ * room for), and IOVA and memory must agree on where pages begin.
+ */
+static bool iopt_access_pin_fits(struct iopt_access_pin_args *args,
+				 unsigned long byte, unsigned long iova,
+				 unsigned long len)
+{
+	if (byte % PAGE_SIZE != iova % PAGE_SIZE)
+		return false;
+	if (iova != args->first && iova % PAGE_SIZE)
+		return false;
+	return iova + len - 1 == args->last || (iova + len) % PAGE_SIZE == 0;
+}
 
 static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 				unsigned long len, void *arg)
@@ -1124,8 +1310,7 @@ static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 	unsigned long first, n;
 	int rc;
 
-	/* Pages are handed out whole: IOVA and memory must agree on them. */
-	if (area->prevent_access || byte % PAGE_SIZE != iova % PAGE_SIZE)
+	if (area->prevent_access || !iopt_access_pin_fits(args, byte, iova, len))
 		rc = -EINVAL;
 	else if (args->write && !(area->iommu_prot & IOMMU_WRITE))
 		rc = -EPERM;
@@ -1168,7 +1353,8 @@ static int iopt_access_unpin_area(struct iopt_area *area, unsigned long iova,
  * unmapping the range waits for.
  *
  * Return: 0; -ENOENT if part of the range is not mapped; -EINVAL if an
- * area is being unmapped or maps IOVA at an offset into its pages; -EPERM
+ * area is being unmapped, maps IOVA at an offset into its pages, or two
+ * areas of the range meet inside a page; -EPERM
  * for a write to read-only memory; or an error of iopt_pages_pin_get().
  */
 int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
@@ -1176,12 +1362,18 @@ int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 {
 	struct iopt_access_pin_args args = {
 		.out_pages = out_pages,
+		.first = iova,
+		.last = last,
 		.write = write,
 	};
 	struct iopt_piece_op pin = { iopt_access_pin_area, &args };
 	struct iopt_piece_op unpin = { iopt_access_unpin_area };
+	struct iopt_prepin pre;
 	int rc;
 
+	rc = iopt_prepin_range(iopt, iova, last, &pre);
+	if (rc)
+		return rc;
 	down_read(&iopt->iova_rwsem);
 	rc = iopt_walk_pieces(iopt, iova, last, &pin);
 	/* Undo the areas before the one that failed. */
@@ -1190,6 +1382,7 @@ int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 		iopt_walk_pieces(iopt, iova, last, &unpin);
 	}
 	up_read(&iopt->iova_rwsem);
+	iopt_prepin_release(&pre);
 	return rc;
 }
 
@@ -1210,26 +1403,35 @@ void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
 	up_read(&iopt->iova_rwsem);
 }
 
+/**
+ * struct iopt_access_rw_args - state of one iopt_access_rw() walk
+ * @pieces: a struct iopt_map_piece for each area of the range
+ * @write: the copy goes into the IOVA
+ */
 struct iopt_access_rw_args {
-	void *data;
+	struct list_head pieces;
 	bool write;
-	bool slow;
 };
 
 static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
 			       unsigned long len, void *arg)
 {
 	struct iopt_access_rw_args *args = arg;
-	int rc;
+	struct iopt_map_piece *piece;
 
 	if (area->prevent_access)
 		return -EINVAL;
 	if (args->write && !(area->iommu_prot & IOMMU_WRITE))
 		return -EPERM;
-	rc = iopt_pages_rw(area->pages, iopt_area_byte(area, iova), args->data,
-			   len, args->write, args->slow);
-	args->data += len;
-	return rc;
+	piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
+	if (!piece)
+		return -ENOMEM;
+	kref_get(&area->pages->kref);
+	piece->pages = area->pages;
+	piece->start_byte = iopt_area_byte(area, iova);
+	piece->length = len;
+	list_add_tail(&piece->next, &args->pieces);
+	return 0;
 }
 
 /**
@@ -1241,6 +1443,10 @@ static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
  * @write: copy into the IOVA rather than out of it
  * @slow: avoid the pinned-page path (for the tests)
  *
+ * The range is looked up under the table's lock, but the copy runs without
+ * it, as it may fault on user memory and wait for userspace: a copy that
+ * races an unmap of the range may still reach the memory that was mapped.
+ *
  * Return: 0; -ENOENT if part of the range is not mapped; -EPERM for a
  * write to read-only memory; -EINVAL while the range is being unmapped;
  * -EFAULT, -ENOMEM or -EINTR from reaching the memory.
@@ -1249,16 +1455,24 @@ int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		   unsigned long last, void *data, bool write, bool slow)
 {
 	struct iopt_access_rw_args args = {
-		.data = data,
+		.pieces = LIST_HEAD_INIT(args.pieces),
 		.write = write,
-		.slow = slow,
 	};
 	struct iopt_piece_op rw = { iopt_access_rw_area, &args };
+	struct iopt_map_piece *piece;
 	int rc;
 
 	down_read(&iopt->iova_rwsem);
 	rc = iopt_walk_pieces(iopt, iova, last, &rw);
 	up_read(&iopt->iova_rwsem);
+	list_for_each_entry(piece, &args.pieces, next) {
+		if (rc)
+			break;
+		rc = iopt_pages_rw(piece->pages, piece->start_byte, data,
+				   piece->length, write, slow);
+		data += piece->length;
+	}
+	iopt_free_pieces(&args.pieces);
 	return rc;
 }
 
@@ -1294,7 +1508,12 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 {
 	unsigned long unmapped;
 
-	iopt_unmap_everything(iopt, &unmapped);
+	/*
+	 * Every access let go of the table before it could be destroyed, so
+	 * no pin may be left: one that is would keep its area, and the
+	 * memory, forever.
+	 */
+	WARN_ON(iopt_unmap_everything(iopt, &unmapped));
 	iopt_remove_reserved_iova(iopt, NULL);
 	/* Other reservations belong to attached devices, gone by now. */
 	WARN_ON(!RB_EMPTY_ROOT(&iopt->spans));
@@ -1304,6 +1523,26 @@ void iopt_destroy_table(struct io_pagetable *iopt)
 	xa_destroy(&iopt->accesses);
 	mutex_destroy(&iopt->access_lock);
 	kvfree(iopt->allowed);
+}
+
+/**
+ * iopt_count_reserved_spans() - bound the number of reserved runs of IOVA
+ * @iopt: the table
+ *
+ * Context: caller holds @iopt->iova_rwsem.
+ * Return: the number of reservations, at least the number of separate
+ * reserved runs that iopt_find_usable_span() steps over.
+ */
+unsigned long iopt_count_reserved_spans(struct io_pagetable *iopt)
+{
+	struct iopt_reserved *reserved;
+	unsigned long n = 0;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	list_for_each_entry(reserved, &iopt->reservations, node)
+		n++;
+	return n;
 }
 
 /**
@@ -1469,6 +1708,7 @@ static int iopt_pin_all(struct io_pagetable *iopt)
 int iopt_table_add_domain(struct io_pagetable *iopt,
 			  struct iommu_domain *domain)
 {
+	struct iopt_prepin pre = {};
 	struct iopt_area *area, *undo;
 	bool first;
 	u32 index;
@@ -1477,6 +1717,12 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	if (!domain->pgsize_bitmap)
 		return -EINVAL;
 
+	/* The first domain pins everything: do the slow part unlocked. */
+	if (xa_empty(&iopt->domains)) {
+		rc = iopt_prepin_range(iopt, 0, ULONG_MAX, &pre);
+		if (rc)
+			return rc;
+	}
 	down_write(&iopt->iova_rwsem);
 	rc = iopt_check_domain_fits(iopt, domain);
 	if (rc)
@@ -1499,6 +1745,7 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	}
 	iopt_update_constraints(iopt);
 	up_write(&iopt->iova_rwsem);
+	iopt_prepin_release(&pre);
 	return 0;
 
 err_unfill:
@@ -1513,6 +1760,7 @@ err_unpin:
 		iopt_unpin_all(iopt);
 out_unlock:
 	up_write(&iopt->iova_rwsem);
+	iopt_prepin_release(&pre);
 	return rc;
 }
 

@@ -154,6 +154,8 @@ struct iopt_allowed {
  * @area: the area that will map the slice, until it is in the table
  * @start_byte: offset into @pages of the slice's first byte
  * @length: bytes in the slice
+ * @pinned: the piece holds a pin on @pages, taken before the table was
+ *          locked, until its area takes it over
  */
 struct iopt_map_piece {
 	struct list_head next;
@@ -161,6 +163,7 @@ struct iopt_map_piece {
 	struct iopt_area *area;
 	unsigned long start_byte;
 	unsigned long length;
+	bool pinned;
 };
 
 int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,

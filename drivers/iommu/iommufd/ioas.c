@@ -60,11 +60,11 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_iova_ranges *cmd = ucmd->args;
-	struct iommu_iova_range __user *uranges;
+	struct iommu_iova_range *ranges = NULL;
 	struct iommufd_ioas *ioas;
 	unsigned long start, last, from = 0;
 	u32 max_iovas = cmd->num_iovas;
-	u32 count = 0;
+	u32 count = 0, room = 0;
 	int rc = 0;
 
 	if (cmd->__reserved)
@@ -74,20 +74,25 @@ int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
-	uranges = u64_to_user_ptr(cmd->allowed_iovas);
+	/*
+	 * The ranges are gathered under the table's lock and copied out
+	 * after it, and the IOAS, are let go: a copy to user memory may wait
+	 * for userspace. There is a usable range before each reservation
+	 * and one after the last, which bounds the buffer.
+	 */
 	down_read(&ioas->iopt.iova_rwsem);
-	while (iopt_find_usable_span(&ioas->iopt, from, &start, &last)) {
-		if (count < max_iovas) {
-			struct iommu_iova_range range = {
-				.start = start,
-				.last = last,
-			};
-
-			if (copy_to_user(&uranges[count], &range,
-					 sizeof(range))) {
-				rc = -EFAULT;
-				break;
-			}
+	if (max_iovas) {
+		room = min_t(unsigned long, max_iovas,
+			     iopt_count_reserved_spans(&ioas->iopt) + 1);
+		ranges = kvcalloc(room, sizeof(*ranges),
+				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!ranges)
+			rc = -ENOMEM;
+	}
+	while (!rc && iopt_find_usable_span(&ioas->iopt, from, &start, &last)) {
+		if (count < room) {
+			ranges[count].start = start;
+			ranges[count].last = last;
 		}
 		count++;
 		if (last == ULONG_MAX)
@@ -97,14 +102,18 @@ int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
 	cmd->num_iovas = count;
 	cmd->out_iova_alignment = ioas->iopt.iova_alignment;
 	up_read(&ioas->iopt.iova_rwsem);
+	iommufd_put_object(&ioas->obj);
 	if (rc)
-		goto out_put;
+		return rc;
 
-	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	if (copy_to_user(u64_to_user_ptr(cmd->allowed_iovas), ranges,
+			 min(count, room) * sizeof(*ranges)))
+		rc = -EFAULT;
+	kvfree(ranges);
+	if (!rc)
+		rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 	if (!rc && count > max_iovas)
 		rc = -EMSGSIZE;
-out_put:
-	iommufd_put_object(&ioas->obj);
 	return rc;
 }
 
@@ -120,19 +129,13 @@ int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd)
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 
-	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
-	if (IS_ERR(ioas))
-		return PTR_ERR(ioas);
-
 	uranges = u64_to_user_ptr(cmd->allowed_iovas);
 	if (cmd->num_iovas) {
 		/* An absurd count is ENOMEM, not a warning splat. */
 		allowed = kvcalloc(cmd->num_iovas, sizeof(*allowed),
 				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-		if (!allowed) {
-			rc = -ENOMEM;
-			goto out_put;
-		}
+		if (!allowed)
+			return -ENOMEM;
 	}
 	for (i = 0; i != cmd->num_iovas; i++) {
 		struct iommu_iova_range range;
@@ -149,13 +152,18 @@ int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd)
 		allowed[i].last = range.last;
 	}
 
+	/* Looked up only now: nothing is held while user memory is read. */
+	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas)) {
+		rc = PTR_ERR(ioas);
+		goto out_free;
+	}
 	rc = iopt_set_allowed(&ioas->iopt, allowed, cmd->num_iovas);
 	if (!rc)
 		allowed = NULL;
+	iommufd_put_object(&ioas->obj);
 out_free:
 	kvfree(allowed);
-out_put:
-	iommufd_put_object(&ioas->obj);
 	return rc;
 }
 
@@ -200,14 +208,12 @@ int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd)
 				 iommufd_map_flags_to_prot(cmd->flags),
 				 cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA,
 				 ucmd->ictx->account_mode);
+	iommufd_put_object(&ioas->obj);
 	if (rc)
-		goto out_put;
+		return rc;
 
 	cmd->iova = iova;
-	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-out_put:
-	iommufd_put_object(&ioas->obj);
-	return rc;
+	return iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 }
 
 int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd)
@@ -247,11 +253,11 @@ int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd)
 	rc = iopt_map_pieces(&dst_ioas->iopt, &pieces, cmd->length, &iova,
 			     iommufd_map_flags_to_prot(cmd->flags),
 			     cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA);
+	iommufd_put_object(&dst_ioas->obj);
 	if (!rc) {
 		cmd->dst_iova = iova;
 		rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 	}
-	iommufd_put_object(&dst_ioas->obj);
 out_free:
 	iopt_free_pieces(&pieces);
 	return rc;
@@ -280,14 +286,12 @@ int iommufd_ioas_unmap_ioctl(struct iommufd_ucmd *ucmd)
 		if (!rc && !unmapped)
 			rc = -ENOENT;
 	}
+	iommufd_put_object(&ioas->obj);
 	if (rc)
-		goto out_put;
+		return rc;
 
 	cmd->length = unmapped;
-	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-out_put:
-	iommufd_put_object(&ioas->obj);
-	return rc;
+	return iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 }
 
 /**
@@ -312,7 +316,8 @@ int iommufd_ioas_option(struct iommufd_ucmd *ucmd)
 		rc = -EOPNOTSUPP;
 	} else if (cmd->op == IOMMU_OPTION_OP_GET) {
 		cmd->val64 = !READ_ONCE(ioas->iopt.disable_large_pages);
-		rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+		iommufd_put_object(&ioas->obj);
+		return iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 	} else if (cmd->op != IOMMU_OPTION_OP_SET) {
 		rc = -EOPNOTSUPP;
 	} else if (cmd->val64 > 1) {

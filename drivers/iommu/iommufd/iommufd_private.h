@@ -69,7 +69,9 @@ struct iommufd_ucmd {
 /*
  * Copy the response back, truncated to what the user passed in. Must be
  * called before the object the ioctl created is published, so that a
- * fault here can still undo the creation.
+ * fault here can still undo the creation, and with no object looked up
+ * held: the copy may wait for userspace (a userfaultfd page), and a driver
+ * unbinding a device waits for the ioctls that hold it.
  */
 static inline int iommufd_ucmd_reply(struct iommufd_ucmd *ucmd, size_t len)
 {
@@ -179,6 +181,7 @@ struct io_pagetable {
 
 void iopt_init_table(struct io_pagetable *iopt);
 void iopt_destroy_table(struct io_pagetable *iopt);
+unsigned long iopt_count_reserved_spans(struct io_pagetable *iopt);
 bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 			   unsigned long *start, unsigned long *last);
 int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
@@ -192,8 +195,8 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, void *owner);
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
-int iopt_reserve_dev_regions(struct io_pagetable *iopt, struct device *dev,
-			     void *owner);
+int iopt_reserve_group_regions(struct io_pagetable *iopt,
+			       struct iommu_group *group, void *owner);
 #ifdef CONFIG_IOMMUFD_TEST
 unsigned long iopt_test_nth_area_iova(struct io_pagetable *iopt,
 				      unsigned int nth);

@@ -68,6 +68,9 @@ static const struct iommufd_obj_ops iommufd_obj_ops[] = {
 /* Woken whenever an object reference is dropped, see iommufd_object_remove(). */
 static DECLARE_WAIT_QUEUE_HEAD(iommufd_put_wait);
 
+/* How long iommufd_object_remove() waits before it reports a stuck user. */
+#define IOMMUFD_REMOVE_REPORT_PERIOD (10 * HZ)
+
 /**
  * iommufd_object_reserve() - allocate an object and reserve an ID for it
  * @ictx: context that will own the object
@@ -218,9 +221,17 @@ void iommufd_object_remove(struct iommufd_ctx *ictx,
 		refcount_dec(&obj->users);
 	/*
 	 * Zero users marks the object dead for refcount_inc_not_zero() in
-	 * paths that find it other than by ID.
+	 * paths that find it other than by ID. No ioctl holds an object
+	 * across a wait on userspace (see iommufd_ucmd_reply()), so the wait
+	 * is short; one that is not is a bug, reported every period. The
+	 * object cannot be destroyed under its user, so the wait goes on.
 	 */
-	wait_event(iommufd_put_wait, refcount_dec_if_one(&obj->users));
+	while (!wait_event_timeout(iommufd_put_wait,
+				   refcount_dec_if_one(&obj->users),
+				   IOMMUFD_REMOVE_REPORT_PERIOD))
+		pr_crit("object %u of type %u is still in use after %u s, waiting\n",
+			obj->id, obj->type,
+			jiffies_to_msecs(IOMMUFD_REMOVE_REPORT_PERIOD) / 1000);
 	iommufd_obj_ops[obj->type].destroy(obj);
 	kfree(obj);
 }

@@ -22,6 +22,13 @@
  * shows the pins. The charge is returned to the user and mm it was taken
  * from, whichever task unpins, also after the process has exited.
  *
+ * Pinning (GUP) takes long for a large range and may wait for userspace
+ * (a FUSE file's fault; 6.1's long-term GUP fails a userfaultfd fault at
+ * once instead of waiting). So it runs with no lock held, not even
+ * iopt_pages::mutex, and the io_pagetable pins what it needs before it
+ * locks its IOVA tree (see iopt_prepin_range()): a pin under the tree's
+ * lock then only counts.
+ *
  * Lock order: io_pagetable::iova_rwsem, then iopt_pages::mutex, then the
  * source mm's mmap_lock.
  */
@@ -120,50 +127,93 @@ static void iopt_pages_uncharge(struct iopt_pages *pages)
 	}
 }
 
-/* Pin @n pages from page @first on, from whichever task this runs in. */
+/*
+ * Pin @n pages from page @first on into @out, from whichever task this
+ * runs in.
+ */
 static long __iopt_pages_gup(struct iopt_pages *pages, unsigned long first,
-			     unsigned long n, unsigned int flags)
+			     unsigned long n, unsigned int flags,
+			     struct page **out)
 {
 	unsigned long start = (unsigned long)pages->uptr + first * PAGE_SIZE;
 	long rc;
 
 	if (current->mm == pages->source_mm)
-		return pin_user_pages_fast(start, n, flags, pages->pages + first);
+		return pin_user_pages_fast(start, n, flags, out);
 
 	/* Another process uses the fd: reach into the mapper's memory. */
 	if (!mmget_not_zero(pages->source_mm))
 		return -EFAULT;
 	mmap_read_lock(pages->source_mm);
-	rc = pin_user_pages_remote(pages->source_mm, start, n, flags,
-				   pages->pages + first, NULL, NULL);
+	rc = pin_user_pages_remote(pages->source_mm, start, n, flags, out,
+				   NULL, NULL);
 	mmap_read_unlock(pages->source_mm);
 	mmput(pages->source_mm);
 	return rc;
 }
 
 /*
- * 6.1's GUP does not unshare a page-cache page of a private mapping that
- * is pinned read-only: the process's next write would copy it, and the
- * device would keep reading the stale page. So memory a device only reads
- * is still pinned for writing where the mapping allows it, which breaks
- * the copy-on-write first; only read-only mappings are pinned read-only.
+ * Whether every mapping of [start, start + n pages) copies on write or is
+ * shmem, so that pinning it for writing is harmless; see iopt_pages_gup().
+ * A false answer is safe: the memory is then pinned read-only.
  */
-static long iopt_pages_gup(struct iopt_pages *pages, unsigned long first,
-			   unsigned long n)
+static bool iopt_pages_write_pin_ok(struct iopt_pages *pages,
+				    unsigned long first, unsigned long n)
 {
-	long rc;
+	unsigned long start = (unsigned long)pages->uptr + first * PAGE_SIZE;
+	unsigned long end = start + n * PAGE_SIZE;
+	struct mm_struct *mm = pages->source_mm;
+	struct vm_area_struct *vma;
+	bool ok = true;
 
-	rc = __iopt_pages_gup(pages, first, n, FOLL_LONGTERM | FOLL_WRITE);
-	if (rc > 0 || pages->writable)
-		return rc;
-	return __iopt_pages_gup(pages, first, n, FOLL_LONGTERM);
+	if (!mmget_not_zero(mm))
+		return false;
+	mmap_read_lock(mm);
+	while (start < end) {
+		vma = find_vma(mm, start);
+		if (!vma || vma->vm_start > start) {
+			ok = false;
+			break;
+		}
+		if ((vma->vm_flags & VM_SHARED) && !vma_is_shmem(vma)) {
+			ok = false;
+			break;
+		}
+		start = vma->vm_end;
+	}
+	mmap_read_unlock(mm);
+	mmput(mm);
+	return ok;
 }
 
 /*
- * Pin every page of the range into pages->pages. On failure nothing stays
- * pinned.
+ * 6.1's GUP does not unshare a page-cache page of a private mapping that
+ * is pinned read-only: the process's next write would copy it, and the
+ * device would keep reading the stale page. So memory a device only reads
+ * is still pinned for writing where that breaks the copy-on-write first
+ * (private mappings) or changes nothing (anonymous and shmem memory).
+ * Shared mappings of other files are pinned read-only, as a write pin
+ * would mark their page cache dirty for as long as the pin lasts.
  */
-static int iopt_pages_pin(struct iopt_pages *pages)
+static long iopt_pages_gup(struct iopt_pages *pages, unsigned long first,
+			   unsigned long n, struct page **out)
+{
+	long rc;
+
+	if (!pages->writable && !iopt_pages_write_pin_ok(pages, first, n))
+		return __iopt_pages_gup(pages, first, n, FOLL_LONGTERM, out);
+	rc = __iopt_pages_gup(pages, first, n, FOLL_LONGTERM | FOLL_WRITE,
+			      out);
+	if (rc > 0 || pages->writable)
+		return rc;
+	return __iopt_pages_gup(pages, first, n, FOLL_LONGTERM, out);
+}
+
+/*
+ * Pin every page of the range into @out, which has room for all of them.
+ * On failure nothing stays pinned.
+ */
+static int iopt_pages_pin(struct iopt_pages *pages, struct page **out)
 {
 	unsigned long done = 0;
 	long rc;
@@ -176,7 +226,7 @@ static int iopt_pages_pin(struct iopt_pages *pages)
 			rc = -EINTR;
 			goto out_unpin;
 		}
-		rc = iopt_pages_gup(pages, done, n);
+		rc = iopt_pages_gup(pages, done, n, out + done);
 		/*
 		 * 6.1's GUP returns 0, not an error, for some ranges it
 		 * rejects (e.g. an address that overflows): no progress is a
@@ -192,8 +242,21 @@ static int iopt_pages_pin(struct iopt_pages *pages)
 	return 0;
 
 out_unpin:
-	unpin_user_pages(pages->pages, done);
+	unpin_user_pages(out, done);
 	return rc;
+}
+
+/* Count one more user if the memory is pinned already. */
+static bool iopt_pages_pin_more(struct iopt_pages *pages)
+{
+	bool pinned;
+
+	mutex_lock(&pages->mutex);
+	pinned = pages->pin_users;
+	if (pinned)
+		pages->pin_users++;
+	mutex_unlock(&pages->mutex);
+	return pinned;
 }
 
 /**
@@ -201,41 +264,52 @@ out_unpin:
  * @pages: the memory
  *
  * The first user pins and charges the whole range; later ones only count.
+ * Pinning runs without any lock held, as it may take long or wait for
+ * userspace; should two first users race, the loser drops its pins and
+ * charge again and counts as a later user.
  *
+ * Context: may sleep for long; no io_pagetable lock should be held.
  * Return: 0; -ENOMEM when the memory limit is reached or memory runs out,
  * -EFAULT for memory that cannot be pinned, -EINTR.
  */
 int iopt_pages_pin_get(struct iopt_pages *pages)
 {
-	int rc = 0;
+	struct page **out;
+	int rc;
 
-	mutex_lock(&pages->mutex);
-	if (pages->pin_users) {
-		pages->pin_users++;
-		goto out_unlock;
-	}
+	if (iopt_pages_pin_more(pages))
+		return 0;
 	rc = iopt_pages_charge(pages);
 	if (rc)
-		goto out_unlock;
-	pages->pages = kvcalloc(pages->npages, sizeof(*pages->pages),
-				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!pages->pages) {
+		return rc;
+	out = kvcalloc(pages->npages, sizeof(*out),
+		       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!out) {
 		rc = -ENOMEM;
-		goto err_uncharge;
+		goto out_uncharge;
 	}
-	rc = iopt_pages_pin(pages);
+	rc = iopt_pages_pin(pages, out);
 	if (rc)
-		goto err_free;
-	pages->pin_users = 1;
-	goto out_unlock;
+		goto out_free;
 
-err_free:
-	kvfree(pages->pages);
-	pages->pages = NULL;
-err_uncharge:
-	iopt_pages_uncharge(pages);
-out_unlock:
+	mutex_lock(&pages->mutex);
+	if (!pages->pin_users) {
+		pages->pages = out;
+		pages->pin_users = 1;
+		out = NULL;
+	} else {
+		pages->pin_users++;
+	}
 	mutex_unlock(&pages->mutex);
+	if (!out)
+		return 0;
+	/* Another first user won: ours were never used. */
+	unpin_user_pages(out, pages->npages);
+	rc = 0;
+out_free:
+	kvfree(out);
+out_uncharge:
+	iopt_pages_uncharge(pages);
 	return rc;
 }
 
@@ -328,10 +402,12 @@ void iopt_release_pages(struct kref *kref)
  * @pages: the memory, pinned (see iopt_pages_pin_get())
  * @byte: offset from pages->uptr, below npages * PAGE_SIZE
  *
+ * Context: the caller holds a pin, which keeps pages->pages in place.
  * Return: the physical address.
  */
 phys_addr_t iopt_pages_phys(struct iopt_pages *pages, unsigned long byte)
 {
+	lockdep_assert_once(READ_ONCE(pages->pin_users));
 	return page_to_phys(pages->pages[byte / PAGE_SIZE]) + byte % PAGE_SIZE;
 }
 
@@ -342,6 +418,7 @@ phys_addr_t iopt_pages_phys(struct iopt_pages *pages, unsigned long byte)
  * @max: stop after this many bytes
  * @page_only: stop at the end of the page holding @byte
  *
+ * Context: the caller holds a pin, which keeps pages->pages in place.
  * Return: the number of bytes from @byte, at most @max, that are
  * physically contiguous.
  */
@@ -350,7 +427,10 @@ unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
 {
 	unsigned long idx = byte / PAGE_SIZE;
 	unsigned long len = PAGE_SIZE - byte % PAGE_SIZE;
-	unsigned long pfn = page_to_pfn(pages->pages[idx]);
+	unsigned long pfn;
+
+	lockdep_assert_once(READ_ONCE(pages->pin_users));
+	pfn = page_to_pfn(pages->pages[idx]);
 
 	if (page_only)
 		return min(len, max);
@@ -363,23 +443,13 @@ unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
 	return min(len, max);
 }
 
-/* Take a pin only if the memory is pinned already. */
-static bool iopt_pages_pin_get_if_pinned(struct iopt_pages *pages)
-{
-	bool pinned;
-
-	mutex_lock(&pages->mutex);
-	pinned = pages->pin_users;
-	if (pinned)
-		pages->pin_users++;
-	mutex_unlock(&pages->mutex);
-	return pinned;
-}
-
+/* Context: the caller holds a pin, which keeps pages->pages in place. */
 static void iopt_pages_copy_pinned(struct iopt_pages *pages,
 				   unsigned long byte, void *data,
 				   unsigned long length, bool write)
 {
+	lockdep_assert_once(READ_ONCE(pages->pin_users));
+
 	while (length) {
 		unsigned long off = byte % PAGE_SIZE;
 		unsigned long n = min(length, PAGE_SIZE - off);
@@ -417,7 +487,7 @@ int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
 	void __user *uptr = pages->uptr + byte;
 	int rc;
 
-	if (!slow && iopt_pages_pin_get_if_pinned(pages)) {
+	if (!slow && iopt_pages_pin_more(pages)) {
 		iopt_pages_copy_pinned(pages, byte, data, length, write);
 		iopt_pages_pin_put(pages);
 		return 0;

@@ -387,12 +387,11 @@ static int iommufd_test_mock_domain_replace(struct iommufd_ucmd *ucmd)
 					 cmd->id);
 	sobj = container_of(obj, struct selftest_obj, obj);
 	rc = iommufd_device_replace(sobj->idev, &pt_id);
-	if (!rc) {
-		cmd->mock_domain_replace.pt_id = pt_id;
-		rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-	}
 	iommufd_put_object(obj);
-	return rc;
+	if (rc)
+		return rc;
+	cmd->mock_domain_replace.pt_id = pt_id;
+	return iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 }
 
 /* Look up a HWPT of the mock IOMMU. */
