@@ -89,8 +89,9 @@ static const struct iommufd_access_ops vfio_cdev_access_ops = {
 /**
  * vfio_device_cdev_pin_pages() - vfio_pin_pages() for a cdev-bound device
  * @device: the device
- * @iova: first IOVA, page aligned
- * @npage: number of pages
+ * @iova: an IOVA in the first page; its offset into the page is the
+ *        caller's to keep, as with type1 (vfio-ccw passes such IOVAs)
+ * @npage: number of pages, counted from the page holding @iova
  * @prot: IOMMU_READ and IOMMU_WRITE
  * @pages: filled with the pinned pages
  *
@@ -102,9 +103,10 @@ int vfio_device_cdev_pin_pages(struct vfio_device *device, dma_addr_t iova,
 {
 	int ret;
 
-	if (!device->iommufd_access || iova > ULONG_MAX || iova % PAGE_SIZE)
+	if (!device->iommufd_access || iova > ULONG_MAX)
 		return -EINVAL;
-	ret = iommufd_access_pin_pages(device->iommufd_access, iova,
+	ret = iommufd_access_pin_pages(device->iommufd_access,
+				       ALIGN_DOWN(iova, PAGE_SIZE),
 				       npage * PAGE_SIZE, pages,
 				       (prot & IOMMU_WRITE) ?
 					       IOMMUFD_ACCESS_RW_WRITE : 0);
@@ -122,7 +124,8 @@ void vfio_device_cdev_unpin_pages(struct vfio_device *device,
 {
 	if (WARN_ON(!device->iommufd_access))
 		return;
-	iommufd_access_unpin_pages(device->iommufd_access, iova,
+	iommufd_access_unpin_pages(device->iommufd_access,
+				   ALIGN_DOWN(iova, PAGE_SIZE),
 				   npage * PAGE_SIZE);
 }
 
