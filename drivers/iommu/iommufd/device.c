@@ -500,6 +500,7 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 {
 	struct iommufd_group *igroup = idev->igroup;
 	struct iommufd_hw_pagetable *hwpt, *old;
+	struct iopt_prepin pre = {};
 	struct iommufd_object *pt_obj;
 	struct iommufd_ioas *ioas;
 	unsigned int n = 0;
@@ -509,6 +510,19 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 	pt_obj = iommufd_object_lookup(idev->ictx, *pt_id, IOMMUFD_OBJ_ANY);
 	if (IS_ERR(pt_obj))
 		return PTR_ERR(pt_obj);
+
+	/*
+	 * An IOAS's first domain pins all its memory, which may wait for
+	 * userspace: pin before taking the group's and the IOAS's locks.
+	 */
+	if (pt_obj->type == IOMMUFD_OBJ_IOAS) {
+		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
+		if (xa_empty(&ioas->iopt.domains)) {
+			rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre);
+			if (rc)
+				goto out_put;
+		}
+	}
 
 	mutex_lock(&igroup->lock);
 	if (idev->attached != replace) {
@@ -546,6 +560,8 @@ out_unlock:
 	mutex_unlock(&igroup->lock);
 	if (n)
 		iommufd_hwpt_put_last(idev->ictx, old, last);
+	iopt_prepin_release(&pre);
+out_put:
 	iommufd_put_object(pt_obj);
 	return rc;
 }

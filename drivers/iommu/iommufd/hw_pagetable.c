@@ -111,6 +111,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->args;
 	struct iommufd_hw_pagetable *hwpt;
+	struct iopt_prepin pre = {};
 	struct iommufd_object *dev_obj;
 	struct iommufd_object *pt_obj;
 	struct iommufd_device *idev;
@@ -149,9 +150,16 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	}
 	ioas = container_of(pt_obj, struct iommufd_ioas, obj);
 
+	/* A first domain pins everything: before the IOAS's lock. */
+	if (xa_empty(&ioas->iopt.domains)) {
+		rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre);
+		if (rc)
+			goto out_put_pt;
+	}
 	mutex_lock(&ioas->mutex);
 	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev->dev, false);
 	mutex_unlock(&ioas->mutex);
+	iopt_prepin_release(&pre);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		if (rc == -EADDRINUSE)

@@ -526,18 +526,10 @@ static void iopt_unuse_pieces(struct io_pagetable *iopt,
 }
 
 /**
- * struct iopt_prepin - pins taken on a range's memory before locking
- * @pages: the memory of each area that was in the range, referenced
- * @n: entries in @pages
- * @pinned: entries of @pages pinned so far
+ * iopt_prepin_release() - drop what iopt_prepin_range() took
+ * @pre: filled by iopt_prepin_range(), or zeroed
  */
-struct iopt_prepin {
-	struct iopt_pages **pages;
-	unsigned long n;
-	unsigned long pinned;
-};
-
-static void iopt_prepin_release(struct iopt_prepin *pre)
+void iopt_prepin_release(struct iopt_prepin *pre)
 {
 	unsigned long i;
 
@@ -552,15 +544,25 @@ static void iopt_prepin_release(struct iopt_prepin *pre)
 	pre->pinned = 0;
 }
 
-/*
- * Pin the memory of every area that maps part of [start, last], with no
- * lock held, so that a pin taken afterwards under the table's lock only
- * counts (see pages.c: pinning may wait for userspace). The areas may
- * change meanwhile; the pins then are merely unused, as the pins under
- * the lock decide. Release with iopt_prepin_release().
+/**
+ * iopt_prepin_range() - pin a range's memory before taking locks
+ * @iopt: the table
+ * @start: first IOVA
+ * @last: last IOVA, inclusive
+ * @pre: set to what was taken, for iopt_prepin_release()
+ *
+ * Pins the memory of every area that maps part of [@start, @last], with
+ * no lock held, so that a pin taken afterwards under a lock only counts
+ * (see pages.c: pinning may wait for userspace). The areas may change
+ * meanwhile; the pins then are merely unused, as the pins under the lock
+ * decide.
+ *
+ * Context: may wait for userspace; hold no iommufd lock.
+ * Return: 0, or an error of iopt_pages_pin_get(); on failure nothing is
+ * held.
  */
-static int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
-			     unsigned long last, struct iopt_prepin *pre)
+int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, struct iopt_prepin *pre)
 {
 	struct iopt_span *span;
 	unsigned long n = 0;

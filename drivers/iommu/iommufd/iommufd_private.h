@@ -141,6 +141,19 @@ void iommufd_object_remove(struct iommufd_ctx *ictx,
 
 /* io_pagetable.c */
 struct iopt_allowed;
+struct iopt_pages;
+
+/**
+ * struct iopt_prepin - pins taken on a range's memory before locking
+ * @pages: the memory of each area that was in the range, referenced
+ * @n: entries in @pages
+ * @pinned: entries of @pages pinned so far
+ */
+struct iopt_prepin {
+	struct iopt_pages **pages;
+	unsigned long n;
+	unsigned long pinned;
+};
 
 /**
  * struct io_pagetable - the IOVA space of an IOAS
@@ -182,6 +195,9 @@ struct io_pagetable {
 void iopt_init_table(struct io_pagetable *iopt);
 void iopt_destroy_table(struct io_pagetable *iopt);
 unsigned long iopt_count_reserved_spans(struct io_pagetable *iopt);
+int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, struct iopt_prepin *pre);
+void iopt_prepin_release(struct iopt_prepin *pre);
 bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 			   unsigned long *start, unsigned long *last);
 int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
