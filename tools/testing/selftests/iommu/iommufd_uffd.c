@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Nothing iommufd holds may wait on userspace, or on a long pin.
+ *
+ * A copy to or from user memory registered with a userfaultfd waits until
+ * the process serves the fault, which may be never. Those tests start an
+ * ioctl in a thread whose copy faults on such memory, wait until the fault
+ * is pending, and then, while it still is, do in the main thread what a
+ * lock or an object reference held by the faulting ioctl would block:
+ * another ioctl on the same IOAS, or the removal of the device. Only then
+ * is the fault served and the first ioctl checked. A kernel that holds a
+ * lock across the copy hangs there until the harness's timeout.
+ *
+ * 6.1's long-term GUP does not wait for a userfaultfd (it fails the fault
+ * at once), but pinning a large buffer still takes long. Those tests make
+ * pinning slow (one page per GUP call) and start a pinning ioctl in a
+ * thread; once VmPin shows that it charged the memory, which it does just
+ * before it pins, the main thread's ioctls on the same IOAS must finish
+ * while the pinning ioctl is still running.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <linux/userfaultfd.h>
+
+#include "iommufd_utils.h"
+
+static unsigned long psize;
+
+/* @pages pages of anonymous memory whose first touch waits for @uffd. */
+struct uffd_mem {
+	int uffd;
+	char *buf;
+	size_t len;
+};
+
+static int uffd_mem_init(struct uffd_mem *mem, unsigned long pages)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	mem->len = pages * psize;
+	mem->uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (mem->uffd < 0)
+		return -1;
+	if (ioctl(mem->uffd, UFFDIO_API, &api))
+		return -1;
+	mem->buf = mmap(NULL, mem->len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem->buf == MAP_FAILED)
+		return -1;
+	/* One fault per small page, so that one fill serves them all. */
+	madvise(mem->buf, mem->len, MADV_NOHUGEPAGE);
+	reg.range.start = (uintptr_t)mem->buf;
+	reg.range.len = mem->len;
+	return ioctl(mem->uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* Wait up to 10 s for a fault on @mem to be pending. */
+static int uffd_mem_wait_fault(struct uffd_mem *mem)
+{
+	struct pollfd pfd = { .fd = mem->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 10000) != 1)
+		return -1;
+	if (read(mem->uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -1;
+	return msg.event == UFFD_EVENT_PAGEFAULT ? 0 : -1;
+}
+
+/* Serve every fault: fill the whole range with 0x5a and wake the waiters. */
+static int uffd_mem_fill(struct uffd_mem *mem)
+{
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)mem->buf,
+		.len = mem->len,
+	};
+	char *src;
+	int rc;
+
+	src = malloc(mem->len);
+	if (!src)
+		return -1;
+	memset(src, 0x5a, mem->len);
+	copy.src = (uintptr_t)src;
+	rc = ioctl(mem->uffd, UFFDIO_COPY, &copy);
+	free(src);
+	return rc;
+}
+
+static void uffd_mem_free(struct uffd_mem *mem)
+{
+	if (mem->buf && mem->buf != MAP_FAILED)
+		munmap(mem->buf, mem->len);
+	if (mem->uffd >= 0)
+		close(mem->uffd);
+}
+
+/* One ioctl run in a thread: its number, argument, and result. */
+struct bg_ioctl {
+	pthread_t thread;
+	int fd;
+	unsigned long request;
+	void *arg;
+	int rc;
+	int err;
+	bool done;
+};
+
+static void *bg_ioctl_fn(void *data)
+{
+	struct bg_ioctl *bg = data;
+
+	bg->rc = ioctl(bg->fd, bg->request, bg->arg);
+	bg->err = errno;
+	__atomic_store_n(&bg->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static bool bg_ioctl_done(struct bg_ioctl *bg)
+{
+	return __atomic_load_n(&bg->done, __ATOMIC_ACQUIRE);
+}
+
+static int bg_ioctl_start(struct bg_ioctl *bg, int fd, unsigned long request,
+			  void *arg)
+{
+	bg->fd = fd;
+	bg->request = request;
+	bg->arg = arg;
+	__atomic_store_n(&bg->done, false, __ATOMIC_RELAXED);
+	return pthread_create(&bg->thread, NULL, bg_ioctl_fn, bg);
+}
+
+/* This process's VmPin in kB, or -1. */
+static long vm_pin_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmPin:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* Wait up to 10 s for VmPin to grow past @kb: the charge before a pin. */
+static int wait_vm_pin_above(long kb)
+{
+	int i;
+
+	for (i = 0; i != 10000; i++) {
+		if (vm_pin_kb() > kb)
+			return 0;
+		usleep(1000);
+	}
+	return -1;
+}
+
+/* Pages per GUP call for the whole kernel; IOPT_PIN_BATCH by default. */
+static int set_pin_batch(int fd, unsigned int pages)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+		.memory_limit = { .limit = pages * sizeof(void *) },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+/* The slow buffer: 64 MiB of small pages, one GUP call for each. */
+#define SLOW_PAGES 16384
+#define DEFAULT_PIN_BATCH 512
+
+FIXTURE(uffd)
+{
+	int fd;
+	__u32 ioas_id;
+	struct uffd_mem mem;
+	char *plain;
+	char *slow;
+};
+
+FIXTURE_SETUP(uffd)
+{
+	psize = sysconf(_SC_PAGESIZE);
+	self->mem.uffd = -1;
+	self->mem.buf = NULL;
+	self->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_NE(-1, self->fd);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	if (uffd_mem_init(&self->mem, 16))
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	self->plain = test_alloc_small_pages(4);
+	ASSERT_NE(NULL, self->plain);
+	self->slow = test_alloc_small_pages(SLOW_PAGES);
+	ASSERT_NE(NULL, self->slow);
+}
+
+FIXTURE_TEARDOWN(uffd)
+{
+	uffd_mem_free(&self->mem);
+	if (self->plain)
+		munmap(self->plain, 4 * psize);
+	if (self->slow)
+		munmap(self->slow, SLOW_PAGES * psize);
+	set_pin_batch(self->fd, DEFAULT_PIN_BATCH);
+	close(self->fd);
+}
+
+/*
+ * While an ioctl on the fixture's IOAS waits on userspace, another IOAS
+ * ioctl that writes the IOVA tree (map, then unmap, of plain memory) and
+ * one that reads it must go through.
+ */
+static void other_ioctls_pass(struct __test_metadata *_metadata, int fd,
+			      __u32 ioas_id, char *plain)
+{
+	struct iommu_iova_range ranges[4];
+	__u32 num = 4;
+	__u64 iova;
+
+	ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, plain, 4 * psize, &iova,
+					  TEST_MAP_RW));
+	ASSERT_EQ(0, _test_ioctl_ioas_unmap(fd, ioas_id, iova, 4 * psize,
+					    NULL));
+	ASSERT_EQ(0, _test_ioctl_iova_ranges(fd, ioas_id, ranges, &num, NULL));
+}
+
+/*
+ * Start @request in a thread, wait until it charged the slow buffer (it is
+ * about to pin it, one page per GUP call), and check that other ioctls on
+ * the IOAS finish while it still runs; then that it succeeded.
+ */
+static void pin_runs_alone(struct __test_metadata *_metadata, int fd,
+			   __u32 ioas_id, char *plain, unsigned long request,
+			   void *arg)
+{
+	long before = vm_pin_kb();
+	struct bg_ioctl bg;
+
+	ASSERT_LE(0, before);
+	ASSERT_EQ(0, set_pin_batch(fd, 1));
+	ASSERT_EQ(0, bg_ioctl_start(&bg, fd, request, arg));
+	ASSERT_EQ(0, wait_vm_pin_above(before));
+	other_ioctls_pass(_metadata, fd, ioas_id, plain);
+	/* The others did not wait for it: it is still pinning. */
+	EXPECT_FALSE(bg_ioctl_done(&bg));
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(0, set_pin_batch(fd, DEFAULT_PIN_BATCH));
+	ASSERT_EQ(0, bg.rc);
+}
+
+/* MAP pins (with a domain) before it takes the IOAS's lock. */
+TEST_F(uffd, map)
+{
+	struct iommu_ioas_map cmd = {
+		.size = sizeof(cmd),
+		.flags = TEST_MAP_RW,
+		.ioas_id = self->ioas_id,
+		.user_va = (uintptr_t)self->slow,
+		.length = SLOW_PAGES * psize,
+	};
+
+	test_cmd_mock_domain(self->ioas_id, NULL, NULL, NULL);
+	pin_runs_alone(_metadata, self->fd, self->ioas_id, self->plain,
+		       IOMMU_IOAS_MAP, &cmd);
+	test_ioctl_ioas_unmap(self->ioas_id, cmd.iova, cmd.length);
+}
+
+/*
+ * COPY out of an IOAS without a domain (nothing pinned there) into the
+ * fixture's: the pin happens for the destination, before its lock.
+ */
+TEST_F(uffd, copy)
+{
+	struct iommu_ioas_copy cmd = {
+		.size = sizeof(cmd),
+		.flags = TEST_MAP_RW,
+		.dst_ioas_id = self->ioas_id,
+		.length = SLOW_PAGES * psize,
+	};
+	__u64 src_iova;
+
+	test_cmd_mock_domain(self->ioas_id, NULL, NULL, NULL);
+	test_ioctl_ioas_alloc(&cmd.src_ioas_id);
+	test_ioctl_ioas_map(cmd.src_ioas_id, self->slow, cmd.length, &src_iova);
+	cmd.src_iova = src_iova;
+	pin_runs_alone(_metadata, self->fd, self->ioas_id, self->plain,
+		       IOMMU_IOAS_COPY, &cmd);
+	test_ioctl_ioas_unmap(self->ioas_id, cmd.dst_iova, cmd.length);
+}
+
+/* The first device of an IOAS pins everything, before the IOAS's lock. */
+TEST_F(uffd, first_domain)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+		.id = self->ioas_id,
+	};
+
+	/* Inside the mock domain's aperture, or the attach must fail. */
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->slow,
+				  SLOW_PAGES * psize, MOCK_APERTURE_START);
+	pin_runs_alone(_metadata, self->fd, self->ioas_id, self->plain,
+		       IOMMU_TEST_CMD, &cmd);
+	test_ioctl_destroy(cmd.mock_domain.out_stdev_id);
+}
+
+/* An access pin of memory nothing pinned yet, before the IOAS's lock. */
+TEST_F(uffd, access_pin)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_PAGES,
+		.access_pages = { .length = psize },
+	};
+	int access_fd;
+	__u64 iova;
+
+	test_ioctl_ioas_map(self->ioas_id, self->slow, SLOW_PAGES * psize,
+			    &iova);
+	test_cmd_create_access(self->ioas_id,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+			       &access_fd);
+	cmd.id = access_fd;
+	cmd.access_pages.iova = iova;
+	pin_runs_alone(_metadata, self->fd, self->ioas_id, self->plain,
+		       IOMMU_TEST_CMD, &cmd);
+	test_cmd_destroy_access_pages(access_fd,
+				      cmd.access_pages.out_access_pages_id);
+	close(access_fd);
+}
+
+/* IOVA_RANGES writes its answer to user memory after the lock. */
+TEST_F(uffd, iova_ranges)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = self->ioas_id,
+		.num_iovas = 4,
+		.allowed_iovas = (uintptr_t)self->mem.buf,
+	};
+	struct iommu_iova_range *range = (void *)self->mem.buf;
+	struct bg_ioctl bg;
+
+	ASSERT_EQ(0, bg_ioctl_start(&bg, self->fd, IOMMU_IOAS_IOVA_RANGES,
+				    &cmd));
+	ASSERT_EQ(0, uffd_mem_wait_fault(&self->mem));
+	other_ioctls_pass(_metadata, self->fd, self->ioas_id, self->plain);
+	ASSERT_EQ(0, uffd_mem_fill(&self->mem));
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(0, bg.rc);
+	/* One range, the whole IOVA space, written after the fill. */
+	ASSERT_EQ(1, cmd.num_iovas);
+	ASSERT_EQ(0, range[0].start);
+	ASSERT_EQ(UINT64_MAX, range[0].last);
+}
+
+/*
+ * An access copying out of IOVA whose memory waits on userspace (no
+ * domain: the copy goes through the mapper's address space).
+ */
+TEST_F(uffd, access_rw)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_RW,
+		.access_rw = { .length = 64 },
+	};
+	struct bg_ioctl bg;
+	char out[64];
+	int access_fd;
+	__u64 iova;
+
+	test_ioctl_ioas_map(self->ioas_id, self->mem.buf, self->mem.len, &iova);
+	test_cmd_create_access(self->ioas_id, 0, &access_fd);
+	cmd.id = access_fd;
+	cmd.access_rw.iova = iova;
+	cmd.access_rw.uptr = (uintptr_t)out;
+	ASSERT_EQ(0, bg_ioctl_start(&bg, self->fd, IOMMU_TEST_CMD, &cmd));
+	ASSERT_EQ(0, uffd_mem_wait_fault(&self->mem));
+	other_ioctls_pass(_metadata, self->fd, self->ioas_id, self->plain);
+	ASSERT_EQ(0, uffd_mem_fill(&self->mem));
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(0, bg.rc);
+	ASSERT_EQ(0x5a, out[0]);
+	ASSERT_EQ(0x5a, out[63]);
+	close(access_fd);
+}
+
+/*
+ * GET_HW_INFO writes to user memory that waits on userspace; meanwhile
+ * the device goes away (its driver unbinds it), which waits for every
+ * ioctl still holding the device.
+ */
+TEST_F(uffd, hw_info_vs_unbind)
+{
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd),
+		.data_len = psize,
+		.data_uptr = (uintptr_t)self->mem.buf,
+	};
+	struct bg_ioctl bg;
+	__u32 stdev_id;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, NULL, &cmd.dev_id);
+	ASSERT_EQ(0, bg_ioctl_start(&bg, self->fd, IOMMU_GET_HW_INFO, &cmd));
+	ASSERT_EQ(0, uffd_mem_wait_fault(&self->mem));
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(0, uffd_mem_fill(&self->mem));
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(0, bg.rc);
+	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
+}
+
+TEST_HARNESS_MAIN
