@@ -772,6 +772,28 @@ void iommufd_test_syz_copy_src(struct iommufd_ucmd *ucmd, u32 ioas_id,
 	iommufd_put_object(&ioas->obj);
 }
 
+/* Unpin and forget the ACCESS_PAGES pin @id; -ENOENT if there is none. */
+static int iommufd_test_access_item_destroy(struct selftest_access *staccess,
+					    unsigned int id)
+{
+	struct selftest_access_item *item;
+	int rc = -ENOENT;
+
+	mutex_lock(&staccess->lock);
+	list_for_each_entry(item, &staccess->items, node) {
+		if (item->id != id)
+			continue;
+		list_del(&item->node);
+		iommufd_access_unpin_pages(staccess->access, item->iova,
+					   item->length);
+		kfree(item);
+		rc = 0;
+		break;
+	}
+	mutex_unlock(&staccess->lock);
+	return rc;
+}
+
 static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->args;
@@ -782,6 +804,7 @@ static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
 	struct selftest_access *staccess;
 	unsigned long npages, end;
 	struct page **pages;
+	unsigned int id;
 	int rc;
 
 	if (length > MOCK_ACCESS_MAX_LENGTH)
@@ -841,13 +864,20 @@ static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
 	item->length = length;
 	item->id = staccess->next_id++;
 	cmd->access_pages.out_access_pages_id = item->id;
-	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-	if (rc) {
-		kfree(item);
-		goto out_unpin;
-	}
+	id = item->id;
 	list_add_tail(&item->node, &staccess->items);
-	goto out_unlock;
+	mutex_unlock(&staccess->lock);
+	kvfree(pages);
+
+	/*
+	 * Answer without the lock the unmap op takes: the copy may wait on
+	 * userspace. An answer that cannot be written undoes the pin.
+	 */
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+	/* By id: the unmap op may have freed the item already. */
+	if (rc)
+		iommufd_test_access_item_destroy(staccess, id);
+	goto out_put;
 
 out_unpin:
 	iommufd_access_unpin_pages(staccess->access, iova, length);
@@ -862,25 +892,14 @@ out_put:
 static int iommufd_test_access_destroy_pages(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->args;
-	struct selftest_access_item *item;
+	unsigned int id = cmd->destroy_access_pages.access_pages_id;
 	struct selftest_access *staccess;
-	int rc = -ENOENT;
+	int rc;
 
 	staccess = iommufd_test_access_get(cmd->id);
 	if (IS_ERR(staccess))
 		return PTR_ERR(staccess);
-	mutex_lock(&staccess->lock);
-	list_for_each_entry(item, &staccess->items, node) {
-		if (item->id != cmd->destroy_access_pages.access_pages_id)
-			continue;
-		list_del(&item->node);
-		iommufd_access_unpin_pages(staccess->access, item->iova,
-					   item->length);
-		kfree(item);
-		rc = 0;
-		break;
-	}
-	mutex_unlock(&staccess->lock);
+	rc = iommufd_test_access_item_destroy(staccess, id);
 	fput(staccess->file);
 	return rc;
 }
