@@ -28,8 +28,27 @@
  *
  * It runs for STRESS_SECONDS, or as many as IOMMUFD_STRESS_SECONDS in the
  * environment says.
+ *
+ * The shared_access tests race the operations of ONE access against each
+ * other, which the workers above never do: each of them drives an access
+ * of its own. One thread moves the access between two IOASes and back
+ * (IOMMU_TEST_OP_ACCESS_REPLACE_IOAS), two pin and unpin through it, one
+ * reads and writes through it, and one unmaps and maps again the areas of
+ * both IOASes. In the 'destroy' variant one more thread closes the access
+ * and makes a new one, over and over, while the others use it. Both IOASes
+ * map the same buffer at the same IOVAs, so whichever IOAS the access is
+ * on, every range the threads name is mapped but for the areas being
+ * unmapped. Pins and copies may fail with ENOENT or EINVAL meanwhile (the
+ * access is being moved, or the area unmapped), an unpin with ENOENT (the
+ * unmap op dropped the pin first), an unmap with EBUSY (the access is
+ * between two IOASes, still holding pins in the old one) and, in the
+ * 'destroy' variant, anything naming the access with EBADF. Afterwards,
+ * with nothing racing, each IOAS must unmap everything at once, no page
+ * of the buffer may stay pinned, and VmPin must be back where it started.
+ * It runs for SHARED_SECONDS, or IOMMUFD_SHARED_SECONDS.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -816,6 +835,514 @@ TEST_F_TIMEOUT(stress, race, STRESS_TIMEOUT)
 	EXPECT_LT(0, ok[STRESS_MOCK_DOMAIN]);
 	EXPECT_LT(0, ok[STRESS_ACCESS_CREATE]);
 	EXPECT_LT(0, ok[STRESS_REOPEN_PINS]);
+}
+
+/* Several threads on one access. */
+
+#define SHARED_SECONDS 3
+#define SHARED_TIMEOUT 120
+#define SHARED_IOAS 2
+/* The buffer is mapped as SHARED_AREAS areas of SHARED_AREA_PAGES each. */
+#define SHARED_AREAS 4
+#define SHARED_AREA_PAGES 4
+#define SHARED_BUF_PAGES (SHARED_AREAS * SHARED_AREA_PAGES)
+#define SHARED_PINNERS 2
+
+enum shared_op {
+	SHARED_REPLACE,
+	SHARED_PIN,
+	SHARED_UNPIN,
+	SHARED_RW,
+	SHARED_UNMAP,
+	SHARED_MAP,
+	SHARED_CLOSE,
+	SHARED_CREATE,
+	SHARED_NUM_OPS
+};
+
+static const char *const shared_op_names[SHARED_NUM_OPS] = {
+	[SHARED_REPLACE] = "replace IOAS",
+	[SHARED_PIN] = "pin",
+	[SHARED_UNPIN] = "unpin",
+	[SHARED_RW] = "rw",
+	[SHARED_UNMAP] = "unmap",
+	[SHARED_MAP] = "map again",
+	[SHARED_CLOSE] = "close access",
+	[SHARED_CREATE] = "create access",
+};
+
+struct shared;
+
+struct shared_thread {
+	struct shared *sh;
+	pthread_t thread;
+	bool running;
+	unsigned int rnd;
+	char *rw_buf;
+	unsigned int ok[SHARED_NUM_OPS];
+	unsigned int raced[SHARED_NUM_OPS];
+};
+
+enum {
+	SHARED_T_REPLACE,
+	SHARED_T_RW,
+	SHARED_T_MAP,
+	SHARED_T_CLOSE,
+	SHARED_T_PIN,
+	SHARED_THREADS = SHARED_T_PIN + SHARED_PINNERS
+};
+
+struct shared {
+	int fd;
+	__u32 ioas[SHARED_IOAS];
+	/* The access, or -1 while none is open; __atomic_* access. */
+	int access_fd;
+	char *buf;
+	/* Which areas are mapped in each IOAS; only the map thread. */
+	bool mapped[SHARED_IOAS][SHARED_AREAS];
+	bool destroy;
+	bool stop;
+	pthread_mutex_t lock; /* protects bad, bad_op and bad_errno */
+	unsigned int bad;
+	enum shared_op bad_op;
+	int bad_errno;
+	struct shared_thread threads[SHARED_THREADS];
+};
+
+static unsigned int shared_rand(struct shared_thread *t, unsigned int n)
+{
+	unsigned int x = t->rnd;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	t->rnd = x;
+	return x % n;
+}
+
+static bool shared_stopped(struct shared *sh)
+{
+	return __atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE);
+}
+
+static int shared_access_fd(struct shared *sh)
+{
+	return __atomic_load_n(&sh->access_fd, __ATOMIC_ACQUIRE);
+}
+
+static __u64 shared_iova(unsigned int page)
+{
+	return MOCK_APERTURE_START + page * page_size;
+}
+
+/*
+ * Count the result of an operation; @ok_errs lists the errnos the race
+ * explains, 0-terminated. Any other error ends the run. Returns true if
+ * the operation worked.
+ */
+static bool shared_check(struct shared_thread *t, enum shared_op op, int rc,
+			 const int *ok_errs)
+{
+	struct shared *sh = t->sh;
+	int err = errno;
+
+	if (!rc) {
+		t->ok[op]++;
+		return true;
+	}
+	for (; *ok_errs; ok_errs++) {
+		if (err == *ok_errs) {
+			t->raced[op]++;
+			return false;
+		}
+	}
+	/* An access closed under us is no error in the 'destroy' variant. */
+	if (sh->destroy && err == EBADF) {
+		t->raced[op]++;
+		return false;
+	}
+	pthread_mutex_lock(&sh->lock);
+	if (!sh->bad++) {
+		sh->bad_op = op;
+		sh->bad_errno = err;
+	}
+	pthread_mutex_unlock(&sh->lock);
+	__atomic_store_n(&sh->stop, true, __ATOMIC_RELEASE);
+	return false;
+}
+
+static const int shared_no_errs[] = { 0 };
+/* Detached, being moved, or the area is being unmapped or is not there. */
+static const int shared_use_errs[] = { ENOENT, EINVAL, 0 };
+/* The unmap op dropped the pin already. */
+static const int shared_unpin_errs[] = { ENOENT, 0 };
+/* The access is between two IOASes and still holds pins in the old one. */
+static const int shared_unmap_errs[] = { EBUSY, 0 };
+
+/* Move the access to the other IOAS, and back, as fast as it goes. */
+static void *shared_replace_run(void *arg)
+{
+	struct shared_thread *t = arg;
+	struct shared *sh = t->sh;
+	unsigned int next = 1;
+
+	while (!shared_stopped(sh)) {
+		int access_fd = shared_access_fd(sh);
+
+		if (access_fd < 0) {
+			sched_yield();
+			continue;
+		}
+		/*
+		 * Replacing the IOAS an access is on changes nothing; an
+		 * access just made may be on either, so that is no error.
+		 */
+		shared_check(t, SHARED_REPLACE,
+			     _test_cmd_access_replace_ioas(sh->fd, access_fd,
+							   sh->ioas[next]),
+			     shared_no_errs);
+		next = (next + 1) % SHARED_IOAS;
+	}
+	return NULL;
+}
+
+/* Pin one to SHARED_AREA_PAGES + 1 pages, maybe across two areas, unpin. */
+static void *shared_pin_run(void *arg)
+{
+	struct shared_thread *t = arg;
+	struct shared *sh = t->sh;
+
+	while (!shared_stopped(sh)) {
+		unsigned int pages = 1 + shared_rand(t, SHARED_AREA_PAGES + 1);
+		unsigned int first = shared_rand(t, SHARED_BUF_PAGES - pages + 1);
+		int access_fd = shared_access_fd(sh);
+		__u32 flags = 0, pages_id = 0;
+
+		if (access_fd < 0) {
+			sched_yield();
+			continue;
+		}
+		if (shared_rand(t, 2))
+			flags = MOCK_FLAGS_ACCESS_WRITE;
+		if (!shared_check(t, SHARED_PIN,
+				  _test_cmd_access_pages(sh->fd, access_fd,
+							 shared_iova(first),
+							 pages * page_size,
+							 NULL, flags,
+							 &pages_id),
+				  shared_use_errs))
+			continue;
+		/* Hold it a little, now and then, for the others to meet. */
+		if (!shared_rand(t, 4))
+			sched_yield();
+		shared_check(t, SHARED_UNPIN,
+			     _test_cmd_destroy_access_pages(sh->fd, access_fd,
+							    pages_id),
+			     shared_unpin_errs);
+	}
+	return NULL;
+}
+
+/* Copy at most a page from or to anywhere in the mapped range. */
+static void *shared_rw_run(void *arg)
+{
+	struct shared_thread *t = arg;
+	struct shared *sh = t->sh;
+	const size_t total = SHARED_BUF_PAGES * page_size;
+
+	while (!shared_stopped(sh)) {
+		size_t length = 1 + shared_rand(t, page_size);
+		size_t offset = shared_rand(t, total - length + 1);
+		int access_fd = shared_access_fd(sh);
+		__u32 flags = 0;
+
+		if (access_fd < 0) {
+			sched_yield();
+			continue;
+		}
+		if (shared_rand(t, 2))
+			flags |= MOCK_ACCESS_RW_WRITE;
+		if (shared_rand(t, 2))
+			flags |= MOCK_ACCESS_RW_SLOW_PATH;
+		shared_check(t, SHARED_RW,
+			     _test_cmd_access_rw(sh->fd, access_fd,
+						 shared_iova(0) + offset,
+						 length, t->rw_buf, flags),
+			     shared_use_errs);
+	}
+	return NULL;
+}
+
+/*
+ * Unmap an area of either IOAS and map it again at once. An area whose
+ * unmap was refused stays mapped; the next try goes to it again.
+ */
+static void *shared_map_run(void *arg)
+{
+	struct shared_thread *t = arg;
+	struct shared *sh = t->sh;
+
+	while (!shared_stopped(sh)) {
+		unsigned int i = shared_rand(t, SHARED_IOAS);
+		unsigned int area = shared_rand(t, SHARED_AREAS);
+		unsigned int first = area * SHARED_AREA_PAGES;
+		size_t length = SHARED_AREA_PAGES * page_size;
+		__u64 iova = shared_iova(first);
+
+		if (!shared_check(t, SHARED_UNMAP,
+				  _test_ioctl_ioas_unmap(sh->fd, sh->ioas[i],
+							 iova, length, NULL),
+				  shared_unmap_errs))
+			continue;
+		sh->mapped[i][area] = false;
+		/* Nothing else maps: this must work. */
+		if (shared_check(t, SHARED_MAP,
+				 _test_ioctl_ioas_map(sh->fd, sh->ioas[i],
+						      sh->buf +
+							      first * page_size,
+						      length, &iova,
+						      STRESS_FIXED_RW),
+				 shared_no_errs))
+			sh->mapped[i][area] = true;
+	}
+	return NULL;
+}
+
+/* The 'destroy' variant: close the access and make another, on and on. */
+static void *shared_close_run(void *arg)
+{
+	struct shared_thread *t = arg;
+	struct shared *sh = t->sh;
+
+	while (!shared_stopped(sh)) {
+		unsigned int spins = shared_rand(t, 64);
+		__u32 ioas_id = sh->ioas[shared_rand(t, SHARED_IOAS)];
+		int access_fd;
+
+		while (spins-- && !shared_stopped(sh))
+			sched_yield();
+		access_fd = __atomic_exchange_n(&sh->access_fd, -1,
+						__ATOMIC_ACQ_REL);
+		/* Closing drops every pin and cannot fail. */
+		shared_check(t, SHARED_CLOSE, close(access_fd), shared_no_errs);
+		/*
+		 * The others may still name the old number; only an access
+		 * can take it again, as nothing else opens files meanwhile.
+		 */
+		if (!shared_check(t, SHARED_CREATE,
+				  _test_cmd_create_access(sh->fd, ioas_id,
+							  STRESS_ACCESS_PINS,
+							  &access_fd),
+				  shared_no_errs))
+			break;
+		__atomic_store_n(&sh->access_fd, access_fd, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* VmPin of /proc/self/status, in kB, or -1. */
+static long shared_vm_pin(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+FIXTURE(shared_access)
+{
+	struct shared sh;
+	long vm_pin;
+};
+
+FIXTURE_VARIANT(shared_access)
+{
+	bool destroy;
+};
+
+FIXTURE_VARIANT_ADD(shared_access, replace)
+{
+	.destroy = false,
+};
+
+FIXTURE_VARIANT_ADD(shared_access, destroy)
+{
+	.destroy = true,
+};
+
+FIXTURE_SETUP(shared_access)
+{
+	const size_t length = SHARED_AREA_PAGES * page_size;
+	struct shared *sh = &self->sh;
+	unsigned int i, area, seed = time(NULL);
+
+	sh->fd = -1;
+	sh->access_fd = -1;
+	sh->destroy = variant->destroy;
+	pthread_mutex_init(&sh->lock, NULL);
+	for (i = 0; i != SHARED_THREADS; i++) {
+		struct shared_thread *t = &sh->threads[i];
+
+		t->sh = sh;
+		t->rnd = (seed + i * 0x9e3779b9U) | 1;
+		t->rw_buf = test_alloc_small_pages(1);
+		ASSERT_NE(NULL, t->rw_buf);
+	}
+	TH_LOG("random seed %u", seed);
+
+	sh->buf = test_alloc_small_pages(SHARED_BUF_PAGES);
+	ASSERT_NE(NULL, sh->buf);
+	self->vm_pin = shared_vm_pin();
+	ASSERT_LE(0, self->vm_pin);
+
+	sh->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, sh->fd);
+	for (i = 0; i != SHARED_IOAS; i++) {
+		ASSERT_EQ(0, _test_ioctl_ioas_alloc(sh->fd, &sh->ioas[i]));
+		for (area = 0; area != SHARED_AREAS; area++) {
+			__u64 iova = shared_iova(area * SHARED_AREA_PAGES);
+			char *p = sh->buf + area * length;
+
+			ASSERT_EQ(0, _test_ioctl_ioas_map(sh->fd, sh->ioas[i],
+							  p, length, &iova,
+							  STRESS_FIXED_RW));
+			sh->mapped[i][area] = true;
+		}
+	}
+	ASSERT_EQ(0, _test_cmd_create_access(sh->fd, sh->ioas[0],
+					     STRESS_ACCESS_PINS,
+					     &sh->access_fd));
+}
+
+static void shared_join(struct shared *sh)
+{
+	unsigned int i;
+
+	__atomic_store_n(&sh->stop, true, __ATOMIC_RELEASE);
+	for (i = 0; i != SHARED_THREADS; i++) {
+		if (!sh->threads[i].running)
+			continue;
+		pthread_join(sh->threads[i].thread, NULL);
+		sh->threads[i].running = false;
+	}
+}
+
+/* EXPECT only: after a failed ASSERT the threads may still run. */
+FIXTURE_TEARDOWN(shared_access)
+{
+	struct shared *sh = &self->sh;
+
+	shared_join(sh);
+	if (sh->access_fd >= 0)
+		close(sh->access_fd);
+	if (sh->fd >= 0)
+		close(sh->fd);
+	pthread_mutex_destroy(&sh->lock);
+}
+
+static void *(*const shared_runs[SHARED_THREADS])(void *) = {
+	[SHARED_T_REPLACE] = shared_replace_run,
+	[SHARED_T_RW] = shared_rw_run,
+	[SHARED_T_MAP] = shared_map_run,
+	[SHARED_T_CLOSE] = shared_close_run,
+	[SHARED_T_PIN ... SHARED_THREADS - 1] = shared_pin_run,
+};
+
+TEST_F_TIMEOUT(shared_access, race, SHARED_TIMEOUT)
+{
+	const char *env = getenv("IOMMUFD_SHARED_SECONDS");
+	unsigned int seconds = SHARED_SECONDS;
+	struct shared *sh = &self->sh;
+	unsigned int ok[SHARED_NUM_OPS];
+	unsigned int op, i, area;
+	struct timespec end, now;
+	__u64 mapped, unmapped;
+	int rc;
+
+	if (env && strtoul(env, NULL, 10) &&
+	    strtoul(env, NULL, 10) <= STRESS_MAX_SECONDS)
+		seconds = strtoul(env, NULL, 10);
+
+	for (i = 0; i != SHARED_THREADS; i++) {
+		if (i == SHARED_T_CLOSE && !variant->destroy)
+			continue;
+		ASSERT_EQ(0, pthread_create(&sh->threads[i].thread, NULL,
+					    shared_runs[i], &sh->threads[i]));
+		sh->threads[i].running = true;
+	}
+
+	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &end));
+	end.tv_sec += seconds;
+	do {
+		usleep(100 * 1000);
+		ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &now));
+	} while (!shared_stopped(sh) &&
+		 (now.tv_sec < end.tv_sec ||
+		  (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
+	shared_join(sh);
+
+	for (op = 0; op != SHARED_NUM_OPS; op++) {
+		unsigned int raced = 0;
+
+		ok[op] = 0;
+		for (i = 0; i != SHARED_THREADS; i++) {
+			ok[op] += sh->threads[i].ok[op];
+			raced += sh->threads[i].raced[op];
+		}
+		TH_LOG("%-16s %7u worked %7u lost a race",
+		       shared_op_names[op], ok[op], raced);
+	}
+	if (sh->bad)
+		TH_LOG("%u unexpected errors, the first: %s failed with %s",
+		       sh->bad, shared_op_names[sh->bad_op],
+		       strerror(sh->bad_errno));
+	EXPECT_EQ(0, sh->bad);
+
+	/*
+	 * Nothing races now. The access is still there, maybe with pins:
+	 * unmapping asks it to drop them, so everything goes at once.
+	 */
+	for (i = 0; i != SHARED_IOAS; i++) {
+		mapped = 0;
+		for (area = 0; area != SHARED_AREAS; area++)
+			if (sh->mapped[i][area])
+				mapped += SHARED_AREA_PAGES * page_size;
+		unmapped = 0;
+		rc = _test_ioctl_ioas_unmap(sh->fd, sh->ioas[i], 0, UINT64_MAX,
+					    &unmapped);
+		if (rc)
+			TH_LOG("IOAS %u does not unmap: %s", sh->ioas[i],
+			       strerror(errno));
+		EXPECT_EQ(0, rc);
+		EXPECT_EQ(mapped, unmapped);
+	}
+	EXPECT_EQ(0, _test_cmd_check_refs(sh->fd, sh->buf,
+					  SHARED_BUF_PAGES * page_size, 0));
+	EXPECT_EQ(self->vm_pin, shared_vm_pin());
+
+	/* The access and both IOASes go. */
+	if (sh->access_fd >= 0)
+		EXPECT_EQ(0, close(sh->access_fd));
+	sh->access_fd = -1;
+	for (i = 0; i != SHARED_IOAS; i++)
+		EXPECT_EQ(0, _test_ioctl_destroy(sh->fd, sh->ioas[i]));
+	EXPECT_EQ(self->vm_pin, shared_vm_pin());
+
+	/* The race did happen. */
+	EXPECT_LT(0, ok[SHARED_REPLACE]);
+	EXPECT_LT(0, ok[SHARED_PIN]);
+	EXPECT_LT(0, ok[SHARED_UNMAP]);
+	EXPECT_LT(0, ok[SHARED_RW]);
+	if (variant->destroy)
+		EXPECT_LT(0, ok[SHARED_CLOSE]);
 }
 
 TEST_HARNESS_MAIN
