@@ -19,6 +19,12 @@
  * IOMMU_TEST_OP_MD_CHECK_REFS counts each pinned map once. Every test runs
  * on an IOAS without a domain, where nothing but the access pins, and on
  * one with a mock domain, where the map is pinned already.
+ *
+ * The sub_page tests map one IOVA page as two halves of two different
+ * pages of memory, which only an IOAS without a domain allows. A pin of
+ * that IOVA page is refused (EINVAL): no list of pages can say what is
+ * behind it. Reads and writes, byte by byte, go to both halves. A copy of
+ * it into an IOAS with a domain, which maps whole pages, is refused too.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -924,6 +930,203 @@ TEST_F(access, replace_among_other_accesses)
 	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(self->fd, ioas2));
 	destroy_access(moving);
 	test_ioctl_destroy(ioas2);
+}
+
+/*
+ * One IOVA page made of two half pages of different memory: the first
+ * half of buf1's page at base, the second half of buf2's page right after
+ * it. Each half keeps its offset in its page, so that mapping it needs no
+ * more than the byte granularity of an IOAS without a domain, but no one
+ * page of memory is behind the IOVA page.
+ */
+FIXTURE(sub_page)
+{
+	int fd;
+	__u32 ioas_id;
+	char *buf1;
+	char *buf2;
+	__u64 base;
+	size_t half;
+	struct access_fds accesses;
+};
+
+FIXTURE_SETUP(sub_page)
+{
+	self->half = page_size / 2;
+	self->buf1 = alloc_buffer(_metadata, page_size, 11);
+	self->buf2 = alloc_buffer(_metadata, page_size, 12);
+	self->base = MOCK_APERTURE_START;
+	self->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->fd);
+	test_ioctl_ioas_alloc(&self->ioas_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf1, self->half,
+				  self->base);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf2 + self->half,
+				  self->half, self->base + self->half);
+}
+
+FIXTURE_TEARDOWN(sub_page)
+{
+	close_all_accesses(&self->accesses);
+	close(self->fd);
+	expect_unpinned(_metadata, self->buf1, page_size);
+	expect_unpinned(_metadata, self->buf2, page_size);
+	munmap(self->buf1, page_size);
+	munmap(self->buf2, page_size);
+}
+
+TEST_F(sub_page, pin_refused)
+{
+	const size_t half = self->half;
+	const __u64 base = self->base;
+	__u32 pages_id;
+	int access_fd;
+
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+
+	/*
+	 * A list of pages cannot say that the IOVA page is two halves of
+	 * two pages: pins whose areas do not meet on page boundaries are
+	 * refused, whichever way they start.
+	 */
+	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd, base,
+						    page_size, NULL, 0, NULL));
+	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd,
+						    base + half - 1, 2, NULL,
+						    MOCK_FLAGS_ACCESS_WRITE,
+						    NULL));
+	check_refs(self->buf1, page_size, 0);
+	check_refs(self->buf2, page_size, 0);
+
+	/* Inside one half, the pin gets the page of that half's memory. */
+	test_cmd_access_pages(access_fd, base, half, self->buf1, 0, &pages_id);
+	check_refs(self->buf1, page_size, 1);
+	check_refs(self->buf2, page_size, 0);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	test_cmd_access_pages(access_fd, base + half, half,
+			      self->buf2 + half, MOCK_FLAGS_ACCESS_WRITE,
+			      &pages_id);
+	check_refs(self->buf1, page_size, 0);
+	check_refs(self->buf2, page_size, 1);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+
+	/* Nothing of the refused pins holds the IOVA. */
+	test_ioctl_ioas_unmap_all(self->ioas_id, page_size);
+	check_refs(self->buf2, page_size, 0);
+	destroy_access(access_fd);
+}
+
+TEST_F(sub_page, rw)
+{
+	const size_t half = self->half;
+	char *want1, *want2, *tmp;
+	unsigned int pass;
+	int access_fd;
+
+	want1 = malloc(page_size);
+	want2 = malloc(page_size);
+	tmp = malloc(page_size);
+	ASSERT_NE(NULL, want1);
+	ASSERT_NE(NULL, want2);
+	ASSERT_NE(NULL, tmp);
+	access_fd = create_access(self->ioas_id, 0);
+
+	/* rw is byte-granular: each half goes to its own memory. */
+	for (pass = 0; pass != 2; pass++) {
+		__u32 slow = pass ? SLOW : 0;
+
+		memcpy(want1, self->buf1, page_size);
+		memcpy(want2, self->buf2, page_size);
+		fill_pattern(tmp, page_size, 20 + pass);
+		memcpy(want1, tmp, half);
+		memcpy(want2 + half, tmp + half, half);
+		test_cmd_access_rw(access_fd, self->base, page_size, tmp,
+				   MOCK_ACCESS_RW_WRITE | slow);
+		ASSERT_EQ(0, memcmp(want1, self->buf1, page_size));
+		ASSERT_EQ(0, memcmp(want2, self->buf2, page_size));
+
+		/* And reads gather both halves, also across the seam. */
+		fill_pattern(self->buf1, half, 30 + pass);
+		fill_pattern(self->buf2 + half, half, 40 + pass);
+		memset(tmp, 0, page_size);
+		test_cmd_access_rw(access_fd, self->base, page_size, tmp, slow);
+		ASSERT_EQ(0, memcmp(tmp, self->buf1, half));
+		ASSERT_EQ(0, memcmp(tmp + half, self->buf2 + half, half));
+		memset(tmp, 0, page_size);
+		test_cmd_access_rw(access_fd, self->base + half - 3, 7, tmp,
+				   slow);
+		ASSERT_EQ(0, memcmp(tmp, self->buf1 + half - 3, 3));
+		ASSERT_EQ(0, memcmp(tmp + 3, self->buf2 + half, 4));
+	}
+
+	/* Past the second half nothing is mapped. */
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_rw(self->fd, access_fd,
+						 self->base + half, half + 1,
+						 tmp, 0));
+	destroy_access(access_fd);
+	free(tmp);
+	free(want2);
+	free(want1);
+}
+
+/*
+ * The mock IOMMU's IO page is half a CPU page, so the two halves are two
+ * whole IO pages of memory: a copy into an IOAS with a mock domain maps
+ * each where it belongs.
+ */
+TEST_F(sub_page, copy_to_mock_domain)
+{
+	__u32 dst_id, stdev_id, hwpt_id;
+	__u64 iova = self->base;
+
+	test_ioctl_ioas_alloc(&dst_id);
+	test_cmd_mock_domain(dst_id, &stdev_id, &hwpt_id, NULL);
+	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, dst_id, self->ioas_id,
+					   self->base, page_size, &iova,
+					   IOMMU_IOAS_MAP_FIXED_IOVA |
+						   TEST_MAP_RW));
+	ASSERT_EQ(0, _test_cmd_check_map(self->fd, hwpt_id, iova, self->half,
+					 self->buf1));
+	ASSERT_EQ(0, _test_cmd_check_map(self->fd, hwpt_id, iova + self->half,
+					 self->half, self->buf2 + self->half));
+	test_ioctl_ioas_unmap_all(dst_id, page_size);
+	check_refs(self->buf1, page_size, 0);
+	check_refs(self->buf2, page_size, 0);
+	test_ioctl_destroy(stdev_id);
+	test_ioctl_destroy(dst_id);
+}
+
+/*
+ * With large pages off, an IOAS maps whole CPU pages, and the two halves
+ * are no such page: a copy of them is refused before any of it reaches
+ * the domain, whether the kernel picks the IOVA or we do.
+ */
+TEST_F(sub_page, copy_to_page_granular_refused)
+{
+	__u32 dst_id, stdev_id;
+	__u64 iova;
+
+	test_ioctl_ioas_alloc(&dst_id);
+	test_ioctl_option_set(IOMMU_OPTION_HUGE_PAGES, dst_id, 0);
+	test_cmd_mock_domain(dst_id, &stdev_id, NULL, NULL);
+	iova = 0;
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_copy(self->fd, dst_id,
+						   self->ioas_id, self->base,
+						   page_size, &iova,
+						   TEST_MAP_RW));
+	iova = MOCK_APERTURE_START;
+	EXPECT_ERRNO(EINVAL,
+		     _test_ioctl_ioas_copy(self->fd, dst_id, self->ioas_id,
+					   self->base, page_size, &iova,
+					   IOMMU_IOAS_MAP_FIXED_IOVA |
+						   TEST_MAP_RW));
+
+	/* Nothing was left mapped in it, nor pinned. */
+	test_ioctl_ioas_unmap_all(dst_id, 0);
+	check_refs(self->buf1, page_size, 0);
+	check_refs(self->buf2, page_size, 0);
+	test_ioctl_destroy(stdev_id);
+	test_ioctl_destroy(dst_id);
 }
 
 TEST_HARNESS_MAIN
