@@ -477,6 +477,9 @@ static int iommufd_test_md_check_refs(struct iommufd_ucmd *ucmd)
 	struct iommu_test_cmd *cmd = ucmd->args;
 	unsigned long uptr = cmd->check_refs.uptr;
 	unsigned long length = cmd->check_refs.length;
+	unsigned long refs = cmd->check_refs.refs;
+	unsigned long run_uptr = 0, run_pages = 0, run_nr = 0, run_pins = 0;
+	struct folio *run_folio = NULL;
 	unsigned long end;
 
 	if ((uptr | length) % PAGE_SIZE || cmd->check_refs.uptr > ULONG_MAX ||
@@ -484,27 +487,65 @@ static int iommufd_test_md_check_refs(struct iommufd_ucmd *ucmd)
 	    check_add_overflow(uptr, length, &end))
 		return -EINVAL;
 
-	for (; length; length -= PAGE_SIZE, uptr += PAGE_SIZE) {
-		struct page *page = iommufd_test_user_page(uptr);
-		unsigned int pins;
-		bool compound;
+	/*
+	 * FOLL_PIN counts the pins of a small page in its refcount,
+	 * GUP_PIN_COUNTING_BIAS for each. Those of a large folio (THP,
+	 * hugetlb) go to the folio's pincount, one for each pinned page, all
+	 * of its pages together, so its pages are checked as a run: a folio
+	 * the range covers whole must hold refs pins for each of its pages,
+	 * one it covers in part at least refs for each page inside the
+	 * range, as the pages outside may be pinned as well.
+	 */
+	for (;; length -= PAGE_SIZE, uptr += PAGE_SIZE) {
+		struct folio *folio = NULL;
+		unsigned long pins = 0, nr = 0;
 
-		if (IS_ERR(page))
-			return PTR_ERR(page);
-		/*
-		 * FOLL_PIN adds GUP_PIN_COUNTING_BIAS per pin to a small
-		 * page's refcount; compound pages count pins elsewhere.
-		 */
-		pins = page_ref_count(page) / GUP_PIN_COUNTING_BIAS;
-		compound = PageCompound(page);
-		put_page(page);
-		if (!compound && pins != cmd->check_refs.refs)
+		if (length) {
+			struct page *page = iommufd_test_user_page(uptr);
+
+			if (IS_ERR(page))
+				return PTR_ERR(page);
+			folio = page_folio(page);
+			nr = folio_nr_pages(folio);
+			if (folio_test_large(folio))
+				pins = atomic_read(folio_pincount_ptr(folio));
+			else
+				pins = page_ref_count(page) /
+				       GUP_PIN_COUNTING_BIAS;
+			put_page(page);
+		}
+		/* Only compared: the folio is not touched after put_page(). */
+		if (run_folio && folio != run_folio) {
+			if (run_pages == run_nr ? run_pins != refs * run_nr :
+						  run_pins < refs * run_pages)
+				return iommufd_ucmd_fail(ucmd, -EIO,
+							 "%lu pages at 0x%lx of a compound page of %lu hold %lu pins, not %s%lu",
+							 run_pages, run_uptr,
+							 run_nr, run_pins,
+							 run_pages == run_nr ?
+								 "" :
+								 "at least ",
+							 refs * run_pages);
+			run_folio = NULL;
+		}
+		if (!length)
+			return 0;
+		if (nr > 1) {
+			if (!run_folio) {
+				run_folio = folio;
+				run_uptr = uptr;
+				run_pages = 0;
+				run_nr = nr;
+			}
+			run_pages++;
+			run_pins = pins;
+			continue;
+		}
+		if (pins != refs)
 			return iommufd_ucmd_fail(ucmd, -EIO,
-						 "page at 0x%lx is pinned %u times, not %u",
-						 uptr, pins,
-						 cmd->check_refs.refs);
+						 "page at 0x%lx is pinned %lu times, not %lu",
+						 uptr, pins, refs);
 	}
-	return 0;
 }
 
 static int iommufd_test_add_reserved(struct iommufd_ucmd *ucmd)

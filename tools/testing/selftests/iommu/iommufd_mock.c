@@ -21,13 +21,17 @@
  *    mapping it twice pins it twice, copying it does not. The first
  *    domain of an IOAS pins all it maps, and can fail for memory that
  *    cannot be pinned; the last one to go unpins it all. Every test ends
- *    by checking its buffer is no longer pinned.
+ *    by checking its buffer is no longer pinned. Huge pages are counted
+ *    too: the kernel keeps their pins on the huge page as a whole, and
+ *    a range that covers a huge page whole must hold the pins of all of
+ *    its pages (one that covers part of it, at least those of its part).
  *
  * The mapping tests run with one and two devices, with a second domain
  * made by IOMMU_HWPT_ALLOC, and on hugetlb and THP memory.
  */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -1264,6 +1268,69 @@ static void check_unmapped_in(struct __test_metadata *_metadata, int fd,
 #define check_unmapped(iova, length, uptr)                     \
 	check_unmapped_in(_metadata, self->fd, self->hwpt_ids, \
 			  self->num_devices, iova, length, uptr)
+
+/* The kB of transparent huge pages in the mapping that holds addr. */
+static unsigned long anon_huge_kb(const void *addr)
+{
+	unsigned long start, end, kb = 0;
+	bool inside = false;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 &&
+		    strchr(line, '-') < strchr(line, ' ')) {
+			inside = start <= (uintptr_t)addr &&
+				 (uintptr_t)addr < end;
+			continue;
+		}
+		if (inside && sscanf(line, "AnonHugePages: %lu kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * MD_CHECK_REFS counts the pins of each page exactly, also on huge pages,
+ * whose pins the kernel keeps on the huge page as a whole: a count too
+ * high or too low fails with EIO.
+ */
+TEST_F(mock_map, check_refs_exact)
+{
+	const size_t half = self->buf_size / 2;
+	const size_t size = self->buf_size;
+	char *buf = self->buf;
+	__u64 iova = 0;
+
+	/* Else this would check small pages only. */
+	if (variant->backing == BACKING_THP)
+		ASSERT_LE(SZ_2M / 1024, anon_huge_kb(buf));
+
+	check_refs(buf, size, 0);
+	EXPECT_ERRNO(EIO, _test_cmd_check_refs(self->fd, buf, size, 1));
+
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, size, self->base);
+	check_refs(buf, size, 1);
+	EXPECT_ERRNO(EIO, _test_cmd_check_refs(self->fd, buf, size, 0));
+	EXPECT_ERRNO(EIO, _test_cmd_check_refs(self->fd, buf, size, 2));
+
+	/* The first half mapped once more: twice pinned, the rest once. */
+	test_ioctl_ioas_map(self->ioas_id, buf, half, &iova);
+	check_refs(buf, half, 2);
+	check_refs(buf + half, half, 1);
+	EXPECT_ERRNO(EIO, _test_cmd_check_refs(self->fd, buf, size, 1));
+	EXPECT_ERRNO(EIO, _test_cmd_check_refs(self->fd, buf, size, 2));
+
+	test_ioctl_ioas_unmap(self->ioas_id, iova, half);
+	check_refs(buf, size, 1);
+	test_ioctl_ioas_unmap(self->ioas_id, self->base, size);
+	check_refs(buf, size, 0);
+	EXPECT_ERRNO(EIO, _test_cmd_check_refs(self->fd, buf, size, 1));
+}
 
 TEST_F(mock_map, map_fixed_unmap)
 {

@@ -33,8 +33,8 @@
 
 /*
  * @pages small pages of private anonymous memory, written so that they
- * exist, or NULL. THP is kept out: MD_CHECK_REFS counts the pins of small
- * pages only.
+ * exist, or NULL. THP is kept out: MD_CHECK_REFS tells the pins of each
+ * small page apart, but only those of a huge page as a whole.
  */
 static inline char *test_alloc_small_pages(unsigned long pages)
 {
@@ -409,8 +409,11 @@ static inline int _test_cmd_check_map(int fd, __u32 hwpt_id, __u64 iova,
 
 /*
  * 0 when every page of [uptr, uptr + length) is pinned exactly refs
- * times (pages of a compound page are not checked); -1 with EIO when one
- * is not. Needs no object, so any /dev/iommu file will do.
+ * times; -1 with EIO when one is not. The kernel counts the pins of a
+ * compound page (THP, hugetlb) for all its pages together: one the range
+ * covers whole must hold refs pins for each of its pages, one it covers
+ * in part at least refs for each page in the range. Needs no object, so
+ * any /dev/iommu file will do.
  */
 static inline int _test_cmd_check_refs(int fd, const void *uptr,
 				       __u64 length, unsigned int refs)
