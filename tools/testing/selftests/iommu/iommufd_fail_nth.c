@@ -593,7 +593,7 @@ TEST_F_TIMEOUT(fail_nth, sweep, NTH_TIMEOUT)
 	int rc, err;
 
 	if (nth_unavailable)
-		SKIP(return, "%s", nth_unavailable);
+		VM_SKIP(return, "%s", nth_unavailable);
 	self->nth_fd = nth_open_knob();
 	ASSERT_LE(0, self->nth_fd);
 

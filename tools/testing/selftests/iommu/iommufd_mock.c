@@ -48,7 +48,7 @@
  * A SKIP in a 6.1 fixture setup still runs the test body, so leave the
  * test process with the harness's "skipped" exit status instead.
  */
-#define SKIP_TEST_PROCESS(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
+#define SKIP_TEST_PROCESS(fmt, ...) VM_SKIP(_exit(255), fmt, ##__VA_ARGS__)
 
 static unsigned long page_size;
 /* The mock domain's IO page: half a CPU page. */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -22,6 +23,25 @@
 
 #include "../kselftest_harness.h"
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+
+/*
+ * Skip for want of something the test VM of vmtest/ has: its edu devices
+ * and their IOMMU groups, vfio-pci, the mtty module, huge pages, fault
+ * injection. The VM's init sets IOMMUFD_TEST_VM, and there the lack
+ * means the VM is broken: the test fails instead. On any other machine
+ * it is a skip. statement is as for SKIP(): what leaves the test.
+ */
+#define VM_SKIP(statement, fmt, ...)                                           \
+	do {                                                                   \
+		char __why[256];                                               \
+									       \
+		snprintf(__why, sizeof(__why), fmt, ##__VA_ARGS__);            \
+		if (getenv("IOMMUFD_TEST_VM")) {                               \
+			TH_LOG("not a skip in the test VM: %s", __why);        \
+			ASSERT_EQ(NULL, getenv("IOMMUFD_TEST_VM"));            \
+		}                                                              \
+		SKIP(statement, "%s", __why);                                  \
+	} while (0)
 
 /* Assert that an expression failed with -1 and the given errno. */
 #define EXPECT_ERRNO(expected_errno, cmd)                                     \

@@ -73,7 +73,7 @@
  * A SKIP in a 6.1 fixture setup still runs the test body, so leave the
  * test process with the harness's "skipped" exit status instead.
  */
-#define SKIP_TEST_PROCESS(fmt, ...) SKIP(_exit(255), fmt, ##__VA_ARGS__)
+#define SKIP_TEST_PROCESS(fmt, ...) VM_SKIP(_exit(255), fmt, ##__VA_ARGS__)
 
 /* cmd returns 0, or -1 with errno, which the failure report shows. */
 #define ASSERT_OK(cmd)                                                         \
@@ -327,7 +327,7 @@ TEST_F_TIMEOUT(vfio_edu, cdev_dma_round_trip, VFIO_TIMEOUT)
 	__u32 hwpt;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	src = alloc_pages(_metadata, 2);
 	dst = src + page_size;
 
@@ -437,7 +437,7 @@ TEST_F_TIMEOUT(vfio_edu, cdev_mmap_irq_reset, VFIO_TIMEOUT)
 	int efd;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	bind_attach(_metadata, cdev, &b);
 
 	/* BAR0 in the process's address space. */
@@ -503,7 +503,7 @@ TEST_F_TIMEOUT(vfio_edu, unmapped_iova, VFIO_TIMEOUT)
 	int kmsg;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	src = alloc_pages(_metadata, 3);
 	dst = src + page_size;
 	gone = src + 2 * page_size;
@@ -547,7 +547,7 @@ TEST_F_TIMEOUT(vfio_edu, replace, VFIO_TIMEOUT)
 	struct bound b;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	src1 = alloc_pages(_metadata, 4);
 	src2 = src1 + page_size;
 	dst1 = src1 + 2 * page_size;
@@ -599,7 +599,7 @@ TEST_F_TIMEOUT(vfio_edu, detach, VFIO_TIMEOUT)
 	__u32 hwpt;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	src = alloc_pages(_metadata, 2);
 	dst = src + page_size;
 
@@ -643,13 +643,13 @@ TEST_F_TIMEOUT(vfio_edu, group_owned_by_kernel_driver, VFIO_TIMEOUT)
 	int rc, err;
 
 	if (!edu[0])
-		SKIP(return, "no edu that shares its group with a virtio-rng");
+		VM_SKIP(return, "no edu that shares its group with a virtio-rng");
 	if (strcmp(self->rng.driver, "virtio-pci"))
-		SKIP(return, "%s is not bound to virtio-pci", rng);
+		VM_SKIP(return, "%s is not bound to virtio-pci", rng);
 
 	/* vfio-pci may take the edu: it owns nothing until a bind. */
 	if (bind_vfio(_metadata, edu, cdev))
-		SKIP(return, NO_CDEV, edu);
+		VM_SKIP(return, NO_CDEV, edu);
 	iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, iommufd);
 	fd = open(cdev, O_RDWR);
@@ -701,11 +701,11 @@ TEST_F_TIMEOUT(vfio_edu, group_owned_by_one_context, VFIO_TIMEOUT)
 	int rc, err;
 
 	if (!edu[0])
-		SKIP(return, "no edu that shares its group with a virtio-rng");
+		VM_SKIP(return, "no edu that shares its group with a virtio-rng");
 
 	ASSERT_OK(pci_unbind(rng));
 	if (bind_vfio(_metadata, edu, edu_cdev))
-		SKIP(return, NO_CDEV, edu);
+		VM_SKIP(return, NO_CDEV, edu);
 	ASSERT_OK(pci_bind_vfio(rng));
 	ASSERT_OK(vfio_cdev_path(rng, rng_cdev, sizeof(rng_cdev)));
 
@@ -761,7 +761,7 @@ TEST_F_TIMEOUT(vfio_edu, group_devices_share_hwpt, VFIO_TIMEOUT)
 	int edu_fd, rng_fd, iommufd;
 
 	if (!self->shared.bdf[0])
-		SKIP(return, "no edu that shares its group with a virtio-rng");
+		VM_SKIP(return, "no edu that shares its group with a virtio-rng");
 	open_shared_group(_metadata, self, &edu_fd, &rng_fd);
 	iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, iommufd);
@@ -847,7 +847,7 @@ TEST_F_TIMEOUT(vfio_edu, hot_reset_cdev, VFIO_TIMEOUT)
 	int rc;
 
 	if (!self->shared.bdf[0])
-		SKIP(return, "no edu that shares its group with a virtio-rng");
+		VM_SKIP(return, "no edu that shares its group with a virtio-rng");
 	open_shared_group(_metadata, self, &edu_fd, &rng_fd);
 	iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, iommufd);
@@ -864,8 +864,8 @@ TEST_F_TIMEOUT(vfio_edu, hot_reset_cdev, VFIO_TIMEOUT)
 	 */
 	rc = hot_reset_info(edu_fd, &info);
 	if (rc && errno == ENODEV)
-		SKIP(return, "%s cannot be reset by slot or bus",
-		     self->shared.bdf);
+		VM_SKIP(return, "%s cannot be reset by slot or bus",
+			self->shared.bdf);
 	ASSERT_OK(rc);
 	ASSERT_EQ(VFIO_PCI_HOT_RESET_FLAG_DEV_ID |
 			  VFIO_PCI_HOT_RESET_FLAG_DEV_ID_OWNED,
@@ -894,8 +894,8 @@ TEST_F_TIMEOUT(vfio_edu, hot_reset_cdev, VFIO_TIMEOUT)
 	 */
 	rc = hot_reset(edu_fd, 0, -1);
 	if (rc && errno == ENODEV)
-		SKIP(return, "%s cannot be reset by slot or bus",
-		     self->shared.bdf);
+		VM_SKIP(return, "%s cannot be reset by slot or bus",
+			self->shared.bdf);
 	ASSERT_OK(rc);
 	ASSERT_OK(edu_init(&edu, edu_fd));
 
@@ -921,7 +921,7 @@ TEST_F_TIMEOUT(vfio_edu, group_file_excludes_cdev, VFIO_TIMEOUT)
 	int n;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	n = pci_iommu_group(self->solo.bdf);
 	ASSERT_LE(0, n);
 	snprintf(group, sizeof(group), "/dev/vfio/%d", n);
@@ -964,7 +964,7 @@ TEST_F_TIMEOUT(vfio_edu, bad_input, VFIO_TIMEOUT)
 	int rc, err;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, iommufd);
 	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas));
@@ -1098,7 +1098,7 @@ TEST_F_TIMEOUT(vfio_edu, close_order, VFIO_TIMEOUT)
 	char *buf;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	buf = alloc_pages(_metadata, 4);
 	start = vm_pinned_kb();
 	ASSERT_LE(0, start);
@@ -1264,7 +1264,7 @@ TEST_F_TIMEOUT(vfio_edu, reserved_iova_hw_info_hwpt, VFIO_TIMEOUT)
 	char *buf;
 
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
-		SKIP(return, NO_CDEV, self->solo.bdf);
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	buf = alloc_pages(_metadata, 2);
 	bind_attach(_metadata, cdev, &b);
 
