@@ -9,9 +9,15 @@
  * then it is an automatic HWPT: shared by every device whose IOMMU can use
  * it, and destroyed with the last of them.
  *
- * Lock order: iommufd_device::lock, then iommufd_ioas::mutex (which
- * protects the IOAS's HWPT list and each HWPT's device count), then the
- * iommu group's mutex inside the IOMMU core, then io_pagetable::iova_rwsem.
+ * Lock order: iommufd_group::lock (device.c; VFIO holds its device set
+ * lock before it), then iommufd_ioas::mutex, which protects the IOAS's
+ * HWPT list and each HWPT's device count. Under the IOAS mutex the IOMMU
+ * core takes its group mutex to attach or replace a domain, and
+ * io_pagetable::iova_rwsem is taken to fill a new domain or reserve a
+ * device's IOVA; those two are never held together. The memory a first
+ * domain needs is pinned before any of these locks (iopt_prepin_range()),
+ * as pinning may wait for userspace. Destroying a HWPT takes the IOAS
+ * mutex, and only after dropping it iova_rwsem to empty the domain.
  */
 #include <linux/iommu.h>
 #include <linux/lockdep.h>

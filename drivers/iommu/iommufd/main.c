@@ -3,8 +3,9 @@
  * /dev/iommu: the character device, its contexts and their objects.
  *
  * Every open of /dev/iommu makes a context (struct iommufd_ctx). A context
- * owns objects (IO address spaces, and later page tables and devices) and
- * names each by a small integer ID that userspace passes back in ioctls.
+ * owns objects (IOASes, HWPTs, the devices drivers bound to it, in-kernel
+ * accesses, and the test mock's objects) and names each by a small integer
+ * ID that userspace passes back in ioctls.
  *
  * Objects are created in two steps. iommufd_object_alloc() allocates the
  * object and reserves its ID, but lookups cannot see it yet: the ioctl is
@@ -16,14 +17,22 @@
  * after publishing.
  *
  * An object's users count holds one reference for being published, one for
- * each ioctl that looked it up and one for each object built on top of it.
+ * each ioctl that looked it up and one for each object built on top of it;
+ * a bound device and an access also hold one for their driver.
  * IOMMU_DESTROY removes an object only when that count is exactly one, so
  * an object in use is never freed under its users: the caller gets EBUSY.
- * Closing the file destroys everything, dependants before what they depend
- * on.
+ * The objects whose life the kernel decides (devices, automatic HWPTs,
+ * accesses) go by iommufd_object_remove() instead, which unpublishes the
+ * object and waits for the ioctls using it. A driver that binds devices
+ * (VFIO) holds the context's file until it unbinds them, and so does every
+ * access, so the context outlives them; the test mock's devices are plain
+ * objects of the context. Once the file is released, the objects left are
+ * destroyed, dependants before what they depend on.
  *
- * All ioctls pass through iommufd_dev_ioctl(), the one place that checks
- * the structure size contract of the uAPI header.
+ * All ioctls of /dev/iommu pass through iommufd_dev_ioctl(), the one place
+ * that checks the structure size contract of the uAPI header, and logs
+ * with pr_debug() the reason a handler gave for failing. VFIO's ioctls
+ * that bind and attach devices reach iommufd through the kernel API.
  */
 #define pr_fmt(fmt) "iommufd: " fmt
 

@@ -9,8 +9,10 @@
  *    nothing but BIND;
  *  - the IOMMU stops DMA to and from an IOVA that is not mapped, or no
  *    longer is, and reports a DMAR fault in the kernel log;
- *  - a second ATTACH to another IOAS replaces the first, with no gap and
- *    no detach; DETACH leaves the device unable to reach memory;
+ *  - a second ATTACH to another IOAS replaces the first, without a
+ *    detach (6.1's VT-d still blocks DMA for the moment it moves the
+ *    device); DETACH leaves a device alone in its group unable to reach
+ *    memory;
  *  - DMA ownership of an IOMMU group: while a kernel driver (virtio-pci)
  *    drives one device of a group, no other device of it can be bound;
  *    while one is bound, no kernel driver can probe another; the devices
