@@ -1140,23 +1140,6 @@ static void *shared_close_run(void *arg)
 	return NULL;
 }
 
-/* VmPin of /proc/self/status, in kB, or -1. */
-static long shared_vm_pin(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 FIXTURE(shared_access)
 {
 	struct shared sh;
@@ -1200,7 +1183,7 @@ FIXTURE_SETUP(shared_access)
 
 	sh->buf = test_alloc_small_pages(SHARED_BUF_PAGES);
 	ASSERT_NE(NULL, sh->buf);
-	self->vm_pin = shared_vm_pin();
+	self->vm_pin = test_vm_pin_kb();
 	ASSERT_LE(0, self->vm_pin);
 
 	sh->fd = open("/dev/iommu", O_RDWR);
@@ -1326,7 +1309,7 @@ TEST_F_TIMEOUT(shared_access, race, SHARED_TIMEOUT)
 	}
 	EXPECT_EQ(0, _test_cmd_check_refs(sh->fd, sh->buf,
 					  SHARED_BUF_PAGES * page_size, 0));
-	EXPECT_EQ(self->vm_pin, shared_vm_pin());
+	EXPECT_EQ(self->vm_pin, test_vm_pin_kb());
 
 	/* The access and both IOASes go. */
 	if (sh->access_fd >= 0)
@@ -1334,7 +1317,7 @@ TEST_F_TIMEOUT(shared_access, race, SHARED_TIMEOUT)
 	sh->access_fd = -1;
 	for (i = 0; i != SHARED_IOAS; i++)
 		EXPECT_EQ(0, _test_ioctl_destroy(sh->fd, sh->ioas[i]));
-	EXPECT_EQ(self->vm_pin, shared_vm_pin());
+	EXPECT_EQ(self->vm_pin, test_vm_pin_kb());
 
 	/* The race did happen. */
 	EXPECT_LT(0, ok[SHARED_REPLACE]);

@@ -134,30 +134,13 @@ static int bg_ioctl_start(struct bg_ioctl *bg, int fd, unsigned long request,
 	return pthread_create(&bg->thread, NULL, bg_ioctl_fn, bg);
 }
 
-/* This process's VmPin in kB, or -1. */
-static long vm_pin_kb(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 /* Wait up to 10 s for VmPin to grow past @kb: the charge before a pin. */
 static int wait_vm_pin_above(long kb)
 {
 	int i;
 
 	for (i = 0; i != 10000; i++) {
-		if (vm_pin_kb() > kb)
+		if (test_vm_pin_kb() > kb)
 			return 0;
 		usleep(1000);
 	}
@@ -244,7 +227,7 @@ static void pin_runs_alone(struct __test_metadata *_metadata, int fd,
 			   __u32 ioas_id, char *plain, unsigned long request,
 			   void *arg)
 {
-	long before = vm_pin_kb();
+	long before = test_vm_pin_kb();
 	struct bg_ioctl bg;
 
 	ASSERT_LE(0, before);

@@ -70,6 +70,23 @@ static inline char *test_alloc_small_pages(unsigned long pages)
 	return buf;
 }
 
+/* This process's VmPin (mm->pinned_vm) in kB, or -1. */
+static inline long test_vm_pin_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmPin:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
 static inline int _test_ioctl_destroy(int fd, unsigned int id)
 {
 	struct iommu_destroy cmd = {

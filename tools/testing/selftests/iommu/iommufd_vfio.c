@@ -1071,23 +1071,6 @@ TEST_F_TIMEOUT(vfio_edu, bad_input, VFIO_TIMEOUT)
 	ASSERT_OK(ioctl(fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach));
 }
 
-/* This process's VmPin, in kB, or -1. */
-static long vm_pinned_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 TEST_F_TIMEOUT(vfio_edu, close_order, VFIO_TIMEOUT)
 {
 	size_t length = 4 * page_size;
@@ -1102,13 +1085,13 @@ TEST_F_TIMEOUT(vfio_edu, close_order, VFIO_TIMEOUT)
 	if (bind_vfio(_metadata, self->solo.bdf, cdev))
 		VM_SKIP(return, NO_CDEV, self->solo.bdf);
 	buf = alloc_pages(_metadata, 4);
-	start = vm_pinned_kb();
+	start = test_vm_pin_kb();
 	ASSERT_LE(0, start);
 
 	for (device_first = 0; device_first != 2; device_first++) {
 		bind_attach(_metadata, cdev, &b);
 		map_fixed(_metadata, b.iommufd, b.ioas, buf, length, IOVA_SRC);
-		ASSERT_EQ(start + (long)(length / 1024), vm_pinned_kb());
+		ASSERT_EQ(start + (long)(length / 1024), test_vm_pin_kb());
 		if (device_first) {
 			ASSERT_OK(close(b.fd));
 			ASSERT_OK(close(b.iommufd));
@@ -1116,10 +1099,10 @@ TEST_F_TIMEOUT(vfio_edu, close_order, VFIO_TIMEOUT)
 			/* The bound device holds the context. */
 			ASSERT_OK(close(b.iommufd));
 			ASSERT_EQ(start + (long)(length / 1024),
-				  vm_pinned_kb());
+				  test_vm_pin_kb());
 			ASSERT_OK(close(b.fd));
 		}
-		ASSERT_EQ(start, vm_pinned_kb());
+		ASSERT_EQ(start, test_vm_pin_kb());
 
 		/* The device is free again: a new context binds it. */
 		iommufd = open("/dev/iommu", O_RDWR);
@@ -1137,7 +1120,7 @@ TEST_F_TIMEOUT(vfio_edu, close_order, VFIO_TIMEOUT)
 	map_fixed(_metadata, b.iommufd, b.ioas, buf + length / 2, length / 2,
 		  IOVA_DST);
 	ASSERT_OK(close(b.fd));
-	ASSERT_EQ(start, vm_pinned_kb());
+	ASSERT_EQ(start, test_vm_pin_kb());
 	ASSERT_OK(_test_ioctl_ioas_unmap(b.iommufd, b.ioas, 0, UINT64_MAX,
 					 &unmapped));
 	ASSERT_EQ(length, unmapped);
