@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The two entry points of this repository; see README.md.
 
-.PHONY: run check bench clean
+.PHONY: run check bench fuzz clean
 
 run:
 	bash vmtest/run.sh
@@ -13,6 +13,11 @@ check:
 
 bench:
 	bash vmtest/bench.sh
+
+# Not part of check: syz-stress in the VM for FUZZ_TIME seconds, with the
+# syzkaller binaries of SYZ_BIN (see tools/testing/fuzz/README.md).
+fuzz:
+	FUZZ_TIME="$(FUZZ_TIME)" SYZ_BIN="$(SYZ_BIN)" bash vmtest/fuzz.sh
 
 clean:
 	rm -rf build
