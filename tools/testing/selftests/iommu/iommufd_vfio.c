@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -1202,6 +1203,73 @@ TEST_F_TIMEOUT(vfio_edu, legacy_container, VFIO_TIMEOUT)
 	cdev_fd = open(cdev, O_RDWR);
 	ASSERT_LE(0, cdev_fd);
 	EXPECT_ERRNO(EBUSY, vfio_device_bind_iommufd(cdev_fd, iommufd, NULL));
+}
+
+/* A type1 container's map and unmap, over and over, until told to stop. */
+struct container_churn {
+	int container;
+	__u64 vaddr;
+	bool stop;
+};
+
+static void *container_churn_fn(void *arg)
+{
+	struct container_churn *churn = arg;
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = churn->vaddr,
+		.iova = IOVA_SRC,
+		.size = page_size,
+	};
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = IOVA_SRC,
+		.size = page_size,
+	};
+
+	/* Failures are expected whenever no group holds the container. */
+	while (!__atomic_load_n(&churn->stop, __ATOMIC_ACQUIRE)) {
+		ioctl(churn->container, VFIO_IOMMU_MAP_DMA, &map);
+		ioctl(churn->container, VFIO_IOMMU_UNMAP_DMA, &unmap);
+	}
+	return NULL;
+}
+
+/*
+ * The last group leaving a type1 container frees the IOMMU driver's data
+ * while another thread's MAP_DMA or UNMAP_DMA on the container may be
+ * using it (syzkaller found the use-after-free). Race the two; the console
+ * oracle fails the test on any report.
+ */
+TEST_F_TIMEOUT(vfio_edu, legacy_container_unset_race, VFIO_TIMEOUT)
+{
+	struct container_churn churn = {};
+	char cdev[PATH_MAX];
+	char group_path[64];
+	pthread_t thread;
+	int group, i;
+
+	bind_vfio(_metadata, self->solo.bdf, cdev);
+	churn.vaddr = (uintptr_t)alloc_pages(_metadata, 1);
+	snprintf(group_path, sizeof(group_path), "/dev/vfio/%d",
+		 pci_iommu_group(self->solo.bdf));
+	churn.container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, churn.container);
+	group = open(group_path, O_RDWR);
+	ASSERT_LE(0, group);
+	ASSERT_OK(pthread_create(&thread, NULL, container_churn_fn, &churn));
+	for (i = 0; i != 300; i++) {
+		ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER,
+				&churn.container));
+		ASSERT_OK(ioctl(churn.container, VFIO_SET_IOMMU,
+				VFIO_TYPE1v2_IOMMU));
+		ASSERT_OK(ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	}
+	__atomic_store_n(&churn.stop, true, __ATOMIC_RELEASE);
+	ASSERT_OK(pthread_join(thread, NULL));
+	ASSERT_OK(close(group));
+	ASSERT_OK(close(churn.container));
 }
 
 /* The MSI doorbell window of x86: IOVA no device may be given. */
