@@ -15,12 +15,7 @@ record() { # verdict name [detail]
 	echo "  $1 $2${3:+: $3}"
 }
 
-ensure_deps
-prepare_tree
-configure_kernel debug base.config debug.config iommufd.config
-build_kernel debug
-build_guest_programs debug
-build_initramfs debug
+build_debug_vm
 
 log "static checks"
 source "$VMTEST/static_checks.sh"

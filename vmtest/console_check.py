@@ -409,14 +409,19 @@ class Checker:
         return out
 
 
+def feed_stdin(checker, log_path):
+    """Copy the console from stdin to log_path, feeding checker each line."""
+    with open(log_path, 'w') as logf:
+        for raw in sys.stdin.buffer:
+            line = raw.decode('utf-8', 'replace').rstrip('\r\n')
+            logf.write(line + '\n')
+            logf.flush()
+            checker.feed(line)
+
+
 def main():
-    logf = open(sys.argv[1], 'w')
     checker = Checker()
-    for raw in sys.stdin.buffer:
-        line = raw.decode('utf-8', 'replace').rstrip('\r\n')
-        logf.write(line + '\n')
-        logf.flush()
-        checker.feed(line)
+    feed_stdin(checker, sys.argv[1])
     out = checker.finish()
     with open(sys.argv[2], 'w') as f:
         f.write('\n'.join(out) + '\n')

@@ -60,12 +60,7 @@ build_fuzz_initramfs() {
 	(cd "$root" && find . | cpio -o -H newc --quiet >>"$obj/initramfs.cpio")
 }
 
-ensure_deps
-prepare_tree
-configure_kernel debug base.config debug.config iommufd.config
-build_kernel debug
-build_guest_programs debug
-build_initramfs debug
+build_debug_vm
 build_fuzz_initramfs debug
 log "syzkaller binaries: $SYZ_BIN"
 

@@ -106,13 +106,8 @@ class FuzzChecker:
 
 
 def main():
-    logf = open(sys.argv[1], 'w')
     c = FuzzChecker()
-    for raw in sys.stdin.buffer:
-        line = raw.decode('utf-8', 'replace').rstrip('\r\n')
-        logf.write(line + '\n')
-        logf.flush()
-        c.feed(line)
+    console_check.feed_stdin(c, sys.argv[1])
     out, ok = c.finish()
     with open(sys.argv[2], 'w') as f:
         f.write('\n'.join(out) + '\n')

@@ -214,6 +214,17 @@ build_initramfs() {
 
 # Boot the VM; the guest's console goes to stdout.
 # $1: kernel name, $2: mode for init (test|demo|shell), $3: timeout in s.
+# Everything up to a bootable debug VM: packages, the patched tree, the
+# configured and built kernel, the test programs and the initramfs.
+build_debug_vm() {
+	ensure_deps
+	prepare_tree
+	configure_kernel debug base.config debug.config iommufd.config
+	build_kernel debug
+	build_guest_programs debug
+	build_initramfs debug
+}
+
 boot_vm() {
 	local name=$1 mode=$2 tmo=$3 obj=$BUILD/obj-$1
 	local io="-display none -monitor none -serial stdio"

@@ -5,12 +5,7 @@
 # the guest ('poweroff -f' leaves); without one, the VM powers off.
 source "$(dirname "$0")/lib.sh"
 
-ensure_deps
-prepare_tree
-configure_kernel debug base.config debug.config iommufd.config
-build_kernel debug
-build_guest_programs debug
-build_initramfs debug
+build_debug_vm
 
 if [ -t 0 ] && [ -t 1 ]; then
 	log "booting; the demo runs, then you get a shell"
