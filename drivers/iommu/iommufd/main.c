@@ -95,25 +95,23 @@ struct iommufd_object *iommufd_object_reserve(struct iommufd_ctx *ictx,
 					      size_t size,
 					      enum iommufd_object_type type)
 {
-	struct iommufd_object *obj;
-	int rc;
-
-	obj = kzalloc(size, GFP_KERNEL_ACCOUNT);
-	if (!obj)
-		return ERR_PTR(-ENOMEM);
-	obj->type = type;
-	refcount_set(&obj->users, 1);
+	struct iommufd_object *obj = kzalloc(size, GFP_KERNEL_ACCOUNT);
+	int rc = -ENOMEM;
 
 	/*
 	 * XA_ZERO_ENTRY holds the ID without publishing anything: xa_load()
 	 * reads it as NULL, so a guessed ID cannot reach a half-built object.
 	 */
-	rc = xa_alloc(&ictx->objects, &obj->id, XA_ZERO_ENTRY, xa_limit_31b,
-		      GFP_KERNEL_ACCOUNT);
+	if (obj)
+		rc = xa_alloc(&ictx->objects, &obj->id, XA_ZERO_ENTRY,
+			      xa_limit_31b, GFP_KERNEL_ACCOUNT);
 	if (rc) {
 		kfree(obj);
 		return ERR_PTR(rc);
 	}
+	/* The published reference; see iommufd_object_publish(). */
+	refcount_set(&obj->users, 1);
+	obj->type = type;
 	return obj;
 }
 

@@ -205,15 +205,14 @@ static bool mock_capable(struct device *dev, enum iommu_cap cap)
 
 static void *mock_hw_info(struct device *dev, u32 *length, u32 *type)
 {
-	struct iommu_test_hw_info *info;
+	const struct iommu_test_hw_info info = {
+		.test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL,
+	};
+	void *data = kmemdup(&info, sizeof(info), GFP_KERNEL);
 
-	info = kzalloc(sizeof(*info), GFP_KERNEL);
-	if (!info)
-		return ERR_PTR(-ENOMEM);
-	info->test_reg = IOMMU_HW_INFO_SELFTEST_REGVAL;
-	*length = sizeof(*info);
 	*type = IOMMU_HW_INFO_TYPE_SELFTEST;
-	return info;
+	*length = sizeof(info);
+	return data ?: ERR_PTR(-ENOMEM);
 }
 
 static struct iommu_device *mock_probe_device(struct device *dev)
