@@ -101,6 +101,10 @@ class FuzzChecker:
         if not k.done:
             out.append('FAIL: the guest did not finish (hang, crash or timeout)')
             ok = False
+        if self.ended and not self.programs:
+            # syz-stress needs 1-3 minutes under TCG before its first program.
+            out.append('FAIL: no program ran (give FUZZ_TIME a few minutes more)')
+            ok = False
         out.append('PASS fuzz: no kernel splat' if ok else 'FAIL fuzz')
         return out, ok
 
