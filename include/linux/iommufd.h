@@ -70,6 +70,9 @@ void iommufd_access_unpin_pages(struct iommufd_access *access,
 				unsigned long iova, unsigned long length);
 int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 		      void *data, size_t length, unsigned int flags);
+
+int iommufd_vfio_compat_ioas_create(struct iommufd_ctx *ictx);
+int iommufd_vfio_compat_ioas_get_id(struct iommufd_ctx *ictx, u32 *out_ioas_id);
 #else
 static inline struct iommufd_ctx *iommufd_ctx_from_file(struct file *file)
 {
@@ -173,6 +176,17 @@ static inline void iommufd_access_unpin_pages(struct iommufd_access *access,
 static inline int iommufd_access_rw(struct iommufd_access *access,
 				    unsigned long iova, void *data,
 				    size_t length, unsigned int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int iommufd_vfio_compat_ioas_create(struct iommufd_ctx *ictx)
+{
+	return -EOPNOTSUPP;
+}
+
+static inline int iommufd_vfio_compat_ioas_get_id(struct iommufd_ctx *ictx,
+						  u32 *out_ioas_id)
 {
 	return -EOPNOTSUPP;
 }

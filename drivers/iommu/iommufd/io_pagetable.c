@@ -981,6 +981,87 @@ int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped)
 	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);
 }
 
+/*
+ * Make @last the last IOVA of the area holding it, moving the rest of the
+ * area to a new area over the same memory. The domains map the area page
+ * by page (large IOPTEs are off), so their IOPTEs need no change.
+ */
+static int iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
+			   unsigned long last)
+{
+	struct iopt_area *rest;
+	int rc;
+
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	if (last == area->span.last)
+		return 0;
+	if (!iopt->disable_large_pages || (last + 1) % iopt->iova_alignment)
+		return -EINVAL;
+	/* Access pins are counted per area: they cannot be shared out. */
+	if (atomic_read(&area->num_accesses) || area->prevent_access)
+		return -EBUSY;
+
+	rest = kzalloc(sizeof(*rest), GFP_KERNEL_ACCOUNT);
+	if (!rest)
+		return -ENOMEM;
+	/* Only counts: the memory is pinned already while the area is. */
+	if (area->pinned) {
+		rc = iopt_pages_pin_get(area->pages);
+		if (rc) {
+			kfree(rest);
+			return rc;
+		}
+	}
+	kref_get(&area->pages->kref);
+	rest->pages = area->pages;
+	rest->pinned = area->pinned;
+	rest->iommu_prot = area->iommu_prot;
+	rest->start_byte = area->start_byte + (last + 1 - area->span.start);
+	rest->span.kind = IOPT_SPAN_AREA;
+	rest->span.start = last + 1;
+	rest->span.last = area->span.last;
+	atomic_set(&rest->num_accesses, 0);
+	/* @rest goes exactly where @area gave up IOVA: no gap changes. */
+	area->span.last = last;
+	iopt_span_insert(iopt, &rest->span);
+	return 0;
+}
+
+/**
+ * iopt_cut_iova() - end areas at given IOVAs, for VFIO type1 v1's unmap
+ * @iopt: the table, with large IOPTEs disabled
+ * @lasts: IOVAs that must each be the last IOVA of an area, if mapped
+ * @n: number of entries in @lasts
+ *
+ * An area holding one of @lasts is split in two there, so that an unmap
+ * can take part of what one MAP mapped.
+ *
+ * Return: 0; -EINVAL while large IOPTEs are allowed or for a cut that is
+ * not on a page boundary; -EBUSY for an area in-kernel accesses pinned;
+ * -ENOMEM.
+ */
+int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
+		  unsigned int n)
+{
+	unsigned int i;
+	int rc = 0;
+
+	down_write(&iopt->iova_rwsem);
+	for (i = 0; i != n && !rc; i++) {
+		struct iopt_span *span;
+		struct iopt_area *area;
+
+		span = iopt_span_first(iopt, lasts[i], lasts[i]);
+		if (!span || span->kind != IOPT_SPAN_AREA)
+			continue;
+		area = container_of(span, struct iopt_area, span);
+		rc = iopt_area_split(iopt, area, lasts[i]);
+	}
+	up_write(&iopt->iova_rwsem);
+	return rc;
+}
+
 static int iopt_allowed_cmp(const void *a, const void *b)
 {
 	const struct iopt_allowed *l = a, *r = b;

@@ -30,6 +30,27 @@ void iommufd_ioas_free(struct iommufd_object *obj)
 	mutex_destroy(&ioas->mutex);
 }
 
+/**
+ * iommufd_ioas_alloc() - make an empty IOAS
+ * @ictx: the context that will own it
+ *
+ * Return: the IOAS, unpublished: the caller publishes it or takes it back
+ * with iommufd_object_unwind(); or ERR_PTR(-ENOMEM).
+ */
+struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx)
+{
+	struct iommufd_ioas *ioas;
+
+	ioas = iommufd_object_alloc(ictx, struct iommufd_ioas,
+				    IOMMUFD_OBJ_IOAS);
+	if (IS_ERR(ioas))
+		return ioas;
+	iopt_init_table(&ioas->iopt);
+	mutex_init(&ioas->mutex);
+	INIT_LIST_HEAD(&ioas->hwpt_list);
+	return ioas;
+}
+
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_alloc *cmd = ucmd->args;
@@ -39,13 +60,9 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	if (cmd->flags)
 		return -EOPNOTSUPP;
 
-	ioas = iommufd_object_alloc(ucmd->ictx, struct iommufd_ioas,
-				    IOMMUFD_OBJ_IOAS);
+	ioas = iommufd_ioas_alloc(ucmd->ictx);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
-	iopt_init_table(&ioas->iopt);
-	mutex_init(&ioas->mutex);
-	INIT_LIST_HEAD(&ioas->hwpt_list);
 
 	cmd->out_ioas_id = ioas->obj.id;
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));

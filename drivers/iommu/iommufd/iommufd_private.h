@@ -38,12 +38,16 @@ struct page;
  *                empty, under its lock
  * @groups: the struct iommufd_group of each IOMMU group with devices bound
  *          to the context, indexed by group ID, under the xarray's lock
+ * @vfio_ioas: the IOAS the VFIO container ioctls work on (vfio_compat.c),
+ *             or NULL; under the lock of @objects, and cleared there when
+ *             that IOAS is destroyed, so it never points at a freed one
  */
 struct iommufd_ctx {
 	struct file *file;
 	struct xarray objects;
 	enum iopt_account_mode account_mode;
 	struct xarray groups;
+	struct iommufd_ioas *vfio_ioas;
 };
 
 /* Length of the human-readable reason an ioctl may give beside its errno. */
@@ -206,6 +210,8 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
 int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped);
+int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
+		  unsigned int n);
 int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 		     unsigned int num);
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
@@ -253,6 +259,7 @@ static inline struct iommufd_ioas *iommufd_ioas_lookup(struct iommufd_ctx *ictx,
 			    struct iommufd_ioas, obj);
 }
 
+struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx);
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);
 void iommufd_ioas_free(struct iommufd_object *obj);
 int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd);
@@ -338,6 +345,11 @@ struct iommufd_device {
 
 void iommufd_device_destroy(struct iommufd_object *obj);
 int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
+
+/* vfio_compat.c */
+int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd);
+long iommufd_vfio_ioctl(struct iommufd_ctx *ictx, unsigned int cmd,
+			unsigned long arg);
 
 /* access.c */
 struct iommufd_access;

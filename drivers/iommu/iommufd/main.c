@@ -255,6 +255,9 @@ static bool __iommufd_object_try_remove(struct iommufd_ctx *ictx,
 	if (!refcount_dec_if_one(&obj->users))
 		return false;
 	__xa_erase(&ictx->objects, obj->id);
+	/* The VFIO container ioctls must not find it any more. */
+	if (ictx->vfio_ioas && &ictx->vfio_ioas->obj == obj)
+		ictx->vfio_ioas = NULL;
 	return true;
 }
 
@@ -361,6 +364,8 @@ static int iommufd_option(struct iommufd_ucmd *ucmd)
 	}
 }
 
+static struct miscdevice iommufd_vfio_misc_dev;
+
 static int iommufd_dev_open(struct inode *inode, struct file *filp)
 {
 	struct iommufd_ctx *ictx;
@@ -372,6 +377,13 @@ static int iommufd_dev_open(struct inode *inode, struct file *filp)
 	xa_init(&ictx->groups);
 	ictx->file = filp;
 	ictx->account_mode = IOPT_ACCOUNT_USER;
+	/*
+	 * A program that opened /dev/vfio/vfio expects type1's accounting:
+	 * pinned memory charged to its process's locked_vm.
+	 */
+	if (IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER) &&
+	    filp->private_data == &iommufd_vfio_misc_dev)
+		ictx->account_mode = IOPT_ACCOUNT_MM;
 	filp->private_data = ictx;
 	return 0;
 }
@@ -478,6 +490,7 @@ union iommufd_ucmd_buffer {
 	struct iommu_option option;
 	struct iommu_hwpt_alloc hwpt;
 	struct iommu_hw_info hw_info;
+	struct iommu_vfio_ioas vfio_ioas;
 #ifdef CONFIG_IOMMUFD_TEST
 	struct iommu_test_cmd test;
 #endif
@@ -526,6 +539,8 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 	IOMMUFD_IOCTL(IOAS_UNMAP, iommufd_ioas_unmap_ioctl, struct iommu_ioas_unmap,
 		      length),
 	IOMMUFD_IOCTL(OPTION, iommufd_option, struct iommu_option, val64),
+	IOMMUFD_IOCTL(VFIO_IOAS, iommufd_vfio_ioas, struct iommu_vfio_ioas,
+		      __reserved),
 	IOMMUFD_IOCTL(HWPT_ALLOC, iommufd_hwpt_alloc_ioctl,
 		      struct iommu_hwpt_alloc, __reserved),
 	IOMMUFD_IOCTL(GET_HW_INFO, iommufd_get_hw_info, struct iommu_hw_info,
@@ -547,8 +562,13 @@ static long iommufd_dev_ioctl(struct file *filp, unsigned int cmd,
 	unsigned int nr = _IOC_NR(cmd);
 	int rc;
 
-	if (nr < IOMMUFD_CMD_BASE ||
-	    nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(iommufd_ioctl_ops))
+	/*
+	 * Every context also answers the VFIO container's ioctls, which
+	 * share our ioctl type and number below IOMMUFD_CMD_BASE.
+	 */
+	if (nr < IOMMUFD_CMD_BASE)
+		return iommufd_vfio_ioctl(ucmd.ictx, cmd, arg);
+	if (nr - IOMMUFD_CMD_BASE >= ARRAY_SIZE(iommufd_ioctl_ops))
 		return -ENOTTY;
 	op = &iommufd_ioctl_ops[array_index_nospec(nr - IOMMUFD_CMD_BASE,
 						   ARRAY_SIZE(iommufd_ioctl_ops))];
@@ -591,6 +611,18 @@ static struct miscdevice iommufd_misc_dev = {
 	.mode = 0660,
 };
 
+/*
+ * /dev/vfio/vfio, when VFIO has no container of its own: the same files as
+ * /dev/iommu, whose contexts answer the container ioctls (vfio_compat.c).
+ */
+static struct miscdevice iommufd_vfio_misc_dev = {
+	.minor = VFIO_MINOR,
+	.name = "vfio",
+	.fops = &iommufd_fops,
+	.nodename = "vfio/vfio",
+	.mode = 0666,
+};
+
 static int __init iommufd_init(void)
 {
 	int rc;
@@ -600,12 +632,26 @@ static int __init iommufd_init(void)
 		return rc;
 	rc = misc_register(&iommufd_misc_dev);
 	if (rc)
-		iommufd_test_exit();
+		goto err_test;
+	if (IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER)) {
+		rc = misc_register(&iommufd_vfio_misc_dev);
+		if (rc)
+			goto err_misc;
+		pr_info("/dev/vfio/vfio is served by iommufd, not by VFIO's type1 container\n");
+	}
+	return 0;
+
+err_misc:
+	misc_deregister(&iommufd_misc_dev);
+err_test:
+	iommufd_test_exit();
 	return rc;
 }
 
 static void __exit iommufd_exit(void)
 {
+	if (IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER))
+		misc_deregister(&iommufd_vfio_misc_dev);
 	misc_deregister(&iommufd_misc_dev);
 	iommufd_test_exit();
 }
@@ -613,5 +659,9 @@ static void __exit iommufd_exit(void)
 module_init(iommufd_init);
 module_exit(iommufd_exit);
 
+#if IS_ENABLED(CONFIG_IOMMUFD_VFIO_CONTAINER)
+MODULE_ALIAS_MISCDEV(VFIO_MINOR);
+MODULE_ALIAS("devname:vfio/vfio");
+#endif
 MODULE_DESCRIPTION("iommufd: userspace control of IO address spaces");
 MODULE_LICENSE("GPL");

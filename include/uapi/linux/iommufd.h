@@ -355,9 +355,11 @@ enum iommufd_vfio_ioas_op {
  * for /dev/vfio/vfio works on one IOAS picked for the purpose; this ioctl
  * reads or changes the pick. A VFIO group joined to the iommufd while no
  * IOAS is picked gets a new one, and a group already joined keeps the IOAS
- * it got. Neither SET nor CLEAR destroys an IOAS created that way.
+ * it got. Neither SET nor CLEAR destroys an IOAS created that way, and
+ * destroying the picked IOAS clears the pick.
  *
- * Not implemented by this kernel yet: returns ENOTTY.
+ * Return: 0; ENODEV to GET while no IOAS is picked; ENOENT to SET an ID
+ * that names no IOAS; EOPNOTSUPP for a bad @op or a non-zero @__reserved.
  */
 struct iommu_vfio_ioas {
 	__u32 size;
