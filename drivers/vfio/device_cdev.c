@@ -18,13 +18,11 @@
  * cdev of the group can bind. Within the cdev path, one file binds a
  * device.
  *
- * Devices translated by an IOMMU bind as iommufd devices: iommufd owns
- * their group's DMA and attaches them to domains. Emulated devices (mdev)
- * do no DMA of their own: they bind as an iommufd access, attach to an
- * IOAS only, and their driver's vfio_pin_pages() and vfio_dma_rw() go
- * through that access; an unmap under their pins reaches the driver's
- * dma_unmap(). No-IOMMU devices get no cdev: there is no isolation for
- * iommufd to own.
+ * Binding is drivers/vfio/iommufd.c's, shared with groups joined to an
+ * iommufd context: devices with an IOMMU bind as iommufd devices and
+ * attach to an IOAS or HWPT; emulated devices bind as an iommufd access
+ * and attach to an IOAS only. No-IOMMU devices get no cdev: there is no
+ * isolation for iommufd to own.
  *
  * Locking: vfio_device_set::lock serialises bind, attach, detach and close
  * of the devices of a set, and protects the iommufd fields of struct
@@ -61,96 +59,6 @@ struct vfio_cdev_file {
 static bool vfio_device_has_cdev(struct vfio_device *device)
 {
 	return device->group->type != VFIO_NO_IOMMU;
-}
-
-static bool vfio_device_emulated(struct vfio_device *device)
-{
-	return device->group->type == VFIO_EMULATED_IOMMU;
-}
-
-/* iommufd unmaps IOVA an emulated device pinned: its driver lets go. */
-static void vfio_device_cdev_access_unmap(void *data, unsigned long iova,
-					  unsigned long length)
-{
-	struct vfio_device *device = data;
-
-	device->ops->dma_unmap(device, iova, length);
-}
-
-/* Drivers that pin implement dma_unmap(); the others only read and write. */
-static const struct iommufd_access_ops vfio_cdev_access_ops_pin = {
-	.needs_pin_pages = 1,
-	.unmap = vfio_device_cdev_access_unmap,
-};
-
-static const struct iommufd_access_ops vfio_cdev_access_ops = {
-};
-
-/**
- * vfio_device_cdev_pin_pages() - vfio_pin_pages() for a cdev-bound device
- * @device: the device
- * @iova: an IOVA in the first page; its offset into the page is the
- *        caller's to keep, as with type1 (vfio-ccw passes such IOVAs)
- * @npage: number of pages, counted from the page holding @iova
- * @prot: IOMMU_READ and IOMMU_WRITE
- * @pages: filled with the pinned pages
- *
- * Return: @npage, or a negative errno: -EINVAL for a device with an IOMMU
- * of its own (it has no business pinning) or a bad range.
- */
-int vfio_device_cdev_pin_pages(struct vfio_device *device, dma_addr_t iova,
-			       int npage, int prot, struct page **pages)
-{
-	int ret;
-
-	if (!device->iommufd_access || iova > ULONG_MAX)
-		return -EINVAL;
-	ret = iommufd_access_pin_pages(device->iommufd_access,
-				       ALIGN_DOWN(iova, PAGE_SIZE),
-				       npage * PAGE_SIZE, pages,
-				       (prot & IOMMU_WRITE) ?
-					       IOMMUFD_ACCESS_RW_WRITE : 0);
-	return ret ? ret : npage;
-}
-
-/**
- * vfio_device_cdev_unpin_pages() - vfio_unpin_pages() for a cdev-bound device
- * @device: the device
- * @iova: first IOVA, as pinned
- * @npage: number of pages, as pinned
- */
-void vfio_device_cdev_unpin_pages(struct vfio_device *device,
-				  dma_addr_t iova, int npage)
-{
-	if (WARN_ON(!device->iommufd_access))
-		return;
-	iommufd_access_unpin_pages(device->iommufd_access,
-				   ALIGN_DOWN(iova, PAGE_SIZE),
-				   npage * PAGE_SIZE);
-}
-
-/**
- * vfio_device_cdev_dma_rw() - vfio_dma_rw() for a cdev-bound device
- * @device: the device
- * @iova: first IOVA
- * @data: kernel buffer
- * @len: bytes to copy
- * @write: whether to copy @data to the IOVA, rather than from it
- *
- * Return: 0 or a negative errno.
- */
-int vfio_device_cdev_dma_rw(struct vfio_device *device, dma_addr_t iova,
-			    void *data, size_t len, bool write)
-{
-	unsigned int flags = write ? IOMMUFD_ACCESS_RW_WRITE : 0;
-
-	if (!device->iommufd_access || iova > ULONG_MAX)
-		return -EINVAL;
-	/* A kernel thread (a driver's worker) has no user memory of its own. */
-	if (!current->mm)
-		flags |= IOMMUFD_ACCESS_RW_KTHREAD;
-	return iommufd_access_rw(device->iommufd_access, iova, data, len,
-				 flags);
 }
 
 static int vfio_device_cdev_open(struct inode *inode, struct file *filep)
@@ -198,40 +106,6 @@ static void vfio_device_cdev_unblock_group(struct vfio_device *device)
 	mutex_unlock(&group->group_lock);
 }
 
-/* Bind as an iommufd device, or as an access for an emulated device. */
-static int vfio_device_cdev_bind_iommufd(struct vfio_device *device,
-					 struct iommufd_ctx *ictx, u32 *devid)
-{
-	struct iommufd_access *access;
-	struct iommufd_device *idev;
-
-	if (vfio_device_emulated(device)) {
-		access = iommufd_access_create(ictx, device->ops->dma_unmap ?
-						&vfio_cdev_access_ops_pin :
-						&vfio_cdev_access_ops,
-					       device, devid);
-		if (IS_ERR(access))
-			return PTR_ERR(access);
-		device->iommufd_access = access;
-		return 0;
-	}
-	idev = iommufd_device_bind(ictx, device->dev, devid);
-	if (IS_ERR(idev))
-		return PTR_ERR(idev);
-	device->iommufd_device = idev;
-	return 0;
-}
-
-static void vfio_device_cdev_unbind_iommufd(struct vfio_device *device)
-{
-	if (device->iommufd_access)
-		iommufd_access_destroy(device->iommufd_access);
-	else
-		iommufd_device_unbind(device->iommufd_device);
-	device->iommufd_access = NULL;
-	device->iommufd_device = NULL;
-}
-
 /* Close the device and end its binding. */
 static void vfio_device_cdev_unbind(struct vfio_cdev_file *df)
 {
@@ -250,10 +124,9 @@ static void vfio_device_cdev_unbind(struct vfio_cdev_file *df)
 	if (device->ops->close_device)
 		device->ops->close_device(device);
 	/* Unbinding detaches and hands the group's DMA back. */
-	vfio_device_cdev_unbind_iommufd(device);
+	vfio_iommufd_unbind(device);
 	ictx = device->iommufd_ictx;
 	device->iommufd_ictx = NULL;
-	device->iommufd_attached = false;
 	device->open_count--;
 	mutex_unlock(&device->dev_set->lock);
 
@@ -310,7 +183,7 @@ static int vfio_device_cdev_bind(struct vfio_cdev_file *df,
 		goto err_put_ctx;
 	}
 
-	ret = vfio_device_cdev_bind_iommufd(device, ictx, &devid);
+	ret = vfio_iommufd_bind(device, ictx, &devid);
 	if (ret)
 		goto err_put_module;
 	device->iommufd_ictx = ictx;
@@ -338,7 +211,7 @@ err_close:
 err_unbind:
 	device->open_count = 0;
 	device->iommufd_ictx = NULL;
-	vfio_device_cdev_unbind_iommufd(device);
+	vfio_iommufd_unbind(device);
 err_put_module:
 	module_put(device->dev->driver->owner);
 err_put_ctx:
