@@ -219,7 +219,7 @@ build_initramfs() {
 build_debug_vm() {
 	ensure_deps
 	prepare_tree
-	configure_kernel debug base.config debug.config iommufd.config
+	configure_kernel debug base.config debug.config iommufd.config vfio-iommufd.config
 	build_kernel debug
 	build_guest_programs debug
 	build_initramfs debug

@@ -47,7 +47,7 @@ check_checkpatch_patches() {
 check_sparse_w1() {
 	local obj=$BUILD/obj-check out
 	local dirs="drivers/iommu/iommufd/ drivers/vfio/device_cdev.o"
-	configure_kernel check base.config debug.config iommufd.config
+	configure_kernel check base.config debug.config iommufd.config vfio-iommufd.config
 	if [ ! -f "$obj/.prepared" ]; then
 		log "  preparing the sparse/W=1 tree (once)"
 		make -s -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" prepare >"$obj/prepare.log" 2>&1 ||
