@@ -7,9 +7,10 @@ run:
 	bash vmtest/run.sh
 
 # TESTS="prog ..." runs only those test programs in the guest: the quick
-# loop while working on one file.
+# loop while working on one file. TYPE1=1 also runs them on the kernel
+# whose /dev/vfio/vfio is VFIO's type1 container (a full check always does).
 check:
-	IOMMUFD_TESTS="$(TESTS)" bash vmtest/check.sh
+	IOMMUFD_TESTS="$(TESTS)" IOMMUFD_TYPE1="$(TYPE1)" bash vmtest/check.sh
 
 bench:
 	bash vmtest/bench.sh

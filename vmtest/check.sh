@@ -34,6 +34,24 @@ boot_vm debug test "${IOMMUFD_VM_TIMEOUT:-1800}" </dev/null 2>&1 |
 cat "$BUILD/vm-results" >>"$RESULTS"
 log "guest console log: $BUILD/console.log"
 
+# The programs written for the VFIO group API run again on the kernel
+# whose /dev/vfio/vfio is VFIO's own type1 container: one program, two
+# backends, the same results. Skipped in the quick loop (TESTS=) unless
+# asked for with TYPE1=1.
+TYPE1_TESTS="iommufd_vfio vfio_qemu_nested vfio_dpdk_testpmd"
+if [ -z "${IOMMUFD_TESTS:-}" ] || [ "${IOMMUFD_TYPE1:-0}" = 1 ]; then
+	build_type1_vm
+	log "booting the type1-container VM: $TYPE1_TESTS"
+	IOMMUFD_CMDLINE="iommufd_tests=$(echo $TYPE1_TESTS | tr ' ' ',')" \
+		boot_vm type1 test "${IOMMUFD_VM_TIMEOUT:-1800}" </dev/null 2>&1 |
+		python3 "$VMTEST/console_check.py" "$BUILD/console-type1.log" \
+			"$BUILD/vm-results-type1"
+	# Same test names, other kernel: say which.
+	sed -E 's/^(PASS|FAIL|SKIP) /\1 type1-container: /' \
+		"$BUILD/vm-results-type1" >>"$RESULTS"
+	log "type1-container guest console log: $BUILD/console-type1.log"
+fi
+
 echo
 echo "Results:"
 sed 's/^/  /' "$RESULTS"

@@ -225,6 +225,16 @@ build_debug_vm() {
 	build_initramfs debug
 }
 
+# The same, for the kernel whose /dev/vfio/vfio is VFIO's own type1
+# container (CONFIG_VFIO_CONTAINER=y): the other backend of the programs
+# written for the VFIO group API.
+build_type1_vm() {
+	configure_kernel type1 base.config debug.config iommufd.config vfio-type1.config
+	build_kernel type1
+	build_guest_programs type1
+	build_initramfs type1
+}
+
 boot_vm() {
 	local name=$1 mode=$2 tmo=$3 obj=$BUILD/obj-$1
 	local io="-display none -monitor none -serial stdio"

@@ -1381,6 +1381,330 @@ TEST_F_TIMEOUT(vfio_edu, reserved_iova_hw_info_hwpt, VFIO_TIMEOUT)
 }
 
 /*
+ * The group path through iommufd: VFIO_GROUP_SET_CONTAINER with a
+ * /dev/iommu file (either backend of /dev/vfio/vfio), and what programs
+ * written for the type1 container see whichever backend serves
+ * /dev/vfio/vfio.
+ */
+
+/* This process's VmLck (mm->locked_vm, type1's charge) in kB, or -1. */
+static long vm_lck_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmLck:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* Whether iommufd serves this container file (it answers IOMMU_VFIO_IOAS). */
+static bool container_is_iommufd(int container)
+{
+	struct iommu_vfio_ioas cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_VFIO_IOAS_GET,
+	};
+
+	return !ioctl(container, IOMMU_VFIO_IOAS, &cmd) || errno == ENODEV;
+}
+
+static int open_group(struct __test_metadata *_metadata, const char *bdf)
+{
+	char path[64];
+	int group;
+
+	snprintf(path, sizeof(path), "/dev/vfio/%d", pci_iommu_group(bdf));
+	group = open(path, O_RDWR);
+	ASSERT_LE(0, group);
+	return group;
+}
+
+static void container_map(struct __test_metadata *_metadata, int container,
+			  void *buf, size_t size, __u64 iova)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)buf,
+		.iova = iova,
+		.size = size,
+	};
+
+	ASSERT_OK(ioctl(container, VFIO_IOMMU_MAP_DMA, &map));
+}
+
+/* Copy a pattern RAM -> device -> RAM through two IOVAs of the container. */
+static void container_round_trip(struct __test_metadata *_metadata, int fd,
+				 char *src, char *dst, unsigned int seed)
+{
+	struct edu edu;
+
+	ASSERT_OK(edu_init(&edu, fd));
+	fill(src, seed);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &edu, IOVA_SRC);
+	to_ram(_metadata, &edu, IOVA_DST);
+	ASSERT_TRUE(holds(dst, seed));
+}
+
+/*
+ * A /dev/iommu file works as the container of a group: the group joins
+ * the context, its device attaches to the compat IOAS on open, and the
+ * type1 ioctls on that file and IOMMU_IOAS_MAP on the compat IOAS both
+ * reach the device. The group cannot leave while the device is open.
+ */
+TEST_F_TIMEOUT(vfio_edu, group_iommufd_container, VFIO_TIMEOUT)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct iommu_vfio_ioas vioas = {
+		.size = sizeof(vioas),
+		.op = IOMMU_VFIO_IOAS_GET,
+	};
+	char cdev[PATH_MAX];
+	int iommufd, group, fd;
+	char *src, *dst;
+
+	bind_vfio(_metadata, self->solo.bdf, cdev);
+	src = alloc_pages(_metadata, 3);
+	dst = src + page_size;
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	group = open_group(_metadata, self->solo.bdf);
+
+	/* No compat IOAS before a group joins, no IOMMU to set. */
+	EXPECT_ERRNO(ENODEV, ioctl(iommufd, IOMMU_VFIO_IOAS, &vioas));
+	EXPECT_ERRNO(ENODEV, ioctl(iommufd, VFIO_SET_IOMMU,
+				   VFIO_TYPE1v2_IOMMU));
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(ioctl(group, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE | VFIO_GROUP_FLAGS_CONTAINER_SET,
+		  status.flags);
+	/* One container per group. */
+	EXPECT_ERRNO(EINVAL, ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(ioctl(iommufd, IOMMU_VFIO_IOAS, &vioas));
+	ASSERT_NE(0, vioas.ioas_id);
+	ASSERT_OK(ioctl(iommufd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+
+	/* One IOVA by the container ioctl, one by the iommufd one. */
+	container_map(_metadata, iommufd, src, page_size, IOVA_SRC);
+	map_fixed(_metadata, iommufd, vioas.ioas_id, dst, page_size, IOVA_DST);
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->solo.bdf);
+	ASSERT_LE(0, fd);
+	container_round_trip(_metadata, fd, src, dst, 21);
+
+	/* The IOAS holds a device now: not destroyable, not leavable. */
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, vioas.ioas_id));
+	EXPECT_ERRNO(EBUSY, ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	ASSERT_OK(close(fd));
+	ASSERT_OK(ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	ASSERT_OK(ioctl(group, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_EQ(VFIO_GROUP_FLAGS_VIABLE, status.flags);
+	EXPECT_ERRNO(EINVAL, ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	/* Back to the kernel: the device file cannot be had without one. */
+	EXPECT_ERRNO(EINVAL, ioctl(group, VFIO_GROUP_GET_DEVICE_FD,
+				   self->solo.bdf));
+	ASSERT_OK(_test_ioctl_destroy(iommufd, vioas.ioas_id));
+	ASSERT_OK(close(group));
+	ASSERT_OK(close(iommufd));
+}
+
+/*
+ * A group whose compat IOAS userspace destroyed cannot open its devices
+ * (ENODEV), and one given an IOAS of the user's choice attaches there.
+ */
+TEST_F_TIMEOUT(vfio_edu, group_iommufd_picked_ioas, VFIO_TIMEOUT)
+{
+	struct iommu_vfio_ioas vioas = {
+		.size = sizeof(vioas),
+		.op = IOMMU_VFIO_IOAS_GET,
+	};
+	char cdev[PATH_MAX];
+	int iommufd, group, fd;
+	char *src, *dst;
+	__u32 mine;
+
+	bind_vfio(_metadata, self->solo.bdf, cdev);
+	src = alloc_pages(_metadata, 2);
+	dst = src + page_size;
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	group = open_group(_metadata, self->solo.bdf);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(ioctl(iommufd, IOMMU_VFIO_IOAS, &vioas));
+	ASSERT_OK(_test_ioctl_destroy(iommufd, vioas.ioas_id));
+	EXPECT_ERRNO(ENODEV, ioctl(iommufd, IOMMU_VFIO_IOAS, &vioas));
+	EXPECT_ERRNO(ENODEV, ioctl(group, VFIO_GROUP_GET_DEVICE_FD,
+				   self->solo.bdf));
+
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &mine));
+	vioas.op = IOMMU_VFIO_IOAS_SET;
+	vioas.ioas_id = mine;
+	ASSERT_OK(ioctl(iommufd, IOMMU_VFIO_IOAS, &vioas));
+	ASSERT_OK(ioctl(iommufd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
+	map_fixed(_metadata, iommufd, mine, src, page_size, IOVA_SRC);
+	map_fixed(_metadata, iommufd, mine, dst, page_size, IOVA_DST);
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->solo.bdf);
+	ASSERT_LE(0, fd);
+	container_round_trip(_metadata, fd, src, dst, 22);
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, mine));
+	ASSERT_OK(close(fd));
+	ASSERT_OK(close(group));
+	ASSERT_OK(close(iommufd));
+}
+
+/* The next edu after skip, in BDF order, alone in its group; 0 or -1. */
+static int edu_find_other(const char *skip, char *bdf, size_t size)
+{
+	struct dirent **names;
+	int others, i, n;
+	int rc = -1;
+
+	n = scandir(PCI_DEVICES, &names, NULL, alphasort);
+	if (n < 0)
+		return -1;
+	for (i = 0; i != n; i++) {
+		const char *name = names[i]->d_name;
+
+		if (rc && name[0] != '.' && strcmp(name, skip) &&
+		    pci_is_edu(name) && strlen(name) < size &&
+		    pci_group_find(name, NULL, NULL, 0, &others) == 0 &&
+		    !others) {
+			strcpy(bdf, name);
+			rc = 0;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/*
+ * Two groups in one /dev/vfio/vfio container, each device DMAing through
+ * the same mappings; the container closed before the devices; and nothing
+ * left pinned or charged to the process once all is closed. Whatever
+ * serves /dev/vfio/vfio charges the process's locked_vm, as type1 does.
+ */
+TEST_F_TIMEOUT(vfio_edu, container_two_groups_close_order, VFIO_TIMEOUT)
+{
+	struct pci_binding other = {};
+	char cdev[PATH_MAX], bdf2[PCI_BDF_SIZE];
+	int container, group1, group2, fd1, fd2;
+	long lck_before, lck_mapped;
+	struct edu edu1, edu2;
+	char *src, *dst;
+
+	if (edu_find_other(self->solo.bdf, bdf2, sizeof(bdf2)))
+		VM_SKIP(return, "no second edu alone in its IOMMU group");
+	ASSERT_OK(pci_binding_save(&other, bdf2));
+	bind_vfio(_metadata, self->solo.bdf, cdev);
+	bind_vfio(_metadata, bdf2, cdev);
+	src = alloc_pages(_metadata, 2);
+	dst = src + page_size;
+	lck_before = vm_lck_kb();
+	ASSERT_LE(0, lck_before);
+
+	container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, container);
+	TH_LOG("/dev/vfio/vfio is served by %s",
+	       container_is_iommufd(container) ? "iommufd" : "VFIO type1");
+	group1 = open_group(_metadata, self->solo.bdf);
+	group2 = open_group(_metadata, bdf2);
+	ASSERT_OK(ioctl(group1, VFIO_GROUP_SET_CONTAINER, &container));
+	ASSERT_OK(ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	ASSERT_OK(ioctl(group2, VFIO_GROUP_SET_CONTAINER, &container));
+	container_map(_metadata, container, src, 2 * page_size, IOVA_SRC);
+	/* Both pages are pinned once a device translates through them. */
+	fd1 = ioctl(group1, VFIO_GROUP_GET_DEVICE_FD, self->solo.bdf);
+	ASSERT_LE(0, fd1);
+	fd2 = ioctl(group2, VFIO_GROUP_GET_DEVICE_FD, bdf2);
+	ASSERT_LE(0, fd2);
+	lck_mapped = vm_lck_kb();
+	ASSERT_EQ(lck_before + 2 * page_size / 1024, lck_mapped);
+
+	/* The second page of the one mapping is the destination. */
+	ASSERT_OK(edu_init(&edu1, fd1));
+	ASSERT_OK(edu_init(&edu2, fd2));
+	fill(src, 23);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &edu1, IOVA_SRC);
+	to_ram(_metadata, &edu1, IOVA_SRC + page_size);
+	ASSERT_TRUE(holds(dst, 23));
+	fill(src, 24);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &edu2, IOVA_SRC);
+	to_ram(_metadata, &edu2, IOVA_SRC + page_size);
+	ASSERT_TRUE(holds(dst, 24));
+
+	/* The container goes first; the groups and devices keep it. */
+	ASSERT_OK(close(container));
+	fill(src, 25);
+	to_device(_metadata, &edu2, IOVA_SRC);
+	to_ram(_metadata, &edu2, IOVA_SRC + page_size);
+	ASSERT_TRUE(holds(dst, 25));
+	ASSERT_OK(close(fd1));
+	ASSERT_OK(close(group1));
+	ASSERT_EQ(lck_mapped, vm_lck_kb());
+	ASSERT_OK(close(fd2));
+	ASSERT_OK(close(group2));
+	/* The last user of the container took its mappings and charge. */
+	ASSERT_EQ(lck_before, vm_lck_kb());
+	EXPECT_EQ(0, pci_binding_restore(&other));
+}
+
+/*
+ * A group with a device on a kernel DMA driver cannot join a container,
+ * whichever serves it: not viable, and SET_CONTAINER fails with EPERM.
+ * Joining a /dev/iommu file, the kernel log names the driver.
+ */
+TEST_F_TIMEOUT(vfio_edu, group_container_kernel_driver, VFIO_TIMEOUT)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	const char *edu = self->shared.bdf;
+	const char *rng = self->rng.bdf;
+	int container, iommufd, group;
+	char cdev[PATH_MAX];
+	char line[512];
+	int kmsg;
+
+	if (!edu[0])
+		VM_SKIP(return, "no edu that shares its group with a virtio-rng");
+	if (strcmp(self->rng.driver, "virtio-pci"))
+		VM_SKIP(return, "%s is not bound to virtio-pci", rng);
+	bind_vfio(_metadata, edu, cdev);
+	container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, container);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	kmsg = kmsg_open();
+	ASSERT_LE(0, kmsg);
+	group = open_group(_metadata, edu);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_EQ(0, status.flags & VFIO_GROUP_FLAGS_VIABLE);
+
+	EXPECT_ERRNO(EPERM, ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
+	EXPECT_ERRNO(EPERM, ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(kmsg_wait(kmsg, "cannot join a container", rng, 2000, line,
+			    sizeof(line)));
+	TH_LOG("kernel: %s", line);
+	ASSERT_NE(NULL, strstr(line, "virtio-pci"));
+
+	/* Without the driver the group joins, and the driver cannot come. */
+	ASSERT_OK(pci_unbind(rng));
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	ASSERT_OK(close(group));
+	ASSERT_OK(pci_bind(rng, "virtio-pci"));
+	ASSERT_EQ(1, pci_has_driver(rng, "virtio-pci"));
+}
+
+/*
  * An emulated VFIO device: an mdev of the mtty sample driver. It does no
  * DMA of its own, so its cdev binds it as an iommufd access, which reads
  * and writes the IOAS it is attached to (and only an IOAS).
