@@ -1826,4 +1826,48 @@ TEST_F_TIMEOUT(vfio_mdev, bind_as_access, VFIO_TIMEOUT)
 	ASSERT_OK(close(fd));
 }
 
+/*
+ * The mdev through its group, joined to a /dev/iommu file: opening it
+ * binds it as an access attached to the compat IOAS, which therefore
+ * cannot be destroyed until the device is closed.
+ */
+TEST_F_TIMEOUT(vfio_mdev, group_iommufd_container, VFIO_TIMEOUT)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	struct iommu_vfio_ioas vioas = {
+		.size = sizeof(vioas),
+		.op = IOMMU_VFIO_IOAS_GET,
+	};
+	int iommufd, group, fd, cdev_fd;
+	char path[64];
+	char name[32];
+
+	ASSERT_OK(sysfs_link_name(MDEV_DEVICES "/" MTTY_UUID "/iommu_group",
+				  name, sizeof(name)));
+	snprintf(path, sizeof(path), "/dev/vfio/%s", name);
+	group = open(path, O_RDWR);
+	ASSERT_LE(0, group);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(ioctl(iommufd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	ASSERT_OK(ioctl(iommufd, IOMMU_VFIO_IOAS, &vioas));
+
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, MTTY_UUID);
+	ASSERT_LE(0, fd);
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_TRUE(info.flags & VFIO_DEVICE_FLAGS_PCI);
+	/* The access holds the compat IOAS. */
+	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, vioas.ioas_id));
+	/* And its cdev cannot bind while the group has it open. */
+	cdev_fd = open(self->cdev, O_RDWR);
+	ASSERT_LE(0, cdev_fd);
+	EXPECT_ERRNO(EBUSY, vfio_device_bind_iommufd(cdev_fd, iommufd, NULL));
+	ASSERT_OK(close(cdev_fd));
+	ASSERT_OK(close(fd));
+	ASSERT_OK(_test_ioctl_destroy(iommufd, vioas.ioas_id));
+	ASSERT_OK(close(group));
+	ASSERT_OK(close(iommufd));
+}
+
 TEST_HARNESS_MAIN
