@@ -1705,6 +1705,52 @@ TEST_F_TIMEOUT(vfio_edu, group_container_kernel_driver, VFIO_TIMEOUT)
 }
 
 /*
+ * Hot reset through a group joined to /dev/iommu: the group file is the
+ * proof of ownership, as with type1, and the affected devices are listed
+ * by group, not by device ID (that is for cdev-bound devices).
+ */
+TEST_F_TIMEOUT(vfio_edu, group_iommufd_hot_reset, VFIO_TIMEOUT)
+{
+	struct reset_info info;
+	int iommufd, group, fd;
+	char cdev[PATH_MAX];
+	struct edu edu;
+	unsigned int i;
+	int rc;
+
+	if (!self->shared.bdf[0])
+		VM_SKIP(return, "no edu that shares its group with a virtio-rng");
+	ASSERT_OK(pci_unbind(self->rng.bdf));
+	bind_vfio(_metadata, self->shared.bdf, cdev);
+	ASSERT_OK(pci_bind_vfio(self->rng.bdf));
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	group = open_group(_metadata, self->shared.bdf);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(ioctl(iommufd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->shared.bdf);
+	ASSERT_LE(0, fd);
+
+	rc = hot_reset_info(fd, &info);
+	if (rc && errno == ENODEV)
+		VM_SKIP(return, "%s cannot be reset by slot or bus",
+			self->shared.bdf);
+	ASSERT_OK(rc);
+	ASSERT_EQ(0, info.hdr.flags);
+	ASSERT_EQ(2, info.hdr.count);
+	for (i = 0; i != 2; i++)
+		ASSERT_EQ(pci_iommu_group(self->shared.bdf),
+			  (int)info.devices[i].group_id);
+	/* The group file proves ownership; an empty list does not. */
+	EXPECT_ERRNO(EINVAL, hot_reset(fd, 0, -1));
+	ASSERT_OK(hot_reset(fd, 1, group));
+	ASSERT_OK(edu_init(&edu, fd));
+	ASSERT_OK(close(fd));
+	ASSERT_OK(close(group));
+	ASSERT_OK(close(iommufd));
+}
+
+/*
  * An emulated VFIO device: an mdev of the mtty sample driver. It does no
  * DMA of its own, so its cdev binds it as an iommufd access, which reads
  * and writes the IOAS it is attached to (and only an IOAS).
