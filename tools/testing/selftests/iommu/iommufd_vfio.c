@@ -45,6 +45,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
+#include <linux/kvm.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -1746,6 +1747,82 @@ TEST_F_TIMEOUT(vfio_edu, group_iommufd_hot_reset, VFIO_TIMEOUT)
 	ASSERT_OK(hot_reset(fd, 1, group));
 	ASSERT_OK(edu_init(&edu, fd));
 	ASSERT_OK(close(fd));
+	ASSERT_OK(close(group));
+	ASSERT_OK(close(iommufd));
+}
+
+/* A KVM VM with a VFIO pseudo device, for KVM_DEV_VFIO_GROUP_*. */
+static int kvm_vfio_device(struct __test_metadata *_metadata, int *vm)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+	int kvm;
+
+	kvm = open("/dev/kvm", O_RDWR);
+	if (kvm < 0)
+		return -1;
+	*vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	ASSERT_LE(0, *vm);
+	ASSERT_OK(close(kvm));
+	ASSERT_OK(ioctl(*vm, KVM_CREATE_DEVICE, &cd));
+	return cd.fd;
+}
+
+static int kvm_vfio_group(int kvm_dev, __u64 op, int group)
+{
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_GROUP,
+		.attr = op,
+		.addr = (uintptr_t)&group,
+	};
+
+	return ioctl(kvm_dev, KVM_SET_DEVICE_ATTR, &attr);
+}
+
+/*
+ * KVM's group association, as QEMU 7.2 makes it, for a group joined to
+ * an iommufd context: the group is added before and after its device is
+ * opened, and removed; the device works throughout.
+ */
+TEST_F_TIMEOUT(vfio_edu, group_iommufd_kvm, VFIO_TIMEOUT)
+{
+	int iommufd, group, fd, vm, kvm_dev;
+	char cdev[PATH_MAX];
+	char *src, *dst;
+	struct edu edu;
+
+	kvm_dev = kvm_vfio_device(_metadata, &vm);
+	if (kvm_dev < 0)
+		VM_SKIP(return, "no /dev/kvm: %s", strerror(errno));
+	bind_vfio(_metadata, self->solo.bdf, cdev);
+	src = alloc_pages(_metadata, 2);
+	dst = src + page_size;
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	group = open_group(_metadata, self->solo.bdf);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(ioctl(iommufd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	ASSERT_OK(kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_ADD, group));
+	/* Once only. */
+	EXPECT_ERRNO(EEXIST, kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_ADD,
+					    group));
+	/* Not a group file. */
+	EXPECT_ERRNO(EINVAL, kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_ADD,
+					    iommufd));
+	container_map(_metadata, iommufd, src, 2 * page_size, IOVA_SRC);
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->solo.bdf);
+	ASSERT_LE(0, fd);
+	ASSERT_OK(edu_init(&edu, fd));
+	fill(src, 26);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &edu, IOVA_SRC);
+	to_ram(_metadata, &edu, IOVA_SRC + page_size);
+	ASSERT_TRUE(holds(dst, 26));
+	ASSERT_OK(kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_DEL, group));
+	ASSERT_OK(close(fd));
+	ASSERT_OK(kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_ADD, group));
+	/* The VM goes first; then the group, which it held. */
+	ASSERT_OK(close(kvm_dev));
+	ASSERT_OK(close(vm));
 	ASSERT_OK(close(group));
 	ASSERT_OK(close(iommufd));
 }
