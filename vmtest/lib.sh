@@ -246,6 +246,11 @@ boot_vm() {
 	# Two edu devices on the root bus, each its own IOMMU group, and a
 	# conventional PCI bridge whose edu and virtio-rng share one group
 	# (devices behind a PCIe-to-PCI bridge alias to the bridge).
+	# Two virtio-net NICs on the root bus, each its own IOMMU group,
+	# joined by a hub so that what one sends the other receives: DPDK's
+	# testpmd forwards between them (vfio_dpdk_testpmd). Their DMA goes
+	# through the IOMMU only as modern devices with iommu_platform, and
+	# only with intel-iommu before them on the command line.
 	# printk.devkmsg=on: the guest logs the output of tests it runs at
 	# the same time through /dev/kmsg, which otherwise drops most lines.
 	# shellcheck disable=SC2086
@@ -257,6 +262,9 @@ boot_vm() {
 		-device pcie-pci-bridge,id=br0 \
 		-device edu,id=edu2,bus=br0,addr=1 \
 		-device virtio-rng-pci,id=rng0,bus=br0,addr=2 \
+		-netdev hubport,id=net0,hubid=0 -netdev hubport,id=net1,hubid=0 \
+		-device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on \
+		-device virtio-net-pci,netdev=net1,disable-legacy=on,iommu_platform=on \
 		-kernel "$obj/arch/x86/boot/bzImage" \
 		-initrd "$obj/initramfs.cpio" \
 		-append "console=ttyS0 intel_iommu=on panic=-1 printk.devkmsg=on hugepagesz=2M hugepages=64 iommufd_mode=$mode ${IOMMUFD_CMDLINE:-}"
