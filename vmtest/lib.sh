@@ -24,6 +24,14 @@ die() {
 	exit 1
 }
 
+# The unmodified Debian clients of the legacy VFIO API that run in the
+# guest: QEMU (vfio_qemu_nested), with its TCG accelerator module and the
+# firmware it loads for a PC with -kernel.
+QEMU_BIN=/usr/bin/qemu-system-x86_64
+QEMU_FILES="/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
+/usr/share/qemu/qboot.rom /usr/share/qemu/linuxboot_dma.bin
+/usr/share/qemu/kvmvapic.bin"
+
 # Debian packages the harness needs, and one command that shows each is
 # installed (a package name alone for those without a command).
 DEPS="linux-source-6.1:$TARBALL gcc:gcc make:make bc:bc bison:bison
@@ -134,9 +142,11 @@ configure_kernel() {
 	echo "$key" >"$obj/.config-key"
 }
 
-# Build bzImage with a running count of compiled objects.
+# Build bzImage and the modules with a running count of compiled
+# objects. $1: config name; $2: make targets, when not those.
 build_kernel() {
 	local name=$1 obj=$BUILD/obj-$1 logf=$BUILD/obj-$1/build.log
+	local targets=${2:-bzImage modules}
 	local prev start
 	prev=$(cat "$obj/.objects" 2>/dev/null || echo "about 1800")
 	start=$(date +%s)
@@ -147,7 +157,7 @@ build_kernel() {
 	export CCACHE_BASEDIR=$BUILD
 	ccache -M 5G >/dev/null 2>&1 || true
 	(
-		make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" bzImage modules >"$logf" 2>&1
+		make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" $targets >"$logf" 2>&1
 		echo $? >"$obj/.rc"
 	) &
 	local pid=$! n ticks=0
@@ -183,6 +193,34 @@ build_guest_programs() {
 	gcc -O2 -Wall -Werror -static -isystem "$obj/usr/include" \
 		-o "$obj/guest/iommufd_demo" "$VMTEST/guest/iommufd_demo.c" ||
 		die "demo build failed"
+	# The nested guest of vfio_qemu_nested: its own small kernel and an
+	# initramfs that holds nothing but its init, the edu program.
+	gcc -O2 -s -Wall -Werror -static -o "$obj/guest/edu_nested" \
+		"$VMTEST/guest/edu_nested.c" || die "edu_nested build failed"
+	rm -rf "$obj/guest/nested-root"
+	mkdir -p "$obj/guest/nested-root"
+	cp "$obj/guest/edu_nested" "$obj/guest/nested-root/init"
+	(cd "$obj/guest/nested-root" && find . | cpio -o -H newc --quiet \
+		>"$obj/guest/nested-initramfs.cpio")
+}
+
+# Copy files into the initramfs at $1, at the paths they have here, with
+# the shared libraries each of them loads.
+copy_with_libs() {
+	local root=$1 f lib
+	shift
+	for f in "$@"; do
+		[ -e "$f" ] || die "$f is missing"
+		mkdir -p "$root${f%/*}"
+		cp -L "$f" "$root$f"
+		case "$f" in *.bin) continue ;; esac
+		for lib in $(ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+					   $1 ~ /^\// { print $1 }'); do
+			[ -e "$root$lib" ] && continue
+			mkdir -p "$root${lib%/*}"
+			cp -L "$lib" "$root$lib"
+		done
+	done
 }
 
 # Pack busybox, the init script and the test programs into an initramfs.
@@ -208,6 +246,17 @@ build_initramfs() {
 	if [ -f "$obj/samples/vfio-mdev/mtty.ko" ]; then
 		cp "$obj/samples/vfio-mdev/mtty.ko" "$root/lib/modules/"
 	fi
+	# The legacy VFIO clients and the nested guest of vfio_qemu_nested,
+	# the tests that run them and their shell helpers.
+	copy_with_libs "$root" $QEMU_BIN $QEMU_FILES
+	mkdir -p "$root/nested" "$root/usr/lib/iommufd"
+	cp "$BUILD/obj-nested/arch/x86/boot/bzImage" "$root/nested/"
+	cp "$obj/guest/nested-initramfs.cpio" "$root/nested/initramfs.cpio"
+	cp "$VMTEST/guest/vfio_client.sh" "$root/usr/lib/iommufd/"
+	for t in vfio_qemu_nested; do
+		cp "$VMTEST/guest/$t.sh" "$root/tests/$t"
+		chmod 755 "$root/tests/$t"
+	done
 	# Uncompressed: the debug kernel under TCG takes seconds to gunzip.
 	(cd "$root" && find . | cpio -o -H newc --quiet >"$obj/initramfs.cpio")
 }
@@ -221,6 +270,8 @@ build_debug_vm() {
 	prepare_tree
 	configure_kernel debug base.config debug.config iommufd.config vfio-iommufd.config
 	build_kernel debug
+	configure_kernel nested nested.config
+	build_kernel nested bzImage
 	build_guest_programs debug
 	build_initramfs debug
 }
