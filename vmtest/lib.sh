@@ -25,12 +25,17 @@ die() {
 }
 
 # The unmodified Debian clients of the legacy VFIO API that run in the
-# guest: QEMU (vfio_qemu_nested), with its TCG accelerator module and the
-# firmware it loads for a PC with -kernel.
+# guest (vfio_qemu_nested, vfio_dpdk_testpmd): QEMU, with its TCG
+# accelerator module and the firmware it loads for a PC with -kernel,
+# and DPDK's testpmd with the only drivers it needs (EAL would load every
+# one of its plugin directory; the guest has no such directory).
 QEMU_BIN=/usr/bin/qemu-system-x86_64
 QEMU_FILES="/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so
 /usr/share/qemu/qboot.rom /usr/share/qemu/linuxboot_dma.bin
 /usr/share/qemu/kvmvapic.bin"
+DPDK_LIB=/usr/lib/x86_64-linux-gnu
+DPDK_FILES="/usr/bin/dpdk-testpmd $DPDK_LIB/librte_net_virtio.so.23
+$DPDK_LIB/librte_mempool_ring.so.23"
 
 # Debian packages the harness needs, and one command that shows each is
 # installed (a package name alone for those without a command).
@@ -38,7 +43,8 @@ DEPS="linux-source-6.1:$TARBALL gcc:gcc make:make bc:bc bison:bison
 flex:flex libelf-dev:/usr/include/libelf.h libssl-dev:/usr/include/openssl/ssl.h
 libc6-dev:/usr/include/stdio.h qemu-system-x86:qemu-system-x86_64
 busybox-static:/bin/busybox ccache:ccache sparse:sparse cpio:cpio rsync:rsync
-xz-utils:xz perl:perl python3:python3 kmod:depmod libcap-dev:/usr/include/sys/capability.h"
+xz-utils:xz perl:perl python3:python3 kmod:depmod libcap-dev:/usr/include/sys/capability.h
+dpdk-dev:dpdk-testpmd librte-net-virtio23:$DPDK_LIB/librte_net_virtio.so.23"
 
 ensure_deps() {
 	local missing="" pkg probe
@@ -248,12 +254,12 @@ build_initramfs() {
 	fi
 	# The legacy VFIO clients and the nested guest of vfio_qemu_nested,
 	# the tests that run them and their shell helpers.
-	copy_with_libs "$root" $QEMU_BIN $QEMU_FILES
+	copy_with_libs "$root" $QEMU_BIN $QEMU_FILES $DPDK_FILES
 	mkdir -p "$root/nested" "$root/usr/lib/iommufd"
 	cp "$BUILD/obj-nested/arch/x86/boot/bzImage" "$root/nested/"
 	cp "$obj/guest/nested-initramfs.cpio" "$root/nested/initramfs.cpio"
 	cp "$VMTEST/guest/vfio_client.sh" "$root/usr/lib/iommufd/"
-	for t in vfio_qemu_nested; do
+	for t in vfio_qemu_nested vfio_dpdk_testpmd; do
 		cp "$VMTEST/guest/$t.sh" "$root/tests/$t"
 		chmod 755 "$root/tests/$t"
 	done
