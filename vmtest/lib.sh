@@ -253,7 +253,10 @@ build_initramfs() {
 		cp "$obj/samples/vfio-mdev/mtty.ko" "$root/lib/modules/"
 	fi
 	# The legacy VFIO clients and the nested guest of vfio_qemu_nested,
-	# the tests that run them and their shell helpers.
+	# the tests that run them and their shell helpers. Every VM carries
+	# the same nested kernel.
+	configure_kernel nested nested.config
+	build_kernel nested bzImage
 	copy_with_libs "$root" $QEMU_BIN $QEMU_FILES $DPDK_FILES
 	mkdir -p "$root/nested" "$root/usr/lib/iommufd"
 	cp "$BUILD/obj-nested/arch/x86/boot/bzImage" "$root/nested/"
@@ -276,8 +279,6 @@ build_debug_vm() {
 	prepare_tree
 	configure_kernel debug base.config debug.config iommufd.config vfio-iommufd.config
 	build_kernel debug
-	configure_kernel nested nested.config
-	build_kernel nested bzImage
 	build_guest_programs debug
 	build_initramfs debug
 }
