@@ -236,4 +236,25 @@ enum {
 	MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION = 1U << 31,
 };
 
+/*
+ * Ours, not upstream's (upstream's device flags count up from bit 0): mock
+ * devices made with MOCK_FLAGS_DEVICE_SHARED_GROUP all join one IOMMU
+ * group, and each reports one reserved region of MOCK_SHARED_RESV_LENGTH
+ * bytes at MOCK_SHARED_RESV_START + (n % MOCK_SHARED_RESV_SLOTS) *
+ * MOCK_SHARED_RESV_STRIDE, n being the number in its device name. That is
+ * a group whose devices reserve different IOVA, as two PCI functions with
+ * RMRRs of their own behind one bridge do; the regions lie inside the mock
+ * aperture.
+ */
+enum {
+	MOCK_FLAGS_DEVICE_SHARED_GROUP = 1U << 30,
+};
+
+enum {
+	MOCK_SHARED_RESV_START = 1UL << 30,
+	MOCK_SHARED_RESV_STRIDE = 1UL << 20,
+	MOCK_SHARED_RESV_LENGTH = 1UL << 18,
+	MOCK_SHARED_RESV_SLOTS = 512,
+};
+
 #endif

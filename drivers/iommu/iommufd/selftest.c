@@ -41,6 +41,10 @@ static struct bus_type iommufd_mock_bus = {
 static struct iommu_device mock_iommu;
 static DEFINE_IDA(mock_dev_ida);
 
+/* The group of every MOCK_FLAGS_DEVICE_SHARED_GROUP device; see below. */
+static DEFINE_MUTEX(mock_shared_group_lock);
+static struct iommu_group *mock_shared_group; /* protected by the lock */
+
 /**
  * struct mock_domain - a domain of the mock IOMMU
  * @domain: the generic domain
@@ -215,6 +219,49 @@ static void *mock_hw_info(struct device *dev, u32 *length, u32 *type)
 	return data ?: ERR_PTR(-ENOMEM);
 }
 
+/*
+ * Devices made with MOCK_FLAGS_DEVICE_SHARED_GROUP share one group, which
+ * lives from its first device until iommufd_test_exit(): a group whose
+ * devices come and go while it stays, as a PCI bridge's do.
+ */
+static struct iommu_group *mock_device_group(struct device *dev)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct iommu_group *group;
+
+	if (!(mdev->flags & MOCK_FLAGS_DEVICE_SHARED_GROUP))
+		return generic_device_group(dev);
+
+	mutex_lock(&mock_shared_group_lock);
+	if (!mock_shared_group) {
+		group = iommu_group_alloc();
+		if (IS_ERR(group))
+			goto out_unlock;
+		mock_shared_group = group;
+	}
+	group = iommu_group_ref_get(mock_shared_group);
+out_unlock:
+	mutex_unlock(&mock_shared_group_lock);
+	return group;
+}
+
+/* A shared-group device's own region; see MOCK_FLAGS_DEVICE_SHARED_GROUP. */
+static void mock_get_resv_regions(struct device *dev, struct list_head *head)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct iommu_resv_region *region;
+
+	if (!(mdev->flags & MOCK_FLAGS_DEVICE_SHARED_GROUP))
+		return;
+	region = iommu_alloc_resv_region(MOCK_SHARED_RESV_START +
+					 (mdev->id % MOCK_SHARED_RESV_SLOTS) *
+					 MOCK_SHARED_RESV_STRIDE,
+					 MOCK_SHARED_RESV_LENGTH, 0,
+					 IOMMU_RESV_RESERVED, GFP_KERNEL);
+	if (region)
+		list_add_tail(&region->list, head);
+}
+
 static struct iommu_device *mock_probe_device(struct device *dev)
 {
 	if (dev->bus != &iommufd_mock_bus)
@@ -234,7 +281,8 @@ static const struct iommu_ops mock_ops = {
 	.hw_info = mock_hw_info,
 	.domain_alloc = mock_domain_alloc,
 	.probe_device = mock_probe_device,
-	.device_group = generic_device_group,
+	.device_group = mock_device_group,
+	.get_resv_regions = mock_get_resv_regions,
 	.def_domain_type = mock_def_domain_type,
 	.default_domain_ops = &(const struct iommu_domain_ops) {
 		.attach_dev = mock_domain_attach_dev,
@@ -329,7 +377,8 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS)
 		dev_flags = cmd->mock_domain_flags.dev_flags;
 	if (dev_flags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID |
-			  MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION))
+			  MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION |
+			  MOCK_FLAGS_DEVICE_SHARED_GROUP))
 		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
 					 "mock device flags 0x%x are not supported",
 					 dev_flags);
@@ -1088,6 +1137,8 @@ int iommufd_test_init(void)
  */
 void iommufd_test_exit(void)
 {
+	if (mock_shared_group)
+		iommu_group_put(mock_shared_group);
 	iommu_device_sysfs_remove(&mock_iommu);
 	bus_unregister(&iommufd_mock_bus);
 }
