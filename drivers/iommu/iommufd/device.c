@@ -349,15 +349,15 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 	/*
 	 * The domain translates for every device of the group, attached or
 	 * not, so the group's reserved IOVA is reserved in the IOAS for as
-	 * long as the group is on one of its HWPTs.
+	 * long as the group is on one of its HWPTs. A sibling joining the
+	 * group's HWPT may have come into the group after that (hotplug):
+	 * its regions are added then, and a conflict fails its attach.
 	 */
 	reserve = !old || old->ioas != hwpt->ioas;
-	if (reserve) {
-		rc = iopt_reserve_group_regions(&hwpt->ioas->iopt,
-						igroup->group, igroup);
-		if (rc)
-			return rc;
-	}
+	rc = iopt_reserve_group_regions(&hwpt->ioas->iopt, igroup->group,
+					igroup);
+	if (rc)
+		return rc;
 
 	if (!old)
 		rc = iommu_attach_group(hwpt->domain, igroup->group);

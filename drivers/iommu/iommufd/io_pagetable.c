@@ -1258,6 +1258,21 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
 	up_write(&iopt->iova_rwsem);
 }
 
+/* Whether @owner already reserves exactly [@start, @last]. */
+static bool iopt_owner_reserves(struct io_pagetable *iopt, unsigned long start,
+				unsigned long last, void *owner)
+{
+	struct iopt_reserved *reserved;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	list_for_each_entry(reserved, &iopt->reservations, node)
+		if (reserved->owner == owner && reserved->start == start &&
+		    reserved->last == last)
+			return true;
+	return false;
+}
+
 /**
  * iopt_reserve_group_regions() - reserve the IOVA an IOMMU group claims
  * @iopt: the table
@@ -1271,13 +1286,18 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner)
  * is reserved. Regions the driver marks relaxable (direct mappings only a
  * kernel driver needs) are left out, as for VFIO's type1.
  *
+ * Calling it again for a group @owner already reserved for adds only what
+ * is new, e.g. the regions of a device that joined the group since, so
+ * that repeated calls do not pile up reservations.
+ *
  * Return: 0; -EADDRINUSE if the IOAS maps or allows IOVA in such a region
- * (nothing is reserved then); -ENOMEM.
+ * (nothing is added then, what @owner reserved before stays); -ENOMEM.
  */
 int iopt_reserve_group_regions(struct io_pagetable *iopt,
 			       struct iommu_group *group, void *owner)
 {
 	struct iommu_resv_region *resv, *next;
+	struct iopt_reserved *reserved;
 	LIST_HEAD(regions);
 	int rc;
 
@@ -1285,16 +1305,26 @@ int iopt_reserve_group_regions(struct io_pagetable *iopt,
 	if (rc)
 		goto out_free;
 	down_write(&iopt->iova_rwsem);
+	/*
+	 * Reserved under the list's address first, so that a failure takes
+	 * back only what this call added; then handed over to @owner.
+	 */
 	list_for_each_entry(resv, &regions, list) {
-		if (resv->type == IOMMU_RESV_DIRECT_RELAXABLE || !resv->length)
+		unsigned long last = resv->start + resv->length - 1;
+
+		if (resv->type == IOMMU_RESV_DIRECT_RELAXABLE || !resv->length ||
+		    iopt_owner_reserves(iopt, resv->start, last, owner))
 			continue;
-		rc = iopt_reserve_iova(iopt, resv->start,
-				       resv->start + resv->length - 1, owner);
+		rc = iopt_reserve_iova(iopt, resv->start, last, &regions);
 		if (rc) {
-			__iopt_remove_reserved_iova(iopt, owner);
+			__iopt_remove_reserved_iova(iopt, &regions);
 			break;
 		}
 	}
+	if (!rc)
+		list_for_each_entry(reserved, &iopt->reservations, node)
+			if (reserved->owner == &regions)
+				reserved->owner = owner;
 	up_write(&iopt->iova_rwsem);
 out_free:
 	/* The group's list is a copy made for us. */

@@ -356,4 +356,150 @@ TEST_F(reserved, destroy_with_reservations)
 					  psize));
 }
 
+/*
+ * Reserved regions of real devices: mock devices that share one IOMMU
+ * group, each reporting a region of its own (MOCK_FLAGS_DEVICE_SHARED_GROUP).
+ * The group's domain translates for all of them, so the IOAS must keep
+ * every region of the group reserved for as long as the group is on it.
+ */
+FIXTURE(group_reserved)
+{
+	int fd;
+	uint32_t ioas_id;
+	void *buf;
+};
+
+FIXTURE_SETUP(group_reserved)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+
+	self->fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_ALLOC, &alloc));
+	self->ioas_id = alloc.out_ioas_id;
+	self->buf = mmap(NULL, psize, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+}
+
+FIXTURE_TEARDOWN(group_reserved)
+{
+	munmap(self->buf, psize);
+	close(self->fd);
+}
+
+/*
+ * The holes IOMMU_IOAS_IOVA_RANGES leaves inside the mock aperture, in
+ * @holes (room for @max); returns how many, or -1.
+ */
+static int aperture_holes(int fd, uint32_t ioas_id,
+			  struct iommu_iova_range *holes, int max)
+{
+	struct iommu_iova_range ranges[16];
+	uint64_t next = MOCK_APERTURE_START;
+	uint32_t num = 16, i;
+	int n = 0;
+
+	if (_test_ioctl_iova_ranges(fd, ioas_id, ranges, &num, NULL))
+		return -1;
+	for (i = 0; i != num; i++) {
+		uint64_t start = ranges[i].start, last = ranges[i].last;
+
+		if (last < MOCK_APERTURE_START || start > MOCK_APERTURE_LAST)
+			continue;
+		if (start > next) {
+			if (n == max)
+				return -1;
+			holes[n].start = next;
+			holes[n++].last = start - 1;
+		}
+		if (last >= MOCK_APERTURE_LAST) {
+			next = (uint64_t)MOCK_APERTURE_LAST + 1;
+			break;
+		}
+		next = last + 1;
+	}
+	if (next <= MOCK_APERTURE_LAST) {
+		if (n == max)
+			return -1;
+		holes[n].start = next;
+		holes[n++].last = MOCK_APERTURE_LAST;
+	}
+	return n;
+}
+
+/* Is @hole one device's region, as iommufd_test.h places them? */
+static bool is_mock_region(const struct iommu_iova_range *hole)
+{
+	return hole->start >= MOCK_SHARED_RESV_START &&
+	       (hole->start - MOCK_SHARED_RESV_START) %
+			       MOCK_SHARED_RESV_STRIDE ==
+		       0 &&
+	       hole->last - hole->start + 1 == MOCK_SHARED_RESV_LENGTH;
+}
+
+/* One-page maps at the first and the last page of @hole are refused. */
+#define ASSERT_RESERVED(hole)                                                  \
+	({                                                                     \
+		struct iommu_iova_range __hole = (hole);                       \
+		uint64_t __iova = __hole.start;                                \
+		EXPECT_ERRNO(EINVAL, map_one(self->fd, self->ioas_id,          \
+					     self->buf, psize, &__iova, true)); \
+		__iova = __hole.last + 1 - psize;                              \
+		EXPECT_ERRNO(EINVAL, map_one(self->fd, self->ioas_id,          \
+					     self->buf, psize, &__iova, true)); \
+	})
+
+/* Two shared-group devices on the IOAS: their two regions, in IOVA order. */
+static int attach_two(int fd, uint32_t ioas_id, uint32_t *stdev,
+		      struct iommu_iova_range *regions)
+{
+	struct iommu_iova_range holes[4];
+
+	if (_test_cmd_mock_domain_flags(fd, ioas_id,
+					MOCK_FLAGS_DEVICE_SHARED_GROUP,
+					&stdev[0]))
+		return -1;
+	if (aperture_holes(fd, ioas_id, holes, 4) != 1 ||
+	    !is_mock_region(&holes[0]))
+		return -2;
+	regions[0] = holes[0];
+	if (_test_cmd_mock_domain_flags(fd, ioas_id,
+					MOCK_FLAGS_DEVICE_SHARED_GROUP,
+					&stdev[1]))
+		return -3;
+	/* The sibling's region is reserved too, the first one still. */
+	if (aperture_holes(fd, ioas_id, holes, 4) != 2 ||
+	    !is_mock_region(&holes[0]) || !is_mock_region(&holes[1]))
+		return -4;
+	if (holes[0].start != regions[0].start &&
+	    holes[1].start != regions[0].start)
+		return -5;
+	regions[0] = holes[0];
+	regions[1] = holes[1];
+	return 0;
+}
+
+/*
+ * A device that joins a group already on the IOAS (here hot-added to it,
+ * as the mock makes its devices) brings its own region: it is reserved
+ * when the device attaches, beside the group's.
+ */
+TEST_F(group_reserved, sibling_join_reserves)
+{
+	struct iommu_iova_range regions[2];
+	uint32_t stdev[2], other_ioas, third;
+
+	ASSERT_EQ(0, attach_two(self->fd, self->ioas_id, stdev, regions));
+	ASSERT_RESERVED(regions[0]);
+	ASSERT_RESERVED(regions[1]);
+
+	/* They do share a group: a third one cannot go to another IOAS. */
+	test_ioctl_ioas_alloc(&other_ioas);
+	EXPECT_ERRNO(EINVAL,
+		     _test_cmd_mock_domain_flags(self->fd, other_ioas,
+						 MOCK_FLAGS_DEVICE_SHARED_GROUP,
+						 &third));
+}
+
 TEST_HARNESS_MAIN
