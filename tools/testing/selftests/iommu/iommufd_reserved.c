@@ -502,4 +502,47 @@ TEST_F(group_reserved, sibling_join_reserves)
 						 &third));
 }
 
+/*
+ * A device that leaves while a sibling stays attached still translates
+ * through the group's domain (and its region stays the group's until the
+ * group leaves): nothing the group reserved may become mappable. Once the
+ * last device has gone, every region is free again.
+ */
+TEST_F(group_reserved, detach_keeps_group_reserved)
+{
+	struct iommu_iova_range regions[2], holes[4];
+	uint64_t iova;
+	int i, j, n;
+
+	for (i = 0; i != 2; i++) {
+		uint32_t stdev[2];
+
+		ASSERT_EQ(0, attach_two(self->fd, self->ioas_id, stdev,
+					regions));
+
+		/* The first made leaves first, then the second: both orders. */
+		test_ioctl_destroy(stdev[i]);
+		ASSERT_EQ(2, aperture_holes(self->fd, self->ioas_id, holes, 4));
+		ASSERT_EQ(regions[0].start, holes[0].start);
+		ASSERT_EQ(regions[1].start, holes[1].start);
+		ASSERT_RESERVED(regions[0]);
+		ASSERT_RESERVED(regions[1]);
+
+		test_ioctl_destroy(stdev[!i]);
+		n = aperture_holes(self->fd, self->ioas_id, holes, 4);
+		for (j = 0; j < n; j++)
+			TH_LOG("round %d: hole 0x%llx-0x%llx", i,
+			       (unsigned long long)holes[j].start,
+			       (unsigned long long)holes[j].last);
+		ASSERT_EQ(0, n);
+		iova = regions[0].start;
+		ASSERT_EQ(0, map_one(self->fd, self->ioas_id, self->buf, psize,
+				     &iova, true));
+		iova = regions[1].start;
+		ASSERT_EQ(0, map_one(self->fd, self->ioas_id, self->buf, psize,
+				     &iova, true));
+		test_ioctl_ioas_unmap_all(self->ioas_id, 2 * psize);
+	}
+}
+
 TEST_HARNESS_MAIN
