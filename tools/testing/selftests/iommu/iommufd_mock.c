@@ -34,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 
 #include "iommufd_utils.h"
 
@@ -752,6 +754,71 @@ TEST_F(mock_objects, private_file_page_stays_shared)
 	check_refs(buf, page_size, 0);
 	test_ioctl_destroy(stdev_id);
 	ASSERT_EQ(0, munmap(buf, page_size));
+}
+
+/*
+ * A device that only reads a writable shared mapping of a regular file
+ * gets the page cache pinned read-only. Pinned for writing, the pages
+ * would be write-faulted first: the filesystem's page_mkwrite runs
+ * (updating the file's mtime, reserving blocks) and the pages stay
+ * writable to the device behind the filesystem's back for as long as
+ * the pin lasts. The write pin that breaks copy-on-write is for private
+ * mappings only. ramfs shows it: its mappings use the generic page-cache
+ * operations, whose page_mkwrite updates the mtime, which is set into
+ * the past first, and it must still be there after the map.
+ */
+TEST_F(mock_objects, shared_file_pinned_read_only)
+{
+	const struct timespec past[2] = { { .tv_sec = 1000000000 },
+					  { .tv_sec = 1000000000 } };
+	char dir[] = "/tmp/iommufd_ramfs.XXXXXX";
+	__u64 iova = MOCK_APERTURE_START;
+	__u32 stdev_id, hwpt_id;
+	char path[64];
+	struct stat st;
+	char *buf;
+	int fd;
+
+	ASSERT_NE(NULL, mkdtemp(dir));
+	if (mount("iommufd_test", dir, "ramfs", 0, NULL)) {
+		int err = errno;
+
+		rmdir(dir);
+		VM_SKIP(return, "cannot mount a ramfs: %s", strerror(err));
+	}
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(page_size, write(fd, small_buf, page_size));
+	ASSERT_EQ(0, futimens(fd, past));
+	buf = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, buf,
+					  page_size, &iova,
+					  IOMMU_IOAS_MAP_READABLE |
+						  IOMMU_IOAS_MAP_FIXED_IOVA));
+	/* The page cache itself is mapped and pinned, not a copy. */
+	check_mock_map(hwpt_id, iova, page_size, buf);
+	check_refs(buf, page_size, 1);
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_EQ(past[1].tv_sec, st.st_mtim.tv_sec);
+	ASSERT_EQ(0, st.st_mtim.tv_nsec);
+
+	test_ioctl_ioas_unmap(self->ioas_id, iova, page_size);
+	check_refs(buf, page_size, 0);
+	test_ioctl_destroy(stdev_id);
+	/* A write through the mapping does update it: the oracle works. */
+	buf[0] ^= 1;
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_NE(past[1].tv_sec, st.st_mtim.tv_sec);
+
+	ASSERT_EQ(0, munmap(buf, page_size));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, unlink(path));
+	ASSERT_EQ(0, umount(dir));
+	ASSERT_EQ(0, rmdir(dir));
 }
 
 /*
