@@ -13,7 +13,7 @@ SRC=$BUILD/linux-source-6.1
 TARBALL=/usr/src/linux-source-6.1.tar.xz
 JOBS=$(nproc)
 # The kernel-tree paths this repository lays over the 6.1 source.
-OVERLAY_DIRS="drivers include tools Documentation"
+OVERLAY_DIRS="drivers include tools Documentation samples"
 
 log() {
 	printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*"
@@ -251,6 +251,10 @@ build_initramfs() {
 	mkdir -p "$root/lib/modules"
 	if [ -f "$obj/samples/vfio-mdev/mtty.ko" ]; then
 		cp "$obj/samples/vfio-mdev/mtty.ko" "$root/lib/modules/"
+	fi
+	# Our mpin mdev: an emulated device that pins IOVA on command.
+	if [ -f "$obj/samples/vfio-mdev/mpin.ko" ]; then
+		cp "$obj/samples/vfio-mdev/mpin.ko" "$root/lib/modules/"
 	fi
 	# The legacy VFIO clients and the nested guest of vfio_qemu_nested,
 	# the tests that run them and their shell helpers. Every VM carries

@@ -46,7 +46,7 @@ check_checkpatch_patches() {
 # are not rebuilt with other flags on every run.
 check_sparse_w1() {
 	local obj=$BUILD/obj-check out
-	local dirs="drivers/iommu/iommufd/ drivers/vfio/device_cdev.o drivers/vfio/iommufd.o"
+	local dirs="drivers/iommu/iommufd/ drivers/vfio/device_cdev.o drivers/vfio/iommufd.o samples/vfio-mdev/mpin.o"
 	configure_kernel check base.config debug.config iommufd.config vfio-iommufd.config
 	if [ ! -f "$obj/.prepared" ]; then
 		log "  preparing the sparse/W=1 tree (once)"
@@ -56,7 +56,7 @@ check_sparse_w1() {
 	fi
 	# Force every file of ours to be compiled and checked again.
 	find "$obj/drivers/iommu/iommufd" -name '*.o' -delete 2>/dev/null || true
-	rm -f "$obj/drivers/vfio/device_cdev.o" "$obj/drivers/vfio/iommufd.o"
+	rm -f "$obj/drivers/vfio/device_cdev.o" "$obj/drivers/vfio/iommufd.o samples/vfio-mdev/mpin.o"
 	out=$(make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" C=2 W=1 $dirs 2>&1 |
 		grep -E 'warning:|error:|[Ww]arning: ' || true)
 	if [ -z "$out" ]; then
@@ -69,7 +69,7 @@ check_sparse_w1() {
 
 check_kernel_doc() {
 	local files out
-	files=$(grep -E '^(include/.*|drivers/iommu/iommufd/.*|drivers/vfio/.*)\.(c|h)$' "$BUILD/.overlay-files")
+	files=$(grep -E '^(include/.*|drivers/iommu/iommufd/.*|drivers/vfio/.*|samples/vfio-mdev/.*)\.(c|h)$' "$BUILD/.overlay-files")
 	# shellcheck disable=SC2086
 	out=$(cd "$SRC" && perl scripts/kernel-doc -v -none $files 2>&1 |
 		grep -v ': info: Scanning doc for' || true)

@@ -1,0 +1,442 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mpin: a test-only emulated VFIO device that pins, unpins, reads and
+ * writes IOVA when userspace tells it to. See mpin.h for its interface.
+ *
+ * An emulated device does no DMA of its own: its driver pins the memory
+ * behind an IOVA (vfio_pin_pages()) and touches it with the CPU, or copies
+ * through VFIO (vfio_dma_rw()). Real drivers (vfio-ccw, the vGPU drivers)
+ * do so when their device's guest asks; mpin does so when its user asks,
+ * so that the tests of VFIO's two paths for emulated devices, the cdev
+ * bound to iommufd and the group in a type1 container, can reach them.
+ *
+ * What it pins it keeps in a list, and gives back when asked, when the
+ * IOVA space takes the range away (the dma_unmap() contract: a driver
+ * must let go of every pin inside the range before it returns), or when
+ * the device is closed.
+ */
+#include <linux/highmem.h>
+#include <linux/iommu.h>
+#include <linux/list.h>
+#include <linux/mdev.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/vfio.h>
+
+#include "mpin.h"
+
+#define MPIN_NAME "mpin"
+#define MPIN_MAX_DEVICES 4
+
+static_assert(MPIN_PROT_READ == IOMMU_READ);
+static_assert(MPIN_PROT_WRITE == IOMMU_WRITE);
+
+/**
+ * struct mpin_pin - one range pinned by MPIN_OP_PIN
+ * @node: entry in mpin_state::pins
+ * @iova: the IOVA it was pinned with, maybe unaligned
+ * @npage: pages pinned from the page holding @iova
+ */
+struct mpin_pin {
+	struct list_head node;
+	u64 iova;
+	int npage;
+};
+
+/**
+ * struct mpin_state - one mpin device
+ * @vdev: the VFIO device
+ * @lock: protects @pins, @npins, @unmapped and @last; held across a pin,
+ *        so that dma_unmap() sees either no pin or the pin in @pins
+ * @pins: struct mpin_pin, the ranges pinned
+ * @npins: entries in @pins
+ * @unmapped: ranges dma_unmap() unpinned since the device was opened
+ * @last: the last command, with its results
+ */
+struct mpin_state {
+	struct vfio_device vdev;
+	struct mutex lock; /* protects pins, npins, unmapped and last */
+	struct list_head pins;
+	unsigned int npins;
+	unsigned int unmapped;
+	struct mpin_cmd last;
+};
+
+/*
+ * The parent: a device of class "mpin", as the mdev core names the types
+ * of a parent after its class: mpin-1.
+ */
+static struct class *mpin_class;
+static struct device mpin_parent_dev;
+static struct mdev_parent mpin_parent;
+static atomic_t mpin_available = ATOMIC_INIT(MPIN_MAX_DEVICES);
+
+static struct mpin_state *to_mpin(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct mpin_state, vdev);
+}
+
+static void mpin_unpin(struct mpin_state *mpin, struct mpin_pin *pin)
+{
+	lockdep_assert_held(&mpin->lock);
+
+	vfio_unpin_pages(&mpin->vdev, pin->iova, pin->npage);
+	list_del(&pin->node);
+	mpin->npins--;
+	kfree(pin);
+}
+
+static int mpin_pin(struct mpin_state *mpin, struct mpin_cmd *cmd)
+{
+	size_t offset = offset_in_page(cmd->iova);
+	struct page **pages;
+	struct mpin_pin *pin;
+	void *va;
+	int ret;
+
+	lockdep_assert_held(&mpin->lock);
+
+	memset(cmd->data, 0, sizeof(cmd->data));
+	if (cmd->length > INT_MAX)
+		return -EINVAL;
+	/* Too many pages is vfio_pin_pages()'s to refuse, with E2BIG. */
+	pages = kcalloc(clamp_t(u64, cmd->length, 1,
+				VFIO_PIN_PAGES_MAX_ENTRIES),
+			sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	pin = kzalloc(sizeof(*pin), GFP_KERNEL);
+	if (!pin) {
+		ret = -ENOMEM;
+		goto out_free;
+	}
+
+	ret = vfio_pin_pages(&mpin->vdev, cmd->iova, cmd->length, cmd->prot,
+			     pages);
+	if (ret <= 0) {
+		kfree(pin);
+		goto out_free;
+	}
+	pin->iova = cmd->iova;
+	pin->npage = ret;
+	list_add_tail(&pin->node, &mpin->pins);
+	mpin->npins++;
+
+	/* What the CPU sees at the IOVA, through the page VFIO gave. */
+	va = kmap_local_page(pages[0]);
+	memcpy(cmd->data, va + offset,
+	       min_t(size_t, sizeof(cmd->data), PAGE_SIZE - offset));
+	kunmap_local(va);
+out_free:
+	kfree(pages);
+	return ret;
+}
+
+static int mpin_unpin_cmd(struct mpin_state *mpin, struct mpin_cmd *cmd)
+{
+	struct mpin_pin *pin;
+
+	lockdep_assert_held(&mpin->lock);
+
+	list_for_each_entry(pin, &mpin->pins, node) {
+		if (pin->iova == cmd->iova && pin->npage == cmd->length) {
+			mpin_unpin(mpin, pin);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int mpin_rw(struct mpin_state *mpin, struct mpin_cmd *cmd, bool write)
+{
+	if (cmd->length > sizeof(cmd->data))
+		return -EINVAL;
+	if (!write)
+		memset(cmd->data, 0, sizeof(cmd->data));
+	return vfio_dma_rw(&mpin->vdev, cmd->iova, cmd->data, cmd->length,
+			   write);
+}
+
+static ssize_t mpin_read(struct vfio_device *vdev, char __user *buf,
+			 size_t count, loff_t *ppos)
+{
+	struct mpin_state *mpin = to_mpin(vdev);
+	struct mpin_cmd cmd;
+
+	if (*ppos != 0 || count != sizeof(cmd))
+		return -EINVAL;
+	mutex_lock(&mpin->lock);
+	cmd = mpin->last;
+	mutex_unlock(&mpin->lock);
+	if (copy_to_user(buf, &cmd, sizeof(cmd)))
+		return -EFAULT;
+	return count;
+}
+
+static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
+			  size_t count, loff_t *ppos)
+{
+	struct mpin_state *mpin = to_mpin(vdev);
+	struct mpin_cmd cmd;
+	int ret;
+
+	if (*ppos != 0 || count != sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(&cmd, buf, sizeof(cmd)))
+		return -EFAULT;
+	if (cmd.__reserved)
+		return -EINVAL;
+
+	mutex_lock(&mpin->lock);
+	switch (cmd.op) {
+	case MPIN_OP_NOP:
+		ret = 0;
+		break;
+	case MPIN_OP_PIN:
+		ret = mpin_pin(mpin, &cmd);
+		break;
+	case MPIN_OP_UNPIN:
+		ret = mpin_unpin_cmd(mpin, &cmd);
+		break;
+	case MPIN_OP_READ:
+	case MPIN_OP_WRITE:
+		ret = mpin_rw(mpin, &cmd, cmd.op == MPIN_OP_WRITE);
+		break;
+	default:
+		mutex_unlock(&mpin->lock);
+		return -EOPNOTSUPP;
+	}
+	cmd.result = ret;
+	cmd.pinned = mpin->npins;
+	cmd.unmapped = mpin->unmapped;
+	mpin->last = cmd;
+	mutex_unlock(&mpin->lock);
+	return count;
+}
+
+/* The IOVA space unmaps [iova, iova + length): let go of pins inside. */
+static void mpin_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
+{
+	struct mpin_state *mpin = to_mpin(vdev);
+	struct mpin_pin *pin, *next;
+
+	mutex_lock(&mpin->lock);
+	list_for_each_entry_safe(pin, next, &mpin->pins, node) {
+		u64 start = ALIGN_DOWN(pin->iova, PAGE_SIZE);
+		u64 last = start + (u64)pin->npage * PAGE_SIZE - 1;
+
+		if (!length || start > iova + (length - 1) || last < iova)
+			continue;
+		mpin_unpin(mpin, pin);
+		mpin->unmapped++;
+	}
+	mutex_unlock(&mpin->lock);
+}
+
+static long mpin_ioctl(struct vfio_device *vdev, unsigned int cmd,
+		       unsigned long arg)
+{
+	void __user *uarg = (void __user *)arg;
+
+	switch (cmd) {
+	case VFIO_DEVICE_GET_INFO: {
+		struct vfio_device_info info;
+		unsigned long minsz = offsetofend(struct vfio_device_info,
+						  num_irqs);
+
+		if (copy_from_user(&info, uarg, minsz))
+			return -EFAULT;
+		if (info.argsz < minsz)
+			return -EINVAL;
+		info.flags = VFIO_DEVICE_FLAGS_PLATFORM;
+		info.num_regions = 1;
+		info.num_irqs = 0;
+		return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
+	}
+	case VFIO_DEVICE_GET_REGION_INFO: {
+		struct vfio_region_info info;
+		unsigned long minsz = offsetofend(struct vfio_region_info,
+						  offset);
+
+		if (copy_from_user(&info, uarg, minsz))
+			return -EFAULT;
+		if (info.argsz < minsz)
+			return -EINVAL;
+		if (info.index != MPIN_CMD_REGION)
+			return -EINVAL;
+		info.flags = VFIO_REGION_INFO_FLAG_READ |
+			     VFIO_REGION_INFO_FLAG_WRITE;
+		info.cap_offset = 0;
+		info.size = sizeof(struct mpin_cmd);
+		info.offset = 0;
+		return copy_to_user(uarg, &info, minsz) ? -EFAULT : 0;
+	}
+	case VFIO_DEVICE_RESET:
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+static int mpin_open_device(struct vfio_device *vdev)
+{
+	struct mpin_state *mpin = to_mpin(vdev);
+
+	mutex_lock(&mpin->lock);
+	mpin->unmapped = 0;
+	memset(&mpin->last, 0, sizeof(mpin->last));
+	mutex_unlock(&mpin->lock);
+	return 0;
+}
+
+/* What the user left pinned goes back before the IOVA space does. */
+static void mpin_close_device(struct vfio_device *vdev)
+{
+	struct mpin_state *mpin = to_mpin(vdev);
+	struct mpin_pin *pin, *next;
+
+	mutex_lock(&mpin->lock);
+	list_for_each_entry_safe(pin, next, &mpin->pins, node)
+		mpin_unpin(mpin, pin);
+	mutex_unlock(&mpin->lock);
+}
+
+static int mpin_init_dev(struct vfio_device *vdev)
+{
+	struct mpin_state *mpin = to_mpin(vdev);
+
+	if (atomic_dec_if_positive(&mpin_available) < 0)
+		return -ENOSPC;
+	mutex_init(&mpin->lock);
+	INIT_LIST_HEAD(&mpin->pins);
+	return 0;
+}
+
+static void mpin_release_dev(struct vfio_device *vdev)
+{
+	struct mpin_state *mpin = to_mpin(vdev);
+
+	WARN_ON(!list_empty(&mpin->pins));
+	mutex_destroy(&mpin->lock);
+	atomic_inc(&mpin_available);
+	vfio_free_device(vdev);
+}
+
+static const struct vfio_device_ops mpin_dev_ops = {
+	.name = "vfio-mpin",
+	.init = mpin_init_dev,
+	.release = mpin_release_dev,
+	.open_device = mpin_open_device,
+	.close_device = mpin_close_device,
+	.read = mpin_read,
+	.write = mpin_write,
+	.ioctl = mpin_ioctl,
+	.dma_unmap = mpin_dma_unmap,
+};
+
+static int mpin_probe(struct mdev_device *mdev)
+{
+	struct mpin_state *mpin;
+	int ret;
+
+	mpin = vfio_alloc_device(mpin_state, vdev, &mdev->dev, &mpin_dev_ops);
+	if (IS_ERR(mpin))
+		return PTR_ERR(mpin);
+	ret = vfio_register_emulated_iommu_dev(&mpin->vdev);
+	if (ret)
+		goto err_put;
+	dev_set_drvdata(&mdev->dev, mpin);
+	return 0;
+
+err_put:
+	vfio_put_device(&mpin->vdev);
+	return ret;
+}
+
+static void mpin_remove(struct mdev_device *mdev)
+{
+	struct mpin_state *mpin = dev_get_drvdata(&mdev->dev);
+
+	vfio_unregister_group_dev(&mpin->vdev);
+	vfio_put_device(&mpin->vdev);
+}
+
+static unsigned int mpin_get_available(struct mdev_type *mtype)
+{
+	return atomic_read(&mpin_available);
+}
+
+static struct mdev_type mpin_type = {
+	.sysfs_name = "1",
+	.pretty_name = "IOVA pinning test device",
+};
+
+static struct mdev_type *mpin_types[] = {
+	&mpin_type,
+};
+
+static struct mdev_driver mpin_driver = {
+	.device_api = VFIO_DEVICE_API_PLATFORM_STRING,
+	.driver = {
+		.name = MPIN_NAME,
+		.owner = THIS_MODULE,
+		.mod_name = KBUILD_MODNAME,
+	},
+	.probe = mpin_probe,
+	.remove = mpin_remove,
+	.get_available = mpin_get_available,
+};
+
+static void mpin_parent_release(struct device *dev)
+{
+}
+
+static int __init mpin_init(void)
+{
+	int ret;
+
+	ret = mdev_register_driver(&mpin_driver);
+	if (ret)
+		return ret;
+	mpin_class = class_create(THIS_MODULE, MPIN_NAME);
+	if (IS_ERR(mpin_class)) {
+		ret = PTR_ERR(mpin_class);
+		goto err_driver;
+	}
+	mpin_parent_dev.class = mpin_class;
+	mpin_parent_dev.release = mpin_parent_release;
+	dev_set_name(&mpin_parent_dev, "%s", MPIN_NAME);
+	ret = device_register(&mpin_parent_dev);
+	if (ret) {
+		put_device(&mpin_parent_dev);
+		goto err_class;
+	}
+	ret = mdev_register_parent(&mpin_parent, &mpin_parent_dev, &mpin_driver,
+				   mpin_types, ARRAY_SIZE(mpin_types));
+	if (ret)
+		goto err_unregister;
+	return 0;
+
+err_unregister:
+	device_unregister(&mpin_parent_dev);
+err_class:
+	class_destroy(mpin_class);
+err_driver:
+	mdev_unregister_driver(&mpin_driver);
+	return ret;
+}
+
+static void __exit mpin_exit(void)
+{
+	mdev_unregister_parent(&mpin_parent);
+	device_unregister(&mpin_parent_dev);
+	class_destroy(mpin_class);
+	mdev_unregister_driver(&mpin_driver);
+}
+
+module_init(mpin_init);
+module_exit(mpin_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Test-only mdev that pins and reads IOVA on command");

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-only WITH Linux-syscall-note */
+/*
+ * mpin: a test-only emulated VFIO device (an mdev) that pins, unpins,
+ * reads and writes IOVA on command, so that tests can drive the DMA API
+ * of emulated devices from userspace: vfio_pin_pages(), vfio_unpin_pages()
+ * and vfio_dma_rw(), whether the device is bound through its cdev to
+ * iommufd or opened through its group with a type1 container.
+ *
+ * Creating one: load mpin.ko, then write a UUID to
+ * /sys/class/mdev_bus/mpin/mdev_supported_types/mpin-1/create.
+ *
+ * The device has one region, index MPIN_CMD_REGION, of the size of struct
+ * mpin_cmd at offset 0 of the device file, and no interrupts:
+ *  - pwrite() of a whole struct mpin_cmd at offset 0 runs the command;
+ *  - pread() of it at offset 0 returns the last command with its results.
+ * Any other access fails with EINVAL.
+ *
+ * The driver keeps what it pinned. MPIN_OP_UNPIN unpins a range only with
+ * the IOVA and page count it was pinned with (ENOENT otherwise). When the
+ * IOVA space unmaps a pinned range, VFIO calls the driver's dma_unmap(),
+ * which unpins every range that overlaps it and counts it in @unmapped.
+ * Closing the device unpins what is left.
+ */
+#ifndef _SAMPLES_VFIO_MDEV_MPIN_H
+#define _SAMPLES_VFIO_MDEV_MPIN_H
+
+#include <linux/types.h>
+
+#define MPIN_CMD_REGION 0
+#define MPIN_DATA_SIZE 64
+
+enum mpin_op {
+	MPIN_OP_NOP = 0,	/* only fills in @pinned and @unmapped */
+	MPIN_OP_PIN = 1,	/* vfio_pin_pages(iova, npage, prot) */
+	MPIN_OP_UNPIN = 2,	/* vfio_unpin_pages(iova, npage) */
+	MPIN_OP_READ = 3,	/* vfio_dma_rw(iova, data, length, false) */
+	MPIN_OP_WRITE = 4,	/* vfio_dma_rw(iova, data, length, true) */
+};
+
+/* @prot of MPIN_OP_PIN: the values of IOMMU_READ and IOMMU_WRITE. */
+#define MPIN_PROT_READ 1
+#define MPIN_PROT_WRITE 2
+
+/**
+ * struct mpin_cmd - one command of the mpin device
+ * @op: enum mpin_op
+ * @prot: MPIN_OP_PIN: MPIN_PROT_*
+ * @iova: first IOVA; any byte alignment
+ * @length: MPIN_OP_PIN and MPIN_OP_UNPIN: number of pages, counted from
+ *          the page that holds @iova; MPIN_OP_READ and MPIN_OP_WRITE:
+ *          bytes, at most MPIN_DATA_SIZE
+ * @result: out: what the call returned: the pages pinned, 0, or -errno
+ * @pinned: out: ranges the driver holds pinned after the command
+ * @unmapped: out: ranges dma_unmap() has unpinned since the device opened
+ * @__reserved: must be 0
+ * @data: MPIN_OP_WRITE: in, what to write; MPIN_OP_READ: out, what was
+ *        read; MPIN_OP_PIN: out, the first MPIN_DATA_SIZE bytes at @iova,
+ *        read through the pinned page (fewer where the page ends, the
+ *        rest 0)
+ */
+struct mpin_cmd {
+	__u32 op;
+	__u32 prot;
+	__u64 iova;
+	__u64 length;
+	__s32 result;
+	__u32 pinned;
+	__u32 unmapped;
+	__u32 __reserved;
+	__u8 data[MPIN_DATA_SIZE];
+};
+
+#endif
