@@ -56,7 +56,7 @@ check_sparse_w1() {
 	fi
 	# Force every file of ours to be compiled and checked again.
 	find "$obj/drivers/iommu/iommufd" -name '*.o' -delete 2>/dev/null || true
-	rm -f "$obj/drivers/vfio/device_cdev.o" "$obj/drivers/vfio/iommufd.o samples/vfio-mdev/mpin.o"
+	rm -f "$obj/drivers/vfio/device_cdev.o" "$obj/drivers/vfio/iommufd.o" "$obj/samples/vfio-mdev/mpin.o"
 	out=$(make -C "$SRC" O="$obj" -j"$JOBS" CC="ccache gcc" C=2 W=1 $dirs 2>&1 |
 		grep -E 'warning:|error:|[Ww]arning: ' || true)
 	if [ -z "$out" ]; then
