@@ -981,18 +981,22 @@ int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped)
 	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);
 }
 
-/*
- * Make @last the last IOVA of the area holding it, moving the rest of the
- * area to a new area over the same memory. The domains map the area page
- * by page (large IOPTEs are off), so their IOPTEs need no change.
- */
-static int iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
-			   unsigned long last)
+/* The area that holds @iova, or NULL. */
+static struct iopt_area *iopt_area_at(struct io_pagetable *iopt,
+				      unsigned long iova)
 {
-	struct iopt_area *rest;
-	int rc;
+	struct iopt_span *span = iopt_span_first(iopt, iova, iova);
 
-	lockdep_assert_held_write(&iopt->iova_rwsem);
+	if (!span || span->kind != IOPT_SPAN_AREA)
+		return NULL;
+	return container_of(span, struct iopt_area, span);
+}
+
+/* 0 if @area may end at @last, which it holds, or why not. */
+static int iopt_area_check_split(struct io_pagetable *iopt,
+				 struct iopt_area *area, unsigned long last)
+{
+	lockdep_assert_held(&iopt->iova_rwsem);
 
 	if (last == area->span.last)
 		return 0;
@@ -1001,18 +1005,28 @@ static int iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
 	/* Access pins are counted per area: they cannot be shared out. */
 	if (atomic_read(&area->num_accesses) || area->prevent_access)
 		return -EBUSY;
+	return 0;
+}
 
-	rest = kzalloc(sizeof(*rest), GFP_KERNEL_ACCOUNT);
-	if (!rest)
-		return -ENOMEM;
-	/* Only counts: the memory is pinned already while the area is. */
-	if (area->pinned) {
-		rc = iopt_pages_pin_get(area->pages);
-		if (rc) {
-			kfree(rest);
-			return rc;
-		}
-	}
+/*
+ * Make @last the last IOVA of @area, which holds it, moving the rest of
+ * the area to @rest, a zeroed area, over the same memory. The domains map
+ * the area page by page (large IOPTEs are off), so their IOPTEs need no
+ * change. iopt_area_check_split() said yes. Return: whether @rest is used.
+ */
+static bool iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
+			    unsigned long last, struct iopt_area *rest)
+{
+	lockdep_assert_held_write(&iopt->iova_rwsem);
+
+	if (last == area->span.last)
+		return false;
+	/*
+	 * Only a count: the memory is pinned already while the area is, so
+	 * this cannot fail, and the cut stays all or nothing.
+	 */
+	if (area->pinned)
+		WARN_ON(iopt_pages_pin_get(area->pages));
 	kref_get(&area->pages->kref);
 	rest->pages = area->pages;
 	rest->pinned = area->pinned;
@@ -1025,17 +1039,18 @@ static int iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
 	/* @rest goes exactly where @area gave up IOVA: no gap changes. */
 	area->span.last = last;
 	iopt_span_insert(iopt, &rest->span);
-	return 0;
+	return true;
 }
 
 /**
  * iopt_cut_iova() - end areas at given IOVAs, for VFIO type1 v1's unmap
  * @iopt: the table, with large IOPTEs disabled
  * @lasts: IOVAs that must each be the last IOVA of an area, if mapped
- * @n: number of entries in @lasts
+ * @n: number of entries in @lasts, at most IOPT_CUT_MAX
  *
  * An area holding one of @lasts is split in two there, so that an unmap
- * can take part of what one MAP mapped.
+ * can take part of what one MAP mapped. All cuts are made or none: a cut
+ * that cannot be made leaves every area as it was.
  *
  * Return: 0; -EINVAL while large IOPTEs are allowed or for a cut that is
  * not on a page boundary; -EBUSY for an area in-kernel accesses pinned;
@@ -1044,21 +1059,38 @@ static int iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
 		  unsigned int n)
 {
+	struct iopt_area *rests[IOPT_CUT_MAX] = {};
+	struct iopt_area *area;
 	unsigned int i;
 	int rc = 0;
 
+	if (WARN_ON_ONCE(n > IOPT_CUT_MAX))
+		return -EINVAL;
+	/* Allocated first, so that nothing can fail halfway through. */
+	for (i = 0; i != n; i++) {
+		rests[i] = kzalloc(sizeof(*rests[i]), GFP_KERNEL_ACCOUNT);
+		if (!rests[i]) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+	}
+
 	down_write(&iopt->iova_rwsem);
 	for (i = 0; i != n && !rc; i++) {
-		struct iopt_span *span;
-		struct iopt_area *area;
-
-		span = iopt_span_first(iopt, lasts[i], lasts[i]);
-		if (!span || span->kind != IOPT_SPAN_AREA)
-			continue;
-		area = container_of(span, struct iopt_area, span);
-		rc = iopt_area_split(iopt, area, lasts[i]);
+		area = iopt_area_at(iopt, lasts[i]);
+		if (area)
+			rc = iopt_area_check_split(iopt, area, lasts[i]);
+	}
+	/* A split leaves both halves as splittable as the area was. */
+	for (i = 0; i != n && !rc; i++) {
+		area = iopt_area_at(iopt, lasts[i]);
+		if (area && iopt_area_split(iopt, area, lasts[i], rests[i]))
+			rests[i] = NULL;
 	}
 	up_write(&iopt->iova_rwsem);
+out_free:
+	for (i = 0; i != n; i++)
+		kfree(rests[i]);
 	return rc;
 }
 

@@ -210,6 +210,8 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped);
 int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped);
+/* The most cuts one iopt_cut_iova() makes: the two ends of a range. */
+#define IOPT_CUT_MAX 2
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
 		  unsigned int n);
 int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,

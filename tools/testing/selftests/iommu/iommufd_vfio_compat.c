@@ -940,7 +940,8 @@ TEST_F(compat, unmap_asks_access)
 
 /*
  * Cutting a mapping an access pins. v1 refuses with EBUSY, and the
- * refusal changes neither the mappings nor the pins. v2 cuts nothing
+ * refusal changes nothing: not the mappings, not the pins, and not how
+ * the mappings are split (IOMMU_IOAS_UNMAP shows it). v2 cuts nothing
  * anyway: ENOENT, as without the pin.
  */
 TEST_F(compat, cut_pinned)
@@ -978,6 +979,11 @@ TEST_F(compat, cut_pinned)
 				      NULL));
 	check_mapped(IOVA, 16, 0);
 	check_refs(self->buf, PAGES(16), 1);
+	/* The second mapping is still one: a part of it does not unmap. */
+	EXPECT_ERRNO(ENOENT, _test_ioctl_ioas_unmap(self->fd, self->ioas_id,
+						    IOVA + PAGES(8), PAGES(4),
+						    NULL));
+	check_mapped(IOVA + PAGES(8), 8, 8);
 
 	/* Cuts of the other mapping only are fine. */
 	test_unmap_dma(IOVA + PAGES(10), PAGES(2), PAGES(2));
