@@ -40,6 +40,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <linux/vfio.h>
+
 #include "iommufd_utils.h"
 
 /* Give up on a scenario that still reaches new failure points after this. */
@@ -513,6 +515,66 @@ static int nth_steps_access(struct nth_run *run)
 	return 0;
 }
 
+/*
+ * A VFIO type1 (v1) container emulated on the compat IOAS, which has a
+ * mock domain: a map, GET_INFO with its capability chain, two unmaps
+ * that cut the mapping (iopt_cut_iova()), and UNMAP_ALL.
+ */
+static void nth_prepare_compat(struct __test_metadata *_metadata,
+			       struct nth_run *run)
+{
+	struct iommu_vfio_ioas set = {
+		.size = sizeof(set),
+		.op = IOMMU_VFIO_IOAS_SET,
+	};
+
+	nth_prepare_ioas(_metadata, run);
+	set.ioas_id = run->ioas_id;
+	ASSERT_EQ(0, ioctl(run->fd, IOMMU_VFIO_IOAS, &set));
+	ASSERT_EQ(0, _test_cmd_mock_domain(run->fd, run->ioas_id,
+					   &run->stdev_id, NULL, NULL));
+	ASSERT_EQ(0, ioctl(run->fd, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU));
+}
+
+static int nth_steps_compat(struct nth_run *run)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)nth_buf,
+		.iova = MOCK_APERTURE_START,
+		.size = 8 * page_size,
+	};
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = MOCK_APERTURE_START + 2 * page_size,
+		.size = 2 * page_size,
+	};
+	__u64 info[64];
+
+	memset(info, 0, sizeof(info));
+	((struct vfio_iommu_type1_info *)info)->argsz = sizeof(info);
+	if (ioctl(run->fd, VFIO_IOMMU_MAP_DMA, &map) ||
+	    ioctl(run->fd, VFIO_IOMMU_GET_INFO, info) ||
+	    ioctl(run->fd, VFIO_IOMMU_UNMAP_DMA, &unmap))
+		return -1;
+	unmap.iova = MOCK_APERTURE_START;
+	unmap.size = page_size;
+	if (ioctl(run->fd, VFIO_IOMMU_UNMAP_DMA, &unmap))
+		return -1;
+	unmap.flags = VFIO_DMA_UNMAP_FLAG_ALL;
+	unmap.iova = 0;
+	unmap.size = 0;
+	if (ioctl(run->fd, VFIO_IOMMU_UNMAP_DMA, &unmap))
+		return -1;
+	/* Cut or not, all that was left must have gone. */
+	if (unmap.size != 5 * page_size) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
 FIXTURE_VARIANT_ADD(fail_nth, ioas)
 {
 	.opens_fd = true,
@@ -553,6 +615,12 @@ FIXTURE_VARIANT_ADD(fail_nth, access)
 {
 	.prepare = nth_prepare_mapped,
 	.steps = nth_steps_access,
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, vfio_compat)
+{
+	.prepare = nth_prepare_compat,
+	.steps = nth_steps_compat,
 };
 
 /* After a run is closed, through a context of its own. */
