@@ -38,7 +38,7 @@ log "guest console log: $BUILD/console.log"
 # whose /dev/vfio/vfio is VFIO's own type1 container: one program, two
 # backends, the same results. Skipped in the quick loop (TESTS=) unless
 # asked for with TYPE1=1.
-TYPE1_TESTS="iommufd_vfio vfio_qemu_nested vfio_dpdk_testpmd"
+TYPE1_TESTS="iommufd_vfio iommufd_mpin vfio_qemu_nested vfio_dpdk_testpmd"
 if [ -z "${IOMMUFD_TESTS:-}" ] || [ "${IOMMUFD_TYPE1:-0}" = 1 ]; then
 	build_type1_vm
 	log "booting the type1-container VM: $TYPE1_TESTS"

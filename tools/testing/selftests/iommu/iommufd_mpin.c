@@ -423,4 +423,139 @@ TEST_F(mpin, unmap_unpins)
 					    page_size, &unmapped_len));
 }
 
+/*
+ * The same device opened through its group, the way programs written for
+ * the VFIO group API open an emulated device: the group joins an iommufd
+ * context (a /dev/iommu file) or whatever serves /dev/vfio/vfio (iommufd
+ * or type1), memory is mapped with VFIO_IOMMU_MAP_DMA, and the driver's
+ * pins, copies and dma_unmap() work the same on every backend.
+ */
+FIXTURE(mpin_group)
+{
+	int container;
+	int group;
+	int fd;
+	__u8 *buf;
+};
+
+FIXTURE_VARIANT(mpin_group)
+{
+	const char *container;
+};
+
+FIXTURE_VARIANT_ADD(mpin_group, iommufd)
+{
+	.container = "/dev/iommu",
+};
+
+FIXTURE_VARIANT_ADD(mpin_group, vfio_container)
+{
+	.container = "/dev/vfio/vfio",
+};
+
+static int container_dma(int container, bool map, __u64 iova, void *buf,
+			 __u64 size)
+{
+	struct vfio_iommu_type1_dma_map m = {
+		.argsz = sizeof(m),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)buf,
+		.iova = iova,
+		.size = size,
+	};
+	struct vfio_iommu_type1_dma_unmap u = {
+		.argsz = sizeof(u),
+		.iova = iova,
+		.size = size,
+	};
+
+	if (map)
+		return ioctl(container, VFIO_IOMMU_MAP_DMA, &m);
+	if (ioctl(container, VFIO_IOMMU_UNMAP_DMA, &u))
+		return -1;
+	return u.size == size ? 0 : -1;
+}
+
+FIXTURE_SETUP(mpin_group)
+{
+	char path[PATH_MAX], name[32];
+	size_t i;
+	int fd;
+
+	fd = open(MPIN_MODULE, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		SKIP_TEST_PROCESS("no %s", MPIN_MODULE);
+	if (syscall(__NR_finit_module, fd, "", 0) && errno != EEXIST)
+		SKIP_TEST_PROCESS("cannot load mpin: %s", strerror(errno));
+	close(fd);
+	ASSERT_EQ(0, sysfs_write(MPIN_CREATE, MPIN_UUID));
+	ASSERT_EQ(0, sysfs_link_name(MDEV_DEVICES "/" MPIN_UUID "/iommu_group",
+				     name, sizeof(name)));
+	snprintf(path, sizeof(path), "/dev/vfio/%s", name);
+
+	self->container = open(variant->container, O_RDWR);
+	ASSERT_LE(0, self->container);
+	self->group = open(path, O_RDWR);
+	ASSERT_LE(0, self->group);
+	ASSERT_EQ(0, ioctl(self->group, VFIO_GROUP_SET_CONTAINER,
+			   &self->container));
+	ASSERT_EQ(0, ioctl(self->container, VFIO_SET_IOMMU,
+			   VFIO_TYPE1v2_IOMMU));
+	self->buf = mmap(NULL, BUF_PAGES * page_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->buf);
+	for (i = 0; i != BUF_PAGES * page_size; i++)
+		self->buf[i] = pattern(i);
+	ASSERT_EQ(0, container_dma(self->container, true, IOVA_BASE, self->buf,
+				   BUF_PAGES * page_size));
+	self->fd = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, MPIN_UUID);
+	ASSERT_LE(0, self->fd);
+}
+
+/* No ASSERT here, as in the mpin fixture's teardown. */
+FIXTURE_TEARDOWN(mpin_group)
+{
+	close(self->fd);
+	close(self->group);
+	close(self->container);
+	munmap(self->buf, BUF_PAGES * page_size);
+	EXPECT_EQ(0, sysfs_write(MDEV_DEVICES "/" MPIN_UUID "/remove", "1"));
+}
+
+TEST_F(mpin_group, pin_rw_unmap)
+{
+	__u8 data[MPIN_DATA_SIZE], word[8] = "mpin-grp";
+	size_t off = page_size + 123;
+	__u32 pinned, unmapped;
+
+	/* An unaligned IOVA pins its page; the data is the user's. */
+	ASSERT_EQ(1, pin(_metadata, self->fd, IOVA_BASE + off, 1,
+			 MPIN_PROT_READ | MPIN_PROT_WRITE, data));
+	ASSERT_TRUE(holds_pattern(data, off, 64));
+	pin_counts(_metadata, self->fd, &pinned, &unmapped);
+	ASSERT_EQ(1, pinned);
+	ASSERT_EQ(0, unpin(_metadata, self->fd, IOVA_BASE + off, 1));
+
+	/* vfio_dma_rw() both ways, across a page boundary. */
+	off = 2 * page_size - 4;
+	ASSERT_EQ(0, dma_rw(_metadata, self->fd, IOVA_BASE + off, word,
+			    sizeof(word), true));
+	ASSERT_EQ(0, memcmp(self->buf + off, word, sizeof(word)));
+	memset(word, 0, sizeof(word));
+	ASSERT_EQ(0, dma_rw(_metadata, self->fd, IOVA_BASE + off, word,
+			    sizeof(word), false));
+	ASSERT_EQ(0, memcmp(self->buf + off, word, sizeof(word)));
+
+	/* Unmapping under a pin makes the driver let go (dma_unmap()). */
+	ASSERT_EQ(2, pin(_metadata, self->fd, IOVA_BASE + 2 * page_size, 2,
+			 MPIN_PROT_READ, data));
+	ASSERT_EQ(0, container_dma(self->container, false, IOVA_BASE, NULL,
+				   BUF_PAGES * page_size));
+	pin_counts(_metadata, self->fd, &pinned, &unmapped);
+	ASSERT_EQ(0, pinned);
+	ASSERT_EQ(1, unmapped);
+	ASSERT_GT(0, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
+			 data));
+}
+
 TEST_HARNESS_MAIN
