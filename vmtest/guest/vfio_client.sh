@@ -82,6 +82,9 @@ pci_bind_vfio() { # bdf
 
 pci_restore() { # bdf old-driver
 	dev=/sys/bus/pci/devices/$1
+	# Another test left it on vfio-pci: leave it so (vfio-pci binds
+	# nothing by itself, so unbinding would lose it).
+	[ -n "$2" ] && [ "$(pci_driver "$1")" = "$2" ] && return 0
 	[ -e "$dev/driver" ] && echo "$1" >"$dev/driver/unbind"
 	echo >"$dev/driver_override"
 	[ -z "$2" ] || echo "$1" >"/sys/bus/pci/drivers/$2/bind"
