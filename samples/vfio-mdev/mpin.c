@@ -14,6 +14,15 @@
  * IOVA space takes the range away (the dma_unmap() contract: a driver
  * must let go of every pin inside the range before it returns), or when
  * the device is closed.
+ *
+ * Locking: no lock dma_unmap() takes may be held across vfio_pin_pages().
+ * VFIO's type1 calls dma_unmap() under its device list lock, which it
+ * takes under the lock its pin path takes, so such a lock closes a cycle
+ * (three threads deadlock). Commands are serialised by @cmd_lock, which
+ * dma_unmap() does not take; the list of pins has a spinlock of its own,
+ * under which nothing of VFIO's is called. A pin is in the list only once
+ * vfio_pin_pages() returned: an unmap in between finds it missing, and
+ * VFIO asks again, by which time it is there.
  */
 #include <linux/highmem.h>
 #include <linux/iommu.h>
@@ -22,6 +31,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 #include <linux/uaccess.h>
 #include <linux/vfio.h>
 
@@ -48,8 +58,8 @@ struct mpin_pin {
 /**
  * struct mpin_state - one mpin device
  * @vdev: the VFIO device
- * @lock: protects @pins, @npins, @unmapped and @last; held across a pin,
- *        so that dma_unmap() sees either no pin or the pin in @pins
+ * @cmd_lock: serialises the commands, and protects @last
+ * @pins_lock: protects @pins, @npins and @unmapped
  * @pins: struct mpin_pin, the ranges pinned
  * @npins: entries in @pins
  * @unmapped: ranges dma_unmap() unpinned since the device was opened
@@ -57,7 +67,8 @@ struct mpin_pin {
  */
 struct mpin_state {
 	struct vfio_device vdev;
-	struct mutex lock; /* protects pins, npins, unmapped and last */
+	struct mutex cmd_lock; /* serialises commands, protects last */
+	spinlock_t pins_lock; /* protects pins, npins and unmapped */
 	struct list_head pins;
 	unsigned int npins;
 	unsigned int unmapped;
@@ -78,14 +89,16 @@ static struct mpin_state *to_mpin(struct vfio_device *vdev)
 	return container_of(vdev, struct mpin_state, vdev);
 }
 
-static void mpin_unpin(struct mpin_state *mpin, struct mpin_pin *pin)
+/* Unpin and free the pins on @list, taken off mpin::pins already. */
+static void mpin_unpin_list(struct mpin_state *mpin, struct list_head *list)
 {
-	lockdep_assert_held(&mpin->lock);
+	struct mpin_pin *pin, *next;
 
-	vfio_unpin_pages(&mpin->vdev, pin->iova, pin->npage);
-	list_del(&pin->node);
-	mpin->npins--;
-	kfree(pin);
+	list_for_each_entry_safe(pin, next, list, node) {
+		vfio_unpin_pages(&mpin->vdev, pin->iova, pin->npage);
+		list_del(&pin->node);
+		kfree(pin);
+	}
 }
 
 static int mpin_pin(struct mpin_state *mpin, struct mpin_cmd *cmd)
@@ -96,7 +109,7 @@ static int mpin_pin(struct mpin_state *mpin, struct mpin_cmd *cmd)
 	void *va;
 	int ret;
 
-	lockdep_assert_held(&mpin->lock);
+	lockdep_assert_held(&mpin->cmd_lock);
 
 	memset(cmd->data, 0, sizeof(cmd->data));
 	if (cmd->length > INT_MAX)
@@ -121,8 +134,10 @@ static int mpin_pin(struct mpin_state *mpin, struct mpin_cmd *cmd)
 	}
 	pin->iova = cmd->iova;
 	pin->npage = ret;
+	spin_lock(&mpin->pins_lock);
 	list_add_tail(&pin->node, &mpin->pins);
 	mpin->npins++;
+	spin_unlock(&mpin->pins_lock);
 
 	/* What the CPU sees at the IOVA, through the page VFIO gave. */
 	va = kmap_local_page(pages[0]);
@@ -137,16 +152,23 @@ out_free:
 static int mpin_unpin_cmd(struct mpin_state *mpin, struct mpin_cmd *cmd)
 {
 	struct mpin_pin *pin;
+	LIST_HEAD(list);
 
-	lockdep_assert_held(&mpin->lock);
+	lockdep_assert_held(&mpin->cmd_lock);
 
+	spin_lock(&mpin->pins_lock);
 	list_for_each_entry(pin, &mpin->pins, node) {
 		if (pin->iova == cmd->iova && pin->npage == cmd->length) {
-			mpin_unpin(mpin, pin);
-			return 0;
+			list_move(&pin->node, &list);
+			mpin->npins--;
+			break;
 		}
 	}
-	return -ENOENT;
+	spin_unlock(&mpin->pins_lock);
+	if (list_empty(&list))
+		return -ENOENT;
+	mpin_unpin_list(mpin, &list);
+	return 0;
 }
 
 static int mpin_rw(struct mpin_state *mpin, struct mpin_cmd *cmd, bool write)
@@ -167,9 +189,9 @@ static ssize_t mpin_read(struct vfio_device *vdev, char __user *buf,
 
 	if (*ppos != 0 || count != sizeof(cmd))
 		return -EINVAL;
-	mutex_lock(&mpin->lock);
+	mutex_lock(&mpin->cmd_lock);
 	cmd = mpin->last;
-	mutex_unlock(&mpin->lock);
+	mutex_unlock(&mpin->cmd_lock);
 	if (copy_to_user(buf, &cmd, sizeof(cmd)))
 		return -EFAULT;
 	return count;
@@ -189,7 +211,7 @@ static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
 	if (cmd.__reserved)
 		return -EINVAL;
 
-	mutex_lock(&mpin->lock);
+	mutex_lock(&mpin->cmd_lock);
 	switch (cmd.op) {
 	case MPIN_OP_NOP:
 		ret = 0;
@@ -205,14 +227,16 @@ static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
 		ret = mpin_rw(mpin, &cmd, cmd.op == MPIN_OP_WRITE);
 		break;
 	default:
-		mutex_unlock(&mpin->lock);
+		mutex_unlock(&mpin->cmd_lock);
 		return -EOPNOTSUPP;
 	}
 	cmd.result = ret;
+	spin_lock(&mpin->pins_lock);
 	cmd.pinned = mpin->npins;
 	cmd.unmapped = mpin->unmapped;
+	spin_unlock(&mpin->pins_lock);
 	mpin->last = cmd;
-	mutex_unlock(&mpin->lock);
+	mutex_unlock(&mpin->cmd_lock);
 	return count;
 }
 
@@ -221,18 +245,21 @@ static void mpin_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct mpin_state *mpin = to_mpin(vdev);
 	struct mpin_pin *pin, *next;
+	LIST_HEAD(list);
 
-	mutex_lock(&mpin->lock);
+	spin_lock(&mpin->pins_lock);
 	list_for_each_entry_safe(pin, next, &mpin->pins, node) {
 		u64 start = ALIGN_DOWN(pin->iova, PAGE_SIZE);
 		u64 last = start + (u64)pin->npage * PAGE_SIZE - 1;
 
 		if (!length || start > iova + (length - 1) || last < iova)
 			continue;
-		mpin_unpin(mpin, pin);
+		list_move_tail(&pin->node, &list);
+		mpin->npins--;
 		mpin->unmapped++;
 	}
-	mutex_unlock(&mpin->lock);
+	spin_unlock(&mpin->pins_lock);
+	mpin_unpin_list(mpin, &list);
 }
 
 static long mpin_ioctl(struct vfio_device *vdev, unsigned int cmd,
@@ -283,10 +310,12 @@ static int mpin_open_device(struct vfio_device *vdev)
 {
 	struct mpin_state *mpin = to_mpin(vdev);
 
-	mutex_lock(&mpin->lock);
-	mpin->unmapped = 0;
+	mutex_lock(&mpin->cmd_lock);
 	memset(&mpin->last, 0, sizeof(mpin->last));
-	mutex_unlock(&mpin->lock);
+	mutex_unlock(&mpin->cmd_lock);
+	spin_lock(&mpin->pins_lock);
+	mpin->unmapped = 0;
+	spin_unlock(&mpin->pins_lock);
 	return 0;
 }
 
@@ -294,12 +323,13 @@ static int mpin_open_device(struct vfio_device *vdev)
 static void mpin_close_device(struct vfio_device *vdev)
 {
 	struct mpin_state *mpin = to_mpin(vdev);
-	struct mpin_pin *pin, *next;
+	LIST_HEAD(list);
 
-	mutex_lock(&mpin->lock);
-	list_for_each_entry_safe(pin, next, &mpin->pins, node)
-		mpin_unpin(mpin, pin);
-	mutex_unlock(&mpin->lock);
+	spin_lock(&mpin->pins_lock);
+	list_splice_init(&mpin->pins, &list);
+	mpin->npins = 0;
+	spin_unlock(&mpin->pins_lock);
+	mpin_unpin_list(mpin, &list);
 }
 
 static int mpin_init_dev(struct vfio_device *vdev)
@@ -308,7 +338,8 @@ static int mpin_init_dev(struct vfio_device *vdev)
 
 	if (atomic_dec_if_positive(&mpin_available) < 0)
 		return -ENOSPC;
-	mutex_init(&mpin->lock);
+	mutex_init(&mpin->cmd_lock);
+	spin_lock_init(&mpin->pins_lock);
 	INIT_LIST_HEAD(&mpin->pins);
 	return 0;
 }
@@ -318,7 +349,7 @@ static void mpin_release_dev(struct vfio_device *vdev)
 	struct mpin_state *mpin = to_mpin(vdev);
 
 	WARN_ON(!list_empty(&mpin->pins));
-	mutex_destroy(&mpin->lock);
+	mutex_destroy(&mpin->cmd_lock);
 	atomic_inc(&mpin_available);
 	vfio_free_device(vdev);
 }
