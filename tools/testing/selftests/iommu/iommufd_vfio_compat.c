@@ -498,6 +498,8 @@ FIXTURE(compat)
 	__u32 stdev_id;
 	__u32 hwpt_id;
 	char *buf;
+	/* An in-kernel access, closed by the teardown if a test fails. */
+	int access_fd;
 };
 
 FIXTURE_VARIANT(compat)
@@ -517,6 +519,7 @@ FIXTURE_VARIANT_ADD(compat, type1)
 
 FIXTURE_SETUP(compat)
 {
+	self->access_fd = -1;
 	self->fd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, self->fd);
 	self->buf = test_alloc_small_pages(BUF_PAGES);
@@ -532,6 +535,9 @@ FIXTURE_TEARDOWN(compat)
 {
 	int fd = open("/dev/iommu", O_RDWR);
 
+	/* The access holds the IOAS, and its pins, past the close. */
+	if (self->access_fd >= 0)
+		close(self->access_fd);
 	close(self->fd);
 	/* No ASSERT here: a failed check shows as a failed test instead. */
 	if (fd >= 0 && _test_cmd_check_refs(fd, self->buf,
@@ -909,33 +915,35 @@ TEST_F(compat, unmap_across_mappings)
 TEST_F(compat, unmap_asks_access)
 {
 	__u32 pages_id;
-	int access_fd;
 
 	ASSERT_EQ(0, map_dma(self->fd, IOVA, self->buf, PAGES(4), MAP_RW));
 	test_cmd_create_access(self->ioas_id,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
-			       &access_fd);
-	test_cmd_access_pages(access_fd, IOVA + PAGES(1), PAGES(2), BUF(1),
-			      MOCK_FLAGS_ACCESS_WRITE, &pages_id);
+			       &self->access_fd);
+	test_cmd_access_pages(self->access_fd, IOVA + PAGES(1), PAGES(2),
+			      BUF(1), MOCK_FLAGS_ACCESS_WRITE, &pages_id);
 	/* One pin per range of memory, however many users it has. */
 	check_refs(self->buf, PAGES(4), 1);
 
 	test_unmap_dma(IOVA, PAGES(4), PAGES(4));
 	/* The access's unmap op dropped its pin. */
-	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd, access_fd,
+	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd,
+							    self->access_fd,
 							    pages_id));
 	check_refs(self->buf, PAGES(4), 0);
 	check_unmapped(IOVA, 4);
 
 	/* UNMAP_ALL asks too. */
 	ASSERT_EQ(0, map_dma(self->fd, IOVA, self->buf, PAGES(4), MAP_RW));
-	test_cmd_access_pages(access_fd, IOVA, PAGES(4), self->buf, 0,
+	test_cmd_access_pages(self->access_fd, IOVA, PAGES(4), self->buf, 0,
 			      &pages_id);
 	test_unmap_dma_all(PAGES(4));
-	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd, access_fd,
+	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd,
+							    self->access_fd,
 							    pages_id));
 	check_refs(self->buf, PAGES(4), 0);
-	ASSERT_EQ(0, close(access_fd));
+	ASSERT_EQ(0, close(self->access_fd));
+	self->access_fd = -1;
 }
 
 /*
@@ -947,16 +955,15 @@ TEST_F(compat, unmap_asks_access)
 TEST_F(compat, cut_pinned)
 {
 	__u32 pages_id;
-	int access_fd;
 
 	ASSERT_EQ(0, map_dma(self->fd, IOVA, self->buf, PAGES(8), MAP_RW));
 	ASSERT_EQ(0, map_dma(self->fd, IOVA + PAGES(8), BUF(8), PAGES(8),
 			     MAP_RW));
 	test_cmd_create_access(self->ioas_id,
 			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
-			       &access_fd);
-	test_cmd_access_pages(access_fd, IOVA + PAGES(1), PAGES(1), BUF(1), 0,
-			      &pages_id);
+			       &self->access_fd);
+	test_cmd_access_pages(self->access_fd, IOVA + PAGES(1), PAGES(1),
+			      BUF(1), 0, &pages_id);
 
 	if (variant->type == VFIO_TYPE1v2_IOMMU) {
 		EXPECT_ERRNO(ENOENT, unmap_dma(self->fd, IOVA + PAGES(4),
@@ -965,8 +972,9 @@ TEST_F(compat, cut_pinned)
 					       PAGES(8), 0, NULL));
 		check_mapped(IOVA, 16, 0);
 		/* The access was not asked to unpin. */
-		test_cmd_destroy_access_pages(access_fd, pages_id);
-		ASSERT_EQ(0, close(access_fd));
+		test_cmd_destroy_access_pages(self->access_fd, pages_id);
+		ASSERT_EQ(0, close(self->access_fd));
+		self->access_fd = -1;
 		test_unmap_dma_all(PAGES(16));
 		return;
 	}
@@ -989,12 +997,13 @@ TEST_F(compat, cut_pinned)
 	test_unmap_dma(IOVA + PAGES(10), PAGES(2), PAGES(2));
 	check_unmapped(IOVA + PAGES(10), 2);
 	/* And the pin, once dropped, no longer stands in the way. */
-	test_cmd_destroy_access_pages(access_fd, pages_id);
+	test_cmd_destroy_access_pages(self->access_fd, pages_id);
 	test_unmap_dma(IOVA + PAGES(4), PAGES(2), PAGES(2));
 	check_mapped(IOVA, 4, 0);
 	check_unmapped(IOVA + PAGES(4), 2);
 	check_mapped(IOVA + PAGES(6), 4, 6);
-	ASSERT_EQ(0, close(access_fd));
+	ASSERT_EQ(0, close(self->access_fd));
+	self->access_fd = -1;
 	test_unmap_dma_all(PAGES(12));
 }
 
