@@ -274,14 +274,19 @@ build_initramfs() {
 	(cd "$root" && find . | cpio -o -H newc --quiet >"$obj/initramfs.cpio")
 }
 
-# Boot the VM; the guest's console goes to stdout.
-# $1: kernel name, $2: mode for init (test|demo|shell), $3: timeout in s.
+# The config fragments of the debug kernel. 'make check' and 'make bench'
+# both build it into build/obj-debug: with the same fragments, one build
+# serves both (different ones would reconfigure and rebuild it each time
+# the other command runs).
+DEBUG_FRAGMENTS="base.config debug.config iommufd.config vfio-iommufd.config"
+
 # Everything up to a bootable debug VM: packages, the patched tree, the
 # configured and built kernel, the test programs and the initramfs.
 build_debug_vm() {
 	ensure_deps
 	prepare_tree
-	configure_kernel debug base.config debug.config iommufd.config vfio-iommufd.config
+	# shellcheck disable=SC2086
+	configure_kernel debug $DEBUG_FRAGMENTS
 	build_kernel debug
 	build_guest_programs debug
 	build_initramfs debug
@@ -297,6 +302,8 @@ build_type1_vm() {
 	build_initramfs type1
 }
 
+# Boot the VM; the guest's console goes to stdout.
+# $1: kernel name, $2: mode for init (test|demo|shell|bench), $3: timeout in s.
 boot_vm() {
 	local name=$1 mode=$2 tmo=$3 obj=$BUILD/obj-$1
 	local io="-display none -monitor none -serial stdio"
