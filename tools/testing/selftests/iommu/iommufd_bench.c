@@ -4,7 +4,7 @@
  *
  * A benchmark, not a test: it measures and prints, and only fails (exit
  * status 1) when something it relies on fails in a way it did not expect.
- * Three sections:
+ * Four sections:
  *
  *  latency       round trip of trivial ioctls: IOMMU_DESTROY of an ID that
  *                does not exist, IOMMU_IOAS_IOVA_RANGES with room for
@@ -17,11 +17,18 @@
  *                kernel-chosen IOVAs, and while refilling holes; it tells
  *                an IOVA allocator or lookup that is linear in the number
  *                of areas from a logarithmic one
+ *  container     VFIO_IOMMU_MAP_DMA + VFIO_IOMMU_UNMAP_DMA through VFIO's
+ *                type1 container (/dev/vfio/vfio) and through iommufd's
+ *                container API (/dev/iommu) on the same kernel, with an
+ *                edu device on vfio-pci in a real VT-d domain, and the
+ *                ratio of the two; only on a kernel whose /dev/vfio/vfio
+ *                is type1 (see "Section 4" below)
  *
  * It only uses the upstream iommufd uAPI (IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP,
- * IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES and IOMMU_DESTROY), so that it
- * runs unchanged on any kernel with upstream's iommufd and the figures of
- * two kernels can be compared line by line.
+ * IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES, IOMMU_DESTROY and
+ * IOMMU_VFIO_IOAS) and the VFIO group and container uAPI, so that it runs
+ * unchanged on any kernel with upstream's iommufd and the figures of two
+ * kernels can be compared line by line.
  *
  * Every figure is printed on one line:
  *
@@ -47,8 +54,10 @@
 #include <unistd.h>
 
 #include <linux/iommufd.h>
+#include <linux/vfio.h>
 
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
+#include "vfio_edu.h"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT		26
@@ -1133,6 +1142,561 @@ static void bench_area_scaling(const struct domain_variant *dv)
 	free(a.iova);
 }
 
+/*
+ * Section 4: container
+ *
+ * The VFIO container API (VFIO_IOMMU_MAP_DMA and VFIO_IOMMU_UNMAP_DMA)
+ * served by VFIO's own type1 container, /dev/vfio/vfio on a kernel with
+ * CONFIG_VFIO_CONTAINER, and by an iommufd context, /dev/iommu, on the
+ * same kernel, with the same device: an edu alone in its IOMMU group,
+ * given to vfio-pci. Each backend gets the group (SET_CONTAINER), TYPE1v2
+ * and the device file (GET_DEVICE_FD), so that both map into a real
+ * VT-d domain and pin the memory they map. Then, at CT_IOVA:
+ *
+ *  page_pair  one MAP_DMA + UNMAP_DMA of one 4 KiB page, over and over:
+ *             median and mean of batches of CT_LAT_BATCH pairs (one
+ *             clock_gettime() costs about 1 us under TCG: a batch makes
+ *             it negligible), in ns per pair, and the median of each
+ *             round
+ *  buf64M_4k  one mapping of a 64 MiB buffer of 4 KiB pages: map and
+ *             unmap in ms, and their rates
+ *  buf64M_2M  the same with 2 MiB hugetlb pages, when there are enough
+ *  pages4096  CT_PAGES mappings of one 4 KiB page each (as DPDK maps its
+ *             memory), all mapped then all unmapped: us per mapping
+ *
+ * The backends take turns (type1, iommufd, type1, ...) for CT_ROUNDS
+ * rounds, with new files each turn, so that both see the same VM; each
+ * figure sums all rounds. "ratio.<workload>" is iommufd's time over
+ * type1's (the median for page_pair, map + unmap for the others): above
+ * 1, iommufd is slower. Any failure ends the section with "bench: error"
+ * before it prints a figure (the run goes on and exits with status 1);
+ * the device goes back to the driver it had.
+ */
+
+#define CT_ROUNDS		3
+/* All mappings start here; the VM's VT-d has 39 bits of IOVA. */
+#define CT_IOVA			0x1000000ULL
+#define CT_BUF_SIZE		(64 * MIB)
+#define CT_PAGES		4096
+#define CT_LAT_BATCH		16
+#define CT_LAT_WARMUP		256
+#define CT_LAT_MAX_SAMPLES	100000
+/* Budgets of one backend's turn at each workload, and of the section */
+#define CT_LAT_BUDGET_S		1.0
+#define CT_WORK_BUDGET_S	1.5
+#define CT_MAX_REPEATS		50
+#define CT_BUDGET_S		150.0
+
+enum ct_backend {
+	CT_TYPE1,
+	CT_IOMMUFD,
+	NR_CT_BACKENDS,
+};
+
+static const char * const ct_names[NR_CT_BACKENDS] = {
+	[CT_TYPE1] = "type1",
+	[CT_IOMMUFD] = "iommufd",
+};
+
+static const char * const ct_paths[NR_CT_BACKENDS] = {
+	[CT_TYPE1] = "/dev/vfio/vfio",
+	[CT_IOMMUFD] = "/dev/iommu",
+};
+
+enum ct_work {
+	CT_PAGE_PAIR,
+	CT_BUF_4K,
+	CT_BUF_2M,
+	CT_MANY,
+	NR_CT_WORKS,
+};
+
+static const char * const ct_work_names[NR_CT_WORKS] = {
+	[CT_PAGE_PAIR] = "page_pair",
+	[CT_BUF_4K] = "buf64M_4k",
+	[CT_BUF_2M] = "buf64M_2M",
+	[CT_MANY] = "pages4096",
+};
+
+/* What one backend measured, all rounds together. */
+struct ct_result {
+	/* page_pair: ns per pair of each batch, and each turn's median */
+	double *lat;
+	unsigned int nlat;
+	double turn_median[CT_ROUNDS];
+	unsigned int turns;
+	/* the others: total map and unmap time over @reps repeats */
+	__u64 map_ns[NR_CT_WORKS];
+	__u64 unmap_ns[NR_CT_WORKS];
+	unsigned int reps[NR_CT_WORKS];
+	/* VmLck growth while buf64M_4k is mapped, kB; -1 until read */
+	long lck_mapped_kb;
+};
+
+/* The files of one backend's turn; -1 when not open. */
+struct ct_files {
+	int container;
+	int group;
+	int device;
+};
+
+/* Why the section stopped, for "bench: error". */
+static char ct_err[256];
+
+static bool ct_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ct_err, sizeof(ct_err), fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* This process's VmLck (mm->locked_vm, type1's charge) in kB, or -1. */
+static long vm_lck_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmLck:", 6))
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Whether iommufd serves this container file: it answers
+ * IOMMU_VFIO_IOAS, with ENODEV while it has no compat IOAS. VFIO's
+ * container fails it with EINVAL before SET_IOMMU, ENOTTY after.
+ */
+static bool ct_is_iommufd(int container)
+{
+	struct iommu_vfio_ioas cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_VFIO_IOAS_GET,
+	};
+
+	return !ioctl(container, IOMMU_VFIO_IOAS, &cmd) || errno == ENODEV;
+}
+
+static bool ct_map(const struct ct_files *f, const char *be, void *va,
+		   __u64 iova, __u64 size)
+{
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+		.vaddr = (uintptr_t)va,
+		.iova = iova,
+		.size = size,
+	};
+
+	if (ioctl(f->container, VFIO_IOMMU_MAP_DMA, &map))
+		return ct_fail("%s: VFIO_IOMMU_MAP_DMA of %llu bytes at IOVA 0x%llx: %s",
+			       be, (unsigned long long)size,
+			       (unsigned long long)iova, strerror(errno));
+	return true;
+}
+
+static bool ct_unmap(const struct ct_files *f, const char *be, __u64 iova,
+		     __u64 size)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap),
+		.iova = iova,
+		.size = size,
+	};
+
+	if (ioctl(f->container, VFIO_IOMMU_UNMAP_DMA, &unmap))
+		return ct_fail("%s: VFIO_IOMMU_UNMAP_DMA of %llu bytes at IOVA 0x%llx: %s",
+			       be, (unsigned long long)size,
+			       (unsigned long long)iova, strerror(errno));
+	if (unmap.size != size)
+		return ct_fail("%s: VFIO_IOMMU_UNMAP_DMA at 0x%llx unmapped %llu of %llu bytes",
+			       be, (unsigned long long)iova,
+			       (unsigned long long)unmap.size,
+			       (unsigned long long)size);
+	return true;
+}
+
+static void ct_close(struct ct_files *f)
+{
+	/* the device, then the group (it leaves the container), then it */
+	if (f->device >= 0)
+		close(f->device);
+	if (f->group >= 0)
+		close(f->group);
+	if (f->container >= 0)
+		close(f->container);
+	f->device = -1;
+	f->group = -1;
+	f->container = -1;
+}
+
+/*
+ * Open backend @b's container file and join @bdf's group @group_path to
+ * it as a type1 program does, up to the device file.
+ */
+static bool ct_open(struct ct_files *f, enum ct_backend b,
+		    const char *group_path, const char *bdf)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	const char *be = ct_names[b];
+
+	f->device = -1;
+	f->group = -1;
+	f->container = open(ct_paths[b], O_RDWR);
+	if (f->container < 0)
+		return ct_fail("%s: open %s: %s", be, ct_paths[b],
+			       strerror(errno));
+	f->group = open(group_path, O_RDWR);
+	if (f->group < 0)
+		return ct_fail("%s: open %s: %s", be, group_path,
+			       strerror(errno));
+	if (ioctl(f->group, VFIO_GROUP_GET_STATUS, &status))
+		return ct_fail("%s: VFIO_GROUP_GET_STATUS: %s", be,
+			       strerror(errno));
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return ct_fail("%s: group %s is not viable", be, group_path);
+	if (ioctl(f->group, VFIO_GROUP_SET_CONTAINER, &f->container))
+		return ct_fail("%s: VFIO_GROUP_SET_CONTAINER: %s", be,
+			       strerror(errno));
+	if (ioctl(f->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		return ct_fail("%s: VFIO_SET_IOMMU(TYPE1v2): %s", be,
+			       strerror(errno));
+	f->device = ioctl(f->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (f->device < 0)
+		return ct_fail("%s: VFIO_GROUP_GET_DEVICE_FD %s: %s", be, bdf,
+			       strerror(errno));
+	return true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double ct_median(double *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* page_pair: batches of map + unmap of @page, for CT_LAT_BUDGET_S. */
+static bool ct_page_pair(const struct ct_files *f, const char *be,
+			 char *page, struct ct_result *r)
+{
+	unsigned int i, first = r->nlat;
+	__u64 end, t0, t1;
+
+	for (i = 0; i < CT_LAT_WARMUP; i++)
+		if (!ct_map(f, be, page, CT_IOVA, page_size) ||
+		    !ct_unmap(f, be, CT_IOVA, page_size))
+			return false;
+	end = deadline(CT_LAT_BUDGET_S);
+	while (r->nlat < CT_LAT_MAX_SAMPLES) {
+		t0 = now_ns();
+		for (i = 0; i < CT_LAT_BATCH; i++)
+			if (!ct_map(f, be, page, CT_IOVA, page_size) ||
+			    !ct_unmap(f, be, CT_IOVA, page_size))
+				return false;
+		t1 = now_ns();
+		r->lat[r->nlat++] = (double)(t1 - t0) / CT_LAT_BATCH;
+		if (t1 >= end)
+			break;
+	}
+	/* the order of the samples does not matter: sort them in place */
+	if (r->turns < CT_ROUNDS && r->nlat > first)
+		r->turn_median[r->turns++] = ct_median(r->lat + first,
+						       r->nlat - first);
+	return true;
+}
+
+/* buf64M_*: map and unmap all of @b as one mapping, at least once. */
+static bool ct_buffer(const struct ct_files *f, const char *be,
+		      const struct buf *b, enum ct_work w,
+		      struct ct_result *r)
+{
+	__u64 end = deadline(CT_WORK_BUDGET_S), t0, t1, t2;
+	unsigned int n = 0;
+
+	do {
+		t0 = now_ns();
+		if (!ct_map(f, be, b->va, CT_IOVA, CT_BUF_SIZE))
+			return false;
+		t1 = now_ns();
+		r->map_ns[w] += t1 - t0;
+		/* what the mapping charged to VmLck, once, not timed */
+		if (w == CT_BUF_4K && r->lck_mapped_kb < 0) {
+			r->lck_mapped_kb = vm_lck_kb();
+			t1 = now_ns();
+		}
+		if (!ct_unmap(f, be, CT_IOVA, CT_BUF_SIZE))
+			return false;
+		t2 = now_ns();
+		r->unmap_ns[w] += t2 - t1;
+		r->reps[w]++;
+		n++;
+	} while (t2 < end && n < CT_MAX_REPEATS);
+	return true;
+}
+
+/* pages4096: CT_PAGES one-page mappings, then their unmaps. */
+static bool ct_many(const struct ct_files *f, const char *be,
+		    const struct buf *b, struct ct_result *r)
+{
+	__u64 end = deadline(CT_WORK_BUDGET_S), t0, t1, t2;
+	unsigned int i, n = 0;
+
+	do {
+		t0 = now_ns();
+		for (i = 0; i < CT_PAGES; i++)
+			if (!ct_map(f, be, b->va + i * page_size,
+				    CT_IOVA + i * page_size, page_size))
+				return false;
+		t1 = now_ns();
+		for (i = 0; i < CT_PAGES; i++)
+			if (!ct_unmap(f, be, CT_IOVA + i * page_size,
+				      page_size))
+				return false;
+		t2 = now_ns();
+		r->map_ns[CT_MANY] += t1 - t0;
+		r->unmap_ns[CT_MANY] += t2 - t1;
+		r->reps[CT_MANY]++;
+		n++;
+	} while (t2 < end && n < CT_MAX_REPEATS);
+	return true;
+}
+
+/* One backend's turn: open, every workload, close, VmLck as before. */
+static bool ct_turn(enum ct_backend b, const char *group_path,
+		    const char *bdf, const struct buf *buf4k,
+		    const struct buf *buf2m, long lck0, struct ct_result *r)
+{
+	const char *be = ct_names[b];
+	struct ct_files f;
+	long lck;
+	bool ok;
+
+	ok = ct_open(&f, b, group_path, bdf) &&
+	     ct_page_pair(&f, be, buf4k->va, r) &&
+	     ct_buffer(&f, be, buf4k, CT_BUF_4K, r) &&
+	     (!buf2m->mem || ct_buffer(&f, be, buf2m, CT_BUF_2M, r)) &&
+	     ct_many(&f, be, buf4k, r);
+	ct_close(&f);
+	if (!ok)
+		return false;
+	lck = vm_lck_kb();
+	if (lck != lck0)
+		return ct_fail("%s: VmLck is %ld kB, files closed, %ld kB before",
+			       be, lck, lck0);
+	return true;
+}
+
+/* Print what both backends measured, and iommufd's cost over type1's. */
+static void ct_report(struct ct_result *r, long lck0, int rounds)
+{
+	double cost[NR_CT_BACKENDS][NR_CT_WORKS] = { };
+	int b, w;
+
+	figure("container", rounds, "rounds", "rounds");
+	for (b = 0; b < NR_CT_BACKENDS; b++) {
+		const char *be = ct_names[b];
+		double sum = 0, med;
+		unsigned int i;
+
+		for (i = 0; i < r[b].nlat; i++)
+			sum += r[b].lat[i];
+		med = ct_median(r[b].lat, r[b].nlat);
+		cost[b][CT_PAGE_PAIR] = med;
+		figure("container", med, "ns", "%s.page_pair.median", be);
+		figure("container", sum / r[b].nlat, "ns", "%s.page_pair.mean",
+		       be);
+		figure("container", (double)r[b].nlat * CT_LAT_BATCH, "pairs",
+		       "%s.page_pair.pairs", be);
+		/* how much the turns differ: the noise of the ratio */
+		for (i = 0; i < r[b].turns; i++)
+			figure("container", r[b].turn_median[i], "ns",
+			       "%s.page_pair.median_round%u", be, i + 1);
+		for (w = CT_BUF_4K; w <= CT_BUF_2M; w++) {
+			double map_s, unmap_s;
+
+			if (!r[b].reps[w])
+				continue;
+			map_s = (double)r[b].map_ns[w] / r[b].reps[w] /
+				NSEC_PER_SEC;
+			unmap_s = (double)r[b].unmap_ns[w] / r[b].reps[w] /
+				  NSEC_PER_SEC;
+			cost[b][w] = map_s + unmap_s;
+			figure("container", map_s * 1000, "ms", "%s.%s.map", be,
+			       ct_work_names[w]);
+			figure("container", unmap_s * 1000, "ms", "%s.%s.unmap",
+			       be, ct_work_names[w]);
+			figure("container", (double)CT_BUF_SIZE / GIB / map_s,
+			       "GiB/s", "%s.%s.map_rate", be, ct_work_names[w]);
+			figure("container", (double)CT_BUF_SIZE / GIB / unmap_s,
+			       "GiB/s", "%s.%s.unmap_rate", be,
+			       ct_work_names[w]);
+			figure("container", r[b].reps[w], "pairs", "%s.%s.pairs",
+			       be, ct_work_names[w]);
+		}
+		if (r[b].lck_mapped_kb >= 0)
+			figure("container", r[b].lck_mapped_kb - lck0, "kB",
+			       "%s.buf64M_4k.vmlck", be);
+		w = CT_MANY;
+		cost[b][w] = (double)(r[b].map_ns[w] + r[b].unmap_ns[w]) /
+			     r[b].reps[w];
+		figure("container",
+		       (double)r[b].map_ns[w] / r[b].reps[w] / CT_PAGES / 1000,
+		       "us", "%s.%s.map", be, ct_work_names[w]);
+		figure("container",
+		       (double)r[b].unmap_ns[w] / r[b].reps[w] / CT_PAGES / 1000,
+		       "us", "%s.%s.unmap", be, ct_work_names[w]);
+		figure("container", r[b].reps[w], "runs", "%s.%s.runs", be,
+		       ct_work_names[w]);
+	}
+	for (w = 0; w < NR_CT_WORKS; w++)
+		if (cost[CT_TYPE1][w] > 0 && cost[CT_IOMMUFD][w] > 0)
+			figure("container",
+			       cost[CT_IOMMUFD][w] / cost[CT_TYPE1][w], "x",
+			       "ratio.%s", ct_work_names[w]);
+}
+
+/*
+ * Whether the section can run here: a type1 /dev/vfio/vfio, vfio-pci,
+ * and an edu alone in its IOMMU group. When not, say why.
+ */
+static bool ct_can_run(char *bdf, size_t size, char *group_path,
+		       size_t path_size)
+{
+	bool iommufd_serves;
+	int fd, group;
+
+	fd = open("/dev/vfio/vfio", O_RDWR);
+	if (fd < 0) {
+		notef("container skipped: no /dev/vfio/vfio (%s)",
+		      strerror(errno));
+		return false;
+	}
+	iommufd_serves = ct_is_iommufd(fd);
+	close(fd);
+	if (iommufd_serves) {
+		notef("container skipped: iommufd serves /dev/vfio/vfio, no type1 to compare with");
+		return false;
+	}
+	if (access(PCI_DRIVERS "/vfio-pci", F_OK)) {
+		notef("container skipped: no vfio-pci driver");
+		return false;
+	}
+	if (edu_find(false, bdf, size)) {
+		notef("container skipped: no edu device alone in its IOMMU group");
+		return false;
+	}
+	group = pci_iommu_group(bdf);
+	if (group < 0) {
+		notef("container skipped: %s has no IOMMU group", bdf);
+		return false;
+	}
+	snprintf(group_path, path_size, "/dev/vfio/%d", group);
+	return true;
+}
+
+/* Return false when the section failed ("bench: error" says why). */
+static bool bench_container(void)
+{
+	struct ct_result r[NR_CT_BACKENDS] = { };
+	struct buf buf4k = { }, buf2m = { };
+	struct pci_binding saved = { };
+	char bdf[PCI_BDF_SIZE], group_path[64];
+	int b, round, rounds = 0;
+	char why[160];
+	bool ok = false;
+	long lck0, lck;
+
+	if (!ct_can_run(bdf, sizeof(bdf), group_path, sizeof(group_path)))
+		return true;
+	run_end = now_ns() + (__u64)(CT_BUDGET_S * NSEC_PER_SEC);
+	lck0 = vm_lck_kb();
+	if (lck0 < 0) {
+		ct_fail("no VmLck in /proc/self/status");
+		goto out;
+	}
+	for (b = 0; b < NR_CT_BACKENDS; b++) {
+		r[b].lck_mapped_kb = -1;
+		r[b].lat = calloc(CT_LAT_MAX_SAMPLES, sizeof(*r[b].lat));
+		if (!r[b].lat) {
+			ct_fail("calloc: %s", strerror(errno));
+			goto out;
+		}
+	}
+	if (!buf_alloc(&buf4k, BACK_4K, CT_BUF_SIZE, page_size, why,
+		       sizeof(why))) {
+		ct_fail("the 64 MiB buffer: %s", why);
+		goto out;
+	}
+	if (!buf_alloc(&buf2m, BACK_HUGETLB, CT_BUF_SIZE, HUGE_2M, why,
+		       sizeof(why)))
+		notef("container %s skipped: %s", ct_work_names[CT_BUF_2M],
+		      why);
+
+	if (pci_binding_save(&saved, bdf)) {
+		ct_fail("%s: reading its driver: %s", bdf, strerror(errno));
+		goto out;
+	}
+	if (pci_has_driver(bdf, "vfio-pci") != 1 &&
+	    (pci_unbind(bdf) || pci_bind_vfio(bdf))) {
+		ct_fail("%s: giving it to vfio-pci: %s", bdf, strerror(errno));
+		goto out;
+	}
+	if (pci_has_driver(bdf, "vfio-pci") != 1) {
+		ct_fail("%s is not on vfio-pci after binding it", bdf);
+		goto out;
+	}
+	printf("bench: header container device %s group %s iova 0x%llx;",
+	       bdf, group_path, (unsigned long long)CT_IOVA);
+	printf(" ratio = iommufd's time / type1's\n");
+
+	for (round = 0; round < CT_ROUNDS; round++) {
+		if (round && run_over()) {
+			notef("container: only %d of %d rounds: %s", round,
+			      CT_ROUNDS, budget_spent);
+			break;
+		}
+		for (b = 0; b < NR_CT_BACKENDS; b++)
+			if (!ct_turn(b, group_path, bdf, &buf4k, &buf2m, lck0,
+				     &r[b]))
+				goto out;
+		rounds++;
+	}
+	ok = true;
+out:
+	buf_free(&buf2m);
+	buf_free(&buf4k);
+	lck = vm_lck_kb();
+	if (ok && lck != lck0)
+		ok = ct_fail("VmLck is %ld kB after the section, %ld kB before",
+			     lck, lck0);
+	if (ok)
+		ct_report(r, lck0, rounds);
+	else
+		printf("bench: error container: %s\n", ct_err);
+	for (b = 0; b < NR_CT_BACKENDS; b++)
+		free(r[b].lat);
+	if (pci_binding_restore(&saved)) {
+		printf("bench: error container: cannot give %s back to \"%s\": %s\n",
+		       saved.bdf, saved.driver, strerror(errno));
+		ok = false;
+	}
+	return ok;
+}
+
 /* The kernel, what "domain" means, and the memory the run can use. */
 static void print_header(void)
 {
@@ -1181,6 +1745,7 @@ int main(void)
 {
 	const struct domain_variant *dv;
 	__u64 start;
+	bool ok;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	start = now_ns();
@@ -1199,10 +1764,11 @@ int main(void)
 		bench_map_unmap(dv);
 		bench_area_scaling(dv);
 	}
+	ok = bench_container();
 
 	if (close(iommufd))
 		die(errno, "close");
 	figure("total", (double)(now_ns() - start) / NSEC_PER_SEC, "s",
 	       "run_time");
-	return 0;
+	return ok ? 0 : 1;
 }
