@@ -256,13 +256,22 @@ build_initramfs() {
 	if [ -f "$obj/samples/vfio-mdev/mpin.ko" ]; then
 		cp "$obj/samples/vfio-mdev/mpin.ko" "$root/lib/modules/"
 	fi
-	# The legacy VFIO clients and the nested guest of vfio_qemu_nested,
-	# the tests that run them and their shell helpers. Every VM carries
-	# the same nested kernel.
+	# Uncompressed: the debug kernel under TCG takes seconds to gunzip.
+	(cd "$root" && find . | cpio -o -H newc --quiet >"$obj/initramfs.cpio")
+}
+
+# The unmodified legacy VFIO clients, the nested guest of
+# vfio_qemu_nested with its own small kernel (built here), the tests that
+# run them and their shell helpers, as a second cpio archive after the
+# initramfs (the kernel unpacks one after the other): the test VMs carry
+# it, the benchmark's goes without.
+build_clients_initramfs() {
+	local obj=$BUILD/obj-$1 root=$BUILD/obj-$1/clientfs t
 	configure_kernel nested nested.config
 	build_kernel nested bzImage
+	rm -rf "$root"
+	mkdir -p "$root/tests" "$root/nested" "$root/usr/lib/iommufd"
 	copy_with_libs "$root" $QEMU_BIN $QEMU_FILES $DPDK_FILES
-	mkdir -p "$root/nested" "$root/usr/lib/iommufd"
 	cp "$BUILD/obj-nested/arch/x86/boot/bzImage" "$root/nested/"
 	cp "$obj/guest/nested-initramfs.cpio" "$root/nested/initramfs.cpio"
 	cp "$VMTEST/guest/vfio_client.sh" "$root/usr/lib/iommufd/"
@@ -270,8 +279,7 @@ build_initramfs() {
 		cp "$VMTEST/guest/$t.sh" "$root/tests/$t"
 		chmod 755 "$root/tests/$t"
 	done
-	# Uncompressed: the debug kernel under TCG takes seconds to gunzip.
-	(cd "$root" && find . | cpio -o -H newc --quiet >"$obj/initramfs.cpio")
+	(cd "$root" && find . | cpio -o -H newc --quiet >>"$obj/initramfs.cpio")
 }
 
 # The config fragments of the debug kernel. 'make check' and 'make bench'
@@ -290,6 +298,7 @@ build_debug_vm() {
 	build_kernel debug
 	build_guest_programs debug
 	build_initramfs debug
+	build_clients_initramfs debug
 }
 
 # The same, for the kernel whose /dev/vfio/vfio is VFIO's own type1
@@ -300,6 +309,7 @@ build_type1_vm() {
 	build_kernel type1
 	build_guest_programs type1
 	build_initramfs type1
+	build_clients_initramfs type1
 }
 
 # Boot the VM; the guest's console goes to stdout.
