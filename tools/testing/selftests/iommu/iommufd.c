@@ -256,6 +256,14 @@ static void fill_ioas_alloc(int fd, void *buf)
 {
 }
 
+/* CLEAR: an op that succeeds whatever the context holds. */
+static void fill_vfio_ioas(int fd, void *buf)
+{
+	struct iommu_vfio_ioas *cmd = buf;
+
+	cmd->op = IOMMU_VFIO_IOAS_CLEAR;
+}
+
 static struct iommu_iova_range length_ranges[8];
 
 static void fill_iova_ranges(int fd, void *buf)
@@ -445,6 +453,14 @@ static const struct length_case length_cases[] = {
 		.min_size = offsetof(struct iommu_hw_info, __reserved) +
 			    sizeof(((struct iommu_hw_info *)0)->__reserved),
 		.fill = fill_get_hw_info,
+	},
+	{
+		.name = "IOMMU_VFIO_IOAS",
+		.ioctl_num = IOMMU_VFIO_IOAS,
+		.size = sizeof(struct iommu_vfio_ioas),
+		.min_size = offsetof(struct iommu_vfio_ioas, __reserved) +
+			    sizeof(((struct iommu_vfio_ioas *)0)->__reserved),
+		.fill = fill_vfio_ioas,
 	},
 };
 
