@@ -65,13 +65,13 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		return PTR_ERR(ioas);
 
 	cmd->out_ioas_id = ioas->obj.id;
+	/* Visible to lookups only once userspace has learnt its ID. */
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-	if (rc) {
+	if (!rc)
+		iommufd_object_publish(ucmd->ictx, &ioas->obj);
+	else
 		iommufd_object_unwind(ucmd->ictx, &ioas->obj);
-		return rc;
-	}
-	iommufd_object_publish(ucmd->ictx, &ioas->obj);
-	return 0;
+	return rc;
 }
 
 int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)

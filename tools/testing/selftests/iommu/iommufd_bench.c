@@ -1253,38 +1253,6 @@ static bool ct_fail(const char *fmt, ...)
 	return false;
 }
 
-/* This process's VmLck (mm->locked_vm, type1's charge) in kB, or -1. */
-static long vm_lck_kb(void)
-{
-	char line[128];
-	long kb = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmLck:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
-/*
- * Whether iommufd serves this container file: it answers
- * IOMMU_VFIO_IOAS, with ENODEV while it has no compat IOAS. VFIO's
- * container fails it with EINVAL before SET_IOMMU, ENOTTY after.
- */
-static bool ct_is_iommufd(int container)
-{
-	struct iommu_vfio_ioas cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_VFIO_IOAS_GET,
-	};
-
-	return !ioctl(container, IOMMU_VFIO_IOAS, &cmd) || errno == ENODEV;
-}
-
 static bool ct_map(const struct ct_files *f, const char *be, void *va,
 		   __u64 iova, __u64 size)
 {
@@ -1435,7 +1403,7 @@ static bool ct_buffer(const struct ct_files *f, const char *be,
 		r->map_ns[w] += t1 - t0;
 		/* what the mapping charged to VmLck, once, not timed */
 		if (w == CT_BUF_4K && r->lck_mapped_kb < 0) {
-			r->lck_mapped_kb = vm_lck_kb();
+			r->lck_mapped_kb = proc_status_kb("VmLck:");
 			t1 = now_ns();
 		}
 		if (!ct_unmap(f, be, CT_IOVA, CT_BUF_SIZE))
@@ -1493,7 +1461,7 @@ static bool ct_turn(enum ct_backend b, const char *group_path,
 	ct_close(&f);
 	if (!ok)
 		return false;
-	lck = vm_lck_kb();
+	lck = proc_status_kb("VmLck:");
 	if (lck != lck0)
 		return ct_fail("%s: VmLck is %ld kB, files closed, %ld kB before",
 			       be, lck, lck0);
@@ -1585,7 +1553,7 @@ static bool ct_can_run(char *bdf, size_t size, char *group_path,
 		      strerror(errno));
 		return false;
 	}
-	iommufd_serves = ct_is_iommufd(fd);
+	iommufd_serves = vfio_container_is_iommufd(fd);
 	close(fd);
 	if (iommufd_serves) {
 		notef("container skipped: iommufd serves /dev/vfio/vfio, no type1 to compare with");
@@ -1623,7 +1591,7 @@ static bool bench_container(void)
 	if (!ct_can_run(bdf, sizeof(bdf), group_path, sizeof(group_path)))
 		return true;
 	run_end = now_ns() + (__u64)(CT_BUDGET_S * NSEC_PER_SEC);
-	lck0 = vm_lck_kb();
+	lck0 = proc_status_kb("VmLck:");
 	if (lck0 < 0) {
 		ct_fail("no VmLck in /proc/self/status");
 		goto out;
@@ -1679,7 +1647,7 @@ static bool bench_container(void)
 out:
 	buf_free(&buf2m);
 	buf_free(&buf4k);
-	lck = vm_lck_kb();
+	lck = proc_status_kb("VmLck:");
 	if (ok && lck != lck0)
 		ok = ct_fail("VmLck is %ld kB after the section, %ld kB before",
 			     lck, lck0);

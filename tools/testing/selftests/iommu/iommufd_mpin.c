@@ -476,17 +476,6 @@ static int container_dma(int container, bool map, __u64 iova, void *buf,
 	return u.size == size ? 0 : -1;
 }
 
-/* Whether iommufd serves this container file (it answers IOMMU_VFIO_IOAS). */
-static bool container_is_iommufd(int container)
-{
-	struct iommu_vfio_ioas cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_VFIO_IOAS_GET,
-	};
-
-	return !ioctl(container, IOMMU_VFIO_IOAS, &cmd) || errno == ENODEV;
-}
-
 FIXTURE_SETUP(mpin_group)
 {
 	char path[PATH_MAX], name[32];
@@ -565,7 +554,7 @@ TEST_F(mpin_group, pin_rw_unmap)
 	 * reports the inversion, and it can deadlock. That is type1's, and
 	 * iommufd does not have it.
 	 */
-	if (container_is_iommufd(self->container)) {
+	if (vfio_container_is_iommufd(self->container)) {
 		ASSERT_EQ(2, pin(_metadata, self->fd, IOVA_BASE + 2 * page_size,
 				 2, MPIN_PROT_READ, data));
 		ASSERT_EQ(0, container_dma(self->container, false, IOVA_BASE,

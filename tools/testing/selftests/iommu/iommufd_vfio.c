@@ -1388,35 +1388,6 @@ TEST_F_TIMEOUT(vfio_edu, reserved_iova_hw_info_hwpt, VFIO_TIMEOUT)
  * /dev/vfio/vfio.
  */
 
-/* A line of this process's /proc/self/status in kB ("VmLck:"), or -1. */
-static long status_kb(const char *key)
-{
-	size_t len = strlen(key);
-	char line[128];
-	long kb = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len))
-			kb = strtol(line + len, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
-/* Whether iommufd serves this container file (it answers IOMMU_VFIO_IOAS). */
-static bool container_is_iommufd(int container)
-{
-	struct iommu_vfio_ioas cmd = {
-		.size = sizeof(cmd),
-		.op = IOMMU_VFIO_IOAS_GET,
-	};
-
-	return !ioctl(container, IOMMU_VFIO_IOAS, &cmd) || errno == ENODEV;
-}
-
 static int open_group(struct __test_metadata *_metadata, const char *bdf)
 {
 	char path[64];
@@ -1593,11 +1564,11 @@ TEST_F_TIMEOUT(vfio_edu, container_two_groups_close_order, VFIO_TIMEOUT)
 	dst = src + page_size;
 	container = open("/dev/vfio/vfio", O_RDWR);
 	ASSERT_LE(0, container);
-	iommufd = container_is_iommufd(container);
+	iommufd = vfio_container_is_iommufd(container);
 	TH_LOG("/dev/vfio/vfio is served by %s",
 	       iommufd ? "iommufd" : "VFIO type1");
 	counter = iommufd ? "VmPin:" : "VmLck:";
-	lck_before = status_kb(counter);
+	lck_before = proc_status_kb(counter);
 	ASSERT_LE(0, lck_before);
 	group1 = open_group(_metadata, self->solo.bdf);
 	group2 = open_group(_metadata, bdf2);
@@ -1610,7 +1581,7 @@ TEST_F_TIMEOUT(vfio_edu, container_two_groups_close_order, VFIO_TIMEOUT)
 	ASSERT_LE(0, fd1);
 	fd2 = ioctl(group2, VFIO_GROUP_GET_DEVICE_FD, bdf2);
 	ASSERT_LE(0, fd2);
-	lck_mapped = status_kb(counter);
+	lck_mapped = proc_status_kb(counter);
 	ASSERT_EQ(lck_before + 2 * page_size / 1024, lck_mapped);
 
 	/* The second page of the one mapping is the destination. */
@@ -1635,11 +1606,11 @@ TEST_F_TIMEOUT(vfio_edu, container_two_groups_close_order, VFIO_TIMEOUT)
 	ASSERT_TRUE(holds(dst, 25));
 	ASSERT_OK(close(fd1));
 	ASSERT_OK(close(group1));
-	ASSERT_EQ(lck_mapped, status_kb(counter));
+	ASSERT_EQ(lck_mapped, proc_status_kb(counter));
 	ASSERT_OK(close(fd2));
 	ASSERT_OK(close(group2));
 	/* The last user of the container took its mappings and charge. */
-	ASSERT_EQ(lck_before, status_kb(counter));
+	ASSERT_EQ(lck_before, proc_status_kb(counter));
 }
 
 /*

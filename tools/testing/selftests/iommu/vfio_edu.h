@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
@@ -674,6 +675,39 @@ static inline int kmsg_wait(int fd, const char *a, const char *b,
 	}
 	errno = ETIMEDOUT;
 	return -1;
+}
+
+/* A "Key:" line of /proc/self/status in kB (VmLck, VmPin), or -1. */
+static inline long proc_status_kb(const char *key)
+{
+	size_t len = strlen(key);
+	char line[128];
+	long kb = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len))
+			kb = strtol(line + len, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/*
+ * Whether iommufd serves a container file: it answers IOMMU_VFIO_IOAS,
+ * with ENODEV while it has no compat IOAS. VFIO's type1 container fails
+ * it with EINVAL before VFIO_SET_IOMMU, ENOTTY after.
+ */
+static inline bool vfio_container_is_iommufd(int container)
+{
+	struct iommu_vfio_ioas cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_VFIO_IOAS_GET,
+	};
+
+	return !ioctl(container, IOMMU_VFIO_IOAS, &cmd) || errno == ENODEV;
 }
 
 #endif
