@@ -247,6 +247,8 @@ build_initramfs() {
 		mv "$root/tests/iommufd_bench" "$root/bin/"
 	fi
 	cp "$obj/guest/iommufd_demo" "$root/bin/"
+	# The operator's tool over fdinfo; iommufd_fdinfo runs it.
+	cp "$TOP/tools/iommufd/iommufd-top" "$root/bin/"
 	# The mtty mdev sample: the emulated VFIO device of iommufd_vfio.
 	mkdir -p "$root/lib/modules"
 	if [ -f "$obj/samples/vfio-mdev/mtty.ko" ]; then

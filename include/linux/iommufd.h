@@ -16,6 +16,7 @@ struct iommufd_access;
 struct iommufd_ctx;
 struct iommufd_device;
 struct page;
+struct seq_file;
 
 /**
  * struct iommufd_access_ops - what an in-kernel user of IOAS memory provides
@@ -55,6 +56,8 @@ int iommufd_device_replace(struct iommufd_device *idev, u32 *pt_id);
 void iommufd_device_detach(struct iommufd_device *idev);
 struct iommufd_ctx *iommufd_device_to_ictx(struct iommufd_device *idev);
 u32 iommufd_device_to_id(struct iommufd_device *idev);
+void iommufd_device_show_fdinfo(struct seq_file *m,
+				struct iommufd_device *idev);
 
 struct iommufd_access *
 iommufd_access_create(struct iommufd_ctx *ictx,
@@ -63,6 +66,8 @@ void iommufd_access_destroy(struct iommufd_access *access);
 int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id);
 int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id);
 void iommufd_access_detach(struct iommufd_access *access);
+void iommufd_access_show_fdinfo(struct seq_file *m,
+				struct iommufd_access *access);
 int iommufd_access_pin_pages(struct iommufd_access *access, unsigned long iova,
 			     unsigned long length, struct page **out_pages,
 			     unsigned int flags);

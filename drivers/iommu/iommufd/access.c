@@ -27,6 +27,7 @@
 #include <linux/fs.h>
 #include <linux/iommufd.h>
 #include <linux/lockdep.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "iommufd_private.h"
@@ -48,6 +49,9 @@
  * @iopt_id: index in @ioas_unpin's io_pagetable::accesses
  * @pins: successful iommufd_access_pin_pages() calls not yet undone
  * @changing: an attach, replace or detach is asking the driver to unpin
+ * @ioas_id: ID of the IOAS attached to, 0 if none, for fdinfo: written
+ *           under @ioas_lock, read without it, as a pin may hold that lock
+ *           for long
  */
 struct iommufd_access {
 	struct iommufd_object obj;
@@ -61,6 +65,7 @@ struct iommufd_access {
 	u32 iopt_id;
 	unsigned long pins;
 	bool changing;
+	u32 ioas_id;
 };
 
 /**
@@ -128,6 +133,38 @@ void iommufd_access_destroy_object(struct iommufd_object *obj)
 	mutex_destroy(&access->ioas_lock);
 	mutex_destroy(&access->change_lock);
 }
+
+/**
+ * iommufd_access_show() - an access's fdinfo fields
+ * @m: the fdinfo file
+ * @obj: the access, referenced
+ *
+ * Takes no lock: a pin may hold the access's lock while GUP runs.
+ */
+void iommufd_access_show(struct seq_file *m, struct iommufd_object *obj)
+{
+	struct iommufd_access *access =
+		container_of(obj, struct iommufd_access, obj);
+
+	seq_printf(m, " ioas=%u pins=%lu", READ_ONCE(access->ioas_id),
+		   READ_ONCE(access->pins));
+}
+
+/**
+ * iommufd_access_show_fdinfo() - where an access is, for its driver's fdinfo
+ * @m: the fdinfo file of the driver's device file
+ * @access: the access; the caller keeps it meanwhile
+ *
+ * Prints the context (as its fdinfo names it) and the access's object
+ * line: its ID there, the IOAS it is attached to and its pins.
+ */
+void iommufd_access_show_fdinfo(struct seq_file *m,
+				struct iommufd_access *access)
+{
+	seq_printf(m, "iommufd-ctx:\t%u\niommufd-", access->ictx->id);
+	iommufd_object_show(m, &access->obj);
+}
+EXPORT_SYMBOL_NS_GPL(iommufd_access_show_fdinfo, IOMMUFD);
 
 static void iommufd_access_forget(struct iommufd_ioas *ioas, u32 iopt_id)
 {
@@ -200,6 +237,7 @@ static int iommufd_access_change_ioas(struct iommufd_access *access,
 		iommufd_access_forget(old, old_id);
 		mutex_lock(&access->ioas_lock);
 		access->changing = false;
+		WRITE_ONCE(access->ioas_id, 0);
 		draining = access->pins;
 		if (!draining)
 			access->ioas_unpin = NULL;
@@ -212,6 +250,7 @@ static int iommufd_access_change_ioas(struct iommufd_access *access,
 	access->ioas = ioas;
 	access->ioas_unpin = ioas;
 	access->iopt_id = new_id;
+	WRITE_ONCE(access->ioas_id, ioas ? ioas->obj.id : 0);
 	mutex_unlock(&access->ioas_lock);
 	if (old) {
 		iommufd_access_forget(old, old_id);
@@ -366,6 +405,7 @@ int iommufd_access_pin_pages(struct iommufd_access *access, unsigned long iova,
 			     unsigned long length, struct page **out_pages,
 			     unsigned int flags)
 {
+	char why[IOPT_WHY_LEN] = "";
 	unsigned long last;
 	int rc;
 
@@ -375,10 +415,12 @@ int iommufd_access_pin_pages(struct iommufd_access *access, unsigned long iova,
 	if (rc)
 		return rc;
 	rc = iopt_access_pin(&access->ioas->iopt, iova, last, out_pages,
-			     flags & IOMMUFD_ACCESS_RW_WRITE);
+			     flags & IOMMUFD_ACCESS_RW_WRITE, why);
 	if (!rc)
 		access->pins++;
 	mutex_unlock(&access->ioas_lock);
+	if (rc)
+		iommufd_ctx_refused(access->ictx, "access pin", rc, why);
 	return rc;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_access_pin_pages, IOMMUFD);

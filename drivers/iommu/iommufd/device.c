@@ -50,6 +50,7 @@
 #include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <uapi/linux/iommufd.h>
@@ -166,34 +167,45 @@ static bool iommufd_driver_uses_dma_api(struct device *dev,
 	return true;
 }
 
+struct iommufd_dma_user {
+	struct device *bound;
+	char *why;
+};
+
 static int iommufd_name_dma_user(struct device *dev, void *data)
 {
-	struct device *bound = data;
+	struct iommufd_dma_user *user = data;
 	struct device_driver *drv = READ_ONCE(dev->driver);
 
-	if (dev == bound || !drv || !iommufd_driver_uses_dma_api(dev, drv))
+	if (dev == user->bound || !drv ||
+	    !iommufd_driver_uses_dma_api(dev, drv))
 		return 0;
-	dev_notice_ratelimited(bound,
-			       "iommufd: cannot own the DMA of IOMMU group %d: its device %s is bound to the kernel driver %s, which uses the DMA API; unbind it first\n",
-			       iommu_group_id(dev->iommu_group), dev_name(dev),
-			       drv->name);
+	iopt_why(user->why,
+		 "IOMMU group %d: its device %s is bound to the kernel driver %s, which uses the DMA API; unbind it first",
+		 iommu_group_id(dev->iommu_group), dev_name(dev), drv->name);
 	return 1;
 }
 
 /*
- * Say in the kernel log why the group could not be owned: VFIO's bind
- * ioctl has only an errno to give, and EPERM alone names nobody.
+ * Say in the kernel log and in the context's fdinfo why the group could
+ * not be owned: VFIO's bind ioctl has only an errno to give, and EPERM
+ * alone names nobody.
  */
-static void iommufd_explain_claim(struct device *dev, struct iommu_group *group,
-				  int rc)
+static void iommufd_explain_claim(struct iommufd_ctx *ictx, struct device *dev,
+				  struct iommu_group *group, int rc)
 {
+	char why[IOPT_WHY_LEN];
+	struct iommufd_dma_user user = { .bound = dev, .why = why };
+
 	if (rc != -EPERM)
 		return;
-	if (iommu_group_for_each_dev(group, dev, iommufd_name_dma_user))
-		return;
-	dev_notice_ratelimited(dev,
-			       "iommufd: cannot own the DMA of IOMMU group %d: another user (a VFIO container or another iommufd context) owns it\n",
-			       iommu_group_id(group));
+	if (!iommu_group_for_each_dev(group, &user, iommufd_name_dma_user))
+		iopt_why(why,
+			 "IOMMU group %d: another user (a VFIO container or another iommufd context) owns its DMA",
+			 iommu_group_id(group));
+	dev_notice_ratelimited(dev, "iommufd: cannot own the DMA of %s\n",
+			       why);
+	iommufd_ctx_refused(ictx, "device bind", rc, why);
 }
 
 /**
@@ -222,12 +234,16 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 	if (!device_iommu_capable(dev, IOMMU_CAP_CACHE_COHERENCY)) {
 		dev_notice_ratelimited(dev, "iommufd: its IOMMU cannot enforce cache coherent DMA\n");
 		rc = -EINVAL;
+		iommufd_ctx_refused(ictx, "device bind", rc,
+				    "the device's IOMMU cannot enforce cache coherent DMA");
 		goto err_put_group;
 	}
 	if (!iommufd_msi_isolated(dev)) {
 		if (!allow_unsafe_interrupts) {
 			dev_notice_ratelimited(dev, "iommufd: its IOMMU cannot isolate MSIs (no interrupt remapping); see iommufd.allow_unsafe_interrupts\n");
 			rc = -EPERM;
+			iommufd_ctx_refused(ictx, "device bind", rc,
+					    "the device's IOMMU cannot isolate MSIs (no interrupt remapping); see iommufd.allow_unsafe_interrupts");
 			goto err_put_group;
 		}
 		dev_warn(dev, "iommufd: binding a device whose MSIs are not isolated, as allow_unsafe_interrupts says\n");
@@ -235,7 +251,7 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 
 	rc = iommu_device_claim_dma_owner(dev, ictx);
 	if (rc) {
-		iommufd_explain_claim(dev, igroup->group, rc);
+		iommufd_explain_claim(ictx, dev, igroup->group, rc);
 		goto err_put_group;
 	}
 	xa_lock(&ictx->groups);
@@ -279,6 +295,30 @@ void iommufd_device_unbind(struct iommufd_device *idev)
 	iommufd_object_remove(idev->ictx, &idev->obj, 1);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_unbind, IOMMUFD);
+
+/**
+ * iommufd_device_show() - a bound device's fdinfo fields
+ * @m: the fdinfo file
+ * @obj: the device, referenced
+ *
+ * Context: takes the group's lock.
+ */
+void iommufd_device_show(struct seq_file *m, struct iommufd_object *obj)
+{
+	struct iommufd_device *idev =
+		container_of(obj, struct iommufd_device, obj);
+	struct iommufd_group *igroup = idev->igroup;
+
+	seq_printf(m, " dev=%s group=%d", dev_name(idev->dev),
+		   iommu_group_id(igroup->group));
+	mutex_lock(&igroup->lock);
+	if (idev->attached)
+		seq_printf(m, " hwpt=%u ioas=%u", igroup->hwpt->obj.id,
+			   igroup->hwpt->ioas->obj.id);
+	else
+		seq_puts(m, " hwpt=none");
+	mutex_unlock(&igroup->lock);
+}
 
 /**
  * iommufd_device_destroy() - release a device's object when it is unbound
@@ -325,7 +365,7 @@ static unsigned int iommufd_group_attached(struct iommufd_group *igroup)
  */
 static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 				  struct iommufd_hw_pagetable *hwpt,
-				  bool replace)
+				  bool replace, char *why)
 {
 	struct iommufd_group *igroup = idev->igroup;
 	struct iommufd_hw_pagetable *old = igroup->hwpt;
@@ -336,13 +376,20 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 	lockdep_assert_held(&igroup->lock);
 	lockdep_assert_held(&hwpt->ioas->mutex);
 
-	if (!iommufd_domain_fits(hwpt->domain, idev->dev))
+	if (!iommufd_domain_fits(hwpt->domain, idev->dev)) {
+		iopt_why(why, "HWPT %u was made by another IOMMU driver than %s's",
+			 hwpt->obj.id, dev_name(idev->dev));
 		return -EINVAL;
+	}
 	if (old == hwpt) {
 		if (idev->attached)
 			return 0;
 	} else if (old && !replace) {
 		/* One group, one domain: a sibling cannot pick another. */
+		iopt_why(why,
+			 "IOMMU group %d of %s is attached to HWPT %u: its devices share one domain",
+			 iommu_group_id(igroup->group), dev_name(idev->dev),
+			 old->obj.id);
 		return -EINVAL;
 	}
 
@@ -355,7 +402,7 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 	 */
 	reserve = !old || old->ioas != hwpt->ioas;
 	rc = iopt_reserve_group_regions(&hwpt->ioas->iopt, igroup->group,
-					igroup);
+					igroup, why);
 	if (rc)
 		return rc;
 
@@ -429,7 +476,7 @@ static void iommufd_hwpt_put_last(struct iommufd_ctx *ictx,
 /* Find or make an automatic HWPT of @ioas for @idev's group, and use it. */
 static struct iommufd_hw_pagetable *
 iommufd_device_set_ioas(struct iommufd_device *idev, struct iommufd_ioas *ioas,
-			bool replace)
+			bool replace, char *why)
 {
 	struct iommufd_hw_pagetable *cur = idev->igroup->hwpt;
 	struct iommufd_hw_pagetable *hwpt;
@@ -438,12 +485,16 @@ iommufd_device_set_ioas(struct iommufd_device *idev, struct iommufd_ioas *ioas,
 	mutex_lock(&ioas->mutex);
 	/* Already there, or joining a sibling that is. */
 	if (cur && cur->ioas == ioas && cur->auto_domain) {
-		rc = iommufd_group_set_hwpt(idev, cur, replace);
+		rc = iommufd_group_set_hwpt(idev, cur, replace, why);
 		hwpt = cur;
 		goto out_unlock;
 	}
 	/* A sibling is attached elsewhere: no point in making a domain. */
 	if (cur && !replace) {
+		iopt_why(why,
+			 "IOMMU group %d of %s is attached to HWPT %u: its devices share one domain",
+			 iommu_group_id(idev->igroup->group),
+			 dev_name(idev->dev), cur->obj.id);
 		rc = -EINVAL;
 		goto out_unlock;
 	}
@@ -451,19 +502,19 @@ iommufd_device_set_ioas(struct iommufd_device *idev, struct iommufd_ioas *ioas,
 		if (!hwpt->auto_domain ||
 		    !iommufd_domain_fits(hwpt->domain, idev->dev))
 			continue;
-		rc = iommufd_group_set_hwpt(idev, hwpt, replace);
+		rc = iommufd_group_set_hwpt(idev, hwpt, replace, why);
 		/* EINVAL: this IOMMU cannot use the domain; try the next. */
 		if (rc != -EINVAL)
 			goto out_unlock;
 	}
 
-	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev->dev, true);
+	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev->dev, true, why);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_unlock;
 	}
 	/* The domain already maps the IOAS: no window with DMA unmapped. */
-	rc = iommufd_group_set_hwpt(idev, hwpt, replace);
+	rc = iommufd_group_set_hwpt(idev, hwpt, replace, why);
 	if (rc) {
 		list_del_init(&hwpt->ioas_item);
 		mutex_unlock(&ioas->mutex);
@@ -478,7 +529,7 @@ out_unlock:
 
 static int iommufd_device_set_hwpt(struct iommufd_device *idev,
 				   struct iommufd_hw_pagetable *hwpt,
-				   bool replace)
+				   bool replace, char *why)
 {
 	int rc;
 
@@ -490,7 +541,7 @@ static int iommufd_device_set_hwpt(struct iommufd_device *idev,
 	if (hwpt->auto_domain && !hwpt->devices)
 		rc = -ENOENT;
 	else
-		rc = iommufd_group_set_hwpt(idev, hwpt, replace);
+		rc = iommufd_group_set_hwpt(idev, hwpt, replace, why);
 	mutex_unlock(&hwpt->ioas->mutex);
 	return rc;
 }
@@ -500,16 +551,21 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 {
 	struct iommufd_group *igroup = idev->igroup;
 	struct iommufd_hw_pagetable *hwpt, *old;
+	const char *op = replace ? "device replace" : "device attach";
 	struct iopt_prepin pre = {};
 	struct iommufd_object *pt_obj;
+	char why[IOPT_WHY_LEN] = "";
 	struct iommufd_ioas *ioas;
 	unsigned int n = 0;
 	bool last = false;
 	int rc = 0;
 
 	pt_obj = iommufd_object_lookup(idev->ictx, *pt_id, IOMMUFD_OBJ_ANY);
-	if (IS_ERR(pt_obj))
+	if (IS_ERR(pt_obj)) {
+		iopt_why(why, "no IOAS or HWPT with ID %u", *pt_id);
+		iommufd_ctx_refused(idev->ictx, op, PTR_ERR(pt_obj), why);
 		return PTR_ERR(pt_obj);
+	}
 
 	/*
 	 * An IOAS's first domain pins all its memory, which may wait for
@@ -518,7 +574,8 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 	if (pt_obj->type == IOMMUFD_OBJ_IOAS) {
 		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
 		if (xa_empty(&ioas->iopt.domains)) {
-			rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre);
+			rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre,
+					       why);
 			if (rc)
 				goto out_put;
 		}
@@ -533,15 +590,17 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 	switch (pt_obj->type) {
 	case IOMMUFD_OBJ_IOAS:
 		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
-		hwpt = iommufd_device_set_ioas(idev, ioas, replace);
+		hwpt = iommufd_device_set_ioas(idev, ioas, replace, why);
 		if (IS_ERR(hwpt))
 			rc = PTR_ERR(hwpt);
 		break;
 	case IOMMUFD_OBJ_HWPT_PAGING:
 		hwpt = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
-		rc = iommufd_device_set_hwpt(idev, hwpt, replace);
+		rc = iommufd_device_set_hwpt(idev, hwpt, replace, why);
 		break;
 	default:
+		iopt_why(why, "object %u is neither an IOAS nor a HWPT",
+			 *pt_id);
 		rc = -EINVAL;
 		break;
 	}
@@ -563,6 +622,8 @@ out_unlock:
 	iopt_prepin_release(&pre);
 out_put:
 	iommufd_put_object(pt_obj);
+	if (rc)
+		iommufd_ctx_refused(idev->ictx, op, rc, why);
 	return rc;
 }
 

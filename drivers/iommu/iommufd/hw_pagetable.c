@@ -21,6 +21,7 @@
  */
 #include <linux/iommu.h>
 #include <linux/lockdep.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <uapi/linux/iommufd.h>
 
@@ -32,6 +33,7 @@
  * @ioas: the IOAS; the HWPT takes a reference on it
  * @dev: a device whose IOMMU makes the domain
  * @auto_domain: whether the HWPT is an automatic one
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * The HWPT is returned unpublished: the caller publishes it, or takes it
  * back with iommufd_object_unwind() after dropping @ioas->mutex.
@@ -42,7 +44,7 @@
  */
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct device *dev, bool auto_domain)
+		   struct device *dev, bool auto_domain, char *why)
 {
 	struct iommufd_hw_pagetable *hwpt;
 	int rc;
@@ -60,7 +62,13 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 		rc = -ENOMEM;
 		goto err_drop;
 	}
-	rc = iopt_table_add_domain(&ioas->iopt, hwpt->domain);
+	strscpy(hwpt->iommu,
+		dev->iommu && dev->iommu->iommu_dev &&
+				dev->iommu->iommu_dev->dev ?
+			dev_name(dev->iommu->iommu_dev->dev) :
+			"?",
+		sizeof(hwpt->iommu));
+	rc = iopt_table_add_domain(&ioas->iopt, hwpt->domain, why);
 	if (rc)
 		goto err_free_domain;
 
@@ -76,6 +84,31 @@ err_free_domain:
 err_drop:
 	iommufd_object_drop(ictx, &hwpt->obj);
 	return ERR_PTR(rc);
+}
+
+/**
+ * iommufd_hwpt_show() - a HWPT's fdinfo fields
+ * @m: the fdinfo file
+ * @obj: the HWPT, referenced
+ *
+ * Context: takes the IOAS mutex.
+ */
+void iommufd_hwpt_show(struct seq_file *m, struct iommufd_object *obj)
+{
+	struct iommufd_hw_pagetable *hwpt =
+		container_of(obj, struct iommufd_hw_pagetable, obj);
+	unsigned long pgsizes = hwpt->domain->pgsize_bitmap;
+	unsigned int devices;
+
+	mutex_lock(&hwpt->ioas->mutex);
+	devices = hwpt->devices;
+	mutex_unlock(&hwpt->ioas->mutex);
+	/* Only the smallest IO page is used while large pages are off. */
+	if (READ_ONCE(hwpt->ioas->iopt.disable_large_pages))
+		pgsizes &= -pgsizes;
+	seq_printf(m, " ioas=%u auto=%d iommu=%s pgsizes=0x%lx devices=%u",
+		   hwpt->ioas->obj.id, hwpt->auto_domain, hwpt->iommu, pgsizes,
+		   devices);
 }
 
 /**
@@ -158,20 +191,18 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 
 	/* A first domain pins everything: before the IOAS's lock. */
 	if (xa_empty(&ioas->iopt.domains)) {
-		rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre);
+		rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre,
+				       ucmd->reason);
 		if (rc)
 			goto out_put_pt;
 	}
 	mutex_lock(&ioas->mutex);
-	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev->dev, false);
+	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev->dev, false,
+				  ucmd->reason);
 	mutex_unlock(&ioas->mutex);
 	iopt_prepin_release(&pre);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
-		if (rc == -EADDRINUSE)
-			iommufd_ucmd_fail(ucmd, rc,
-					  "IOAS %u maps IOVA that %s's IOMMU cannot",
-					  cmd->pt_id, dev_name(idev->dev));
 		goto out_put_pt;
 	}
 	/* The HWPT holds its IOAS; the device is not needed any more. */

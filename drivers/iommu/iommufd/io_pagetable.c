@@ -25,6 +25,7 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/rbtree_augmented.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
 
@@ -257,7 +258,7 @@ static bool iopt_find_free(struct io_pagetable *iopt,
  * are never chosen.
  */
 static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
-			   unsigned long uptr, unsigned long length)
+			   unsigned long uptr, unsigned long length, char *why)
 {
 	unsigned long max_align = PAGE_SIZE;
 	struct iopt_alloc_req req = {
@@ -288,13 +289,16 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 		req.align = PAGE_SIZE;
 		req.offset = uptr % PAGE_SIZE;
 		if (req.offset & (iopt->iova_alignment - 1))
-			return -EINVAL;
+			goto err_align;
 	} else if (req.align < iopt->iova_alignment) {
-		return -EINVAL;
+		goto err_align;
 	}
 
-	if (!iopt->num_allowed)
-		return iopt_find_free(iopt, &req, iova) ? 0 : -ENOSPC;
+	if (!iopt->num_allowed) {
+		if (iopt_find_free(iopt, &req, iova))
+			return 0;
+		goto err_nospc;
+	}
 
 	/* Allowed ranges are sorted: the first that fits has the lowest IOVA. */
 	for (i = 0; i != iopt->num_allowed; i++) {
@@ -307,31 +311,61 @@ static int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 		if (iopt_find_free(iopt, &window, iova))
 			return 0;
 	}
+err_nospc:
+	iopt_why(why,
+		 "no free IOVA range of 0x%lx bytes aligned to 0x%lx in [0x%lx, 0x%lx]%s",
+		 length, req.align, req.lo, req.hi,
+		 iopt->num_allowed ? " within the allowed ranges" : "");
 	return -ENOSPC;
+err_align:
+	iopt_why(why,
+		 "memory at user address 0x%lx cannot meet the IOVA alignment 0x%lx the domains need",
+		 uptr, iopt->iova_alignment);
+	return -EINVAL;
 }
 
 /* May userspace map @length bytes at the fixed IOVA @iova? */
 static int iopt_check_fixed_iova(struct io_pagetable *iopt,
-				 unsigned long iova, unsigned long length)
+				 unsigned long iova, unsigned long length,
+				 char *why)
 {
 	struct iopt_span *span;
 	unsigned long last;
 
 	lockdep_assert_held(&iopt->iova_rwsem);
 
-	if (iova & (iopt->iova_alignment - 1))
+	if (iova & (iopt->iova_alignment - 1)) {
+		iopt_why(why,
+			 "IOVA 0x%lx is not aligned to 0x%lx, the IO page size of the domains",
+			 iova, iopt->iova_alignment);
 		return -EINVAL;
+	}
 	if (check_add_overflow(iova, length - 1, &last))
 		return -EOVERFLOW;
 	/* Outside an attached domain's aperture counts as reserved. */
-	if (iova < iopt->aperture_start || last > iopt->aperture_last)
+	if (iova < iopt->aperture_start || last > iopt->aperture_last) {
+		iopt_why(why,
+			 "IOVA 0x%lx-0x%lx is outside the aperture 0x%lx-0x%lx of the domains",
+			 iova, last, iopt->aperture_start,
+			 iopt->aperture_last);
 		return -EINVAL;
+	}
 	for (span = iopt_span_first(iopt, iova, last); span;
-	     span = iopt_span_next(span, last))
-		if (span->kind == IOPT_SPAN_RESERVED)
+	     span = iopt_span_next(span, last)) {
+		if (span->kind == IOPT_SPAN_RESERVED) {
+			iopt_why(why,
+				 "IOVA 0x%lx-0x%lx overlaps reserved IOVA 0x%lx-0x%lx",
+				 iova, last, span->start, span->last);
 			return -EINVAL;
-	if (iopt_span_first(iopt, iova, last))
+		}
+	}
+	span = iopt_span_first(iopt, iova, last);
+	if (span) {
+		iopt_why(why,
+			 "IOVA 0x%lx-0x%lx overlaps the mapping at IOVA 0x%lx-0x%lx",
+			 iova, last, span->start, span->last);
 		return -EEXIST;
+	}
 	return 0;
 }
 
@@ -339,20 +373,28 @@ static int iopt_check_fixed_iova(struct io_pagetable *iopt,
 static int iopt_area_prepare(struct io_pagetable *iopt, struct iopt_area *area,
 			     struct iopt_pages *pages, unsigned long iova,
 			     unsigned long start_byte, unsigned long length,
-			     int iommu_prot)
+			     int iommu_prot, char *why)
 {
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
-	if ((iommu_prot & IOMMU_WRITE) && !pages->writable)
+	if ((iommu_prot & IOMMU_WRITE) && !pages->writable) {
+		iopt_why(why,
+			 "IOVA 0x%lx would be writable but its source is mapped read-only",
+			 iova);
 		return -EPERM;
+	}
 	/*
 	 * Every piece must start and end on an IO page and meet its memory
 	 * there, or the domains could not map it: a COPY of areas that meet
 	 * inside a page can make such pieces.
 	 */
 	if (((start_byte % PAGE_SIZE) | iova | length) &
-	    (iopt->iova_alignment - 1))
+	    (iopt->iova_alignment - 1)) {
+		iopt_why(why,
+			 "a piece at IOVA 0x%lx of 0x%lx bytes does not meet the IO page size 0x%lx",
+			 iova, length, iopt->iova_alignment);
 		return -EINVAL;
+	}
 	area->span.kind = IOPT_SPAN_AREA;
 	area->span.start = iova;
 	if (check_add_overflow(iova, length - 1, &area->span.last))
@@ -485,7 +527,7 @@ static int iopt_area_use(struct io_pagetable *iopt,
 	if (piece->pinned) {
 		piece->pinned = false;
 	} else {
-		rc = iopt_pages_pin_get(area->pages);
+		rc = iopt_pages_pin_get(area->pages, NULL);
 		if (rc)
 			return rc;
 	}
@@ -550,6 +592,7 @@ void iopt_prepin_release(struct iopt_prepin *pre)
  * @start: first IOVA
  * @last: last IOVA, inclusive
  * @pre: set to what was taken, for iopt_prepin_release()
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Pins the memory of every area that maps part of [@start, @last], with
  * no lock held, so that a pin taken afterwards under a lock only counts
@@ -562,7 +605,7 @@ void iopt_prepin_release(struct iopt_prepin *pre)
  * held.
  */
 int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
-		      unsigned long last, struct iopt_prepin *pre)
+		      unsigned long last, struct iopt_prepin *pre, char *why)
 {
 	struct iopt_span *span;
 	unsigned long n = 0;
@@ -591,7 +634,7 @@ int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
 	up_read(&iopt->iova_rwsem);
 
 	while (!rc && pre->pinned != pre->n) {
-		rc = iopt_pages_pin_get(pre->pages[pre->pinned]);
+		rc = iopt_pages_pin_get(pre->pages[pre->pinned], why);
 		if (!rc)
 			pre->pinned++;
 	}
@@ -614,7 +657,7 @@ static void iopt_unpin_pieces(struct list_head *pieces)
 }
 
 /* Pin the memory of every piece, without the table's lock. */
-static int iopt_pin_pieces(struct list_head *pieces)
+static int iopt_pin_pieces(struct list_head *pieces, char *why)
 {
 	struct iopt_map_piece *piece;
 	int rc;
@@ -622,7 +665,7 @@ static int iopt_pin_pieces(struct list_head *pieces)
 	list_for_each_entry(piece, pieces, next) {
 		if (piece->pinned)
 			continue;
-		rc = iopt_pages_pin_get(piece->pages);
+		rc = iopt_pages_pin_get(piece->pages, why);
 		if (rc) {
 			iopt_unpin_pieces(pieces);
 			return rc;
@@ -640,6 +683,7 @@ static int iopt_pin_pieces(struct list_head *pieces)
  * @iova: the IOVA to map at if @fixed, else set to the IOVA chosen
  * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE bits
  * @fixed: whether *@iova is given by the caller
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * All pieces are mapped or none is. On success each piece's area and its
  * reference to the pages move into the table, and the piece's pointers are
@@ -649,7 +693,7 @@ static int iopt_pin_pieces(struct list_head *pieces)
  */
 int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 		    unsigned long length, unsigned long *iova, int iommu_prot,
-		    bool fixed)
+		    bool fixed, char *why)
 {
 	struct iopt_map_piece *piece;
 	bool pinned = false;
@@ -669,7 +713,7 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 	 */
 	for (;;) {
 		if (!pinned && !xa_empty(&iopt->domains)) {
-			rc = iopt_pin_pieces(pieces);
+			rc = iopt_pin_pieces(pieces, why);
 			if (rc)
 				return rc;
 			pinned = true;
@@ -680,17 +724,20 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 		up_write(&iopt->iova_rwsem);
 	}
 	if (!length || (length & (iopt->iova_alignment - 1))) {
+		iopt_why(why,
+			 "length 0x%lx is not a multiple of 0x%lx, the IO page size of the domains",
+			 length, iopt->iova_alignment);
 		rc = -EINVAL;
 		goto out_unlock;
 	}
 	if (fixed) {
-		rc = iopt_check_fixed_iova(iopt, *iova, length);
+		rc = iopt_check_fixed_iova(iopt, *iova, length, why);
 	} else {
 		piece = list_first_entry(pieces, struct iopt_map_piece, next);
 		rc = iopt_alloc_iova(iopt, iova,
 				     (unsigned long)piece->pages->uptr +
 					     piece->start_byte,
-				     length);
+				     length, why);
 	}
 	if (rc)
 		goto out_unlock;
@@ -700,7 +747,7 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 	list_for_each_entry(piece, pieces, next) {
 		rc = iopt_area_prepare(iopt, piece->area, piece->pages, cur,
 				       piece->start_byte, piece->length,
-				       iommu_prot);
+				       iommu_prot, why);
 		if (rc)
 			goto out_unlock;
 		cur += piece->length;
@@ -761,6 +808,7 @@ void iopt_free_pieces(struct list_head *pieces)
  * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE bits
  * @fixed: whether *@iova is given by the caller
  * @account_mode: where to charge the pinned memory
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Nothing is pinned while the table has no domain; otherwise the memory
  * is pinned and charged here, before the table is locked.
@@ -770,7 +818,8 @@ void iopt_free_pieces(struct list_head *pieces)
  */
 int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			void __user *uptr, unsigned long length, int iommu_prot,
-			bool fixed, enum iopt_account_mode account_mode)
+			bool fixed, enum iopt_account_mode account_mode,
+			char *why)
 {
 	struct iopt_map_piece *piece;
 	LIST_HEAD(pieces);
@@ -781,7 +830,7 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 		return -ENOMEM;
 	list_add(&piece->next, &pieces);
 	piece->pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE,
-					account_mode);
+					account_mode, iopt->usage);
 	if (IS_ERR(piece->pages)) {
 		rc = PTR_ERR(piece->pages);
 		piece->pages = NULL;
@@ -789,7 +838,8 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 	}
 	piece->start_byte = uptr - piece->pages->uptr;
 	piece->length = length;
-	rc = iopt_map_pieces(iopt, &pieces, length, iova, iommu_prot, fixed);
+	rc = iopt_map_pieces(iopt, &pieces, length, iova, iommu_prot, fixed,
+			     why);
 out_free:
 	iopt_free_pieces(&pieces);
 	return rc;
@@ -886,7 +936,8 @@ static void iopt_allow_access(struct io_pagetable *iopt, unsigned long start,
  * meanwhile, and the range is looked at again after.
  */
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
-			    unsigned long last, unsigned long *unmapped)
+			    unsigned long last, unsigned long *unmapped,
+			    char *why)
 {
 	unsigned long bytes = 0, asked = 0, length;
 	struct iopt_span *span, *next;
@@ -899,6 +950,9 @@ again:
 	     span = iopt_span_next(span, last)) {
 		if (span->kind == IOPT_SPAN_AREA &&
 		    (span->start < start || span->last > last)) {
+			iopt_why(why,
+				 "IOVA 0x%lx-0x%lx would cut the mapping at IOVA 0x%lx-0x%lx, which is unmapped whole",
+				 start, last, span->start, span->last);
 			rc = -ENOENT;
 			goto out_refuse;
 		}
@@ -935,6 +989,8 @@ again:
 		bytes += span->last - span->start + 1;
 		iopt_area_destroy(iopt, container_of(span, struct iopt_area,
 						     span));
+		/* A million areas take long: the table's lock may sleep. */
+		cond_resched();
 	}
 	up_write(&iopt->iova_rwsem);
 	*unmapped = bytes;
@@ -952,13 +1008,14 @@ out_refuse:
  * @iova: first IOVA of the range
  * @length: number of bytes
  * @unmapped: set to the number of bytes unmapped
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Return: 0 (also when nothing was mapped in the range), -EINVAL for a zero
  * length, -EOVERFLOW, or -ENOENT when the range would cut an area, in
  * which case nothing is unmapped.
  */
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
-		    unsigned long length, unsigned long *unmapped)
+		    unsigned long length, unsigned long *unmapped, char *why)
 {
 	unsigned long last;
 
@@ -966,7 +1023,7 @@ int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		return -EINVAL;
 	if (check_add_overflow(iova, length - 1, &last))
 		return -EOVERFLOW;
-	return iopt_unmap_range(iopt, iova, last, unmapped);
+	return iopt_unmap_range(iopt, iova, last, unmapped, why);
 }
 
 /**
@@ -978,7 +1035,7 @@ int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
  */
 int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped)
 {
-	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped);
+	return iopt_unmap_range(iopt, 0, ULONG_MAX, unmapped, NULL);
 }
 
 /* The area that holds @iova, or NULL. */
@@ -1026,7 +1083,7 @@ static bool iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
 	 * this cannot fail, and the cut stays all or nothing.
 	 */
 	if (area->pinned)
-		WARN_ON(iopt_pages_pin_get(area->pages));
+		WARN_ON(iopt_pages_pin_get(area->pages, NULL));
 	kref_get(&area->pages->kref);
 	rest->pages = area->pages;
 	rest->pinned = area->pinned;
@@ -1109,13 +1166,14 @@ static int iopt_allowed_cmp(const void *a, const void *b)
  * @allowed: array of ranges from kvmalloc(), or NULL; the table takes it
  *           over on success
  * @num: number of ranges; 0 lifts the restriction
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Return: 0; -EINVAL if a range is empty or reversed, or two overlap;
  * -EADDRINUSE if a range overlaps reserved IOVA. On failure nothing
  * changes and the caller still owns @allowed.
  */
 int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
-		     unsigned int num)
+		     unsigned int num, char *why)
 {
 	struct iopt_span *span;
 	unsigned int i;
@@ -1134,6 +1192,10 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 
 		if (allowed[i].start < iopt->aperture_start ||
 		    last > iopt->aperture_last) {
+			iopt_why(why,
+				 "allowed IOVA 0x%lx-0x%lx is outside the aperture 0x%lx-0x%lx of the domains",
+				 allowed[i].start, last, iopt->aperture_start,
+				 iopt->aperture_last);
 			up_write(&iopt->iova_rwsem);
 			return -EADDRINUSE;
 		}
@@ -1141,6 +1203,10 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 		for (span = iopt_span_first(iopt, allowed[i].start, last); span;
 		     span = iopt_span_next(span, last)) {
 			if (span->kind == IOPT_SPAN_RESERVED) {
+				iopt_why(why,
+					 "allowed IOVA 0x%lx-0x%lx overlaps reserved IOVA 0x%lx-0x%lx",
+					 allowed[i].start, last, span->start,
+					 span->last);
 				up_write(&iopt->iova_rwsem);
 				return -EADDRINUSE;
 			}
@@ -1310,6 +1376,7 @@ static bool iopt_owner_reserves(struct io_pagetable *iopt, unsigned long start,
  * @iopt: the table
  * @group: a group about to translate through the table's domains
  * @owner: owner of the reservations, for iopt_remove_reserved_iova()
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * The IOMMU driver reports, per device, IOVA it must not map: the MSI
  * doorbell window, firmware-required direct mappings (RMRR). A mapping
@@ -1326,7 +1393,8 @@ static bool iopt_owner_reserves(struct io_pagetable *iopt, unsigned long start,
  * (nothing is added then, what @owner reserved before stays); -ENOMEM.
  */
 int iopt_reserve_group_regions(struct io_pagetable *iopt,
-			       struct iommu_group *group, void *owner)
+			       struct iommu_group *group, void *owner,
+			       char *why)
 {
 	struct iommu_resv_region *resv, *next;
 	struct iopt_reserved *reserved;
@@ -1349,6 +1417,16 @@ int iopt_reserve_group_regions(struct io_pagetable *iopt,
 			continue;
 		rc = iopt_reserve_iova(iopt, resv->start, last, &regions);
 		if (rc) {
+			if (rc == -EADDRINUSE)
+				iopt_why(why,
+					 "IOMMU group %d must reserve IOVA 0x%lx-0x%lx (%s), which the IOAS maps or allows",
+					 iommu_group_id(group),
+					 (unsigned long)resv->start, last,
+					 resv->type == IOMMU_RESV_MSI ||
+							 resv->type ==
+								 IOMMU_RESV_SW_MSI ?
+						 "MSI" :
+						 "reserved region");
 			__iopt_remove_reserved_iova(iopt, &regions);
 			break;
 		}
@@ -1460,7 +1538,7 @@ static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 	else if (args->write && !(area->iommu_prot & IOMMU_WRITE))
 		rc = -EPERM;
 	else
-		rc = iopt_pages_pin_get(area->pages);
+		rc = iopt_pages_pin_get(area->pages, NULL);
 	if (rc) {
 		args->failed = area;
 		return rc;
@@ -1493,6 +1571,7 @@ static int iopt_access_unpin_area(struct iopt_area *area, unsigned long iova,
  * @last: last IOVA, inclusive
  * @out_pages: filled with one page per CPU page the range touches
  * @write: the pages will be written
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * The pages stay pinned until iopt_access_unpin() of the same range, which
  * unmapping the range waits for.
@@ -1503,7 +1582,8 @@ static int iopt_access_unpin_area(struct iopt_area *area, unsigned long iova,
  * for a write to read-only memory; or an error of iopt_pages_pin_get().
  */
 int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
-		    unsigned long last, struct page **out_pages, bool write)
+		    unsigned long last, struct page **out_pages, bool write,
+		    char *why)
 {
 	struct iopt_access_pin_args args = {
 		.out_pages = out_pages,
@@ -1516,7 +1596,7 @@ int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 	struct iopt_prepin pre;
 	int rc;
 
-	rc = iopt_prepin_range(iopt, iova, last, &pre);
+	rc = iopt_prepin_range(iopt, iova, last, &pre, why);
 	if (rc)
 		return rc;
 	down_read(&iopt->iova_rwsem);
@@ -1622,12 +1702,63 @@ int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 }
 
 /**
+ * iopt_why() - describe why an operation failed
+ * @why: IOPT_WHY_LEN bytes, or NULL when the caller wants no reason
+ * @fmt: printf-style reason, naming the IOVA, mapping or limit at fault
+ *
+ * Only for failure paths: formatting is not free.
+ */
+void iopt_why(char *why, const char *fmt, ...)
+{
+	va_list args;
+
+	if (!why)
+		return;
+	va_start(args, fmt);
+	vsnprintf(why, IOPT_WHY_LEN, fmt, args);
+	va_end(args);
+}
+
+/**
+ * iopt_show() - print counts of what an IOVA space holds, for fdinfo
+ * @m: the fdinfo file
+ * @iopt: the table
+ *
+ * Counts, not lists: the output stays short whatever the table holds.
+ *
+ * Context: takes @iopt->iova_rwsem for reading.
+ */
+void iopt_show(struct seq_file *m, struct io_pagetable *iopt)
+{
+	unsigned long areas = 0, bytes = 0, reserved = 0, domains = 0;
+	struct iopt_reserved *resv;
+	struct iopt_area *area;
+	struct iommu_domain *domain;
+	unsigned long index;
+
+	down_read(&iopt->iova_rwsem);
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
+		areas++;
+		bytes += iopt_area_length(area);
+	}
+	list_for_each_entry(resv, &iopt->reservations, node)
+		reserved++;
+	xa_for_each(&iopt->domains, index, domain)
+		domains++;
+	seq_printf(m, " areas=%lu mapped=%lu allowed=%u reserved=%lu domains=%lu align=0x%lx",
+		   areas, bytes, iopt->num_allowed, reserved, domains,
+		   iopt->iova_alignment);
+	up_read(&iopt->iova_rwsem);
+}
+
+/**
  * iopt_init_table() - initialise an empty IOVA space
  * @iopt: the table to initialise
+ * @usage: the totals of the owning context, which outlives the table
  *
  * Every IOVA is usable and nothing is mapped.
  */
-void iopt_init_table(struct io_pagetable *iopt)
+void iopt_init_table(struct io_pagetable *iopt, struct iopt_usage *usage)
 {
 	init_rwsem(&iopt->iova_rwsem);
 	iopt->spans = RB_ROOT;
@@ -1641,6 +1772,7 @@ void iopt_init_table(struct io_pagetable *iopt)
 	 */
 	iopt->iova_alignment = 1;
 	iopt->aperture_last = ULONG_MAX;
+	iopt->usage = usage;
 }
 
 /**
@@ -1776,7 +1908,7 @@ static bool iopt_areas_aligned(struct io_pagetable *iopt, unsigned long align)
 
 /* Can @domain translate everything the table maps and allows? */
 static int iopt_check_domain_fits(struct io_pagetable *iopt,
-				  struct iommu_domain *domain)
+				  struct iommu_domain *domain, char *why)
 {
 	unsigned long align = 1UL << __ffs(domain->pgsize_bitmap);
 	unsigned long ap_start = 0, ap_last = ULONG_MAX;
@@ -1789,14 +1921,32 @@ static int iopt_check_domain_fits(struct io_pagetable *iopt,
 		ap_start = domain->geometry.aperture_start;
 		ap_last = domain->geometry.aperture_end;
 	}
-	for (i = 0; i != iopt->num_allowed; i++)
+	for (i = 0; i != iopt->num_allowed; i++) {
 		if (iopt->allowed[i].start < ap_start ||
-		    iopt->allowed[i].last > ap_last)
+		    iopt->allowed[i].last > ap_last) {
+			iopt_why(why,
+				 "allowed IOVA 0x%lx-0x%lx is outside the domain's aperture 0x%lx-0x%lx",
+				 iopt->allowed[i].start, iopt->allowed[i].last,
+				 ap_start, ap_last);
 			return -EADDRINUSE;
-	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area))
-		if (area->span.start < ap_start || area->span.last > ap_last)
+		}
+	}
+	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
+		if (area->span.start < ap_start || area->span.last > ap_last) {
+			iopt_why(why,
+				 "the mapping at IOVA 0x%lx-0x%lx is outside the domain's aperture 0x%lx-0x%lx",
+				 area->span.start, area->span.last, ap_start,
+				 ap_last);
 			return -EADDRINUSE;
-	return iopt_areas_aligned(iopt, align) ? 0 : -EADDRINUSE;
+		}
+	}
+	if (!iopt_areas_aligned(iopt, align)) {
+		iopt_why(why,
+			 "a mapping is not aligned to 0x%lx, the domain's smallest IO page",
+			 align);
+		return -EADDRINUSE;
+	}
+	return 0;
 }
 
 /* Drop the pins of every area, when the last domain goes. */
@@ -1823,7 +1973,7 @@ static int iopt_pin_all(struct io_pagetable *iopt)
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
 	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
-		rc = iopt_pages_pin_get(area->pages);
+		rc = iopt_pages_pin_get(area->pages, NULL);
 		if (rc) {
 			iopt_unpin_all(iopt);
 			return rc;
@@ -1837,6 +1987,7 @@ static int iopt_pin_all(struct io_pagetable *iopt)
  * iopt_table_add_domain() - make an IOMMU domain mirror the table
  * @iopt: the table
  * @domain: an empty paging domain
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Maps every area into @domain and keeps it in step with every later map
  * and unmap until iopt_table_remove_domain(). The domain's aperture and IO
@@ -1851,7 +2002,7 @@ static int iopt_pin_all(struct io_pagetable *iopt)
  * stays pinned for it.
  */
 int iopt_table_add_domain(struct io_pagetable *iopt,
-			  struct iommu_domain *domain)
+			  struct iommu_domain *domain, char *why)
 {
 	struct iopt_prepin pre = {};
 	struct iopt_area *area, *undo;
@@ -1864,12 +2015,12 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 
 	/* The first domain pins everything: do the slow part unlocked. */
 	if (xa_empty(&iopt->domains)) {
-		rc = iopt_prepin_range(iopt, 0, ULONG_MAX, &pre);
+		rc = iopt_prepin_range(iopt, 0, ULONG_MAX, &pre, why);
 		if (rc)
 			return rc;
 	}
 	down_write(&iopt->iova_rwsem);
-	rc = iopt_check_domain_fits(iopt, domain);
+	rc = iopt_check_domain_fits(iopt, domain, why);
 	if (rc)
 		goto out_unlock;
 	/* The first domain is the first device: the memory must be pinned. */

@@ -20,6 +20,33 @@
 struct io_pagetable;
 struct mm_struct;
 
+/* Room for the reason an operation gives beside its errno, see iopt_why(). */
+#define IOPT_WHY_LEN 128
+
+/*
+ * Operations that can fail for a reason the errno alone does not tell
+ * take a buffer of IOPT_WHY_LEN bytes, or NULL, and describe the reason
+ * there on failure only (no formatting on success paths).
+ */
+__printf(2, 3) void iopt_why(char *why, const char *fmt, ...);
+
+/**
+ * struct iopt_usage - the memory a context pins, for its fdinfo
+ * @pinned: pages pinned, once however many areas and domains use them
+ * @charged: of those, pages charged against RLIMIT_MEMLOCK
+ * @charged_uid: the user (in the initial namespace) of the last charge
+ * @charged_pid: the process (initial namespace) of the last charge, or 0
+ *
+ * Every iopt_pages of a context points at its context's usage: a COPY
+ * only shares memory between IOASes of one context.
+ */
+struct iopt_usage {
+	atomic_long_t pinned;
+	atomic_long_t charged;
+	uid_t charged_uid;
+	pid_t charged_pid;
+};
+
 enum iopt_span_kind {
 	IOPT_SPAN_AREA,
 	IOPT_SPAN_RESERVED,
@@ -116,6 +143,7 @@ enum iopt_account_mode {
  * @source_task: the process that mapped the memory, whose RLIMIT_MEMLOCK
  *               applies
  * @source_user: the user charged in IOPT_ACCOUNT_USER mode
+ * @usage: the totals of the context the memory was mapped in
  * @mutex: protects @pin_users and @pages
  * @pin_users: areas that need the memory pinned, see pages.c
  * @pages: every page of the range while @pin_users is non-zero, else NULL
@@ -132,6 +160,7 @@ struct iopt_pages {
 	struct mm_struct *source_mm;
 	struct task_struct *source_task;
 	struct user_struct *source_user;
+	struct iopt_usage *usage;
 	struct mutex mutex; /* protects pin_users and pages */
 	unsigned int pin_users;
 	struct page **pages;
@@ -168,7 +197,7 @@ struct iopt_map_piece {
 
 int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 		    unsigned long length, unsigned long *iova, int iommu_prot,
-		    bool fixed);
+		    bool fixed, char *why);
 void iopt_free_pieces(struct list_head *pieces);
 int iopt_get_pieces(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, struct list_head *pieces);
@@ -176,13 +205,14 @@ int iopt_get_pieces(struct io_pagetable *iopt, unsigned long iova,
 /* pages.c */
 struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
 				    bool writable,
-				    enum iopt_account_mode account_mode);
+				    enum iopt_account_mode account_mode,
+				    struct iopt_usage *usage);
 void iopt_release_pages(struct kref *kref);
 #ifdef CONFIG_IOMMUFD_TEST
 /* Pages per GUP call, see IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT. */
 extern unsigned int iommufd_test_pin_batch;
 #endif
-int iopt_pages_pin_get(struct iopt_pages *pages);
+int iopt_pages_pin_get(struct iopt_pages *pages, char *why);
 void iopt_pages_pin_put(struct iopt_pages *pages);
 int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
 		  unsigned long length, bool write, bool slow);

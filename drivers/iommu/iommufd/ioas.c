@@ -8,6 +8,7 @@
  * long is refused with EOVERFLOW before it reaches the io_pagetable.
  */
 #include <linux/iommu.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <uapi/linux/iommufd.h>
 
@@ -20,6 +21,16 @@ static bool iommufd_fits_ulong(u64 val)
 	return val < ULONG_MAX;
 }
 
+/* Look up an IOAS for an ioctl, saying which ID was wrong. */
+static struct iommufd_ioas *iommufd_ioas_get(struct iommufd_ucmd *ucmd, u32 id)
+{
+	struct iommufd_ioas *ioas = iommufd_ioas_lookup(ucmd->ictx, id);
+
+	if (IS_ERR(ioas))
+		iommufd_ucmd_fail(ucmd, PTR_ERR(ioas), "no IOAS with ID %u", id);
+	return ioas;
+}
+
 void iommufd_ioas_free(struct iommufd_object *obj)
 {
 	struct iommufd_ioas *ioas = container_of(obj, struct iommufd_ioas, obj);
@@ -28,6 +39,33 @@ void iommufd_ioas_free(struct iommufd_object *obj)
 	WARN_ON(!list_empty(&ioas->hwpt_list));
 	iopt_destroy_table(&ioas->iopt);
 	mutex_destroy(&ioas->mutex);
+}
+
+/**
+ * iommufd_ioas_show() - an IOAS's fdinfo fields
+ * @m: the fdinfo file
+ * @obj: the IOAS, referenced
+ *
+ * Context: takes the IOAS's locks one at a time.
+ */
+void iommufd_ioas_show(struct seq_file *m, struct iommufd_object *obj)
+{
+	struct iommufd_ioas *ioas = container_of(obj, struct iommufd_ioas, obj);
+	unsigned long hwpts = 0, accesses = 0, index;
+	struct iommufd_hw_pagetable *hwpt;
+	void *entry;
+
+	iopt_show(m, &ioas->iopt);
+	mutex_lock(&ioas->mutex);
+	list_for_each_entry(hwpt, &ioas->hwpt_list, ioas_item)
+		hwpts++;
+	mutex_unlock(&ioas->mutex);
+	mutex_lock(&ioas->iopt.access_lock);
+	xa_for_each(&ioas->iopt.accesses, index, entry)
+		accesses++;
+	mutex_unlock(&ioas->iopt.access_lock);
+	seq_printf(m, " hwpts=%lu accesses=%lu large_pages=%d", hwpts,
+		   accesses, !READ_ONCE(ioas->iopt.disable_large_pages));
 }
 
 /**
@@ -45,7 +83,7 @@ struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx)
 				    IOMMUFD_OBJ_IOAS);
 	if (IS_ERR(ioas))
 		return ioas;
-	iopt_init_table(&ioas->iopt);
+	iopt_init_table(&ioas->iopt, &ictx->usage);
 	mutex_init(&ioas->mutex);
 	INIT_LIST_HEAD(&ioas->hwpt_list);
 	return ioas;
@@ -170,12 +208,13 @@ int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd)
 	}
 
 	/* Looked up only now: nothing is held while user memory is read. */
-	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
+	ioas = iommufd_ioas_get(ucmd, cmd->ioas_id);
 	if (IS_ERR(ioas)) {
 		rc = PTR_ERR(ioas);
 		goto out_free;
 	}
-	rc = iopt_set_allowed(&ioas->iopt, allowed, cmd->num_iovas);
+	rc = iopt_set_allowed(&ioas->iopt, allowed, cmd->num_iovas,
+			      ucmd->reason);
 	if (!rc)
 		allowed = NULL;
 	iommufd_put_object(&ioas->obj);
@@ -216,7 +255,7 @@ int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd)
 	if (!(cmd->flags & IOMMUFD_MAP_ACCESS))
 		return -EINVAL;
 
-	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
+	ioas = iommufd_ioas_get(ucmd, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
@@ -224,7 +263,7 @@ int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd)
 				 u64_to_user_ptr(cmd->user_va), cmd->length,
 				 iommufd_map_flags_to_prot(cmd->flags),
 				 cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA,
-				 ucmd->ictx->account_mode);
+				 ucmd->ictx->account_mode, ucmd->reason);
 	iommufd_put_object(&ioas->obj);
 	if (rc)
 		return rc;
@@ -253,23 +292,29 @@ int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd)
 	if (!(cmd->flags & IOMMUFD_MAP_ACCESS))
 		return -EINVAL;
 
-	src_ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->src_ioas_id);
+	src_ioas = iommufd_ioas_get(ucmd, cmd->src_ioas_id);
 	if (IS_ERR(src_ioas))
 		return PTR_ERR(src_ioas);
 	rc = iopt_get_pieces(&src_ioas->iopt, cmd->src_iova, cmd->length,
 			     &pieces);
 	iommufd_put_object(&src_ioas->obj);
+	if (rc == -ENOENT)
+		iommufd_ucmd_fail(ucmd, rc,
+				  "the source IOVA 0x%llx-0x%llx is not mapped without gaps in IOAS %u",
+				  cmd->src_iova, cmd->src_iova + cmd->length - 1,
+				  cmd->src_ioas_id);
 	if (rc)
 		goto out_free;
 
-	dst_ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->dst_ioas_id);
+	dst_ioas = iommufd_ioas_get(ucmd, cmd->dst_ioas_id);
 	if (IS_ERR(dst_ioas)) {
 		rc = PTR_ERR(dst_ioas);
 		goto out_free;
 	}
 	rc = iopt_map_pieces(&dst_ioas->iopt, &pieces, cmd->length, &iova,
 			     iommufd_map_flags_to_prot(cmd->flags),
-			     cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA);
+			     cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA,
+			     ucmd->reason);
 	iommufd_put_object(&dst_ioas->obj);
 	if (!rc) {
 		cmd->dst_iova = iova;
@@ -287,7 +332,7 @@ int iommufd_ioas_unmap_ioctl(struct iommufd_ucmd *ucmd)
 	struct iommufd_ioas *ioas;
 	int rc;
 
-	ioas = iommufd_ioas_lookup(ucmd->ictx, cmd->ioas_id);
+	ioas = iommufd_ioas_get(ucmd, cmd->ioas_id);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
 
@@ -299,9 +344,12 @@ int iommufd_ioas_unmap_ioctl(struct iommufd_ucmd *ucmd)
 		rc = -EOVERFLOW;
 	} else {
 		rc = iopt_unmap_iova(&ioas->iopt, cmd->iova, cmd->length,
-				     &unmapped);
+				     &unmapped, ucmd->reason);
 		if (!rc && !unmapped)
-			rc = -ENOENT;
+			rc = iommufd_ucmd_fail(ucmd, -ENOENT,
+					       "nothing is mapped at IOVA 0x%llx-0x%llx",
+					       cmd->iova,
+					       cmd->iova + cmd->length - 1);
 	}
 	iommufd_put_object(&ioas->obj);
 	if (rc)

@@ -13,6 +13,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rwsem.h>
+#include <linux/spinlock.h>
 #include <linux/stddef.h>
 #include <linux/types.h>
 #include <linux/uaccess.h>
@@ -22,6 +23,7 @@
 
 struct device;
 struct file;
+struct seq_file;
 struct iommu_domain;
 struct iommu_group;
 struct page;
@@ -41,6 +43,11 @@ struct page;
  * @vfio_ioas: the IOAS the VFIO container ioctls work on (vfio_compat.c),
  *             or NULL; under the lock of @objects, and cleared there when
  *             that IOAS is destroyed, so it never points at a freed one
+ * @id: names the context in fdinfo, unique while the system runs
+ * @usage: memory the context's mappings pin and charge
+ * @fdinfo_lock: held while fdinfo prints the objects, see fdinfo.c
+ * @refusal_lock: protects @refusal
+ * @refusal: the last operation refused with a reason, see fdinfo.c
  */
 struct iommufd_ctx {
 	struct file *file;
@@ -48,10 +55,25 @@ struct iommufd_ctx {
 	enum iopt_account_mode account_mode;
 	struct xarray groups;
 	struct iommufd_ioas *vfio_ioas;
+	unsigned int id;
+	struct iopt_usage usage;
+	struct mutex fdinfo_lock; /* serialises fdinfo's object walk */
+	spinlock_t refusal_lock; /* protects refusal */
+	struct iommufd_refusal {
+		const char *op;
+		int rc;
+		char why[IOPT_WHY_LEN];
+	} refusal;
 };
 
+/* fdinfo.c */
+void iommufd_ctx_refused(struct iommufd_ctx *ictx, const char *op, int rc,
+			 const char *why);
+void iommufd_ctx_show_fdinfo(struct seq_file *m, struct iommufd_ctx *ictx);
+void iommufd_fdinfo_wait(struct iommufd_ctx *ictx);
+
 /* Length of the human-readable reason an ioctl may give beside its errno. */
-#define IOMMUFD_REASON_LEN 128
+#define IOMMUFD_REASON_LEN IOPT_WHY_LEN
 
 /**
  * struct iommufd_ucmd - one ioctl call in flight
@@ -140,6 +162,7 @@ struct iommufd_object *iommufd_object_lookup(struct iommufd_ctx *ictx, u32 id,
 		     _struct, obj)
 
 void iommufd_put_object(struct iommufd_object *obj);
+void iommufd_object_show(struct seq_file *m, struct iommufd_object *obj);
 void iommufd_object_remove(struct iommufd_ctx *ictx,
 			   struct iommufd_object *obj, unsigned int owned);
 
@@ -174,6 +197,7 @@ struct iopt_prepin {
  *           iopt_table_add_domain()
  * @aperture_start: lowest IOVA every domain can translate
  * @aperture_last: highest IOVA every domain can translate
+ * @usage: the totals of the context, see struct iopt_usage
  * @disable_large_pages: map every CPU page with its own IOPTEs
  * @access_lock: protects @accesses; taken before @iova_rwsem
  * @accesses: the in-kernel accesses attached to the IOAS
@@ -191,48 +215,53 @@ struct io_pagetable {
 	struct xarray domains;
 	unsigned long aperture_start;
 	unsigned long aperture_last;
+	struct iopt_usage *usage;
 	bool disable_large_pages;
 	struct mutex access_lock; /* protects accesses */
 	struct xarray accesses;
 };
 
-void iopt_init_table(struct io_pagetable *iopt);
+void iopt_init_table(struct io_pagetable *iopt, struct iopt_usage *usage);
+void iopt_show(struct seq_file *m, struct io_pagetable *iopt);
 void iopt_destroy_table(struct io_pagetable *iopt);
 unsigned long iopt_count_reserved_spans(struct io_pagetable *iopt);
 int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
-		      unsigned long last, struct iopt_prepin *pre);
+		      unsigned long last, struct iopt_prepin *pre, char *why);
 void iopt_prepin_release(struct iopt_prepin *pre);
 bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 			   unsigned long *start, unsigned long *last);
 int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			void __user *uptr, unsigned long length, int iommu_prot,
-			bool fixed, enum iopt_account_mode account_mode);
+			bool fixed, enum iopt_account_mode account_mode,
+			char *why);
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
-		    unsigned long length, unsigned long *unmapped);
+		    unsigned long length, unsigned long *unmapped, char *why);
 int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped);
 /* The most cuts one iopt_cut_iova() makes: the two ends of a range. */
 #define IOPT_CUT_MAX 2
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
 		  unsigned int n);
 int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
-		     unsigned int num);
+		     unsigned int num, char *why);
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, void *owner);
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
 int iopt_reserve_group_regions(struct io_pagetable *iopt,
-			       struct iommu_group *group, void *owner);
+			       struct iommu_group *group, void *owner,
+			       char *why);
 #ifdef CONFIG_IOMMUFD_TEST
 unsigned long iopt_test_nth_area_iova(struct io_pagetable *iopt,
 				      unsigned int nth);
 #endif
 int iopt_table_add_domain(struct io_pagetable *iopt,
-			  struct iommu_domain *domain);
+			  struct iommu_domain *domain, char *why);
 void iopt_table_remove_domain(struct io_pagetable *iopt,
 			      struct iommu_domain *domain);
 void iopt_table_refresh_domains(struct io_pagetable *iopt);
 int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
 int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
-		    unsigned long last, struct page **out_pages, bool write);
+		    unsigned long last, struct page **out_pages, bool write,
+		    char *why);
 void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
 		       unsigned long last);
 int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
@@ -264,6 +293,7 @@ static inline struct iommufd_ioas *iommufd_ioas_lookup(struct iommufd_ctx *ictx,
 struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx);
 int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd);
 void iommufd_ioas_free(struct iommufd_object *obj);
+void iommufd_ioas_show(struct seq_file *m, struct iommufd_object *obj);
 int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd);
@@ -282,11 +312,13 @@ int iommufd_ioas_option(struct iommufd_ucmd *ucmd);
  *               IOMMU_HWPT_ALLOC; destroyed with its last device
  * @devices: number of devices attached, under @ioas->mutex
  * @ioas_item: entry in @ioas->hwpt_list, under @ioas->mutex
+ * @iommu: name of the IOMMU that made @domain, for fdinfo
  */
 struct iommufd_hw_pagetable {
 	struct iommufd_object obj;
 	struct iommufd_ioas *ioas;
 	struct iommu_domain *domain;
+	char iommu[32];
 	bool auto_domain;
 	unsigned int devices;
 	struct list_head ioas_item;
@@ -294,8 +326,9 @@ struct iommufd_hw_pagetable {
 
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct device *dev, bool auto_domain);
+		   struct device *dev, bool auto_domain, char *why);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
+void iommufd_hwpt_show(struct seq_file *m, struct iommufd_object *obj);
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
 
 /* device.c */
@@ -346,6 +379,7 @@ struct iommufd_device {
 };
 
 void iommufd_device_destroy(struct iommufd_object *obj);
+void iommufd_device_show(struct seq_file *m, struct iommufd_object *obj);
 int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
 
 /* vfio_compat.c */
@@ -358,6 +392,7 @@ struct iommufd_access;
 void iommufd_access_notify_unmap(struct io_pagetable *iopt, unsigned long iova,
 				 unsigned long length);
 void iommufd_access_destroy_object(struct iommufd_object *obj);
+void iommufd_access_show(struct seq_file *m, struct iommufd_object *obj);
 
 /* selftest.c */
 #ifdef CONFIG_IOMMUFD_TEST

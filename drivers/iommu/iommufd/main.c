@@ -30,8 +30,9 @@
  * destroyed, dependants before what they depend on.
  *
  * All ioctls of /dev/iommu pass through iommufd_dev_ioctl(), the one place
- * that checks the structure size contract of the uAPI header, and logs
- * with pr_debug() the reason a handler gave for failing. VFIO's ioctls
+ * that checks the structure size contract of the uAPI header, and records
+ * the reason a handler gave for failing in the context, for fdinfo (see
+ * fdinfo.c), and logs it with pr_debug(). VFIO's ioctls
  * that bind and attach devices reach iommufd through the kernel API.
  */
 #define pr_fmt(fmt) "iommufd: " fmt
@@ -42,6 +43,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <uapi/linux/iommufd.h>
 
@@ -50,29 +52,62 @@
 #include "iommufd_test.h"
 #endif
 
+/**
+ * struct iommufd_obj_ops - what each type of object does
+ * @name: the type's name in fdinfo
+ * @destroy: tear down the type's part of the object
+ * @show: print the object's fields for fdinfo as " key=value" pairs, or
+ *        NULL; called with a reference held and no lock
+ */
 struct iommufd_obj_ops {
+	const char *name;
 	void (*destroy)(struct iommufd_object *obj);
+	void (*show)(struct seq_file *m, struct iommufd_object *obj);
 };
 
 static const struct iommufd_obj_ops iommufd_obj_ops[] = {
 	[IOMMUFD_OBJ_IOAS] = {
+		.name = "ioas",
 		.destroy = iommufd_ioas_free,
+		.show = iommufd_ioas_show,
 	},
 	[IOMMUFD_OBJ_HWPT_PAGING] = {
+		.name = "hwpt",
 		.destroy = iommufd_hwpt_destroy,
+		.show = iommufd_hwpt_show,
 	},
 	[IOMMUFD_OBJ_DEVICE] = {
+		.name = "device",
 		.destroy = iommufd_device_destroy,
+		.show = iommufd_device_show,
 	},
 	[IOMMUFD_OBJ_ACCESS] = {
+		.name = "access",
 		.destroy = iommufd_access_destroy_object,
+		.show = iommufd_access_show,
 	},
 #ifdef CONFIG_IOMMUFD_TEST
 	[IOMMUFD_OBJ_SELFTEST] = {
+		.name = "selftest",
 		.destroy = iommufd_selftest_destroy,
 	},
 #endif
 };
+
+/**
+ * iommufd_object_show() - print one object's fdinfo line
+ * @m: the fdinfo file
+ * @obj: the object, referenced by the caller
+ */
+void iommufd_object_show(struct seq_file *m, struct iommufd_object *obj)
+{
+	const struct iommufd_obj_ops *ops = &iommufd_obj_ops[obj->type];
+
+	seq_printf(m, "%s:\tid=%u", ops->name, obj->id);
+	if (ops->show)
+		ops->show(m, obj);
+	seq_putc(m, '\n');
+}
 
 /* Woken whenever an object reference is dropped, see iommufd_object_remove(). */
 static DECLARE_WAIT_QUEUE_HEAD(iommufd_put_wait);
@@ -292,7 +327,9 @@ static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 	struct iommufd_ctx *ictx = ucmd->ictx;
 	struct iommufd_object *obj;
 	unsigned int users = 0;
+	bool waited = false;
 
+again:
 	xa_lock(&ictx->objects);
 	obj = xa_load(&ictx->objects, cmd->id);
 	if (obj && !__iommufd_object_try_remove(ictx, obj)) {
@@ -300,6 +337,12 @@ static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 		obj = ERR_PTR(-EBUSY);
 	}
 	xa_unlock(&ictx->objects);
+	/* fdinfo may hold the object just now: not a user, wait for it. */
+	if (IS_ERR(obj) && !waited) {
+		iommufd_fdinfo_wait(ictx);
+		waited = true;
+		goto again;
+	}
 
 	if (!obj)
 		return iommufd_ucmd_fail(ucmd, -ENOENT, "no object with ID %u",
@@ -366,6 +409,9 @@ static int iommufd_option(struct iommufd_ucmd *ucmd)
 
 static struct miscdevice iommufd_vfio_misc_dev;
 
+/* Names the contexts in fdinfo. */
+static atomic_t iommufd_ctx_ids = ATOMIC_INIT(0);
+
 static int iommufd_dev_open(struct inode *inode, struct file *filp)
 {
 	struct iommufd_ctx *ictx;
@@ -375,6 +421,9 @@ static int iommufd_dev_open(struct inode *inode, struct file *filp)
 		return -ENOMEM;
 	xa_init_flags(&ictx->objects, XA_FLAGS_ALLOC1 | XA_FLAGS_ACCOUNT);
 	xa_init(&ictx->groups);
+	mutex_init(&ictx->fdinfo_lock);
+	spin_lock_init(&ictx->refusal_lock);
+	ictx->id = atomic_inc_return(&iommufd_ctx_ids);
 	ictx->file = filp;
 	ictx->account_mode = IOPT_ACCOUNT_USER;
 	/*
@@ -421,6 +470,9 @@ static int iommufd_dev_release(struct inode *inode, struct file *filp)
 	/* Every device is unbound, so every group entry went with it. */
 	WARN_ON(!xa_empty(&ictx->groups));
 	xa_destroy(&ictx->groups);
+	/* Every pin went with its object. */
+	WARN_ON(atomic_long_read(&ictx->usage.pinned));
+	mutex_destroy(&ictx->fdinfo_lock);
 	kfree(ictx);
 	return 0;
 }
@@ -498,6 +550,7 @@ union iommufd_ucmd_buffer {
 
 /**
  * struct iommufd_ioctl_op - how one ioctl is checked and run
+ * @name: the ioctl's name, for the refusals fdinfo shows
  * @size: the kernel's size of the structure
  * @min_size: size of the structure's first version; shorter is EINVAL
  * @ioctl_num: the full ioctl number, so a number built with another type
@@ -505,6 +558,7 @@ union iommufd_ucmd_buffer {
  * @execute: the handler
  */
 struct iommufd_ioctl_op {
+	const char *name;
 	unsigned int size;
 	unsigned int min_size;
 	unsigned int ioctl_num;
@@ -517,6 +571,7 @@ struct iommufd_ioctl_op {
  */
 #define IOMMUFD_IOCTL(_name, _fn, _struct, _last)                             \
 	[IOMMUFD_CMD_##_name - IOMMUFD_CMD_BASE] = {                           \
+		.name = "IOMMU_" #_name,                                       \
 		.size = sizeof(_struct) +                                      \
 			BUILD_BUG_ON_ZERO(sizeof(union iommufd_ucmd_buffer) <  \
 					  sizeof(_struct)),                    \
@@ -589,16 +644,23 @@ static long iommufd_dev_ioctl(struct file *filp, unsigned int cmd,
 		return rc;
 
 	rc = op->execute(&ucmd);
-	if (rc && ucmd.reason[0])
-		pr_debug("ioctl 0x%x failed with %d: %s\n", cmd, rc,
-			 ucmd.reason);
+	if (rc && ucmd.reason[0]) {
+		iommufd_ctx_refused(ucmd.ictx, op->name, rc, ucmd.reason);
+		pr_debug("%s failed with %d: %s\n", op->name, rc, ucmd.reason);
+	}
 	return rc;
+}
+
+static void iommufd_dev_show_fdinfo(struct seq_file *m, struct file *filp)
+{
+	iommufd_ctx_show_fdinfo(m, filp->private_data);
 }
 
 static const struct file_operations iommufd_fops = {
 	.owner = THIS_MODULE,
 	.open = iommufd_dev_open,
 	.release = iommufd_dev_release,
+	.show_fdinfo = iommufd_dev_show_fdinfo,
 	.unlocked_ioctl = iommufd_dev_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

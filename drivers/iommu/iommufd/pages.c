@@ -66,7 +66,24 @@ static unsigned long iopt_pin_batch(void)
 }
 #endif
 
-static int iopt_charge_user(struct iopt_pages *pages)
+/* Say by how much pinning @pages would exceed RLIMIT_MEMLOCK. */
+static void iopt_why_limit(struct iopt_pages *pages, unsigned long locked,
+			   char *why)
+{
+	unsigned long limit;
+
+	limit = task_rlimit(pages->source_task, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	iopt_why(why,
+		 "RLIMIT_MEMLOCK of %s: pinning %lu KiB more with %lu KiB locked exceeds the limit of %lu KiB by %lu KiB",
+		 pages->account_mode == IOPT_ACCOUNT_MM ? "the process" :
+							  "the user",
+		 pages->npages << (PAGE_SHIFT - 10),
+		 locked << (PAGE_SHIFT - 10), limit << (PAGE_SHIFT - 10),
+		 (locked + pages->npages - min(limit, locked + pages->npages))
+			 << (PAGE_SHIFT - 10));
+}
+
+static int iopt_charge_user(struct iopt_pages *pages, char *why)
 {
 	struct user_struct *user = pages->source_user;
 	unsigned long limit, npages = pages->npages;
@@ -75,38 +92,55 @@ static int iopt_charge_user(struct iopt_pages *pages)
 	limit = task_rlimit(pages->source_task, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
 
 	do {
-		if (npages > limit || (unsigned long)cur > limit - npages)
+		if (npages > limit || (unsigned long)cur > limit - npages) {
+			iopt_why_limit(pages, cur, why);
 			return -ENOMEM;
+		}
 	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur,
 					  cur + npages));
 	return 0;
 }
 
-static int iopt_pages_charge(struct iopt_pages *pages)
+static int iopt_pages_charge(struct iopt_pages *pages, char *why)
 {
+	struct iopt_usage *usage = pages->usage;
 	int rc = 0;
 
 	switch (pages->account_mode) {
 	case IOPT_ACCOUNT_NONE:
 		break;
 	case IOPT_ACCOUNT_USER:
-		rc = iopt_charge_user(pages);
+		rc = iopt_charge_user(pages, why);
 		break;
 	case IOPT_ACCOUNT_MM:
 		mmap_write_lock(pages->source_mm);
 		rc = __account_locked_vm(pages->source_mm, pages->npages, true,
 					 pages->source_task, false);
+		if (rc)
+			iopt_why_limit(pages, pages->source_mm->locked_vm, why);
 		mmap_write_unlock(pages->source_mm);
 		break;
 	}
-	if (!rc)
-		atomic64_add(pages->npages, &pages->source_mm->pinned_vm);
-	return rc;
+	if (rc)
+		return rc;
+	atomic64_add(pages->npages, &pages->source_mm->pinned_vm);
+	atomic_long_add(pages->npages, &usage->pinned);
+	if (pages->account_mode != IOPT_ACCOUNT_NONE) {
+		atomic_long_add(pages->npages, &usage->charged);
+		WRITE_ONCE(usage->charged_uid,
+			   from_kuid(&init_user_ns, pages->source_user->uid));
+		WRITE_ONCE(usage->charged_pid,
+			   task_tgid_nr(pages->source_task));
+	}
+	return 0;
 }
 
 static void iopt_pages_uncharge(struct iopt_pages *pages)
 {
 	atomic64_sub(pages->npages, &pages->source_mm->pinned_vm);
+	atomic_long_sub(pages->npages, &pages->usage->pinned);
+	if (pages->account_mode != IOPT_ACCOUNT_NONE)
+		atomic_long_sub(pages->npages, &pages->usage->charged);
 	switch (pages->account_mode) {
 	case IOPT_ACCOUNT_NONE:
 		break;
@@ -209,11 +243,41 @@ static long iopt_pages_gup(struct iopt_pages *pages, unsigned long first,
 	return __iopt_pages_gup(pages, first, n, FOLL_LONGTERM, out);
 }
 
+/* Say why GUP could not pin the page at @index, from its mapping. */
+static void iopt_why_gup(struct iopt_pages *pages, unsigned long index,
+			 long rc, char *why)
+{
+	unsigned long va = (unsigned long)pages->uptr + index * PAGE_SIZE;
+	const char *what = "GUP refused it";
+	struct vm_area_struct *vma;
+
+	/* A fatal signal: the errno says it all. */
+	if (!why || rc == -EINTR)
+		return;
+	if (mmget_not_zero(pages->source_mm)) {
+		mmap_read_lock(pages->source_mm);
+		vma = vma_lookup(pages->source_mm, va);
+		if (!vma)
+			what = "nothing is mapped there";
+		else if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+			what = "it is a PFN mapping (VM_IO/VM_PFNMAP), not pinnable memory";
+		else if (pages->writable && !(vma->vm_flags & VM_WRITE))
+			what = "the mapping is read-only but the map asked for device writes";
+		mmap_read_unlock(pages->source_mm);
+		mmput(pages->source_mm);
+	} else {
+		what = "the process that mapped it has exited";
+	}
+	iopt_why(why, "cannot pin the page at user address 0x%lx (%pe): %s",
+		 va, ERR_PTR(rc), what);
+}
+
 /*
  * Pin every page of the range into @out, which has room for all of them.
  * On failure nothing stays pinned.
  */
-static int iopt_pages_pin(struct iopt_pages *pages, struct page **out)
+static int iopt_pages_pin(struct iopt_pages *pages, struct page **out,
+			  char *why)
 {
 	unsigned long done = 0;
 	long rc;
@@ -242,6 +306,7 @@ static int iopt_pages_pin(struct iopt_pages *pages, struct page **out)
 	return 0;
 
 out_unpin:
+	iopt_why_gup(pages, done, rc, why);
 	unpin_user_pages(out, done);
 	return rc;
 }
@@ -262,6 +327,7 @@ static bool iopt_pages_pin_more(struct iopt_pages *pages)
 /**
  * iopt_pages_pin_get() - make sure the memory is pinned, and keep it so
  * @pages: the memory
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * The first user pins and charges the whole range; later ones only count.
  * Pinning runs without any lock held, as it may take long or wait for
@@ -272,14 +338,14 @@ static bool iopt_pages_pin_more(struct iopt_pages *pages)
  * Return: 0; -ENOMEM when the memory limit is reached or memory runs out,
  * -EFAULT for memory that cannot be pinned, -EINTR.
  */
-int iopt_pages_pin_get(struct iopt_pages *pages)
+int iopt_pages_pin_get(struct iopt_pages *pages, char *why)
 {
 	struct page **out;
 	int rc;
 
 	if (iopt_pages_pin_more(pages))
 		return 0;
-	rc = iopt_pages_charge(pages);
+	rc = iopt_pages_charge(pages, why);
 	if (rc)
 		return rc;
 	out = kvcalloc(pages->npages, sizeof(*out),
@@ -288,7 +354,7 @@ int iopt_pages_pin_get(struct iopt_pages *pages)
 		rc = -ENOMEM;
 		goto out_uncharge;
 	}
-	rc = iopt_pages_pin(pages, out);
+	rc = iopt_pages_pin(pages, out, why);
 	if (rc)
 		goto out_free;
 
@@ -339,6 +405,7 @@ out_unlock:
  * @writable: whether devices may write the memory
  * @account_mode: one of enum iopt_account_mode; callers with CAP_IPC_LOCK
  *                are never charged
+ * @usage: the totals of the mapping context, which outlives the memory
  *
  * Nothing is pinned yet, see iopt_pages_pin_get().
  *
@@ -348,7 +415,8 @@ out_unlock:
  */
 struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
 				    bool writable,
-				    enum iopt_account_mode account_mode)
+				    enum iopt_account_mode account_mode,
+				    struct iopt_usage *usage)
 {
 	unsigned long start = (unsigned long)uptr;
 	struct iopt_pages *pages;
@@ -377,6 +445,7 @@ struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
 	pages->source_task = current->group_leader;
 	get_task_struct(pages->source_task);
 	pages->source_user = get_uid(current_user());
+	pages->usage = usage;
 	return pages;
 }
 
@@ -499,7 +568,7 @@ int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
 			rc = copy_from_user(data, uptr, length);
 		return rc ? -EFAULT : 0;
 	}
-	rc = iopt_pages_pin_get(pages);
+	rc = iopt_pages_pin_get(pages, NULL);
 	if (rc)
 		return rc;
 	iopt_pages_copy_pinned(pages, byte, data, length, write);

@@ -222,6 +222,7 @@ static long iommufd_vfio_map_dma(struct iommufd_ctx *ictx, void __user *arg)
 	size_t minsz = offsetofend(struct vfio_iommu_type1_dma_map, size);
 	struct vfio_iommu_type1_dma_map map;
 	int prot = IOMMU_CACHE;
+	char why[IOPT_WHY_LEN] = "";
 	struct iommufd_ioas *ioas;
 	unsigned long iova;
 	int rc;
@@ -241,8 +242,10 @@ static long iommufd_vfio_map_dma(struct iommufd_ctx *ictx, void __user *arg)
 		return PTR_ERR(ioas);
 	iova = map.iova;
 	rc = iopt_map_user_pages(&ioas->iopt, &iova, u64_to_user_ptr(map.vaddr),
-				 map.size, prot, true, ictx->account_mode);
+				 map.size, prot, true, ictx->account_mode, why);
 	iommufd_put_object(&ioas->obj);
+	if (rc)
+		iommufd_ctx_refused(ictx, "VFIO_IOMMU_MAP_DMA", rc, why);
 	return rc;
 }
 
@@ -250,6 +253,7 @@ static long iommufd_vfio_unmap_dma(struct iommufd_ctx *ictx, void __user *arg)
 {
 	size_t minsz = offsetofend(struct vfio_iommu_type1_dma_unmap, size);
 	struct vfio_iommu_type1_dma_unmap unmap;
+	char why[IOPT_WHY_LEN] = "";
 	unsigned long unmapped = 0;
 	struct iommufd_ioas *ioas;
 	int rc;
@@ -282,12 +286,14 @@ static long iommufd_vfio_unmap_dma(struct iommufd_ctx *ictx, void __user *arg)
 				goto out_put;
 		}
 		rc = iopt_unmap_iova(&ioas->iopt, unmap.iova, unmap.size,
-				     &unmapped);
+				     &unmapped, why);
 	}
 out_put:
 	iommufd_put_object(&ioas->obj);
-	if (rc)
+	if (rc) {
+		iommufd_ctx_refused(ictx, "VFIO_IOMMU_UNMAP_DMA", rc, why);
 		return rc;
+	}
 	unmap.size = unmapped;
 	if (copy_to_user(arg, &unmap, minsz))
 		return -EFAULT;

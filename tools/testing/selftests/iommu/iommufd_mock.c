@@ -1019,8 +1019,10 @@ static int set_unsafe_interrupts(const char *val)
  */
 TEST_F(mock_objects, unsafe_interrupts)
 {
+	const char *r;
 	__u32 stdev_id;
 	char val = 0;
+	char *text;
 	int fd;
 
 	fd = open(UNSAFE_IRQS, O_RDONLY);
@@ -1033,6 +1035,15 @@ TEST_F(mock_objects, unsafe_interrupts)
 		     _test_cmd_mock_domain_flags(self->fd, self->ioas_id,
 						 MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION,
 						 &stdev_id));
+	/* The context's fdinfo says why, and what to do. */
+	text = fdinfo_read(self->fd);
+	ASSERT_NE(NULL, text);
+	r = fdinfo_field(text, "last-refusal:\t");
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(0, strncmp(r, "device bind -EPERM the device's IOMMU cannot isolate MSIs",
+			     strlen("device bind -EPERM the device's IOMMU cannot isolate MSIs")));
+	EXPECT_NE(NULL, strstr(r, "allow_unsafe_interrupts"));
+	free(text);
 	ASSERT_EQ(0, set_unsafe_interrupts("Y"));
 	ASSERT_EQ(0,
 		  _test_cmd_mock_domain_flags(self->fd, self->ioas_id,

@@ -545,4 +545,59 @@ TEST_F(group_reserved, detach_keeps_group_reserved)
 	}
 }
 
+/* The pinned-pages figure of the context's fdinfo, or -1. */
+static long long fdinfo_pinned(int fd)
+{
+	char *text = fdinfo_read(fd);
+	const char *v = text ? fdinfo_field(text, "pinned-pages:\t") : NULL;
+	long long n = v ? strtoll(v, NULL, 0) : -1;
+
+	free(text);
+	return n;
+}
+
+/*
+ * Attaching a device whose group reserves IOVA the IOAS already maps: the
+ * refusal names the group and the region. A mock shared-group device
+ * reserves one of MOCK_SHARED_RESV_SLOTS slots, by its number: a page is
+ * mapped at the start of each, so whichever it is, it is taken.
+ */
+TEST_F(group_reserved, attach_refusal_in_fdinfo)
+{
+	__u32 stdev_id;
+	int i;
+
+	for (i = 0; i != MOCK_SHARED_RESV_SLOTS; i++)
+		test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, psize,
+					  MOCK_SHARED_RESV_START +
+						  (__u64)i *
+							  MOCK_SHARED_RESV_STRIDE);
+	EXPECT_ERRNO(EADDRINUSE,
+		     _test_cmd_mock_domain_flags(self->fd, self->ioas_id,
+						 MOCK_FLAGS_DEVICE_SHARED_GROUP,
+						 &stdev_id));
+	EXPECT_REFUSAL("device attach", "-EADDRINUSE", "IOMMU group ",
+		       "must reserve IOVA 0x", "(reserved region)",
+		       "which the IOAS maps or allows");
+	/* The failed attach pinned nothing for good. */
+	EXPECT_EQ(0, fdinfo_pinned(self->fd));
+}
+
+/* Devices of one IOMMU group share one domain. */
+TEST_F(group_reserved, shared_group_refusal_in_fdinfo)
+{
+	__u32 stdev1, stdev2, ioas2;
+
+	test_ioctl_ioas_alloc(&ioas2);
+	ASSERT_EQ(0, _test_cmd_mock_domain_flags(self->fd, self->ioas_id,
+						 MOCK_FLAGS_DEVICE_SHARED_GROUP,
+						 &stdev1));
+	EXPECT_ERRNO(EINVAL, _test_cmd_mock_domain_flags(self->fd, ioas2,
+							 MOCK_FLAGS_DEVICE_SHARED_GROUP,
+							 &stdev2));
+	EXPECT_REFUSAL("device attach", "-EINVAL", "IOMMU group ",
+		       "is attached to HWPT", "its devices share one domain");
+	test_ioctl_destroy(stdev1);
+}
+
 TEST_HARNESS_MAIN

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -50,6 +51,75 @@
 		ASSERT_EQ(-1, __rc);                                           \
 		EXPECT_EQ(expected_errno, errno);                              \
 	})
+
+/* /proc/self/fdinfo: what a /dev/iommu or VFIO device file shows. */
+#define FDINFO_MAX (1024 * 1024)
+
+/* The fdinfo text of @fd, NUL-terminated, in a malloc()ed buffer. */
+static inline char *fdinfo_read(int fd)
+{
+	char path[64];
+	size_t len = 0;
+	ssize_t n;
+	char *buf;
+	int pfd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	pfd = open(path, O_RDONLY);
+	if (pfd < 0)
+		return NULL;
+	buf = malloc(FDINFO_MAX + 1);
+	while (buf && len < FDINFO_MAX &&
+	       (n = read(pfd, buf + len, FDINFO_MAX - len)) > 0)
+		len += n;
+	close(pfd);
+	if (buf)
+		buf[len] = 0;
+	return buf;
+}
+
+/* The rest of the line that starts with @key (e.g. "pinned-pages:\t"). */
+static inline const char *fdinfo_field(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen))
+			return p + klen;
+		p = strchr(p, '\n');
+		if (p)
+			p++;
+	}
+	return NULL;
+}
+
+/* The last refusal line, without its key, in a malloc()ed buffer or NULL. */
+static inline char *fdinfo_refusal(int fd)
+{
+	char *text = fdinfo_read(fd);
+	const char *v = text ? fdinfo_field(text, "last-refusal:\t") : NULL;
+	char *line = NULL;
+
+	if (v)
+		line = strndup(v, strcspn(v, "\n"));
+	free(text);
+	return line;
+}
+
+/* The last refusal names @op, @err and contains each of the strings. */
+#define EXPECT_REFUSAL(op, err, ...)                                           \
+	do {                                                                   \
+		const char *const __want[] = { op " " err " ", __VA_ARGS__ };  \
+		char *__r = fdinfo_refusal(self->fd);                          \
+		unsigned int __i;                                              \
+		ASSERT_NE(NULL, __r);                                          \
+		TH_LOG("last-refusal: %s", __r);                               \
+		EXPECT_EQ(0, strncmp(__r, __want[0], strlen(__want[0])));     \
+		for (__i = 1; __i < ARRAY_SIZE(__want); __i++)                 \
+			EXPECT_NE(NULL, strstr(__r, __want[__i]));             \
+		free(__r);                                                     \
+	} while (0)
 
 /*
  * @pages small pages of private anonymous memory, written so that they
