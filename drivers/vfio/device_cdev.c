@@ -393,6 +393,13 @@ u32 vfio_device_iommufd_devid(struct vfio_device *device,
 }
 EXPORT_SYMBOL_GPL(vfio_device_iommufd_devid);
 
+static void vfio_device_cdev_show_fdinfo(struct seq_file *m, struct file *filep)
+{
+	struct vfio_cdev_file *df = filep->private_data;
+
+	vfio_iommufd_show_fdinfo(m, df->device);
+}
+
 static const struct file_operations vfio_device_cdev_fops = {
 	.owner		= THIS_MODULE,
 	.open		= vfio_device_cdev_open,
@@ -402,6 +409,7 @@ static const struct file_operations vfio_device_cdev_fops = {
 	.unlocked_ioctl	= vfio_device_cdev_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= vfio_device_cdev_mmap,
+	.show_fdinfo	= vfio_device_cdev_show_fdinfo,
 };
 
 /**

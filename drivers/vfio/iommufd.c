@@ -33,6 +33,7 @@
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/vfio.h>
 
 #include "vfio.h"
@@ -117,6 +118,29 @@ void vfio_iommufd_unbind(struct vfio_device *device)
 	device->iommufd_access = NULL;
 	device->iommufd_device = NULL;
 	device->iommufd_attached = false;
+}
+
+/**
+ * vfio_iommufd_show_fdinfo() - what a VFIO device file is bound to
+ * @m: the fdinfo file of a device file, opened by cdev or through the group
+ * @device: the device
+ *
+ * Names the device, and, once it is bound to an iommufd context, the
+ * context and the device's object there (for an emulated device, its
+ * access) with what it is attached to. A device of a type1 container shows
+ * its name only.
+ *
+ * Context: takes the device set's lock.
+ */
+void vfio_iommufd_show_fdinfo(struct seq_file *m, struct vfio_device *device)
+{
+	seq_printf(m, "vfio-device:\t%s\n", dev_name(device->dev));
+	mutex_lock(&device->dev_set->lock);
+	if (device->iommufd_access)
+		iommufd_access_show_fdinfo(m, device->iommufd_access);
+	else if (device->iommufd_device)
+		iommufd_device_show_fdinfo(m, device->iommufd_device);
+	mutex_unlock(&device->dev_set->lock);
 }
 
 /**

@@ -49,6 +49,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
+#include <stdarg.h>
+
 #include "iommufd_utils.h"
 #include "vfio_edu.h"
 
@@ -140,6 +142,39 @@ static char *alloc_pages(struct __test_metadata *_metadata,
 
 	ASSERT_NE(NULL, buf);
 	return buf;
+}
+
+/*
+ * Whether the fdinfo of @fd has a line starting with @key whose rest
+ * starts with @value (printf-style).
+ */
+static bool fdinfo_has(int fd, const char *key, const char *value, ...)
+{
+	char *text = fdinfo_read(fd);
+	const char *v = text ? fdinfo_field(text, key) : NULL;
+	char want[256];
+	va_list ap;
+	bool ok;
+
+	va_start(ap, value);
+	vsnprintf(want, sizeof(want), value, ap);
+	va_end(ap);
+	ok = v && !strncmp(v, want, strlen(want));
+	if (!ok)
+		fprintf(stderr, "# fdinfo of fd %d lacks \"%s%s\":\n%s", fd, key,
+			want, text ? text : "(unreadable)\n");
+	free(text);
+	return ok;
+}
+
+/* Whether the fdinfo of @fd has no line starting with @key. */
+static bool fdinfo_lacks(int fd, const char *key)
+{
+	char *text = fdinfo_read(fd);
+	bool lacks = text && !fdinfo_field(text, key);
+
+	free(text);
+	return lacks;
 }
 
 FIXTURE(vfio_edu)
@@ -675,6 +710,19 @@ TEST_F_TIMEOUT(vfio_edu, group_owned_by_kernel_driver, VFIO_TIMEOUT)
 	ASSERT_NE(NULL, strstr(line, edu));
 	ASSERT_NE(NULL, strstr(line, "virtio-pci"));
 	EXPECT_ERRNO(EINVAL, ioctl(fd, VFIO_DEVICE_GET_INFO, &info));
+	/* And the context keeps the reason for its fdinfo. */
+	{
+		char *text = fdinfo_read(iommufd);
+		const char *r = text ? fdinfo_field(text, "last-refusal:\t") :
+				       NULL;
+
+		ASSERT_NE(NULL, r);
+		TH_LOG("last-refusal: %.*s", (int)strcspn(r, "\n"), r);
+		EXPECT_EQ(0, strncmp(r, "device bind -EPERM IOMMU group ", 31));
+		EXPECT_NE(NULL, strstr(r, rng));
+		EXPECT_NE(NULL, strstr(r, "kernel driver virtio-pci"));
+		free(text);
+	}
 
 	/* Without the driver, the same file binds. */
 	ASSERT_OK(pci_unbind(rng));
@@ -729,6 +777,9 @@ TEST_F_TIMEOUT(vfio_edu, group_owned_by_one_context, VFIO_TIMEOUT)
 	ASSERT_EQ(-1, rc);
 	TH_LOG("BIND of %s to a second context: %s", rng, errno_name(err));
 	ASSERT_EQ(EPERM, err);
+	EXPECT_TRUE(fdinfo_has(ctx_b, "last-refusal:\t",
+			       "device bind -EPERM IOMMU group %d: another user",
+			       pci_iommu_group(rng)));
 	/* ...the same one may. */
 	ASSERT_OK(vfio_device_bind_iommufd(rng_fd, ctx_a, &rng_id));
 	ASSERT_NE(edu_id, rng_id);
@@ -1433,6 +1484,117 @@ static void container_round_trip(struct __test_metadata *_metadata, int fd,
  * type1 ioctls on that file and IOMMU_IOAS_MAP on the compat IOAS both
  * reach the device. The group cannot leave while the device is open.
  */
+/*
+ * fdinfo of the device file, by cdev and by group, names the context (as
+ * the context's own fdinfo does), the device's ID there and what it is
+ * attached to; the context's fdinfo shows the device, its HWPT on VT-d
+ * and the pages a map pinned.
+ */
+TEST_F_TIMEOUT(vfio_edu, fdinfo_device_files, VFIO_TIMEOUT)
+{
+	struct iommu_vfio_ioas vioas = {
+		.size = sizeof(vioas),
+		.op = IOMMU_VFIO_IOAS_GET,
+	};
+	struct vfio_region_info region = { .argsz = sizeof(region) };
+	char cdev[PATH_MAX], ctx[32], want[64];
+	__u32 devid = 0, ioas, hwpt, stdev, mock_ioas;
+	__u64 bar_iova;
+	void *bar;
+	int iommufd, group, fd;
+	const char *v;
+	char *text, *buf;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
+	buf = alloc_pages(_metadata, 3);
+	iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, iommufd);
+	text = fdinfo_read(iommufd);
+	ASSERT_NE(NULL, text);
+	v = fdinfo_field(text, "iommufd-ctx:\t");
+	ASSERT_NE(NULL, v);
+	snprintf(ctx, sizeof(ctx), "%.*s\n", (int)strcspn(v, "\n"), v);
+	free(text);
+
+	fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	/* Not bound yet: the device only. */
+	EXPECT_TRUE(fdinfo_has(fd, "vfio-device:\t", "%s\n", self->solo.bdf));
+	EXPECT_TRUE(fdinfo_lacks(fd, "iommufd-ctx:"));
+	ASSERT_OK(vfio_device_bind_iommufd(fd, iommufd, &devid));
+	EXPECT_TRUE(fdinfo_has(fd, "iommufd-ctx:\t", "%s", ctx));
+	EXPECT_TRUE(fdinfo_has(fd, "iommufd-device:\t", "id=%u dev=%s group=",
+			       devid, self->solo.bdf));
+	EXPECT_TRUE(fdinfo_has(iommufd, "device:\t", "id=%u dev=%s group=",
+			       devid, self->solo.bdf));
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &ioas));
+	hwpt = ioas;
+	ASSERT_OK(vfio_device_attach(fd, &hwpt));
+	map_fixed(_metadata, iommufd, ioas, buf, 3 * page_size, IOVA_SRC);
+	text = fdinfo_read(fd);
+	ASSERT_NE(NULL, text);
+	v = fdinfo_field(text, "iommufd-device:\t");
+	ASSERT_NE(NULL, v);
+	snprintf(want, sizeof(want), " hwpt=%u ioas=%u\n", hwpt, ioas);
+	EXPECT_NE(NULL, strstr(v, want));
+	free(text);
+	EXPECT_TRUE(fdinfo_has(iommufd, "hwpt:\t", "id=%u ioas=%u auto=1 iommu=dmar",
+			       hwpt, ioas));
+	EXPECT_TRUE(fdinfo_has(iommufd, "pinned-pages:\t", "3\n"));
+
+	/* A mock device cannot use the VT-d domain: the refusal says so. */
+	ASSERT_OK(_test_ioctl_ioas_alloc(iommufd, &mock_ioas));
+	ASSERT_OK(_test_cmd_mock_domain(iommufd, mock_ioas, &stdev, NULL, NULL));
+	EXPECT_ERRNO(EINVAL, _test_cmd_mock_domain_replace(iommufd, stdev,
+							   hwpt, NULL));
+	EXPECT_TRUE(fdinfo_has(iommufd, "last-refusal:\t",
+			       "device replace -EINVAL HWPT %u was made by another IOMMU driver",
+			       hwpt));
+	ASSERT_OK(_test_ioctl_destroy(iommufd, stdev));
+	ASSERT_OK(_test_ioctl_destroy(iommufd, mock_ioas));
+
+	/* The device's BAR is not memory: mapping it cannot pin it. */
+	region.index = VFIO_PCI_BAR0_REGION_INDEX;
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+	bar = mmap(NULL, region.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		   region.offset);
+	ASSERT_NE(MAP_FAILED, bar);
+	EXPECT_NE(0, _test_ioctl_ioas_map(iommufd, ioas, bar, page_size,
+					  &bar_iova, TEST_MAP_RW));
+	EXPECT_TRUE(fdinfo_has(iommufd, "last-refusal:\t",
+			       "IOMMU_IOAS_MAP -EFAULT cannot pin the page at user address %p (-EFAULT): it is a PFN mapping",
+			       bar));
+	munmap(bar, region.size);
+	ASSERT_OK(close(fd));
+	/* Closed: unbound, its HWPT went with it, nothing is pinned. */
+	EXPECT_TRUE(fdinfo_lacks(iommufd, "device:\t"));
+	EXPECT_TRUE(fdinfo_lacks(iommufd, "hwpt:\t"));
+	EXPECT_TRUE(fdinfo_has(iommufd, "pinned-pages:\t", "0\n"));
+	ASSERT_OK(_test_ioctl_destroy(iommufd, ioas));
+
+	/* Through the group, joined to the same context. */
+	group = open_group(_metadata, self->solo.bdf);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
+	ASSERT_OK(ioctl(iommufd, IOMMU_VFIO_IOAS, &vioas));
+	ASSERT_OK(ioctl(iommufd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->solo.bdf);
+	ASSERT_LE(0, fd);
+	EXPECT_TRUE(fdinfo_has(fd, "vfio-device:\t", "%s\n", self->solo.bdf));
+	EXPECT_TRUE(fdinfo_has(fd, "iommufd-ctx:\t", "%s", ctx));
+	text = fdinfo_read(fd);
+	ASSERT_NE(NULL, text);
+	v = fdinfo_field(text, "iommufd-device:\t");
+	ASSERT_NE(NULL, v);
+	snprintf(want, sizeof(want), " ioas=%u\n", vioas.ioas_id);
+	EXPECT_NE(NULL, strstr(v, want));
+	free(text);
+	ASSERT_OK(close(fd));
+	ASSERT_OK(ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	ASSERT_OK(close(group));
+	ASSERT_OK(close(iommufd));
+}
+
 TEST_F_TIMEOUT(vfio_edu, group_iommufd_container, VFIO_TIMEOUT)
 {
 	struct vfio_group_status status = { .argsz = sizeof(status) };
@@ -1874,6 +2036,10 @@ TEST_F_TIMEOUT(vfio_mdev, bind_as_access, VFIO_TIMEOUT)
 	pt = ioas2;
 	ASSERT_OK(vfio_device_attach(fd, &pt));
 	ASSERT_EQ(ioas2, pt);
+	/* Its fdinfo: bound as an access of the context, on the IOAS. */
+	EXPECT_TRUE(fdinfo_has(fd, "vfio-device:\t", "%s\n", MTTY_UUID));
+	EXPECT_TRUE(fdinfo_has(fd, "iommufd-access:\t", "id=%u ioas=%u pins=0",
+			       devid, ioas2));
 	ASSERT_OK(_test_ioctl_destroy(iommufd, ioas1));
 	EXPECT_ERRNO(EBUSY, _test_ioctl_destroy(iommufd, ioas2));
 	/* No IOAS by that ID any more: nothing changes. */
