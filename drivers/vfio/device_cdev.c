@@ -24,9 +24,16 @@
  * and attach to an IOAS only. No-IOMMU devices get no cdev: there is no
  * isolation for iommufd to own.
  *
+ * KVM's VFIO device (KVM_DEV_VFIO_FILE_ADD) takes a cdev file as it takes
+ * a group file. The file remembers the VM and binding hands it to the
+ * device (vfio_device::kvm, for its driver's open_device()), so userspace
+ * adds the file before it binds it. KVM counts a cdev's DMA as not cache
+ * coherent: iommufd does not turn on snoop control.
+ *
  * Locking: vfio_device_set::lock serialises bind, attach, detach and close
  * of the devices of a set, and protects the iommufd fields of struct
- * vfio_device; vfio_group::group_lock protects cdev_device_open_cnt.
+ * vfio_device; vfio_group::group_lock protects cdev_device_open_cnt;
+ * vfio_cdev_file::kvm_lock the VM a file was added to.
  */
 #include <linux/cdev.h>
 #include <linux/fs.h>
@@ -50,10 +57,15 @@ static dev_t vfio_device_devt;
  * @device: the device; the file holds a registration reference
  * @bound: set once VFIO_DEVICE_BIND_IOMMUFD opened the device through this
  *	   file; read without locks by the file's other operations
+ * @kvm_lock: protects @kvm
+ * @kvm: the VM whose KVM VFIO device holds this file, or NULL; KVM clears
+ *	 it before it lets go of the file. Binding hands it to the device.
  */
 struct vfio_cdev_file {
 	struct vfio_device *device;
 	bool bound;
+	spinlock_t kvm_lock; /* protects kvm */
+	struct kvm *kvm;
 };
 
 static bool vfio_device_has_cdev(struct vfio_device *device)
@@ -76,6 +88,7 @@ static int vfio_device_cdev_open(struct inode *inode, struct file *filep)
 		return -ENOMEM;
 	}
 	df->device = device;
+	spin_lock_init(&df->kvm_lock);
 	filep->private_data = df;
 	/* Regions are read and written at offsets, like a group's device fd. */
 	filep->f_mode |= FMODE_PREAD | FMODE_PWRITE;
@@ -123,6 +136,7 @@ static void vfio_device_cdev_unbind(struct vfio_cdev_file *df)
 		iommufd_access_detach(device->iommufd_access);
 	if (device->ops->close_device)
 		device->ops->close_device(device);
+	device->kvm = NULL;
 	/* Unbinding detaches and hands the group's DMA back. */
 	vfio_iommufd_unbind(device);
 	ictx = device->iommufd_ictx;
@@ -188,8 +202,13 @@ static int vfio_device_cdev_bind(struct vfio_cdev_file *df,
 		goto err_put_module;
 	device->iommufd_ictx = ictx;
 	device->open_count = 1;
-	/* KVM is told about group files only; a cdev user has none. */
-	device->kvm = NULL;
+	/*
+	 * The VM this file was added to, if any, as for a group's first open:
+	 * a driver that keeps it takes its own reference in open_device().
+	 */
+	spin_lock(&df->kvm_lock);
+	device->kvm = df->kvm;
+	spin_unlock(&df->kvm_lock);
 	if (device->ops->open_device) {
 		ret = device->ops->open_device(device);
 		if (ret)
@@ -210,6 +229,7 @@ err_close:
 		device->ops->close_device(device);
 err_unbind:
 	device->open_count = 0;
+	device->kvm = NULL;
 	device->iommufd_ictx = NULL;
 	vfio_iommufd_unbind(device);
 err_put_module:
@@ -411,6 +431,36 @@ static const struct file_operations vfio_device_cdev_fops = {
 	.mmap		= vfio_device_cdev_mmap,
 	.show_fdinfo	= vfio_device_cdev_show_fdinfo,
 };
+
+/**
+ * vfio_file_is_device_cdev() - whether a file is an open device cdev
+ * @file: any file
+ *
+ * Return: true if @file was opened through a /dev/vfio/devices/vfioX.
+ */
+bool vfio_file_is_device_cdev(struct file *file)
+{
+	return file->f_op == &vfio_device_cdev_fops;
+}
+
+/**
+ * vfio_device_cdev_set_kvm() - remember the VM a cdev file was added to
+ * @file: an open device cdev (vfio_file_is_device_cdev())
+ * @kvm: the VM, or NULL when KVM lets go of the file
+ *
+ * KVM's VFIO device calls this through vfio_file_set_kvm(). The device
+ * gets @kvm when this file binds it, as a group's device gets its group's
+ * when it is first opened: a file added after binding changes nothing
+ * for the device until it is bound again.
+ */
+void vfio_device_cdev_set_kvm(struct file *file, struct kvm *kvm)
+{
+	struct vfio_cdev_file *df = file->private_data;
+
+	spin_lock(&df->kvm_lock);
+	df->kvm = kvm;
+	spin_unlock(&df->kvm_lock);
+}
 
 /**
  * vfio_device_cdev_init() - prepare a new device's cdev

@@ -64,6 +64,7 @@ struct mpin_pin {
  * @npins: entries in @pins
  * @unmapped: ranges dma_unmap() unpinned since the device was opened
  * @last: the last command, with its results
+ * @opened_with_kvm: vfio_device::kvm was set at the last open_device()
  */
 struct mpin_state {
 	struct vfio_device vdev;
@@ -73,6 +74,7 @@ struct mpin_state {
 	unsigned int npins;
 	unsigned int unmapped;
 	struct mpin_cmd last;
+	bool opened_with_kvm;
 };
 
 /*
@@ -226,6 +228,9 @@ static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
 	case MPIN_OP_WRITE:
 		ret = mpin_rw(mpin, &cmd, cmd.op == MPIN_OP_WRITE);
 		break;
+	case MPIN_OP_KVM:
+		ret = mpin->opened_with_kvm;
+		break;
 	default:
 		mutex_unlock(&mpin->cmd_lock);
 		return -EOPNOTSUPP;
@@ -312,6 +317,8 @@ static int mpin_open_device(struct vfio_device *vdev)
 
 	mutex_lock(&mpin->cmd_lock);
 	memset(&mpin->last, 0, sizeof(mpin->last));
+	/* Only looked at: a driver that used the VM would hold a reference. */
+	mpin->opened_with_kvm = vdev->kvm;
 	mutex_unlock(&mpin->cmd_lock);
 	spin_lock(&mpin->pins_lock);
 	mpin->unmapped = 0;

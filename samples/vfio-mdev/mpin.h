@@ -35,6 +35,7 @@ enum mpin_op {
 	MPIN_OP_UNPIN = 2,	/* vfio_unpin_pages(iova, npage) */
 	MPIN_OP_READ = 3,	/* vfio_dma_rw(iova, data, length, false) */
 	MPIN_OP_WRITE = 4,	/* vfio_dma_rw(iova, data, length, true) */
+	MPIN_OP_KVM = 5,	/* @result: 1 if the device opened with a KVM */
 };
 
 /* @prot of MPIN_OP_PIN: the values of IOMMU_READ and IOMMU_WRITE. */
@@ -49,7 +50,9 @@ enum mpin_op {
  * @length: MPIN_OP_PIN and MPIN_OP_UNPIN: number of pages, counted from
  *          the page that holds @iova; MPIN_OP_READ and MPIN_OP_WRITE:
  *          bytes, at most MPIN_DATA_SIZE
- * @result: out: what the call returned: the pages pinned, 0, or -errno
+ * @result: out: what the call returned: the pages pinned, 0, or -errno;
+ *          MPIN_OP_KVM: 1 if vfio_device::kvm was set when the device was
+ *          opened (its VFIO file was added to a KVM VFIO device), else 0
  * @pinned: out: ranges the driver holds pinned after the command
  * @unmapped: out: ranges dma_unmap() has unpinned since the device opened
  * @__reserved: must be 0

@@ -13,9 +13,11 @@
  * a pinned range makes VFIO ask the driver to unpin (dma_unmap()) before
  * the unmap completes.
  */
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
@@ -121,6 +123,15 @@ static void pin_counts(struct __test_metadata *_metadata, int fd,
 	*unmapped = cmd.unmapped;
 }
 
+/* MPIN_OP_KVM: 1 if the device was opened with a KVM, else 0. */
+static int opened_with_kvm(struct __test_metadata *_metadata, int fd)
+{
+	struct mpin_cmd cmd = { .op = MPIN_OP_KVM };
+
+	ASSERT_EQ(0, mpin(fd, &cmd));
+	return cmd.result;
+}
+
 /* Are the @n bytes at @data those of the buffer from @off on? */
 static bool holds_pattern(const __u8 *data, size_t off, size_t n)
 {
@@ -148,13 +159,12 @@ FIXTURE(mpin)
 	__u8 *buf;
 };
 
-FIXTURE_SETUP(mpin)
+/* Load mpin, create its device and find the device's cdev. */
+static void mpin_create(struct __test_metadata *_metadata, char *cdev,
+			size_t size)
 {
-	char dir[PATH_MAX], cdev[PATH_MAX] = "";
+	char dir[PATH_MAX];
 	struct dirent *ent;
-	__u64 iova = IOVA_BASE;
-	size_t i;
-	__u32 pt;
 	DIR *d;
 	int fd;
 
@@ -169,13 +179,23 @@ FIXTURE_SETUP(mpin)
 	snprintf(dir, sizeof(dir), MDEV_DEVICES "/" MPIN_UUID "/vfio-dev");
 	d = opendir(dir);
 	ASSERT_NE(NULL, d);
+	cdev[0] = 0;
 	while ((ent = readdir(d)))
 		if (!strncmp(ent->d_name, "vfio", 4))
-			snprintf(cdev, sizeof(cdev), "/dev/vfio/devices/%s",
+			snprintf(cdev, size, "/dev/vfio/devices/%s",
 				 ent->d_name);
 	closedir(d);
 	ASSERT_NE(0, cdev[0]);
+}
 
+FIXTURE_SETUP(mpin)
+{
+	__u64 iova = IOVA_BASE;
+	char cdev[PATH_MAX];
+	size_t i;
+	__u32 pt;
+
+	mpin_create(_metadata, cdev, sizeof(cdev));
 	self->iommufd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, self->iommufd);
 	self->fd = open(cdev, O_RDWR);
@@ -569,6 +589,329 @@ TEST_F(mpin_group, pin_rw_unmap)
 	}
 	ASSERT_GT(0, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
 			 data));
+}
+
+/*
+ * The KVM of a group reaches the device when the device is opened, the
+ * 6.1 way: a device already open when the group is added has none.
+ */
+TEST_F(mpin_group, kvm_at_open)
+{
+	int vm, kvm_dev;
+
+	kvm_dev = kvm_vfio_create(&vm);
+	if (kvm_dev < 0)
+		VM_SKIP(return, "no KVM VFIO device: %s", strerror(errno));
+	ASSERT_EQ(0, opened_with_kvm(_metadata, self->fd));
+	ASSERT_EQ(0, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_GROUP_ADD,
+				   self->group));
+	ASSERT_EQ(0, opened_with_kvm(_metadata, self->fd));
+	/* A device file from a group is a VFIO file; it gives no KVM. */
+	ASSERT_EQ(0, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_ADD, self->fd));
+	ASSERT_EQ(0, opened_with_kvm(_metadata, self->fd));
+	/* KVM lets go of it, or the device would stay open. */
+	ASSERT_EQ(0, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_DEL, self->fd));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, MPIN_UUID);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(1, opened_with_kvm(_metadata, self->fd));
+	ASSERT_EQ(0, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_GROUP_DEL,
+				   self->group));
+	/* The device keeps what it was opened with until its last close. */
+	ASSERT_EQ(1, opened_with_kvm(_metadata, self->fd));
+	ASSERT_EQ(0, close(kvm_dev));
+	ASSERT_EQ(0, close(vm));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, MPIN_UUID);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, opened_with_kvm(_metadata, self->fd));
+}
+
+/*
+ * KVM's VFIO pseudo device and the device cdev (KVM_DEV_VFIO_FILE_*, as
+ * QEMU 9.1's iommufd backend uses them): an mpin device, its cdev not yet
+ * opened, a context, and a VM with its KVM VFIO device.
+ */
+FIXTURE(mpin_kvm)
+{
+	char cdev[PATH_MAX];
+	int iommufd;
+	int vm;
+	int kvm_dev;
+};
+
+FIXTURE_SETUP(mpin_kvm)
+{
+	mpin_create(_metadata, self->cdev, sizeof(self->cdev));
+	self->iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, self->iommufd);
+	self->kvm_dev = kvm_vfio_create(&self->vm);
+	if (self->kvm_dev < 0)
+		SKIP_TEST_PROCESS("no KVM VFIO device: %s", strerror(errno));
+}
+
+/* No ASSERT here, as in the mpin fixture's teardown. */
+FIXTURE_TEARDOWN(mpin_kvm)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	int fd;
+
+	/* The test process is the test's alone: close all it left open. */
+	for (fd = 3; fd < max && fd < 65536; fd++)
+		close(fd);
+	EXPECT_EQ(0, sysfs_write(MDEV_DEVICES "/" MPIN_UUID "/remove", "1"));
+}
+
+/* Open the cdev, bind it to @iommufd and attach it to a new IOAS. */
+static int open_bound(struct __test_metadata *_metadata, const char *cdev,
+		      int iommufd)
+{
+	__u32 ioas, pt;
+	int fd;
+
+	fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, vfio_device_bind_iommufd(fd, iommufd, NULL));
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(iommufd, &ioas));
+	pt = ioas;
+	ASSERT_EQ(0, vfio_device_attach(fd, &pt));
+	return fd;
+}
+
+/* What KVM_DEV_VFIO_FILE_ADD and _DEL take, and their errnos. */
+TEST_F(mpin_kvm, add_del)
+{
+	struct kvm_device_attr attr = { .group = KVM_DEV_VFIO_FILE };
+	int fd, other, efd, closed;
+
+	attr.attr = KVM_DEV_VFIO_FILE_ADD;
+	ASSERT_EQ(0, ioctl(self->kvm_dev, KVM_HAS_DEVICE_ATTR, &attr));
+	attr.attr = KVM_DEV_VFIO_FILE_DEL;
+	ASSERT_EQ(0, ioctl(self->kvm_dev, KVM_HAS_DEVICE_ATTR, &attr));
+
+	/* A cdev file not bound yet, as a VMM adds it. */
+	fd = open(self->cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
+	EXPECT_ERRNO(EEXIST,
+		     kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
+	/* Another file of the same cdev is another file. */
+	other = open(self->cdev, O_RDWR);
+	ASSERT_LE(0, other);
+	EXPECT_ERRNO(ENOENT,
+		     kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, other));
+	ASSERT_EQ(0, vfio_device_bind_iommufd(fd, self->iommufd, NULL));
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, fd));
+	EXPECT_ERRNO(ENOENT,
+		     kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, fd));
+	/* A bound one, and an unbound one beside it. */
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
+	ASSERT_EQ(0,
+		  kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, other));
+	ASSERT_EQ(0,
+		  kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, other));
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, fd));
+
+	/* Files that are no VFIO file, and fds that are no file. */
+	efd = eventfd(0, 0);
+	ASSERT_LE(0, efd);
+	EXPECT_ERRNO(EINVAL, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD,
+					   self->iommufd));
+	EXPECT_ERRNO(EINVAL,
+		     kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, efd));
+	EXPECT_ERRNO(EINVAL, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD,
+					   self->kvm_dev));
+	EXPECT_ERRNO(EINVAL, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD,
+					   self->vm));
+	EXPECT_ERRNO(ENOENT,
+		     kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, efd));
+	closed = dup(efd);
+	ASSERT_LE(0, closed);
+	ASSERT_EQ(0, close(closed));
+	EXPECT_ERRNO(EBADF,
+		     kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, closed));
+	EXPECT_ERRNO(EBADF,
+		     kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, closed));
+	EXPECT_ERRNO(EBADF,
+		     kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, -1));
+	EXPECT_ERRNO(EBADF, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD,
+					  INT32_MAX));
+	/* A bad pointer to the fd, and an attribute that does not exist. */
+	attr.attr = KVM_DEV_VFIO_FILE_ADD;
+	attr.addr = 8;
+	EXPECT_ERRNO(EFAULT,
+		     ioctl(self->kvm_dev, KVM_SET_DEVICE_ATTR, &attr));
+	EXPECT_ERRNO(ENXIO, kvm_vfio_file(self->kvm_dev, 100, fd));
+	ASSERT_EQ(0, close(efd));
+	ASSERT_EQ(0, close(other));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * The VM reaches the device (vfio_device::kvm, what its driver sees in
+ * open_device()) when a cdev file added to KVM binds it, and only then:
+ * not when the file is added after binding, not without KVM.
+ */
+TEST_F(mpin_kvm, kvm_reaches_device)
+{
+	int fd;
+
+	fd = open(self->cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
+	ASSERT_EQ(0, vfio_device_bind_iommufd(fd, self->iommufd, NULL));
+	ASSERT_EQ(1, opened_with_kvm(_metadata, fd));
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, fd));
+	ASSERT_EQ(0, close(fd));
+
+	fd = open_bound(_metadata, self->cdev, self->iommufd);
+	ASSERT_EQ(0, opened_with_kvm(_metadata, fd));
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
+	ASSERT_EQ(0, opened_with_kvm(_metadata, fd));
+	ASSERT_EQ(0, close(fd));
+	/* KVM holds the file: the device stays bound to it. */
+	fd = open(self->cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_ERRNO(EINVAL, vfio_device_bind_iommufd(fd, self->iommufd, NULL));
+	ASSERT_EQ(0, close(self->kvm_dev));
+	ASSERT_EQ(0, close(self->vm));
+	ASSERT_EQ(0, vfio_device_bind_iommufd(fd, self->iommufd, NULL));
+	ASSERT_EQ(0, opened_with_kvm(_metadata, fd));
+	ASSERT_EQ(0, close(fd));
+
+	/* A file added, then removed before it binds, gives no KVM. */
+	self->kvm_dev = kvm_vfio_create(&self->vm);
+	ASSERT_LE(0, self->kvm_dev);
+	fd = open(self->cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
+	ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev, KVM_DEV_VFIO_FILE_DEL, fd));
+	ASSERT_EQ(0, vfio_device_bind_iommufd(fd, self->iommufd, NULL));
+	ASSERT_EQ(0, opened_with_kvm(_metadata, fd));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * Every order of closing the KVM VFIO device, the VM and the cdev file
+ * (added to KVM, bound, with a page pinned): each ends with the device
+ * unbound (a new file binds it) and its pin returned; kmemleak and
+ * KASAN watch the rest.
+ */
+TEST_F(mpin_kvm, close_orders)
+{
+	static const char orders[6][3] = {
+		"kvc", "kcv", "vkc", "vck", "ckv", "cvk",
+	};
+	__u32 ioas, pt, pinned, unmapped;
+	__u64 iova = IOVA_BASE;
+	unsigned int i, j;
+	int fd, files[3];
+	__u8 *buf;
+
+	buf = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	memset(buf, 0x5a, page_size);
+	for (i = 0; i != 6; i++) {
+		if (i) {
+			self->kvm_dev = kvm_vfio_create(&self->vm);
+			ASSERT_LE(0, self->kvm_dev);
+		}
+		fd = open(self->cdev, O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, kvm_vfio_file(self->kvm_dev,
+					   KVM_DEV_VFIO_FILE_ADD, fd));
+		ASSERT_EQ(0, vfio_device_bind_iommufd(fd, self->iommufd,
+						      NULL));
+		iova = IOVA_BASE;
+		ASSERT_EQ(0, _test_ioctl_ioas_alloc(self->iommufd, &ioas));
+		pt = ioas;
+		ASSERT_EQ(0, vfio_device_attach(fd, &pt));
+		ASSERT_EQ(0, _test_ioctl_ioas_map(self->iommufd, ioas, buf,
+						  page_size, &iova,
+						  IOMMU_IOAS_MAP_FIXED_IOVA |
+							  IOMMU_IOAS_MAP_READABLE));
+		ASSERT_EQ(1, pin(_metadata, fd, IOVA_BASE, 1, MPIN_PROT_READ,
+				 NULL));
+		files[0] = self->kvm_dev;
+		files[1] = self->vm;
+		files[2] = fd;
+		for (j = 0; j != 3; j++)
+			ASSERT_EQ(0, close(files[orders[i][j] == 'k' ? 0 :
+					   orders[i][j] == 'v' ? 1 : 2]));
+		/* Unbound: the IOAS can be destroyed, the device binds. */
+		ASSERT_EQ(0, _test_ioctl_destroy(self->iommufd, ioas));
+		fd = open_bound(_metadata, self->cdev, self->iommufd);
+		pin_counts(_metadata, fd, &pinned, &unmapped);
+		ASSERT_EQ(0, pinned);
+		ASSERT_EQ(0, close(fd));
+	}
+	munmap(buf, page_size);
+}
+
+struct kvm_race {
+	int kvm_dev;
+	int fd;
+	unsigned int rounds;
+	int err;
+};
+
+/* Add and remove the file, over and over, while the test binds it. */
+static void *kvm_add_del_fn(void *arg)
+{
+	struct kvm_race *r = arg;
+	unsigned int i;
+
+	for (i = 0; i != r->rounds && !r->err; i++) {
+		if (kvm_vfio_file(r->kvm_dev, KVM_DEV_VFIO_FILE_ADD, r->fd) ||
+		    kvm_vfio_file(r->kvm_dev, KVM_DEV_VFIO_FILE_DEL, r->fd))
+			r->err = errno;
+	}
+	return NULL;
+}
+
+/*
+ * KVM adds and removes a cdev file while the file binds, pins, unpins
+ * and the device closes: the device opened with the VM or without, never
+ * a torn state (lockdep checks KVM's lock against VFIO's).
+ */
+TEST_F(mpin_kvm, add_del_race_bind)
+{
+	struct kvm_race r = { .kvm_dev = self->kvm_dev, .rounds = 2000 };
+	__u64 iova = IOVA_BASE;
+	unsigned int round, i;
+	pthread_t thread;
+	__u32 ioas, pt;
+	int kvm;
+	__u8 *buf;
+
+	buf = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(self->iommufd, &ioas));
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->iommufd, ioas, buf, page_size,
+					  &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+						 IOMMU_IOAS_MAP_READABLE));
+	for (round = 0; round != 4; round++) {
+		r.fd = open(self->cdev, O_RDWR);
+		ASSERT_LE(0, r.fd);
+		ASSERT_EQ(0, pthread_create(&thread, NULL, kvm_add_del_fn, &r));
+		ASSERT_EQ(0, vfio_device_bind_iommufd(r.fd, self->iommufd,
+						      NULL));
+		kvm = opened_with_kvm(_metadata, r.fd);
+		ASSERT_TRUE(kvm == 0 || kvm == 1);
+		pt = ioas;
+		ASSERT_EQ(0, vfio_device_attach(r.fd, &pt));
+		for (i = 0; i != 50; i++) {
+			ASSERT_EQ(1, pin(_metadata, r.fd, IOVA_BASE, 1,
+					 MPIN_PROT_READ, NULL));
+			ASSERT_EQ(0, unpin(_metadata, r.fd, IOVA_BASE, 1));
+		}
+		ASSERT_EQ(0, pthread_join(thread, NULL));
+		ASSERT_EQ(0, r.err);
+		ASSERT_EQ(0, close(r.fd));
+	}
+	munmap(buf, page_size);
 }
 
 TEST_HARNESS_MAIN

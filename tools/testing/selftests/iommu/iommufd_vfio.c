@@ -1867,33 +1867,6 @@ TEST_F_TIMEOUT(vfio_edu, group_iommufd_hot_reset, VFIO_TIMEOUT)
 	ASSERT_OK(close(iommufd));
 }
 
-/* A KVM VM with a VFIO pseudo device, for KVM_DEV_VFIO_GROUP_*. */
-static int kvm_vfio_device(struct __test_metadata *_metadata, int *vm)
-{
-	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
-	int kvm;
-
-	kvm = open("/dev/kvm", O_RDWR);
-	if (kvm < 0)
-		return -1;
-	*vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	ASSERT_LE(0, *vm);
-	ASSERT_OK(close(kvm));
-	ASSERT_OK(ioctl(*vm, KVM_CREATE_DEVICE, &cd));
-	return cd.fd;
-}
-
-static int kvm_vfio_group(int kvm_dev, __u64 op, int group)
-{
-	struct kvm_device_attr attr = {
-		.group = KVM_DEV_VFIO_GROUP,
-		.attr = op,
-		.addr = (uintptr_t)&group,
-	};
-
-	return ioctl(kvm_dev, KVM_SET_DEVICE_ATTR, &attr);
-}
-
 /*
  * KVM's group association, as QEMU 7.2 makes it, for a group joined to
  * an iommufd context: the group is added before and after its device is
@@ -1906,9 +1879,9 @@ TEST_F_TIMEOUT(vfio_edu, group_iommufd_kvm, VFIO_TIMEOUT)
 	char *src, *dst;
 	struct edu edu;
 
-	kvm_dev = kvm_vfio_device(_metadata, &vm);
+	kvm_dev = kvm_vfio_create(&vm);
 	if (kvm_dev < 0)
-		VM_SKIP(return, "no /dev/kvm: %s", strerror(errno));
+		VM_SKIP(return, "no KVM VFIO device: %s", strerror(errno));
 	bind_vfio(_metadata, self->solo.bdf, cdev);
 	src = alloc_pages(_metadata, 2);
 	dst = src + page_size;
@@ -1917,30 +1890,91 @@ TEST_F_TIMEOUT(vfio_edu, group_iommufd_kvm, VFIO_TIMEOUT)
 	group = open_group(_metadata, self->solo.bdf);
 	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &iommufd));
 	ASSERT_OK(ioctl(iommufd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
-	ASSERT_OK(kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_ADD, group));
+	ASSERT_OK(kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_GROUP_ADD, group));
 	/* Once only. */
-	EXPECT_ERRNO(EEXIST, kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_ADD,
-					    group));
-	/* Not a group file. */
-	EXPECT_ERRNO(EINVAL, kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_ADD,
-					    iommufd));
+	EXPECT_ERRNO(EEXIST, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_GROUP_ADD,
+					   group));
+	/* Not a VFIO file. */
+	EXPECT_ERRNO(EINVAL, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_GROUP_ADD,
+					   iommufd));
 	container_map(_metadata, iommufd, src, 2 * page_size, IOVA_SRC);
 	fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, self->solo.bdf);
 	ASSERT_LE(0, fd);
 	ASSERT_OK(edu_init(&edu, fd));
+	/* The device file the group gave is a VFIO file too (upstream's). */
+	ASSERT_OK(kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
+	EXPECT_ERRNO(EEXIST, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
 	fill(src, 26);
 	memset(dst, 0, page_size);
 	to_device(_metadata, &edu, IOVA_SRC);
 	to_ram(_metadata, &edu, IOVA_SRC + page_size);
 	ASSERT_TRUE(holds(dst, 26));
-	ASSERT_OK(kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_DEL, group));
+	ASSERT_OK(kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_DEL, fd));
+	ASSERT_OK(kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_GROUP_DEL, group));
 	ASSERT_OK(close(fd));
-	ASSERT_OK(kvm_vfio_group(kvm_dev, KVM_DEV_VFIO_GROUP_ADD, group));
+	ASSERT_OK(kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_GROUP_ADD, group));
 	/* The VM goes first; then the group, which it held. */
 	ASSERT_OK(close(kvm_dev));
 	ASSERT_OK(close(vm));
 	ASSERT_OK(close(group));
 	ASSERT_OK(close(iommufd));
+}
+
+/*
+ * KVM's file association as QEMU 9.1 makes it for a device it opened
+ * through its cdev: the cdev file goes to KVM_DEV_VFIO_FILE_ADD before it
+ * is bound to iommufd, the device is attached and does DMA, and KVM lets
+ * go of the file while the device works. 6.1 took group files only
+ * (EINVAL). KVM keeps a reference to the file: the device stays bound
+ * after its fd is closed, until KVM lets go of it.
+ */
+TEST_F_TIMEOUT(vfio_edu, cdev_kvm, VFIO_TIMEOUT)
+{
+	int vm, kvm_dev, fd;
+	char cdev[PATH_MAX];
+	char *src, *dst;
+	struct bound b;
+
+	kvm_dev = kvm_vfio_create(&vm);
+	if (kvm_dev < 0)
+		VM_SKIP(return, "no KVM VFIO device: %s", strerror(errno));
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
+	src = alloc_pages(_metadata, 2);
+	dst = src + page_size;
+
+	b.iommufd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, b.iommufd);
+	b.fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, b.fd);
+	ASSERT_OK(kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_ADD, b.fd));
+	ASSERT_OK(vfio_device_bind_iommufd(b.fd, b.iommufd, &b.devid));
+	ASSERT_OK(_test_ioctl_ioas_alloc(b.iommufd, &b.ioas));
+	b.hwpt = b.ioas;
+	ASSERT_OK(vfio_device_attach(b.fd, &b.hwpt));
+	ASSERT_OK(edu_init(&b.edu, b.fd));
+	map_fixed(_metadata, b.iommufd, b.ioas, src, 2 * page_size, IOVA_SRC);
+	fill(src, 27);
+	memset(dst, 0, page_size);
+	to_device(_metadata, &b.edu, IOVA_SRC);
+	ASSERT_OK(kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_DEL, b.fd));
+	EXPECT_ERRNO(ENOENT, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_DEL,
+					   b.fd));
+	to_ram(_metadata, &b.edu, IOVA_SRC + page_size);
+	ASSERT_TRUE(holds(dst, 27));
+
+	/* A bound cdev can be added too; KVM's reference keeps it bound. */
+	ASSERT_OK(kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_FILE_ADD, b.fd));
+	ASSERT_OK(close(b.fd));
+	fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_ERRNO(EINVAL, vfio_device_bind_iommufd(fd, b.iommufd, NULL));
+	/* KVM's release closes the device; then it binds again. */
+	ASSERT_OK(close(kvm_dev));
+	ASSERT_OK(close(vm));
+	ASSERT_OK(vfio_device_bind_iommufd(fd, b.iommufd, NULL));
+	ASSERT_OK(close(fd));
+	ASSERT_OK(close(b.iommufd));
 }
 
 /*

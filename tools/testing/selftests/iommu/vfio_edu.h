@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include <linux/iommufd.h>
+#include <linux/kvm.h>
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
@@ -708,6 +709,46 @@ static inline bool vfio_container_is_iommufd(int container)
 	};
 
 	return !ioctl(container, IOMMU_VFIO_IOAS, &cmd) || errno == ENODEV;
+}
+
+/*
+ * A KVM VM with KVM's VFIO pseudo device, as a VMM makes them: the
+ * device's fd, the VM's in @vm; -1 (and no VM) without /dev/kvm.
+ */
+static inline int kvm_vfio_create(int *vm)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+	int kvm, err;
+
+	kvm = open("/dev/kvm", O_RDWR);
+	if (kvm < 0)
+		return -1;
+	*vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	err = errno;
+	close(kvm);
+	if (*vm < 0) {
+		errno = err;
+		return -1;
+	}
+	if (ioctl(*vm, KVM_CREATE_DEVICE, &cd)) {
+		err = errno;
+		close(*vm);
+		errno = err;
+		return -1;
+	}
+	return cd.fd;
+}
+
+/* KVM_DEV_VFIO_FILE_ADD or _DEL (@op) of the VFIO file @fd. */
+static inline int kvm_vfio_file(int kvm_dev, __u64 op, int fd)
+{
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_FILE,
+		.attr = op,
+		.addr = (uintptr_t)&fd,
+	};
+
+	return ioctl(kvm_dev, KVM_SET_DEVICE_ATTR, &attr);
 }
 
 #endif
