@@ -48,8 +48,11 @@
 #include <linux/iommufd.h>
 #include <linux/irqdomain.h>
 #include <linux/lockdep.h>
+#include <linux/log2.h>
 #include <linux/module.h>
 #include <linux/pci.h>
+#include <linux/pci-ats.h>
+#include <linux/property.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -706,6 +709,48 @@ void iommufd_device_detach(struct iommufd_device *idev)
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_detach, IOMMUFD);
 
+/*
+ * The PASID bits a device may use, for IOMMU_GET_HW_INFO: a PCI device's
+ * once its PASID capability is enabled (with what that capability lets
+ * it ask for in @caps), any other device's as its firmware describes it
+ * ("pasid-num-bits"), never more than its IOMMU takes; 0 if either side
+ * has no PASIDs.
+ */
+static u8 iommufd_device_max_pasid_log2(struct device *dev, u64 *caps)
+{
+	struct iommu_device *iommu = dev->iommu ? dev->iommu->iommu_dev : NULL;
+	u64 pci_caps = 0;
+	u32 max = 0, bits;
+
+	if (!iommu || !iommu->max_pasids)
+		return 0;
+	if (dev_is_pci(dev)) {
+#ifdef CONFIG_PCI_PASID
+		struct pci_dev *pdev = to_pci_dev(dev);
+		u16 ctrl;
+		int n;
+
+		n = pdev->pasid_enabled ? pci_max_pasids(pdev) : 0;
+		if (n <= 0 || pci_read_config_word(pdev, pdev->pasid_cap +
+							 PCI_PASID_CTRL, &ctrl))
+			return 0;
+		max = n;
+		if (ctrl & PCI_PASID_CTRL_EXEC)
+			pci_caps |= IOMMU_HW_CAP_PCI_PASID_EXEC;
+		if (ctrl & PCI_PASID_CTRL_PRIV)
+			pci_caps |= IOMMU_HW_CAP_PCI_PASID_PRIV;
+#endif
+	} else if (!device_property_read_u32(dev, "pasid-num-bits", &bits) &&
+		   bits && bits < 32) {
+		max = 1U << bits;
+	}
+	max = min(max, iommu->max_pasids);
+	if (!max)
+		return 0;
+	*caps |= pci_caps;
+	return ilog2(max);
+}
+
 /**
  * iommufd_get_hw_info() - IOMMU_GET_HW_INFO
  * @ucmd: the ioctl, with a struct iommu_hw_info
@@ -721,6 +766,8 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	struct iommufd_device *idev;
 	u32 type = IOMMU_HW_INFO_TYPE_NONE;
 	u32 len = 0, copy;
+	u8 max_pasid_log2;
+	u64 caps;
 	void *data = NULL;
 	int rc = 0;
 
@@ -753,6 +800,8 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 		goto err_put;
 	}
 
+	caps = 0;
+	max_pasid_log2 = iommufd_device_max_pasid_log2(idev->dev, &caps);
 	/* The device is let go before user memory is written. */
 	iommufd_put_object(obj);
 	copy = min(cmd->data_len, len);
@@ -763,9 +812,9 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	}
 	cmd->data_len = len;
 	cmd->out_data_type = type;
-	/* No dirty tracking or PASID attach in this kernel. */
-	cmd->out_max_pasid_log2 = 0;
-	cmd->out_capabilities = 0;
+	/* PASIDs are reported, though none attaches here; no dirty tracking. */
+	cmd->out_max_pasid_log2 = max_pasid_log2;
+	cmd->out_capabilities = caps;
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 out_free:
 	kfree(data);

@@ -221,7 +221,10 @@ struct iommu_hwpt_invalidate_selftest {
 	__u32 iotlb_id;
 };
 
-/* Mock devices with PASID support (not supported here). */
+/*
+ * A mock device with PASIDs: IOMMU_GET_HW_INFO reports MOCK_PASID_WIDTH
+ * bits for it (0 for other mock devices). None attaches to a PASID here.
+ */
 enum {
 	MOCK_FLAGS_DEVICE_PASID = 1 << 2,
 };

@@ -26,6 +26,7 @@
 #include <linux/iommufd.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/property.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
@@ -302,6 +303,12 @@ static void mock_dev_release(struct device *dev)
 	kfree(mdev);
 }
 
+/* What the firmware of a MOCK_FLAGS_DEVICE_PASID device says of it. */
+static const struct property_entry mock_pasid_props[] = {
+	PROPERTY_ENTRY_U32("pasid-num-bits", MOCK_PASID_WIDTH),
+	{}
+};
+
 static struct mock_dev *mock_dev_create(u32 flags)
 {
 	struct mock_dev *mdev;
@@ -326,6 +333,14 @@ static struct mock_dev *mock_dev_create(u32 flags)
 	rc = device_add(&mdev->dev);
 	if (rc)
 		goto err_put;
+	/* PASID width as firmware gives it; device_del() frees the node. */
+	if (flags & MOCK_FLAGS_DEVICE_PASID) {
+		rc = device_create_managed_software_node(&mdev->dev,
+							 mock_pasid_props,
+							 NULL);
+		if (rc)
+			goto err_del;
+	}
 	/* The mock bus has no IOMMU notifier: probe by hand. */
 	rc = iommu_probe_device(&mdev->dev);
 	if (rc)
@@ -372,7 +387,8 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 	/*
 	 * NO_DIRTY and PASID describe the device to features this kernel
 	 * lacks (dirty tracking, PASID attach): such a device is an ordinary
-	 * mock device here, and the features' own ioctls fail cleanly.
+	 * mock device here, and the features' own ioctls fail cleanly. A
+	 * PASID device reports MOCK_PASID_WIDTH in IOMMU_GET_HW_INFO.
 	 */
 	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS)
 		dev_flags = cmd->mock_domain_flags.dev_flags;
@@ -1125,6 +1141,8 @@ int iommufd_test_init(void)
 	 * ops on the PCI and platform buses. Only the sysfs node is needed.
 	 */
 	mock_iommu.ops = &mock_ops;
+	/* As wide as any mock device's PASIDs: the device's width counts. */
+	mock_iommu.max_pasids = 1U << MOCK_PASID_WIDTH;
 	rc = iommu_device_sysfs_add(&mock_iommu, NULL, NULL, "%s",
 				    "iommufd_mock");
 	if (rc)

@@ -999,6 +999,84 @@ TEST_F(mock_objects, get_hw_info)
 					 &type));
 }
 
+/* IOMMU_GET_HW_INFO's PASID width and capabilities for @dev_id. */
+static int get_hw_pasid(int fd, __u32 dev_id, __u8 *max_pasid_log2,
+			__u64 *caps)
+{
+	struct iommu_hw_info cmd = {
+		.size = sizeof(cmd),
+		.dev_id = dev_id,
+		.out_max_pasid_log2 = 0xff,
+		.out_capabilities = ~0ULL,
+	};
+
+	if (ioctl(fd, IOMMU_GET_HW_INFO, &cmd))
+		return -1;
+	*max_pasid_log2 = cmd.out_max_pasid_log2;
+	*caps = cmd.out_capabilities;
+	return 0;
+}
+
+/* A mock device with @flags attached to @ioas: its selftest and device IDs. */
+static int mock_device_ids(int fd, __u32 ioas, __u32 flags, __u32 *stdev_id,
+			   __u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+		.id = ioas,
+		.mock_domain_flags = { .dev_flags = flags },
+	};
+
+	if (ioctl(fd, IOMMU_TEST_CMD, &cmd))
+		return -1;
+	*stdev_id = cmd.mock_domain_flags.out_stdev_id;
+	*idev_id = cmd.mock_domain_flags.out_idev_id;
+	return 0;
+}
+
+/*
+ * A mock device made with MOCK_FLAGS_DEVICE_PASID reports
+ * MOCK_PASID_WIDTH PASID bits, as upstream's; any other reports 0. The
+ * PCI PASID capabilities are for PCI devices only. Not a PASID of the
+ * width attaches: this kernel has no PASID attach.
+ */
+TEST_F(mock_objects, get_hw_info_pasid)
+{
+	__u32 stdev_id, hwpt_id, idev_id, pasid_stdev_id, pasid_idev_id;
+	__u8 max_pasid;
+	__u64 caps;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, &idev_id);
+	ASSERT_EQ(0, mock_device_ids(self->fd, self->ioas_id,
+				     MOCK_FLAGS_DEVICE_PASID, &pasid_stdev_id,
+				     &pasid_idev_id));
+	ASSERT_EQ(0, get_hw_pasid(self->fd, idev_id, &max_pasid, &caps));
+	ASSERT_EQ(0, max_pasid);
+	ASSERT_EQ(0, caps & (IOMMU_HW_CAP_PCI_PASID_EXEC |
+			     IOMMU_HW_CAP_PCI_PASID_PRIV));
+	ASSERT_EQ(0, get_hw_pasid(self->fd, pasid_idev_id, &max_pasid, &caps));
+	ASSERT_EQ(MOCK_PASID_WIDTH, max_pasid);
+	ASSERT_EQ(0, caps & (IOMMU_HW_CAP_PCI_PASID_EXEC |
+			     IOMMU_HW_CAP_PCI_PASID_PRIV));
+
+	/* Gone with its device. */
+	test_ioctl_destroy(pasid_stdev_id);
+	EXPECT_ERRNO(ENOENT, get_hw_pasid(self->fd, pasid_idev_id, &max_pasid,
+					  &caps));
+	/* A new device of either kind, in any order, says the same. */
+	ASSERT_EQ(0, mock_device_ids(self->fd, self->ioas_id,
+				     MOCK_FLAGS_DEVICE_PASID |
+					     MOCK_FLAGS_DEVICE_NO_DIRTY,
+				     &pasid_stdev_id, &pasid_idev_id));
+	ASSERT_EQ(0, get_hw_pasid(self->fd, pasid_idev_id, &max_pasid, &caps));
+	ASSERT_EQ(MOCK_PASID_WIDTH, max_pasid);
+	ASSERT_EQ(0, get_hw_pasid(self->fd, idev_id, &max_pasid, &caps));
+	ASSERT_EQ(0, max_pasid);
+	test_ioctl_destroy(pasid_stdev_id);
+	test_ioctl_destroy(stdev_id);
+}
+
 #define UNSAFE_IRQS "/sys/module/iommufd/parameters/allow_unsafe_interrupts"
 
 static int set_unsafe_interrupts(const char *val)

@@ -1411,6 +1411,10 @@ TEST_F_TIMEOUT(vfio_edu, reserved_iova_hw_info_hwpt, VFIO_TIMEOUT)
 	ASSERT_NE(0, vtd.ecap_reg);
 	TH_LOG("VT-d cap 0x%llx ecap 0x%llx", (unsigned long long)vtd.cap_reg,
 	       (unsigned long long)vtd.ecap_reg);
+	/* edu has no PASID capability: no PASID bits, no PASID caps. */
+	ASSERT_EQ(0, info.out_max_pasid_log2);
+	ASSERT_EQ(0, info.out_capabilities & (IOMMU_HW_CAP_PCI_PASID_EXEC |
+					      IOMMU_HW_CAP_PCI_PASID_PRIV));
 
 	/* A HWPT made for the device on the second IOAS, and DMA through it. */
 	ASSERT_OK(_test_cmd_hwpt_alloc(b.iommufd, b.devid, ioas2, 0, &hwpt));
