@@ -98,7 +98,11 @@ prepare_tree() {
 	fi
 	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$key" ] || [ ! -d "$SRC" ]; then
 		log "unpacking $TARBALL (about 30 s)"
-		rm -rf "$SRC" "$BUILD"/obj-*
+		# Not obj-upstream: make upstream-check's kernel is built from
+		# another source tree, which no change here invalidates.
+		rm -rf "$SRC"
+		find "$BUILD" -maxdepth 1 -name 'obj-*' ! -name obj-upstream \
+			-exec rm -rf {} +
 		tar -C "$BUILD" -xf "$TARBALL"
 		log "applying $(wc -l <"$TOP/patches/series") patches from patches/series"
 		while read -r p; do
@@ -316,6 +320,7 @@ build_type1_vm() {
 
 # Boot the VM; the guest's console goes to stdout.
 # $1: kernel name, $2: mode for init (test|demo|shell|bench), $3: timeout in s.
+# IOMMUFD_INITRD: another initramfs than the kernel's own.
 boot_vm() {
 	local name=$1 mode=$2 tmo=$3 obj=$BUILD/obj-$1
 	local io="-display none -monitor none -serial stdio"
@@ -347,7 +352,7 @@ boot_vm() {
 		-device virtio-net-pci,netdev=net0,disable-legacy=on,iommu_platform=on \
 		-device virtio-net-pci,netdev=net1,disable-legacy=on,iommu_platform=on \
 		-kernel "$obj/arch/x86/boot/bzImage" \
-		-initrd "$obj/initramfs.cpio" \
+		-initrd "${IOMMUFD_INITRD:-$obj/initramfs.cpio}" \
 		-append "console=ttyS0 intel_iommu=on panic=-1 printk.devkmsg=on hugepagesz=2M hugepages=64 iommufd_mode=$mode ${IOMMUFD_CMDLINE:-}"
 }
 
