@@ -511,7 +511,8 @@ iommufd_device_set_ioas(struct iommufd_device *idev, struct iommufd_ioas *ioas,
 			goto out_unlock;
 	}
 
-	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev->dev, true, why);
+	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev->dev, 0, true,
+				  why);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_unlock;
@@ -767,8 +768,8 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	u32 type = IOMMU_HW_INFO_TYPE_NONE;
 	u32 len = 0, copy;
 	u8 max_pasid_log2;
-	u64 caps;
 	void *data = NULL;
+	u64 caps = 0;
 	int rc = 0;
 
 	if (cmd->flags & ~IOMMU_HW_INFO_FLAG_INPUT_TYPE ||
@@ -800,8 +801,10 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 		goto err_put;
 	}
 
-	caps = 0;
 	max_pasid_log2 = iommufd_device_max_pasid_log2(idev->dev, &caps);
+	if (device_iommu_capable(idev->dev, IOMMU_CAP_DIRTY_TRACKING))
+		caps |= IOMMU_HW_CAP_DIRTY_TRACKING;
+
 	/* The device is let go before user memory is written. */
 	iommufd_put_object(obj);
 	copy = min(cmd->data_len, len);
@@ -812,7 +815,7 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd)
 	}
 	cmd->data_len = len;
 	cmd->out_data_type = type;
-	/* PASIDs are reported, though none attaches here; no dirty tracking. */
+	/* PASIDs are reported, though none attaches here. */
 	cmd->out_max_pasid_log2 = max_pasid_log2;
 	cmd->out_capabilities = caps;
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));

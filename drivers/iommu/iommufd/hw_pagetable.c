@@ -32,24 +32,38 @@
  * @ictx: the context that will own it
  * @ioas: the IOAS; the HWPT takes a reference on it
  * @dev: a device whose IOMMU makes the domain
+ * @flags: IOMMU_HWPT_ALLOC_DIRTY_TRACKING or 0
  * @auto_domain: whether the HWPT is an automatic one
  * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
+ *
+ * A driver with a domain_alloc_user() op makes the domain for @dev and
+ * @flags; the others make one for @dev's bus, which cannot track dirty
+ * IOVA.
  *
  * The HWPT is returned unpublished: the caller publishes it, or takes it
  * back with iommufd_object_unwind() after dropping @ioas->mutex.
  *
  * Context: caller holds @ioas->mutex.
- * Return: the HWPT, or an ERR_PTR(): -ENOMEM, -EADDRINUSE if the IOAS maps
+ * Return: the HWPT, or an ERR_PTR(): -ENOMEM, -EOPNOTSUPP if @flags asks
+ * for dirty tracking @dev's IOMMU cannot do, -EADDRINUSE if the IOAS maps
  * IOVA the domain cannot translate, or the IOMMU driver's error.
  */
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct device *dev, bool auto_domain, char *why)
+		   struct device *dev, u32 flags, bool auto_domain, char *why)
 {
+	const struct iommu_ops *ops = dev_iommu_ops(dev);
 	struct iommufd_hw_pagetable *hwpt;
 	int rc;
 
 	lockdep_assert_held(&ioas->mutex);
+
+	if (flags & ~IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+		return ERR_PTR(-EOPNOTSUPP);
+	if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
+	    (!ops->domain_alloc_user ||
+	     !device_iommu_capable(dev, IOMMU_CAP_DIRTY_TRACKING)))
+		return ERR_PTR(-EOPNOTSUPP);
 
 	hwpt = iommufd_object_alloc(ictx, struct iommufd_hw_pagetable,
 				    IOMMUFD_OBJ_HWPT_PAGING);
@@ -57,10 +71,24 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 		return hwpt;
 	INIT_LIST_HEAD(&hwpt->ioas_item);
 
-	hwpt->domain = iommu_domain_alloc(dev->bus);
-	if (!hwpt->domain) {
-		rc = -ENOMEM;
-		goto err_drop;
+	if (ops->domain_alloc_user) {
+		hwpt->domain = ops->domain_alloc_user(dev, flags);
+		if (IS_ERR(hwpt->domain)) {
+			rc = PTR_ERR(hwpt->domain);
+			goto err_drop;
+		}
+		/* A driver that claims the capability must honour the flag. */
+		if (WARN_ON_ONCE((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
+				 !hwpt->domain->dirty_ops)) {
+			rc = -EOPNOTSUPP;
+			goto err_free_domain;
+		}
+	} else {
+		hwpt->domain = iommu_domain_alloc(dev->bus);
+		if (!hwpt->domain) {
+			rc = -ENOMEM;
+			goto err_drop;
+		}
 	}
 	strscpy(hwpt->iommu,
 		dev->iommu && dev->iommu->iommu_dev &&
@@ -162,9 +190,10 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	if ((cmd->data_type == IOMMU_HWPT_DATA_NONE && cmd->data_len) ||
 	    (cmd->data_type != IOMMU_HWPT_DATA_NONE && !cmd->data_len))
 		return -EINVAL;
-	if (cmd->flags || cmd->data_type != IOMMU_HWPT_DATA_NONE)
+	if ((cmd->flags & ~IOMMU_HWPT_ALLOC_DIRTY_TRACKING) ||
+	    cmd->data_type != IOMMU_HWPT_DATA_NONE)
 		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
-					 "nesting, dirty tracking and faults are not supported");
+					 "nesting and faults are not supported");
 
 	dev_obj = iommufd_object_lookup(ucmd->ictx, cmd->dev_id,
 					IOMMUFD_OBJ_DEVICE);
@@ -197,12 +226,16 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 			goto out_put_pt;
 	}
 	mutex_lock(&ioas->mutex);
-	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev->dev, false,
-				  ucmd->reason);
+	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev->dev, cmd->flags,
+				  false, ucmd->reason);
 	mutex_unlock(&ioas->mutex);
 	iopt_prepin_release(&pre);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
+		if (rc == -EOPNOTSUPP && !ucmd->reason[0])
+			iommufd_ucmd_fail(ucmd, rc,
+					  "%s's IOMMU cannot track dirty IOVA",
+					  dev_name(idev->dev));
 		goto out_put_pt;
 	}
 	/* The HWPT holds its IOAS; the device is not needed any more. */
@@ -221,5 +254,77 @@ out_put_pt:
 	iommufd_put_object(pt_obj);
 out_put_dev:
 	iommufd_put_object(dev_obj);
+	return rc;
+}
+
+/* The HWPT @id names, held; see iommufd_put_object(). */
+static struct iommufd_hw_pagetable *
+iommufd_hwpt_lookup(struct iommufd_ucmd *ucmd, u32 id)
+{
+	struct iommufd_object *obj;
+
+	obj = iommufd_object_lookup(ucmd->ictx, id, IOMMUFD_OBJ_HWPT_PAGING);
+	if (IS_ERR(obj)) {
+		iommufd_ucmd_fail(ucmd, PTR_ERR(obj), "no HWPT with ID %u", id);
+		return ERR_CAST(obj);
+	}
+	return container_of(obj, struct iommufd_hw_pagetable, obj);
+}
+
+/**
+ * iommufd_hwpt_set_dirty_tracking() - IOMMU_HWPT_SET_DIRTY_TRACKING
+ * @ucmd: the ioctl, with a struct iommu_hwpt_set_dirty_tracking
+ *
+ * Return: 0; -EOPNOTSUPP for unknown flags, a non-zero @__reserved or a
+ * HWPT allocated without IOMMU_HWPT_ALLOC_DIRTY_TRACKING; -ENOENT for a
+ * bad @hwpt_id; or the IOMMU driver's error.
+ */
+int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hwpt_set_dirty_tracking *cmd = ucmd->args;
+	struct iommufd_hw_pagetable *hwpt;
+	int rc;
+
+	if ((cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) || cmd->__reserved)
+		return -EOPNOTSUPP;
+
+	hwpt = iommufd_hwpt_lookup(ucmd, cmd->hwpt_id);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+	/* The HWPT holds its IOAS, whose table holds the domain. */
+	rc = iopt_set_dirty_tracking(&hwpt->ioas->iopt, hwpt->domain,
+				     cmd->flags &
+					     IOMMU_HWPT_DIRTY_TRACKING_ENABLE);
+	iommufd_put_object(&hwpt->obj);
+	return rc;
+}
+
+/**
+ * iommufd_hwpt_get_dirty_bitmap() - IOMMU_HWPT_GET_DIRTY_BITMAP
+ * @ucmd: the ioctl, with a struct iommu_hwpt_get_dirty_bitmap
+ *
+ * Return: 0 or the errno the uAPI header lists, see
+ * iopt_read_and_clear_dirty().
+ */
+int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hwpt_get_dirty_bitmap *cmd = ucmd->args;
+	struct iommufd_hw_pagetable *hwpt;
+	unsigned long flags = 0;
+	int rc;
+
+	if ((cmd->flags & ~IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) ||
+	    cmd->__reserved)
+		return -EOPNOTSUPP;
+
+	hwpt = iommufd_hwpt_lookup(ucmd, cmd->hwpt_id);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+	if (cmd->flags & IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR)
+		flags |= IOMMU_DIRTY_NO_CLEAR;
+	rc = iopt_read_and_clear_dirty(&hwpt->ioas->iopt, hwpt->domain, flags,
+				       cmd->iova, cmd->length, cmd->page_size,
+				       u64_to_user_ptr(cmd->data));
+	iommufd_put_object(&hwpt->obj);
 	return rc;
 }

@@ -2146,6 +2146,162 @@ out_unlock:
 }
 
 #ifdef CONFIG_IOMMUFD_TEST
+
+/**
+ * iopt_set_dirty_tracking() - start or stop a domain's dirty tracking
+ * @iopt: the table
+ * @domain: one of the table's domains
+ * @enable: start (true) or stop recording
+ *
+ * Starting first forgets whatever dirty state the IOPTEs hold, so that the
+ * first report after it holds only the DMA writes made since.
+ *
+ * Context: takes @iopt->iova_rwsem for reading, so that the areas and
+ * their IOPTEs stay while the domain is walked.
+ * Return: 0, -EOPNOTSUPP if @domain was not made for dirty tracking, or
+ * the IOMMU driver's error.
+ */
+int iopt_set_dirty_tracking(struct io_pagetable *iopt,
+			    struct iommu_domain *domain, bool enable)
+{
+	const struct iommu_dirty_ops *ops = domain->dirty_ops;
+	struct iommu_iotlb_gather gather;
+	struct iommu_dirty_bitmap dirty;
+	struct iopt_area *area;
+	int rc = 0;
+
+	if (!ops)
+		return -EOPNOTSUPP;
+
+	down_read(&iopt->iova_rwsem);
+	if (enable) {
+		/* No bitmap: the driver only clears. */
+		iommu_dirty_bitmap_init(&dirty, NULL, &gather);
+		for (area = iopt_area_first(iopt); area && !rc;
+		     area = iopt_area_next(area))
+			rc = ops->read_and_clear_dirty(domain, area->span.start,
+						       iopt_area_length(area),
+						       0, &dirty);
+		iommu_iotlb_sync(domain, &gather);
+	}
+	if (!rc)
+		rc = ops->set_dirty_tracking(domain, enable);
+	up_read(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
+ * struct iopt_dirty_walk - one IOMMU_HWPT_GET_DIRTY_BITMAP in progress
+ * @iopt: the table
+ * @domain: the domain whose dirty state is read
+ * @dirty: where the driver reports
+ * @flags: IOMMU_DIRTY_NO_CLEAR or 0
+ */
+struct iopt_dirty_walk {
+	struct io_pagetable *iopt;
+	struct iommu_domain *domain;
+	struct iommu_dirty_bitmap dirty;
+	unsigned long flags;
+};
+
+/*
+ * The iova_bitmap_for_each() step: the driver reports the IOVA in
+ * [@iova, @iova + @length - 1], the part of the range the pinned piece of
+ * the user bitmap covers. Every IOVA of it must be mapped.
+ */
+static int iopt_read_dirty_window(struct iova_bitmap *bitmap,
+				  unsigned long iova, size_t length,
+				  void *opaque)
+{
+	struct iopt_dirty_walk *walk = opaque;
+	const struct iommu_dirty_ops *ops = walk->domain->dirty_ops;
+	unsigned long last = iova + (length - 1);
+	unsigned long cur = iova;
+	struct iopt_span *span;
+	int rc;
+
+	for (span = iopt_span_first(walk->iopt, iova, last); span;
+	     span = iopt_span_next(span, last)) {
+		unsigned long seg_last = min(span->last, last);
+
+		if (span->kind != IOPT_SPAN_AREA || span->start > cur)
+			return -EINVAL;
+		rc = ops->read_and_clear_dirty(walk->domain, cur,
+					       seg_last - cur + 1, walk->flags,
+					       &walk->dirty);
+		if (rc)
+			return rc;
+		if (seg_last == last)
+			return 0;
+		cur = seg_last + 1;
+		cond_resched();
+	}
+	return -EINVAL;
+}
+
+/**
+ * iopt_read_and_clear_dirty() - report a domain's dirty IOVA to userspace
+ * @iopt: the table
+ * @domain: one of the table's domains
+ * @flags: IOMMU_DIRTY_NO_CLEAR to leave the dirty state recorded
+ * @iova: first IOVA to report on
+ * @length: bytes of IOVA to report on
+ * @page_size: bytes of IOVA one bit of the bitmap stands for
+ * @data: the user bitmap
+ *
+ * The user bitmap is pinned and written a bounded piece at a time (see
+ * iova_bitmap_for_each()), never whole, so its size is not limited by
+ * what the kernel can pin at once.
+ *
+ * Context: takes @iopt->iova_rwsem for reading.
+ * Return: 0; -EINVAL for a zero @length, a @page_size that is not a power
+ * of two, a range not aligned to it or to the table's IOVA alignment, or
+ * a range with IOVA that is not mapped; -EOVERFLOW if the range wraps;
+ * -EOPNOTSUPP if @domain was not made for dirty tracking; -EFAULT if the
+ * bitmap cannot be written; -EPROTO if the driver reported IOVA outside
+ * the range; -ENOMEM; or the IOMMU driver's error.
+ */
+int iopt_read_and_clear_dirty(struct io_pagetable *iopt,
+			      struct iommu_domain *domain, unsigned long flags,
+			      u64 iova, u64 length, u64 page_size,
+			      u64 __user *data)
+{
+	struct iopt_dirty_walk walk = {
+		.iopt = iopt,
+		.domain = domain,
+		.flags = flags,
+	};
+	struct iommu_iotlb_gather gather;
+	struct iova_bitmap *bitmap;
+	u64 last;
+	int rc;
+
+	if (!domain->dirty_ops)
+		return -EOPNOTSUPP;
+	if (!length || !is_power_of_2(page_size))
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last) || last > ULONG_MAX)
+		return -EOVERFLOW;
+	if ((iova | length) & (page_size - 1) ||
+	    (iova | length) & (iopt->iova_alignment - 1))
+		return -EINVAL;
+
+	/* Pins the first piece of the bitmap, before the table's lock. */
+	bitmap = iova_bitmap_alloc(iova, length, page_size, data);
+	if (IS_ERR(bitmap))
+		return PTR_ERR(bitmap);
+	iommu_dirty_bitmap_init(&walk.dirty, bitmap, &gather);
+
+	down_read(&iopt->iova_rwsem);
+	rc = iova_bitmap_for_each(bitmap, &walk, iopt_read_dirty_window);
+	/* Cleared dirty bits must not stay cached as set in the IOTLB. */
+	if (!(flags & IOMMU_DIRTY_NO_CLEAR))
+		iommu_iotlb_sync(domain, &gather);
+	up_read(&iopt->iova_rwsem);
+	iova_bitmap_free(bitmap);
+	return rc;
+}
+
 /**
  * iopt_test_nth_area_iova() - where the @nth area of the table starts
  * @iopt: the table

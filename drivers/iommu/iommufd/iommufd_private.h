@@ -259,6 +259,12 @@ void iopt_table_remove_domain(struct io_pagetable *iopt,
 			      struct iommu_domain *domain);
 void iopt_table_refresh_domains(struct io_pagetable *iopt);
 int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
+int iopt_set_dirty_tracking(struct io_pagetable *iopt,
+			    struct iommu_domain *domain, bool enable);
+int iopt_read_and_clear_dirty(struct io_pagetable *iopt,
+			      struct iommu_domain *domain, unsigned long flags,
+			      u64 iova, u64 length, u64 page_size,
+			      u64 __user *data);
 int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long last, struct page **out_pages, bool write,
 		    char *why);
@@ -326,10 +332,13 @@ struct iommufd_hw_pagetable {
 
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct device *dev, bool auto_domain, char *why);
+		   struct device *dev, u32 flags, bool auto_domain,
+		   char *why);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
 void iommufd_hwpt_show(struct seq_file *m, struct iommufd_object *obj);
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd);
+int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd);
 
 /* device.c */
 

@@ -543,6 +543,8 @@ union iommufd_ucmd_buffer {
 	struct iommu_hwpt_alloc hwpt;
 	struct iommu_hw_info hw_info;
 	struct iommu_vfio_ioas vfio_ioas;
+	struct iommu_hwpt_set_dirty_tracking set_dirty_tracking;
+	struct iommu_hwpt_get_dirty_bitmap get_dirty_bitmap;
 #ifdef CONFIG_IOMMUFD_TEST
 	struct iommu_test_cmd test;
 #endif
@@ -600,6 +602,10 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 		      struct iommu_hwpt_alloc, __reserved),
 	IOMMUFD_IOCTL(GET_HW_INFO, iommufd_get_hw_info, struct iommu_hw_info,
 		      __reserved),
+	IOMMUFD_IOCTL(HWPT_SET_DIRTY_TRACKING, iommufd_hwpt_set_dirty_tracking,
+		      struct iommu_hwpt_set_dirty_tracking, __reserved),
+	IOMMUFD_IOCTL(HWPT_GET_DIRTY_BITMAP, iommufd_hwpt_get_dirty_bitmap,
+		      struct iommu_hwpt_get_dirty_bitmap, data),
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_IOCTL(TEST_CMD, iommufd_test, struct iommu_test_cmd, last),
 #endif

@@ -17,6 +17,15 @@
  * physical address, and it WARNs when asked to map over a mapping, to
  * unmap a hole, or when freed non-empty: iommufd must never do any of
  * these, and a WARN fails the test that caused it.
+ *
+ * Dirty tracking: a domain made with IOMMU_HWPT_ALLOC_DIRTY_TRACKING has
+ * dirty ops. Each IOPTE (xarray entry) carries a dirty bit, which nothing
+ * but IOMMU_TEST_OP_DIRTY sets: it stands in for a device's DMA writes. A
+ * device made with MOCK_FLAGS_DEVICE_HUGE_IOVA gets domains that also map
+ * MOCK_HUGE_PAGE_SIZE IOPTEs; their IO pages carry a huge bit, and the
+ * dirty state of such an IOPTE is reported for the whole of it, as
+ * hardware with large IOPTEs does. 6.1's domain_alloc(type) cannot know
+ * the device, so iommufd's domains come from mock_domain_alloc_user().
  */
 #include <linux/anon_inodes.h>
 #include <linux/device.h>
@@ -29,11 +38,27 @@
 #include <linux/property.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
+#include <uapi/linux/iommufd.h>
 
 #include "iommufd_private.h"
 #include "iommufd_test.h"
 
 #define MOCK_IO_PAGE_SIZE (PAGE_SIZE / 2)
+#define MOCK_HUGE_PAGE_SIZE (512 * MOCK_IO_PAGE_SIZE)
+
+/*
+ * An xarray entry of a mock domain: the physical IO page number, and the
+ * IOPTE's dirty and huge bits above it (below bit 62, as xa_mk_value()
+ * needs).
+ */
+#define MOCK_PFN_DIRTY BIT(61)
+#define MOCK_PFN_HUGE BIT(60)
+#define MOCK_PFN_MASK (MOCK_PFN_HUGE - 1)
+
+/* mock_domain::flags */
+enum {
+	MOCK_DOMAIN_DIRTY_TRACKING, /* a bit number */
+};
 
 static struct bus_type iommufd_mock_bus = {
 	.name = "iommufd_mock",
@@ -49,12 +74,22 @@ static struct iommu_group *mock_shared_group; /* protected by the lock */
 /**
  * struct mock_domain - a domain of the mock IOMMU
  * @domain: the generic domain
- * @pfns: IO page number -> xa_mk_value(physical address / IO page size)
+ * @pfns: IO page number -> xa_mk_value(physical address / IO page size,
+ *        with MOCK_PFN_DIRTY and MOCK_PFN_HUGE)
+ * @flags: MOCK_DOMAIN_DIRTY_TRACKING, set while tracking is on
  */
 struct mock_domain {
 	struct iommu_domain domain;
 	struct xarray pfns;
+	unsigned long flags;
 };
+
+/* The physical address an entry of mock_domain::pfns maps. */
+static phys_addr_t mock_entry_phys(void *ent)
+{
+	return (phys_addr_t)(xa_to_value(ent) & MOCK_PFN_MASK) *
+	       MOCK_IO_PAGE_SIZE;
+}
 
 static struct mock_domain *to_mock_domain(struct iommu_domain *domain)
 {
@@ -121,7 +156,14 @@ static void mock_domain_free(struct iommu_domain *domain)
 static int mock_domain_attach_dev(struct iommu_domain *domain,
 				  struct device *dev)
 {
-	return dev->bus == &iommufd_mock_bus ? 0 : -EINVAL;
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+
+	if (dev->bus != &iommufd_mock_bus)
+		return -EINVAL;
+	/* A device that cannot track dirty IOVA must not use such a domain. */
+	if (domain->dirty_ops && (mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
+		return -EINVAL;
+	return 0;
 }
 
 /*
@@ -164,7 +206,10 @@ static int mock_domain_map_pages(struct iommu_domain *domain,
 		void *old;
 
 		old = xa_store(&mock->pfns, (iova + done) / MOCK_IO_PAGE_SIZE,
-			       xa_mk_value((paddr + done) / MOCK_IO_PAGE_SIZE),
+			       xa_mk_value((paddr + done) / MOCK_IO_PAGE_SIZE |
+					   (pgsize == MOCK_IO_PAGE_SIZE ?
+						    0 :
+						    MOCK_PFN_HUGE)),
 			       gfp);
 		if (xa_is_err(old) || WARN_ON(old)) {
 			if (!xa_is_err(old))
@@ -189,8 +234,111 @@ static phys_addr_t mock_domain_iova_to_phys(struct iommu_domain *domain,
 
 	if (!ent)
 		return 0;
-	return (phys_addr_t)xa_to_value(ent) * MOCK_IO_PAGE_SIZE +
-	       iova % MOCK_IO_PAGE_SIZE;
+	return mock_entry_phys(ent) + iova % MOCK_IO_PAGE_SIZE;
+}
+
+static int mock_domain_set_dirty_tracking(struct iommu_domain *domain,
+					  bool enabled)
+{
+	struct mock_domain *mock = to_mock_domain(domain);
+
+	if (enabled)
+		set_bit(MOCK_DOMAIN_DIRTY_TRACKING, &mock->flags);
+	else
+		clear_bit(MOCK_DOMAIN_DIRTY_TRACKING, &mock->flags);
+	return 0;
+}
+
+/*
+ * Test and, unless @flags has IOMMU_DIRTY_NO_CLEAR, clear the dirty bits
+ * of the IO pages in [@iova, @iova + @length). cmpxchg, so that an entry
+ * IOMMU_TEST_OP_DIRTY or an unmap changed meanwhile is left alone.
+ */
+static bool mock_test_and_clear_dirty(struct mock_domain *mock,
+				      unsigned long iova, size_t length,
+				      unsigned long flags)
+{
+	bool dirty = false;
+	size_t done;
+
+	for (done = 0; done < length; done += MOCK_IO_PAGE_SIZE) {
+		unsigned long index = (iova + done) / MOCK_IO_PAGE_SIZE;
+		void *ent = xa_load(&mock->pfns, index);
+
+		if (!ent || !(xa_to_value(ent) & MOCK_PFN_DIRTY))
+			continue;
+		dirty = true;
+		if (flags & IOMMU_DIRTY_NO_CLEAR)
+			continue;
+		xa_cmpxchg(&mock->pfns, index, ent,
+			   xa_mk_value(xa_to_value(ent) & ~MOCK_PFN_DIRTY),
+			   GFP_KERNEL);
+	}
+	return dirty;
+}
+
+/* Report each IOPTE, a huge one whole, that has a dirty IO page. */
+static int mock_domain_read_and_clear_dirty(struct iommu_domain *domain,
+					    unsigned long iova, size_t size,
+					    unsigned long flags,
+					    struct iommu_dirty_bitmap *dirty)
+{
+	struct mock_domain *mock = to_mock_domain(domain);
+	unsigned long end = iova + size;
+
+	/* As hardware: nothing is recorded while tracking is off. */
+	if (dirty->bitmap &&
+	    !test_bit(MOCK_DOMAIN_DIRTY_TRACKING, &mock->flags))
+		return -EINVAL;
+
+	while (iova < end) {
+		void *ent = xa_load(&mock->pfns, iova / MOCK_IO_PAGE_SIZE);
+		unsigned long head = iova, pgsize = MOCK_IO_PAGE_SIZE;
+
+		if (ent && (xa_to_value(ent) & MOCK_PFN_HUGE)) {
+			head = ALIGN_DOWN(iova, MOCK_HUGE_PAGE_SIZE);
+			pgsize = MOCK_HUGE_PAGE_SIZE;
+		}
+		if (ent && mock_test_and_clear_dirty(mock, head, pgsize, flags))
+			iommu_dirty_bitmap_record(dirty, head, pgsize);
+		iova = head + pgsize;
+		cond_resched();
+	}
+	return 0;
+}
+
+static const struct iommu_dirty_ops mock_dirty_ops = {
+	.set_dirty_tracking = mock_domain_set_dirty_tracking,
+	.read_and_clear_dirty = mock_domain_read_and_clear_dirty,
+};
+
+/*
+ * iommufd's domains: sized for @dev (MOCK_FLAGS_DEVICE_HUGE_IOVA adds the
+ * huge IOPTE size), with dirty ops when @flags asks for them.
+ */
+static struct iommu_domain *mock_domain_alloc_user(struct device *dev,
+						   u32 flags)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+	struct iommu_domain *domain;
+
+	if (flags & ~IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+		return ERR_PTR(-EOPNOTSUPP);
+	if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
+	    (mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
+		return ERR_PTR(-EOPNOTSUPP);
+
+	domain = mock_domain_alloc(IOMMU_DOMAIN_UNMANAGED);
+	if (!domain)
+		return ERR_PTR(-ENOMEM);
+	/* What iommu_domain_alloc() would have filled in. */
+	domain->type = IOMMU_DOMAIN_UNMANAGED;
+	domain->ops = mock_ops.default_domain_ops;
+	if (mdev->flags & MOCK_FLAGS_DEVICE_HUGE_IOVA)
+		domain->pgsize_bitmap |= MOCK_HUGE_PAGE_SIZE;
+	if (flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+		domain->dirty_ops = &mock_dirty_ops;
+	return domain;
 }
 
 static bool mock_capable(struct device *dev, enum iommu_cap cap)
@@ -203,6 +351,8 @@ static bool mock_capable(struct device *dev, enum iommu_cap cap)
 	case IOMMU_CAP_INTR_REMAP:
 		/* Mock devices raise no interrupts: isolated, unless told. */
 		return !(mdev->flags & MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION);
+	case IOMMU_CAP_DIRTY_TRACKING:
+		return !(mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY);
 	default:
 		return false;
 	}
@@ -281,6 +431,7 @@ static const struct iommu_ops mock_ops = {
 	.capable = mock_capable,
 	.hw_info = mock_hw_info,
 	.domain_alloc = mock_domain_alloc,
+	.domain_alloc_user = mock_domain_alloc_user,
 	.probe_device = mock_probe_device,
 	.device_group = mock_device_group,
 	.get_resv_regions = mock_get_resv_regions,
@@ -385,14 +536,15 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 	int rc;
 
 	/*
-	 * NO_DIRTY and PASID describe the device to features this kernel
-	 * lacks (dirty tracking, PASID attach): such a device is an ordinary
-	 * mock device here, and the features' own ioctls fail cleanly. A
-	 * PASID device reports MOCK_PASID_WIDTH in IOMMU_GET_HW_INFO.
+	 * PASID describes the device to a feature this kernel lacks (PASID
+	 * attach): such a device is an ordinary mock device here, and the
+	 * feature's own ioctls fail cleanly. It reports MOCK_PASID_WIDTH in
+	 * IOMMU_GET_HW_INFO.
 	 */
 	if (cmd->op == IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS)
 		dev_flags = cmd->mock_domain_flags.dev_flags;
-	if (dev_flags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY | MOCK_FLAGS_DEVICE_PASID |
+	if (dev_flags & ~(MOCK_FLAGS_DEVICE_NO_DIRTY |
+			  MOCK_FLAGS_DEVICE_HUGE_IOVA | MOCK_FLAGS_DEVICE_PASID |
 			  MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION |
 			  MOCK_FLAGS_DEVICE_SHARED_GROUP))
 		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
@@ -522,8 +674,7 @@ static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd)
 		want = page_to_phys(page) + uptr % PAGE_SIZE;
 		put_page(page);
 		ent = xa_load(&mock->pfns, iova / MOCK_IO_PAGE_SIZE);
-		if (!ent ||
-		    (phys_addr_t)xa_to_value(ent) * MOCK_IO_PAGE_SIZE != want) {
+		if (!ent || mock_entry_phys(ent) != want) {
 			rc = iommufd_ucmd_fail(ucmd, -EINVAL,
 					       "IOVA 0x%lx does not map the user's page",
 					       iova);
@@ -533,6 +684,88 @@ static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd)
 		uptr += MOCK_IO_PAGE_SIZE;
 	}
 	iommufd_put_object(&hwpt->obj);
+	return rc;
+}
+
+/* Largest bitmap IOMMU_TEST_OP_DIRTY reads, in bits. */
+#define MOCK_DIRTY_MAX_BITS (SZ_16M * BITS_PER_BYTE)
+
+/*
+ * IOMMU_TEST_OP_DIRTY: play a device's DMA writes into mock HWPT @cmd->id.
+ * Bit n of the user bitmap marks the IO pages of the n-th @page_size block
+ * of IOVA from @iova dirty; out_nr_dirty counts the blocks that had an IO
+ * page mapped. Only while the HWPT tracks dirty IOVA (-EINVAL otherwise).
+ */
+static int iommufd_test_dirty(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	void __user *uptr = u64_to_user_ptr(cmd->dirty.uptr);
+	u64 page_size = cmd->dirty.page_size;
+	u64 length = cmd->dirty.length;
+	u64 iova = cmd->dirty.iova;
+	struct iommufd_hw_pagetable *hwpt;
+	unsigned long nbits, n, *bits;
+	struct mock_domain *mock;
+	u64 last, count = 0;
+	int rc = 0;
+
+	if (!page_size || !length || iova % page_size || length % page_size ||
+	    !uptr)
+		return -EINVAL;
+	if (check_add_overflow(iova, length - 1, &last) || last > ULONG_MAX)
+		return -EOVERFLOW;
+	if (length / page_size > MOCK_DIRTY_MAX_BITS)
+		return -EOVERFLOW;
+	nbits = length / page_size;
+
+	bits = kvcalloc(BITS_TO_LONGS(nbits), sizeof(*bits),
+			GFP_KERNEL_ACCOUNT);
+	if (!bits)
+		return -ENOMEM;
+	if (copy_from_user(bits, uptr, DIV_ROUND_UP(nbits, BITS_PER_BYTE))) {
+		rc = -EFAULT;
+		goto out_free;
+	}
+
+	hwpt = iommufd_test_mock_hwpt(ucmd, cmd->id);
+	if (IS_ERR(hwpt)) {
+		rc = PTR_ERR(hwpt);
+		goto out_free;
+	}
+	mock = to_mock_domain(hwpt->domain);
+	if (!test_bit(MOCK_DOMAIN_DIRTY_TRACKING, &mock->flags)) {
+		rc = iommufd_ucmd_fail(ucmd, -EINVAL,
+				       "HWPT %u does not track dirty IOVA",
+				       cmd->id);
+		goto out_put;
+	}
+
+	for_each_set_bit(n, bits, nbits) {
+		unsigned long start = iova + n * page_size;
+		unsigned long index;
+		bool mapped = false;
+		void *ent;
+
+		/* No overflow: the block ends at or before @last. */
+		xa_for_each_range(&mock->pfns, index, ent,
+				  start / MOCK_IO_PAGE_SIZE,
+				  (start + (page_size - 1)) / MOCK_IO_PAGE_SIZE) {
+			mapped = true;
+			/* An entry unmapped meanwhile stays unmapped. */
+			xa_cmpxchg(&mock->pfns, index, ent,
+				   xa_mk_value(xa_to_value(ent) |
+					       MOCK_PFN_DIRTY),
+				   GFP_KERNEL);
+		}
+		count += mapped;
+		cond_resched();
+	}
+	cmd->dirty.out_nr_dirty = count;
+	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+out_put:
+	iommufd_put_object(&hwpt->obj);
+out_free:
+	kvfree(bits);
 	return rc;
 }
 
@@ -1104,6 +1337,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return iommufd_test_md_check_map(ucmd);
 	case IOMMU_TEST_OP_MD_CHECK_REFS:
 		return iommufd_test_md_check_refs(ucmd);
+	case IOMMU_TEST_OP_DIRTY:
+		return iommufd_test_dirty(ucmd);
 	case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:
 		return iommufd_test_set_memory_limit(ucmd);
 	case IOMMU_TEST_OP_CREATE_ACCESS:

@@ -373,11 +373,16 @@ struct iommu_vfio_ioas {
 /**
  * enum iommufd_hwpt_alloc_flags - flags for IOMMU_HWPT_ALLOC
  * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT may parent nested page tables
- * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain tracks pages DMA wrote
+ * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain can track pages DMA wrote,
+ *	see IOMMU_HWPT_SET_DIRTY_TRACKING; only for a device whose
+ *	IOMMU_GET_HW_INFO reports IOMMU_HW_CAP_DIRTY_TRACKING (EOPNOTSUPP
+ *	otherwise). Devices whose IOMMU cannot track dirty pages cannot be
+ *	attached to such a HWPT (EINVAL)
  * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id names a fault queue
  *
- * This kernel accepts none of them yet (EOPNOTSUPP): they need nesting,
- * dirty tracking and fault reporting, which it does not have.
+ * This kernel does not accept IOMMU_HWPT_ALLOC_NEST_PARENT or
+ * IOMMU_HWPT_FAULT_ID_VALID (EOPNOTSUPP): it has no nesting and no fault
+ * reporting.
  */
 enum iommufd_hwpt_alloc_flags {
 	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
@@ -596,9 +601,13 @@ enum iommufd_hwpt_set_dirty_tracking_flags {
  *
  * Turn on or off the recording of which pages of the HWPT's IO page table
  * DMA writes to. The HWPT must have been allocated with
- * IOMMU_HWPT_ALLOC_DIRTY_TRACKING.
+ * IOMMU_HWPT_ALLOC_DIRTY_TRACKING. Turning it on forgets whatever was
+ * recorded before, so the next IOMMU_HWPT_GET_DIRTY_BITMAP reports only
+ * writes made after it; turning it on or off again is harmless.
  *
- * Not implemented by this kernel yet: returns ENOTTY.
+ * Errors: EOPNOTSUPP for unknown @flags, a non-zero @__reserved or a HWPT
+ * allocated without IOMMU_HWPT_ALLOC_DIRTY_TRACKING; ENOENT if @hwpt_id is
+ * not a HWPT.
  */
 struct iommu_hwpt_set_dirty_tracking {
 	__u32 size;
@@ -639,10 +648,27 @@ enum iommufd_hwpt_get_dirty_bitmap_flags {
  *
  *   data[n / 64] & (1ULL << (n % 64))
  *
- * @iova and @length must be multiples of @page_size and of the IOAS's
- * IOVA alignment, and @length must not be 0.
+ * @page_size must be a power of two; @iova and @length must be multiples
+ * of it and of the IOAS's IOVA alignment; @length must not be 0, and
+ * every IOVA of the range must be mapped. The bitmap needs
+ * DIV_ROUND_UP(@length / @page_size, 8) bytes and may start at any byte;
+ * the kernel writes it a bounded piece at a time and never pins all of a
+ * large bitmap at once.
  *
- * Not implemented by this kernel yet: returns ENOTTY.
+ * The IOMMU reports dirty state per IOPTE: a large IOPTE is reported
+ * whole, and its state is forgotten whole. Ask for ranges that start and
+ * end on the IOVA of whole mappings (IOMMU_IOAS_MAP calls); a large IOPTE
+ * reaching outside the range makes the call fail with EPROTO.
+ *
+ * IOMMU_IOAS_UNMAP does not report what was dirty: read the range first,
+ * with IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR if nothing else will read it.
+ *
+ * Errors: EOPNOTSUPP for unknown @flags, a non-zero @__reserved or a HWPT
+ * allocated without IOMMU_HWPT_ALLOC_DIRTY_TRACKING; ENOENT if @hwpt_id is
+ * not a HWPT; EINVAL for a bad @page_size, @iova or @length, IOVA in the
+ * range that is not mapped, or (on the mock IOMMU of CONFIG_IOMMUFD_TEST)
+ * dirty tracking that is off; EOVERFLOW if @iova + @length - 1 overflows;
+ * EFAULT if the bitmap cannot be written; EPROTO as above.
  */
 struct iommu_hwpt_get_dirty_bitmap {
 	__u32 size;

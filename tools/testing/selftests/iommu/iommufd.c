@@ -364,6 +364,50 @@ static void fill_get_hw_info(int fd, void *buf)
 	_test_cmd_mock_domain(fd, ioas_id, NULL, NULL, &cmd->dev_id);
 }
 
+/* A HWPT that tracks dirty IOVA, on a fresh IOAS with a mock device. */
+static __u32 fill_dirty_hwpt(int fd)
+{
+	__u32 ioas_id = 0, idev_id = 0, hwpt_id = 0;
+
+	_test_ioctl_ioas_alloc(fd, &ioas_id);
+	_test_cmd_mock_domain(fd, ioas_id, NULL, NULL, &idev_id);
+	_test_cmd_hwpt_alloc(fd, idev_id, ioas_id,
+			     IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt_id);
+	return hwpt_id;
+}
+
+static void fill_set_dirty_tracking(int fd, void *buf)
+{
+	struct iommu_hwpt_set_dirty_tracking *cmd = buf;
+
+	cmd->hwpt_id = fill_dirty_hwpt(fd);
+	cmd->flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
+}
+
+static void fill_get_dirty_bitmap(int fd, void *buf)
+{
+	static char *page;
+	static __u64 bitmap;
+	struct iommu_hwpt_get_dirty_bitmap *cmd = buf;
+	__u64 iova = MOCK_APERTURE_START;
+	__u32 ioas_id = 0, idev_id = 0;
+
+	/* One page mapped and read, tracking on. */
+	if (!page)
+		page = test_alloc_small_pages(1);
+	_test_ioctl_ioas_alloc(fd, &ioas_id);
+	_test_ioctl_ioas_map(fd, ioas_id, page, 4096, &iova,
+			     IOMMU_IOAS_MAP_FIXED_IOVA | TEST_MAP_RW);
+	_test_cmd_mock_domain(fd, ioas_id, NULL, NULL, &idev_id);
+	_test_cmd_hwpt_alloc(fd, idev_id, ioas_id,
+			     IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &cmd->hwpt_id);
+	_test_cmd_set_dirty_tracking(fd, cmd->hwpt_id, true);
+	cmd->iova = iova;
+	cmd->length = 4096;
+	cmd->page_size = 4096;
+	cmd->data = (uintptr_t)&bitmap;
+}
+
 /*
  * min_size is where the first version of the structure ended: the end of
  * its last member then. Spelled out per ioctl so the table needs no macro.
@@ -461,6 +505,25 @@ static const struct length_case length_cases[] = {
 		.min_size = offsetof(struct iommu_vfio_ioas, __reserved) +
 			    sizeof(((struct iommu_vfio_ioas *)0)->__reserved),
 		.fill = fill_vfio_ioas,
+	},
+	{
+		.name = "IOMMU_HWPT_SET_DIRTY_TRACKING",
+		.ioctl_num = IOMMU_HWPT_SET_DIRTY_TRACKING,
+		.size = sizeof(struct iommu_hwpt_set_dirty_tracking),
+		.min_size =
+			offsetof(struct iommu_hwpt_set_dirty_tracking,
+				 __reserved) +
+			sizeof(((struct iommu_hwpt_set_dirty_tracking *)0)
+				       ->__reserved),
+		.fill = fill_set_dirty_tracking,
+	},
+	{
+		.name = "IOMMU_HWPT_GET_DIRTY_BITMAP",
+		.ioctl_num = IOMMU_HWPT_GET_DIRTY_BITMAP,
+		.size = sizeof(struct iommu_hwpt_get_dirty_bitmap),
+		.min_size = offsetof(struct iommu_hwpt_get_dirty_bitmap, data) +
+			    sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->data),
+		.fill = fill_get_dirty_bitmap,
 	},
 };
 

@@ -448,6 +448,36 @@ static int nth_steps_hwpt_alloc(struct nth_run *run)
 }
 
 /*
+ * Dirty tracking: a HWPT made for it, tracking turned on (which clears the
+ * IOPTEs), writes played by the mock, the bitmap read twice (walker and
+ * its page pins), once without clearing, then tracking off and the HWPT
+ * destroyed. The bitmap does not start on a u64, and ends where a page
+ * ends or just past it, depending on where the array lies.
+ */
+static int nth_steps_dirty(struct nth_run *run)
+{
+	static __u64 marks[1], bitmap[2 * 4096 / sizeof(__u64)];
+	__u8 *bits = (__u8 *)bitmap + sizeof(bitmap) / 2 - 1;
+	__u64 length = 4 * page_size;
+	__u32 hwpt_id;
+
+	marks[0] = 0x5;
+	if (_test_cmd_hwpt_alloc(run->fd, run->idev_id, run->ioas_id,
+				 IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt_id) ||
+	    _test_cmd_set_dirty_tracking(run->fd, hwpt_id, true) ||
+	    _test_cmd_mock_dirty(run->fd, hwpt_id, run->iova, length,
+				 page_size, marks, NULL) ||
+	    _test_cmd_get_dirty_bitmap(run->fd, hwpt_id, run->iova, length,
+				       page_size / 2, bits,
+				       IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR) ||
+	    _test_cmd_get_dirty_bitmap(run->fd, hwpt_id, run->iova, length,
+				       page_size, bits, 0) ||
+	    _test_cmd_set_dirty_tracking(run->fd, hwpt_id, false))
+		return -1;
+	return _test_ioctl_destroy(run->fd, hwpt_id);
+}
+
+/*
  * Replacement: the device moves to a second IOAS (a new automatic HWPT,
  * filled and pinned, the old one destroyed), to a HWPT made for it, and
  * back; and it describes its IOMMU.
@@ -603,6 +633,12 @@ FIXTURE_VARIANT_ADD(fail_nth, hwpt_alloc)
 {
 	.prepare = nth_prepare_device,
 	.steps = nth_steps_hwpt_alloc,
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, dirty)
+{
+	.prepare = nth_prepare_device,
+	.steps = nth_steps_dirty,
 };
 
 FIXTURE_VARIANT_ADD(fail_nth, replace)

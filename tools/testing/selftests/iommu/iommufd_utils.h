@@ -11,6 +11,7 @@
 #define __SELFTEST_IOMMUFD_UTILS
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -666,5 +667,109 @@ static inline int _test_cmd_access_replace_ioas(int fd, int access_fd,
 #define test_cmd_access_replace_ioas(access_fd, ioas_id)                      \
 	ASSERT_EQ(0, _test_cmd_access_replace_ioas(self->fd, access_fd,        \
 						   ioas_id))
+
+/*
+ * Dirty tracking: IOMMU_HWPT_SET_DIRTY_TRACKING, IOMMU_HWPT_GET_DIRTY_BITMAP
+ * and the mock IOMMU's IOMMU_TEST_OP_DIRTY, which plays DMA writes.
+ */
+
+/* A mock device with dev_flags on pt_id, and all its IDs. */
+static inline int _test_cmd_mock_domain_flags_ids(int fd, __u32 pt_id,
+						  __u32 dev_flags,
+						  __u32 *stdev_id,
+						  __u32 *hwpt_id,
+						  __u32 *idev_id)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS,
+		.id = pt_id,
+		.mock_domain_flags = { .dev_flags = dev_flags },
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (stdev_id)
+		*stdev_id = cmd.mock_domain_flags.out_stdev_id;
+	if (hwpt_id)
+		*hwpt_id = cmd.mock_domain_flags.out_hwpt_id;
+	if (idev_id)
+		*idev_id = cmd.mock_domain_flags.out_idev_id;
+	return 0;
+}
+
+static inline int _test_cmd_set_dirty_tracking(int fd, __u32 hwpt_id,
+					       bool enable)
+{
+	struct iommu_hwpt_set_dirty_tracking cmd = {
+		.size = sizeof(cmd),
+		.flags = enable ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0,
+		.hwpt_id = hwpt_id,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &cmd);
+}
+
+#define test_cmd_set_dirty_tracking(hwpt_id, enable)                           \
+	ASSERT_EQ(0, _test_cmd_set_dirty_tracking(self->fd, hwpt_id, enable))
+
+static inline int _test_cmd_get_dirty_bitmap(int fd, __u32 hwpt_id,
+					     __u64 iova, __u64 length,
+					     __u64 page_size, void *bitmap,
+					     __u32 flags)
+{
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt_id,
+		.flags = flags,
+		.iova = iova,
+		.length = length,
+		.page_size = page_size,
+		.data = (uintptr_t)bitmap,
+	};
+
+	return ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd);
+}
+
+#define test_cmd_get_dirty_bitmap(hwpt_id, iova, length, page_size, bitmap,   \
+				  flags)                                       \
+	ASSERT_EQ(0, _test_cmd_get_dirty_bitmap(self->fd, hwpt_id, iova,       \
+						length, page_size, bitmap,     \
+						flags))
+
+/*
+ * Mark dirty, as DMA writes would, the page_size blocks of IOVA from iova
+ * whose bits are set in bitmap; *nr_dirty: how many of them were mapped.
+ */
+static inline int _test_cmd_mock_dirty(int fd, __u32 hwpt_id, __u64 iova,
+				       __u64 length, __u64 page_size,
+				       const void *bitmap, __u64 *nr_dirty)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DIRTY,
+		.id = hwpt_id,
+		.dirty = {
+			.iova = iova,
+			.length = length,
+			.page_size = page_size,
+			.uptr = (uintptr_t)bitmap,
+		},
+	};
+	int rc;
+
+	rc = ioctl(fd, IOMMU_TEST_CMD, &cmd);
+	if (rc)
+		return rc;
+	if (nr_dirty)
+		*nr_dirty = cmd.dirty.out_nr_dirty;
+	return 0;
+}
+
+#define test_cmd_mock_dirty(hwpt_id, iova, length, page_size, bitmap, nr)     \
+	ASSERT_EQ(0, _test_cmd_mock_dirty(self->fd, hwpt_id, iova, length,     \
+					  page_size, bitmap, nr))
 
 #endif
