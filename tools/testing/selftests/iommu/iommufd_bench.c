@@ -23,10 +23,17 @@
  *                edu device on vfio-pci in a real VT-d domain, and the
  *                ratio of the two; only on a kernel whose /dev/vfio/vfio
  *                is type1 (see "Section 4" below)
+ *  dirty         IOMMU_HWPT_GET_DIRTY_BITMAP over 1 GiB of IOVA of a mock
+ *                HWPT that tracks dirty IOVA, 4 KiB a bit (a 32 KiB
+ *                bitmap), with nothing, everything and one page in 512
+ *                dirty; the mock plays the DMA writes between the reads
+ *                (IOMMU_TEST_OP_DIRTY, not timed)
  *
  * It only uses the upstream iommufd uAPI (IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP,
- * IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES, IOMMU_DESTROY and
- * IOMMU_VFIO_IOAS) and the VFIO group and container uAPI, so that it runs
+ * IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES, IOMMU_DESTROY, IOMMU_VFIO_IOAS,
+ * IOMMU_HWPT_ALLOC and the dirty tracking ioctls), upstream's test
+ * commands of the mock IOMMU, and the VFIO group and container uAPI, so
+ * that it runs
  * unchanged on any kernel with upstream's iommufd and the figures of two
  * kernels can be compared line by line.
  *
@@ -1689,6 +1696,147 @@ static void print_header(void)
 	printf(" mem_available_MiB %ld\n", read_meminfo("MemAvailable") / 1024);
 }
 
+/*
+ * Section 5: dirty. One IOAS with a mock device, DIRTY_MAPS mappings of one
+ * buffer filling DIRTY_SPAN of IOVA (so that little memory is pinned), and
+ * a HWPT allocated with IOMMU_HWPT_ALLOC_DIRTY_TRACKING on it.
+ */
+#define DIRTY_SPAN		GIB
+#define DIRTY_MAPS		16
+#define DIRTY_BIT		(4 * KIB)
+#define DIRTY_MAX_READS		50
+#define DIRTY_BUDGET_S		20.0
+
+enum dirty_case { DIRTY_CLEAN, DIRTY_ALL, DIRTY_SPARSE, NR_DIRTY_CASES };
+
+static const char * const dirty_names[NR_DIRTY_CASES] = {
+	[DIRTY_CLEAN] = "clean",
+	[DIRTY_ALL] = "all_dirty",
+	[DIRTY_SPARSE] = "sparse_1in512",
+};
+
+/* Play DMA writes: the blocks whose bits are set in @marks turn dirty. */
+static void dirty_play(__u32 hwpt_id, __u64 iova, const void *marks)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DIRTY,
+		.id = hwpt_id,
+		.dirty = {
+			.iova = iova,
+			.length = DIRTY_SPAN,
+			.page_size = DIRTY_BIT,
+			.uptr = (uintptr_t)marks,
+		},
+	};
+
+	if (ioctl(iommufd, IOMMU_TEST_CMD, &cmd))
+		die(errno, "IOMMU_TEST_OP_DIRTY");
+}
+
+/* The time of one IOMMU_HWPT_GET_DIRTY_BITMAP of the whole span, in ns. */
+static __u64 dirty_read(__u32 hwpt_id, __u64 iova, void *bitmap)
+{
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.hwpt_id = hwpt_id,
+		.iova = iova,
+		.length = DIRTY_SPAN,
+		.page_size = DIRTY_BIT,
+		.data = (uintptr_t)bitmap,
+	};
+	__u64 t0 = now_ns();
+
+	if (ioctl(iommufd, IOMMU_HWPT_GET_DIRTY_BITMAP, &cmd))
+		die(errno, "IOMMU_HWPT_GET_DIRTY_BITMAP");
+	return now_ns() - t0;
+}
+
+static void bench_dirty(void)
+{
+	const __u64 bytes = DIRTY_SPAN / DIRTY_BIT / 8;
+	struct iommu_test_cmd mock = {
+		.size = sizeof(mock),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+	};
+	struct iommu_hwpt_set_dirty_tracking track = {
+		.size = sizeof(track),
+		.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE,
+	};
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc),
+		.flags = IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+	};
+	__u8 *marks[NR_DIRTY_CASES], *bitmap;
+	__u64 iova = MOCK_APERTURE_START, at, times[DIRTY_MAX_READS];
+	__u32 ioas_id, n, c;
+	char why[160];
+	struct buf b;
+
+	run_end = now_ns() + (__u64)(DIRTY_BUDGET_S * 4 * NSEC_PER_SEC);
+	ioas_id = ioas_alloc();
+	mock.id = ioas_id;
+	if (ioctl(iommufd, IOMMU_TEST_CMD, &mock)) {
+		notef("dirty: skipped, no mock IOMMU: %s", strerror(errno));
+		destroy(ioas_id);
+		return;
+	}
+	if (!buf_alloc(&b, BACK_4K, DIRTY_SPAN / DIRTY_MAPS, page_size, why,
+		       sizeof(why))) {
+		notef("dirty: skipped, %s", why);
+		destroy(mock.mock_domain.out_stdev_id);
+		destroy(ioas_id);
+		return;
+	}
+	for (at = iova; at != iova + DIRTY_SPAN; at += b.len)
+		if (ioas_map(ioas_id, b.va, b.len, &at, true))
+			die(errno, "IOMMU_IOAS_MAP");
+	alloc.dev_id = mock.mock_domain.out_idev_id;
+	alloc.pt_id = ioas_id;
+	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &alloc)) {
+		notef("dirty: skipped, no dirty tracking HWPT: %s",
+		      strerror(errno));
+		goto out;
+	}
+	track.hwpt_id = alloc.out_hwpt_id;
+	if (ioctl(iommufd, IOMMU_HWPT_SET_DIRTY_TRACKING, &track))
+		die(errno, "IOMMU_HWPT_SET_DIRTY_TRACKING");
+
+	bitmap = calloc(1, bytes);
+	for (c = 0; c != NR_DIRTY_CASES; c++) {
+		marks[c] = calloc(1, bytes);
+		if (!marks[c] || !bitmap)
+			fail("out of memory");
+	}
+	memset(marks[DIRTY_ALL], 0xff, bytes);
+	for (n = 0; n < bytes * 8; n += 512)
+		marks[DIRTY_SPARSE][n / 8] |= 1U << (n % 8);
+
+	for (c = 0; c != NR_DIRTY_CASES; c++) {
+		__u64 end = deadline(DIRTY_BUDGET_S);
+
+		for (n = 0; n != DIRTY_MAX_READS && (!n || now_ns() < end);
+		     n++) {
+			if (c != DIRTY_CLEAN)
+				dirty_play(alloc.out_hwpt_id, iova, marks[c]);
+			times[n] = dirty_read(alloc.out_hwpt_id, iova, bitmap);
+		}
+		qsort(times, n, sizeof(times[0]), cmp_u64);
+		figure("dirty", times[n / 2] / 1e3, "us",
+		       "mock get_dirty_bitmap_1G_4K_%s median_of_%u",
+		       dirty_names[c], n);
+	}
+	for (c = 0; c != NR_DIRTY_CASES; c++)
+		free(marks[c]);
+	free(bitmap);
+	destroy(alloc.out_hwpt_id);
+out:
+	ioas_unmap(ioas_id, iova, DIRTY_SPAN);
+	destroy(mock.mock_domain.out_stdev_id);
+	destroy(ioas_id);
+	buf_free(&b);
+}
+
 /* Can this kernel attach the variant's device? Say so if not. */
 static bool variant_works(const struct domain_variant *dv)
 {
@@ -1733,6 +1881,7 @@ int main(void)
 		bench_area_scaling(dv);
 	}
 	ok = bench_container();
+	bench_dirty();
 
 	if (close(iommufd))
 		die(errno, "close");
