@@ -62,9 +62,24 @@ fi
 # testpmd runs until it reads a line on stdin, then prints its
 # statistics and exits.
 mkdir -p /var/run
-echo "# testpmd forwards for $FWD_SECS s"
+echo "# testpmd forwards for $FWD_SECS s once it has started"
+# The window starts when testpmd says it forwards: under load its start
+# alone can take longer than the window.
+stop_after_window() {
+	n=0
+	while ! grep -q 'Press enter to exit' $LOG 2>/dev/null &&
+		[ $n -lt $TIMEOUT ]; do
+		# testpmd died before it started: nothing to wait for.
+		[ $n -gt 5 ] && ! pidof "${TESTPMD##*/}" >/dev/null && break
+		sleep 1
+		n=$((n + 1))
+	done
+	sleep $FWD_SECS
+	echo
+}
+rm -f $LOG
 {
-	(sleep $FWD_SECS; echo) | timeout $TIMEOUT $TESTPMD -l 0-1 -n 1 \
+	stop_after_window | timeout $TIMEOUT $TESTPMD -l 0-1 -n 1 \
 		--in-memory -m 32 --no-telemetry \
 		-d $DPDK_LIB/librte_mempool_ring.so.23 \
 		-d $DPDK_LIB/librte_net_virtio.so.23 \
