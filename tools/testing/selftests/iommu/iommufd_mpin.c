@@ -159,13 +159,9 @@ FIXTURE(mpin)
 	__u8 *buf;
 };
 
-/* Load mpin, create its device and find the device's cdev. */
-static void mpin_create(struct __test_metadata *_metadata, char *cdev,
-			size_t size)
+/* Load mpin and create its device. */
+static void mpin_load(struct __test_metadata *_metadata)
 {
-	char dir[PATH_MAX];
-	struct dirent *ent;
-	DIR *d;
 	int fd;
 
 	fd = open(MPIN_MODULE, O_RDONLY | O_CLOEXEC);
@@ -175,7 +171,17 @@ static void mpin_create(struct __test_metadata *_metadata, char *cdev,
 		SKIP_TEST_PROCESS("cannot load mpin: %s", strerror(errno));
 	close(fd);
 	ASSERT_EQ(0, sysfs_write(MPIN_CREATE, MPIN_UUID));
+}
 
+/* Load mpin, create its device and find the device's cdev. */
+static void mpin_create(struct __test_metadata *_metadata, char *cdev,
+			size_t size)
+{
+	char dir[PATH_MAX];
+	struct dirent *ent;
+	DIR *d;
+
+	mpin_load(_metadata);
 	snprintf(dir, sizeof(dir), MDEV_DEVICES "/" MPIN_UUID "/vfio-dev");
 	d = opendir(dir);
 	ASSERT_NE(NULL, d);
@@ -500,15 +506,8 @@ FIXTURE_SETUP(mpin_group)
 {
 	char path[PATH_MAX], name[32];
 	size_t i;
-	int fd;
 
-	fd = open(MPIN_MODULE, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		SKIP_TEST_PROCESS("no %s", MPIN_MODULE);
-	if (syscall(__NR_finit_module, fd, "", 0) && errno != EEXIST)
-		SKIP_TEST_PROCESS("cannot load mpin: %s", strerror(errno));
-	close(fd);
-	ASSERT_EQ(0, sysfs_write(MPIN_CREATE, MPIN_UUID));
+	mpin_load(_metadata);
 	ASSERT_EQ(0, sysfs_link_name(MDEV_DEVICES "/" MPIN_UUID "/iommu_group",
 				     name, sizeof(name)));
 	snprintf(path, sizeof(path), "/dev/vfio/%s", name);
