@@ -46,12 +46,16 @@ watch_fdinfo() {
 			cur=$(grep '^pinned-pages:' "$info")
 			if [ "$cur" = "$last" ] && [ "${cur#*	}" != 0 ]; then
 				cp "$info" $FDINFO
-				/bin/iommufd-top -r >$FDINFO.top
-				echo "$pid" >$FDINFO.pid
-				return
 			fi
 			last=$cur
 		done
+		# Settled, and the device file seen (it may come after the
+		# container in the fd list, or open later).
+		if [ -f $FDINFO ] && [ -f $FDINFO.dev ]; then
+			/bin/iommufd-top -r >$FDINFO.top
+			echo "$pid" >$FDINFO.pid
+			return
+		fi
 		sleep 1
 		n=$((n + 1))
 	done
