@@ -487,9 +487,7 @@ int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 	ioas = access->ioas;
 	refcount_inc(&ioas->obj.users);
 	mutex_unlock(&access->ioas_lock);
-	rc = iopt_access_rw(&ioas->iopt, iova, last, data,
-			    flags & IOMMUFD_ACCESS_RW_WRITE,
-			    flags & __IOMMUFD_ACCESS_RW_SLOW_PATH);
+	rc = iopt_access_rw(&ioas->iopt, iova, last, data, flags);
 	iommufd_put_object(&ioas->obj);
 	return rc;
 }

@@ -18,6 +18,7 @@
  */
 #include <linux/err.h>
 #include <linux/iommu.h>
+#include <linux/iommufd.h>
 #include <linux/kernel.h>
 #include <linux/list_sort.h>
 #include <linux/lockdep.h>
@@ -509,6 +510,19 @@ static void iopt_area_unfill_domains(struct io_pagetable *iopt,
 		iopt_area_unmap_domain(area, domain, iopt_area_length(area));
 }
 
+/* Pin the pages @area maps, for its table's domains. */
+static int iopt_area_pin(struct iopt_area *area, char *why)
+{
+	return iopt_pages_pin_get(area->pages, area->start_byte,
+				  iopt_area_length(area), why);
+}
+
+static void iopt_area_unpin(struct iopt_area *area)
+{
+	iopt_pages_pin_put(area->pages, area->start_byte,
+			   iopt_area_length(area));
+}
+
 /*
  * Make @piece's area visible to the devices of the table: while the table
  * has domains, the area pins its memory and every domain maps it. A pin
@@ -527,14 +541,14 @@ static int iopt_area_use(struct io_pagetable *iopt,
 	if (piece->pinned) {
 		piece->pinned = false;
 	} else {
-		rc = iopt_pages_pin_get(area->pages, NULL);
+		rc = iopt_area_pin(area, NULL);
 		if (rc)
 			return rc;
 	}
 	area->pinned = true;
 	rc = iopt_area_fill_domains(iopt, area);
 	if (rc) {
-		iopt_pages_pin_put(area->pages);
+		iopt_area_unpin(area);
 		area->pinned = false;
 	}
 	return rc;
@@ -546,7 +560,7 @@ static void iopt_area_unuse(struct io_pagetable *iopt, struct iopt_area *area)
 
 	iopt_area_unfill_domains(iopt, area);
 	if (area->pinned) {
-		iopt_pages_pin_put(area->pages);
+		iopt_area_unpin(area);
 		area->pinned = false;
 	}
 }
@@ -576,12 +590,15 @@ void iopt_prepin_release(struct iopt_prepin *pre)
 	unsigned long i;
 
 	for (i = 0; i != pre->n; i++) {
+		struct iopt_prepin_slice *slice = &pre->slices[i];
+
 		if (i < pre->pinned)
-			iopt_pages_pin_put(pre->pages[i]);
-		iopt_put_pages(pre->pages[i]);
+			iopt_pages_pin_put(slice->pages, slice->byte,
+					   slice->length);
+		iopt_put_pages(slice->pages);
 	}
-	kvfree(pre->pages);
-	pre->pages = NULL;
+	kvfree(pre->slices);
+	pre->slices = NULL;
 	pre->n = 0;
 	pre->pinned = 0;
 }
@@ -594,8 +611,8 @@ void iopt_prepin_release(struct iopt_prepin *pre)
  * @pre: set to what was taken, for iopt_prepin_release()
  * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
- * Pins the memory of every area that maps part of [@start, @last], with
- * no lock held, so that a pin taken afterwards under a lock only counts
+ * Pins the memory every area maps inside [@start, @last], with no lock
+ * held, so that a pin taken afterwards under a lock only counts
  * (see pages.c: pinning may wait for userspace). The areas may change
  * meanwhile; the pins then are merely unused, as the pins under the lock
  * decide.
@@ -617,24 +634,32 @@ int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
 	     span = iopt_span_next(span, last))
 		n += span->kind == IOPT_SPAN_AREA;
 	if (n)
-		pre->pages = kvcalloc(n, sizeof(*pre->pages),
-				      GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (n && !pre->pages)
+		pre->slices = kvcalloc(n, sizeof(*pre->slices),
+				       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (n && !pre->slices)
 		rc = -ENOMEM;
 	for (span = iopt_span_first(iopt, start, last); span && !rc;
 	     span = iopt_span_next(span, last)) {
+		struct iopt_prepin_slice *slice = &pre->slices[pre->n];
+		unsigned long from = max(start, span->start);
 		struct iopt_area *area;
 
 		if (span->kind != IOPT_SPAN_AREA)
 			continue;
 		area = container_of(span, struct iopt_area, span);
 		kref_get(&area->pages->kref);
-		pre->pages[pre->n++] = area->pages;
+		slice->pages = area->pages;
+		slice->byte = area->start_byte + (from - span->start);
+		slice->length = min(last, span->last) - from + 1;
+		pre->n++;
 	}
 	up_read(&iopt->iova_rwsem);
 
 	while (!rc && pre->pinned != pre->n) {
-		rc = iopt_pages_pin_get(pre->pages[pre->pinned], why);
+		struct iopt_prepin_slice *slice = &pre->slices[pre->pinned];
+
+		rc = iopt_pages_pin_get(slice->pages, slice->byte,
+					slice->length, why);
 		if (!rc)
 			pre->pinned++;
 	}
@@ -651,7 +676,8 @@ static void iopt_unpin_pieces(struct list_head *pieces)
 	list_for_each_entry(piece, pieces, next) {
 		if (!piece->pinned)
 			continue;
-		iopt_pages_pin_put(piece->pages);
+		iopt_pages_pin_put(piece->pages, piece->start_byte,
+				   piece->length);
 		piece->pinned = false;
 	}
 }
@@ -665,7 +691,8 @@ static int iopt_pin_pieces(struct list_head *pieces, char *why)
 	list_for_each_entry(piece, pieces, next) {
 		if (piece->pinned)
 			continue;
-		rc = iopt_pages_pin_get(piece->pages, why);
+		rc = iopt_pages_pin_get(piece->pages, piece->start_byte,
+					piece->length, why);
 		if (rc) {
 			iopt_unpin_pieces(pieces);
 			return rc;
@@ -1078,17 +1105,20 @@ static bool iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
 
 	if (last == area->span.last)
 		return false;
-	/*
-	 * Only a count: the memory is pinned already while the area is, so
-	 * this cannot fail, and the cut stays all or nothing.
-	 */
-	if (area->pinned)
-		WARN_ON(iopt_pages_pin_get(area->pages, NULL));
 	kref_get(&area->pages->kref);
 	rest->pages = area->pages;
 	rest->pinned = area->pinned;
 	rest->iommu_prot = area->iommu_prot;
 	rest->start_byte = area->start_byte + (last + 1 - area->span.start);
+	/*
+	 * The two halves pin what the area pinned; a page they share, where
+	 * the cut falls inside a page, needs one pin more. It is pinned
+	 * already, so that only counts and cannot fail: the cut stays all or
+	 * nothing.
+	 */
+	if (area->pinned && rest->start_byte % PAGE_SIZE)
+		WARN_ON(iopt_pages_pin_get(rest->pages, rest->start_byte, 1,
+					   NULL));
 	rest->span.kind = IOPT_SPAN_AREA;
 	rest->span.start = last + 1;
 	rest->span.last = area->span.last;
@@ -1530,7 +1560,7 @@ static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 {
 	struct iopt_access_pin_args *args = arg;
 	unsigned long byte = iopt_area_byte(area, iova);
-	unsigned long first, n;
+	unsigned long n;
 	int rc;
 
 	if (area->prevent_access || !iopt_access_pin_fits(args, byte, iova, len))
@@ -1538,16 +1568,14 @@ static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 	else if (args->write && !(area->iommu_prot & IOMMU_WRITE))
 		rc = -EPERM;
 	else
-		rc = iopt_pages_pin_get(area->pages, NULL);
+		rc = iopt_pages_pin_get(area->pages, byte, len, NULL);
 	if (rc) {
 		args->failed = area;
 		return rc;
 	}
 	atomic_inc(&area->num_accesses);
-	first = byte / PAGE_SIZE;
-	n = (byte + len - 1) / PAGE_SIZE - first + 1;
-	memcpy(args->out_pages, area->pages->pages + first,
-	       n * sizeof(*args->out_pages));
+	n = (byte + len - 1) / PAGE_SIZE - byte / PAGE_SIZE + 1;
+	iopt_pages_get_pages(area->pages, byte, n, args->out_pages);
 	args->out_pages += n;
 	return 0;
 }
@@ -1560,7 +1588,7 @@ static int iopt_access_unpin_area(struct iopt_area *area, unsigned long iova,
 	if (WARN_ON(!atomic_read(&area->num_accesses)))
 		return 0;
 	atomic_dec(&area->num_accesses);
-	iopt_pages_pin_put(area->pages);
+	iopt_pages_pin_put(area->pages, iopt_area_byte(area, iova), len);
 	return 0;
 }
 
@@ -1665,8 +1693,7 @@ static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
  * @iova: first IOVA
  * @last: last IOVA, inclusive
  * @data: the kernel buffer, @last - @iova + 1 bytes
- * @write: copy into the IOVA rather than out of it
- * @slow: avoid the pinned-page path (for the tests)
+ * @flags: IOMMUFD_ACCESS_RW_* flags, see iopt_pages_rw()
  *
  * The range is looked up under the table's lock, but the copy runs without
  * it, as it may fault on user memory and wait for userspace: a copy that
@@ -1677,11 +1704,11 @@ static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
  * -EFAULT, -ENOMEM or -EINTR from reaching the memory.
  */
 int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
-		   unsigned long last, void *data, bool write, bool slow)
+		   unsigned long last, void *data, unsigned int flags)
 {
 	struct iopt_access_rw_args args = {
 		.pieces = LIST_HEAD_INIT(args.pieces),
-		.write = write,
+		.write = flags & IOMMUFD_ACCESS_RW_WRITE,
 	};
 	struct iopt_piece_op rw = { iopt_access_rw_area, &args };
 	struct iopt_map_piece *piece;
@@ -1694,7 +1721,7 @@ int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		if (rc)
 			break;
 		rc = iopt_pages_rw(piece->pages, piece->start_byte, data,
-				   piece->length, write, slow);
+				   piece->length, flags);
 		data += piece->length;
 	}
 	iopt_free_pieces(&args.pieces);
@@ -1958,7 +1985,7 @@ static void iopt_unpin_all(struct io_pagetable *iopt)
 
 	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
 		if (area->pinned) {
-			iopt_pages_pin_put(area->pages);
+			iopt_area_unpin(area);
 			area->pinned = false;
 		}
 	}
@@ -1973,7 +2000,7 @@ static int iopt_pin_all(struct io_pagetable *iopt)
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
 	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
-		rc = iopt_pages_pin_get(area->pages, NULL);
+		rc = iopt_area_pin(area, NULL);
 		if (rc) {
 			iopt_unpin_all(iopt);
 			return rc;

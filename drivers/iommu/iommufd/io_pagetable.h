@@ -16,6 +16,7 @@
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
 #include <linux/types.h>
+#include <linux/xarray.h>
 
 struct io_pagetable;
 struct mm_struct;
@@ -80,7 +81,8 @@ struct iopt_span {
  * @pages: the user memory; the area holds a reference
  * @start_byte: offset into @pages of the byte mapped at the first IOVA
  * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE bits of the mapping
- * @pinned: the area holds a pin on @pages (its table has domains)
+ * @pinned: the area holds a pin on the pages it maps (its table has
+ *          domains)
  * @num_accesses: pins in-kernel accesses hold through this area; each also
  *                holds a pin on @pages
  * @prevent_access: the area is being unmapped: no new access pins
@@ -144,9 +146,10 @@ enum iopt_account_mode {
  *               applies
  * @source_user: the user charged in IOPT_ACCOUNT_USER mode
  * @usage: the totals of the context the memory was mapped in
- * @mutex: protects @pin_users and @pages
- * @pin_users: areas that need the memory pinned, see pages.c
- * @pages: every page of the range while @pin_users is non-zero, else NULL
+ * @mutex: protects the pin counts in @chunks
+ * @chunks: the pin count of every page and the pinned pages, in chunks of
+ *          consecutive pages (see pages.c); a chunk exists while one of
+ *          its pages is pinned
  *
  * IOMMU_IOAS_COPY shares one iopt_pages between areas of several IOASes, so
  * that memory is pinned and charged once however often it is mapped.
@@ -161,9 +164,8 @@ struct iopt_pages {
 	struct task_struct *source_task;
 	struct user_struct *source_user;
 	struct iopt_usage *usage;
-	struct mutex mutex; /* protects pin_users and pages */
-	unsigned int pin_users;
-	struct page **pages;
+	struct mutex mutex; /* protects the counts in chunks */
+	struct xarray chunks;
 };
 
 /**
@@ -183,8 +185,8 @@ struct iopt_allowed {
  * @area: the area that will map the slice, until it is in the table
  * @start_byte: offset into @pages of the slice's first byte
  * @length: bytes in the slice
- * @pinned: the piece holds a pin on @pages, taken before the table was
- *          locked, until its area takes it over
+ * @pinned: the piece holds a pin on its slice of @pages, taken before
+ *          the table was locked, until its area takes it over
  */
 struct iopt_map_piece {
 	struct list_head next;
@@ -212,13 +214,17 @@ void iopt_release_pages(struct kref *kref);
 /* Pages per GUP call, see IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT. */
 extern unsigned int iommufd_test_pin_batch;
 #endif
-int iopt_pages_pin_get(struct iopt_pages *pages, char *why);
-void iopt_pages_pin_put(struct iopt_pages *pages);
+int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
+		       unsigned long length, char *why);
+void iopt_pages_pin_put(struct iopt_pages *pages, unsigned long byte,
+			unsigned long length);
 int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
-		  unsigned long length, bool write, bool slow);
+		  unsigned long length, unsigned int flags);
 phys_addr_t iopt_pages_phys(struct iopt_pages *pages, unsigned long byte);
 unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
 				unsigned long max, bool page_only);
+void iopt_pages_get_pages(struct iopt_pages *pages, unsigned long byte,
+			  unsigned long n, struct page **out);
 
 static inline void iopt_put_pages(struct iopt_pages *pages)
 {

@@ -171,13 +171,25 @@ struct iopt_allowed;
 struct iopt_pages;
 
 /**
+ * struct iopt_prepin_slice - the part of an area's memory a range covers
+ * @pages: the area's memory, referenced
+ * @byte: offset into @pages of the first byte covered
+ * @length: bytes covered
+ */
+struct iopt_prepin_slice {
+	struct iopt_pages *pages;
+	unsigned long byte;
+	unsigned long length;
+};
+
+/**
  * struct iopt_prepin - pins taken on a range's memory before locking
- * @pages: the memory of each area that was in the range, referenced
- * @n: entries in @pages
- * @pinned: entries of @pages pinned so far
+ * @slices: what the range covered of each area that was in it
+ * @n: entries in @slices
+ * @pinned: entries of @slices pinned so far
  */
 struct iopt_prepin {
-	struct iopt_pages **pages;
+	struct iopt_prepin_slice *slices;
 	unsigned long n;
 	unsigned long pinned;
 };
@@ -271,7 +283,7 @@ int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
 		       unsigned long last);
 int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
-		   unsigned long last, void *data, bool write, bool slow);
+		   unsigned long last, void *data, unsigned int flags);
 
 /* ioas.c */
 

@@ -42,9 +42,15 @@ enum {
 	MOCK_FLAGS_ACCESS_SYZ = 1 << 16,
 };
 
+/*
+ * MOCK_ACCESS_RW_KTHREAD is ours, not upstream's: the copy runs in a
+ * kernel thread, as VFIO's mdev drivers do from work items, and is made
+ * with IOMMUFD_ACCESS_RW_KTHREAD.
+ */
 enum {
 	MOCK_ACCESS_RW_WRITE = 1 << 0,
 	MOCK_ACCESS_RW_SLOW_PATH = 1 << 2,
+	MOCK_ACCESS_RW_KTHREAD = 1 << 30,
 };
 
 enum {

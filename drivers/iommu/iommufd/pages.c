@@ -3,15 +3,23 @@
  * User memory behind IOVA mappings: pinning and accounting.
  *
  * An iopt_pages is a range of one process's virtual memory, made by
- * IOMMU_IOAS_MAP and shared by every area that maps it (IOMMU_IOAS_COPY
- * shares it between IOASes). Nothing is pinned while no device can reach
- * the memory: an area pins its iopt_pages while its IOAS has at least one
- * IOMMU domain, and iopt_pages::pin_users counts those areas. The range is
- * pinned whole (FOLL_LONGTERM) by the first and unpinned by the last, so
- * a page is pinned, and charged, once however many areas, IOASes and
- * domains use it.
+ * IOMMU_IOAS_MAP and shared by every area that maps part of it
+ * (IOMMU_IOAS_COPY shares it between IOASes). Nothing is pinned while no
+ * device can reach the memory. What is pinned is what a user asked for, a
+ * range of pages at a time:
+ *  - an area, while its IOAS has at least one IOMMU domain, pins the pages
+ *    it maps (after a VFIO v1 cut, only its own piece of the MAP);
+ *  - an in-kernel access pins the pages it asked for, however large the
+ *    mapping around them is;
+ *  - a copy between kernel and IOVA pins nothing when it can reach the
+ *    memory through the mapper's page tables (see iopt_pages_rw()).
+ * Every page has a count of the pins on it, in chunks of IOPT_CHUNK_PAGES
+ * pages kept in an xarray: the first pin of a page pins it (FOLL_LONGTERM)
+ * and charges it, later ones only count, and the last unpin unpins and
+ * uncharges it. So a page is pinned, and charged, once however many areas,
+ * IOASes, domains and accesses use it.
  *
- * Charging happens before pinning, so a map over the limit fails without
+ * Charging happens before pinning, so a pin over the limit fails without
  * touching the memory:
  *  - IOPT_ACCOUNT_USER (default): the mapping user's locked_vm, checked
  *    against RLIMIT_MEMLOCK, as io_uring does;
@@ -24,10 +32,18 @@
  *
  * Pinning (GUP) takes long for a large range and may wait for userspace
  * (a FUSE file's fault; 6.1's long-term GUP fails a userfaultfd fault at
- * once instead of waiting). So it runs with no lock held, not even
- * iopt_pages::mutex, and the io_pagetable pins what it needs before it
- * locks its IOVA tree (see iopt_prepin_range()): a pin under the tree's
- * lock then only counts.
+ * once instead of waiting). So it runs without iopt_pages::mutex: a pin
+ * first counts, under the mutex, the pages that are pinned already, then
+ * pins the others unlocked, and installs them under the mutex again; a
+ * page another pin installed meanwhile wins, and ours is dropped. The
+ * io_pagetable pins what it needs before it locks its IOVA tree (see
+ * iopt_prepin_range()), so that a pin under the tree's lock only counts.
+ *
+ * Large pages: 6.1's GUP hands back one struct page per 4 KiB however
+ * large the folio is; the counts are per page, but what goes to the IOMMU
+ * is found as physically contiguous runs (iopt_pages_contig()), mapped
+ * with one iommu_map() each so that the driver can use its largest
+ * IOPTEs, and unpinning hands runs of a folio to the mm in one call.
  *
  * Lock order: io_pagetable::iova_rwsem, then iopt_pages::mutex, then the
  * source mm's mmap_lock.
@@ -35,6 +51,7 @@
 #include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/kernel.h>
+#include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/mmap_lock.h>
@@ -43,6 +60,7 @@
 #include <linux/sched/task.h>
 #include <linux/sched/user.h>
 #include <linux/slab.h>
+#include <linux/iommufd.h>
 
 #include "io_pagetable.h"
 
@@ -66,9 +84,27 @@ static unsigned long iopt_pin_batch(void)
 }
 #endif
 
-/* Say by how much pinning @pages would exceed RLIMIT_MEMLOCK. */
-static void iopt_why_limit(struct iopt_pages *pages, unsigned long locked,
-			   char *why)
+/*
+ * The pins on IOPT_CHUNK_PAGES consecutive pages of an iopt_pages: a
+ * count per page, the page while its count is not zero, and how many
+ * counts are not zero. A chunk exists while it has a pinned page.
+ */
+#define IOPT_CHUNK_SHIFT 8
+#define IOPT_CHUNK_PAGES BIT(IOPT_CHUNK_SHIFT)
+#define IOPT_CHUNK_MASK (IOPT_CHUNK_PAGES - 1)
+
+struct iopt_chunk {
+	unsigned int used;
+	unsigned int count[IOPT_CHUNK_PAGES];
+	struct page *page[IOPT_CHUNK_PAGES];
+};
+
+/* A page a pin still has to pin itself, in its list of pages. */
+#define IOPT_GAP ((struct page *)1UL)
+
+/* Say by how much pinning @n more pages would exceed RLIMIT_MEMLOCK. */
+static void iopt_why_limit(struct iopt_pages *pages, unsigned long n,
+			   unsigned long locked, char *why)
 {
 	unsigned long limit;
 
@@ -77,31 +113,32 @@ static void iopt_why_limit(struct iopt_pages *pages, unsigned long locked,
 		 "RLIMIT_MEMLOCK of %s: pinning %lu KiB more with %lu KiB locked exceeds the limit of %lu KiB by %lu KiB",
 		 pages->account_mode == IOPT_ACCOUNT_MM ? "the process" :
 							  "the user",
-		 pages->npages << (PAGE_SHIFT - 10),
-		 locked << (PAGE_SHIFT - 10), limit << (PAGE_SHIFT - 10),
-		 (locked + pages->npages - min(limit, locked + pages->npages))
-			 << (PAGE_SHIFT - 10));
+		 n << (PAGE_SHIFT - 10), locked << (PAGE_SHIFT - 10),
+		 limit << (PAGE_SHIFT - 10),
+		 (locked + n - min(limit, locked + n)) << (PAGE_SHIFT - 10));
 }
 
-static int iopt_charge_user(struct iopt_pages *pages, char *why)
+static int iopt_charge_user(struct iopt_pages *pages, unsigned long n,
+			    char *why)
 {
 	struct user_struct *user = pages->source_user;
-	unsigned long limit, npages = pages->npages;
 	long cur = atomic_long_read(&user->locked_vm);
+	unsigned long limit;
 
 	limit = task_rlimit(pages->source_task, RLIMIT_MEMLOCK) >> PAGE_SHIFT;
 
 	do {
-		if (npages > limit || (unsigned long)cur > limit - npages) {
-			iopt_why_limit(pages, cur, why);
+		if (n > limit || (unsigned long)cur > limit - n) {
+			iopt_why_limit(pages, n, cur, why);
 			return -ENOMEM;
 		}
-	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur,
-					  cur + npages));
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, cur + n));
 	return 0;
 }
 
-static int iopt_pages_charge(struct iopt_pages *pages, char *why)
+/* Charge @n pages about to be pinned. */
+static int iopt_pages_charge(struct iopt_pages *pages, unsigned long n,
+			     char *why)
 {
 	struct iopt_usage *usage = pages->usage;
 	int rc = 0;
@@ -110,23 +147,24 @@ static int iopt_pages_charge(struct iopt_pages *pages, char *why)
 	case IOPT_ACCOUNT_NONE:
 		break;
 	case IOPT_ACCOUNT_USER:
-		rc = iopt_charge_user(pages, why);
+		rc = iopt_charge_user(pages, n, why);
 		break;
 	case IOPT_ACCOUNT_MM:
 		mmap_write_lock(pages->source_mm);
-		rc = __account_locked_vm(pages->source_mm, pages->npages, true,
+		rc = __account_locked_vm(pages->source_mm, n, true,
 					 pages->source_task, false);
 		if (rc)
-			iopt_why_limit(pages, pages->source_mm->locked_vm, why);
+			iopt_why_limit(pages, n, pages->source_mm->locked_vm,
+				       why);
 		mmap_write_unlock(pages->source_mm);
 		break;
 	}
 	if (rc)
 		return rc;
-	atomic64_add(pages->npages, &pages->source_mm->pinned_vm);
-	atomic_long_add(pages->npages, &usage->pinned);
+	atomic64_add(n, &pages->source_mm->pinned_vm);
+	atomic_long_add(n, &usage->pinned);
 	if (pages->account_mode != IOPT_ACCOUNT_NONE) {
-		atomic_long_add(pages->npages, &usage->charged);
+		atomic_long_add(n, &usage->charged);
 		WRITE_ONCE(usage->charged_uid,
 			   from_kuid(&init_user_ns, pages->source_user->uid));
 		WRITE_ONCE(usage->charged_pid,
@@ -135,17 +173,20 @@ static int iopt_pages_charge(struct iopt_pages *pages, char *why)
 	return 0;
 }
 
-static void iopt_pages_uncharge(struct iopt_pages *pages)
+/* Give back the charge of @n pages no longer pinned. */
+static void iopt_pages_uncharge(struct iopt_pages *pages, unsigned long n)
 {
-	atomic64_sub(pages->npages, &pages->source_mm->pinned_vm);
-	atomic_long_sub(pages->npages, &pages->usage->pinned);
+	if (!n)
+		return;
+	atomic64_sub(n, &pages->source_mm->pinned_vm);
+	atomic_long_sub(n, &pages->usage->pinned);
 	if (pages->account_mode != IOPT_ACCOUNT_NONE)
-		atomic_long_sub(pages->npages, &pages->usage->charged);
+		atomic_long_sub(n, &pages->usage->charged);
 	switch (pages->account_mode) {
 	case IOPT_ACCOUNT_NONE:
 		break;
 	case IOPT_ACCOUNT_USER:
-		atomic_long_sub(pages->npages, &pages->source_user->locked_vm);
+		atomic_long_sub(n, &pages->source_user->locked_vm);
 		break;
 	case IOPT_ACCOUNT_MM:
 		/*
@@ -154,7 +195,7 @@ static void iopt_pages_uncharge(struct iopt_pages *pages)
 		 * even after the process exited.
 		 */
 		mmap_write_lock(pages->source_mm);
-		__account_locked_vm(pages->source_mm, pages->npages, false,
+		__account_locked_vm(pages->source_mm, n, false,
 				    pages->source_task, false);
 		mmap_write_unlock(pages->source_mm);
 		break;
@@ -272,25 +313,193 @@ static void iopt_why_gup(struct iopt_pages *pages, unsigned long index,
 		 va, ERR_PTR(rc), what);
 }
 
-/*
- * Pin every page of the range into @out, which has room for all of them.
- * On failure nothing stays pinned.
- */
-static int iopt_pages_pin(struct iopt_pages *pages, struct page **out,
-			  char *why)
+static struct iopt_chunk *iopt_chunk_at(struct iopt_pages *pages,
+					unsigned long index)
 {
-	unsigned long done = 0;
+	return xa_load(&pages->chunks, index >> IOPT_CHUNK_SHIFT);
+}
+
+/* Unpin @n pages nobody counts any more; devices may have written them. */
+static void iopt_pages_release(struct iopt_pages *pages, struct page **list,
+			       unsigned long n)
+{
+	if (n)
+		unpin_user_pages_dirty_lock(list, n, pages->writable);
+}
+
+/* How many pages of [first, last] are not pinned. */
+static unsigned long iopt_pages_gaps(struct iopt_pages *pages,
+				     unsigned long first, unsigned long last)
+{
+	struct iopt_chunk *chunk = NULL;
+	unsigned long index, gaps = 0;
+
+	lockdep_assert_held(&pages->mutex);
+
+	for (index = first; index <= last; index++) {
+		if (index == first || !(index & IOPT_CHUNK_MASK))
+			chunk = iopt_chunk_at(pages, index);
+		if (!chunk) {
+			/* The rest of the chunk is a gap too. */
+			gaps += min(last, index | IOPT_CHUNK_MASK) - index + 1;
+			index |= IOPT_CHUNK_MASK;
+			continue;
+		}
+		gaps += !chunk->count[index & IOPT_CHUNK_MASK];
+	}
+	return gaps;
+}
+
+/*
+ * Count one more pin on every page of [first, last] that is pinned. With
+ * @got, the list of the range's pages, set its entry to NULL for a page
+ * counted and to IOPT_GAP for one the caller has to pin. Return: the
+ * number of such gaps.
+ */
+static unsigned long iopt_pages_count(struct iopt_pages *pages,
+				      unsigned long first, unsigned long last,
+				      struct page **got)
+{
+	struct iopt_chunk *chunk = NULL;
+	unsigned long index, gaps = 0;
+
+	lockdep_assert_held(&pages->mutex);
+
+	for (index = first; index <= last; index++) {
+		unsigned int *count;
+
+		if (index == first || !(index & IOPT_CHUNK_MASK))
+			chunk = iopt_chunk_at(pages, index);
+		count = chunk ? &chunk->count[index & IOPT_CHUNK_MASK] : NULL;
+		/*
+		 * A count cannot overflow: each pin is an area or an access
+		 * pin, and four billion of them do not fit in memory.
+		 */
+		if (count && *count) {
+			(*count)++;
+			if (got)
+				got[index - first] = NULL;
+		} else {
+			gaps++;
+			if (got)
+				got[index - first] = IOPT_GAP;
+		}
+	}
+	return gaps;
+}
+
+/*
+ * Drop one pin from every page of [first, last], unpinning the pages that
+ * lose their last one. Return: how many were unpinned, to uncharge.
+ */
+static unsigned long iopt_pages_drop(struct iopt_pages *pages,
+				     unsigned long first, unsigned long last)
+{
+	unsigned long index = first, unpinned = 0;
+
+	lockdep_assert_held(&pages->mutex);
+
+	while (index <= last) {
+		unsigned long chunk_index = index >> IOPT_CHUNK_SHIFT;
+		unsigned long end = min(last, index | IOPT_CHUNK_MASK);
+		struct iopt_chunk *chunk = xa_load(&pages->chunks, chunk_index);
+		unsigned long j = index & IOPT_CHUNK_MASK;
+		unsigned long stop = end & IOPT_CHUNK_MASK;
+		unsigned long run = 0, zeroed = 0;
+
+		/* Only pins that were counted are dropped. */
+		if (WARN_ON_ONCE(!chunk))
+			break;
+		for (; j <= stop; j++) {
+			if (WARN_ON_ONCE(!chunk->count[j]) ||
+			    --chunk->count[j]) {
+				iopt_pages_release(pages, &chunk->page[j - run],
+						   run);
+				run = 0;
+				continue;
+			}
+			run++;
+			zeroed++;
+		}
+		/* Runs of one folio go back to the mm in one call. */
+		iopt_pages_release(pages, &chunk->page[j - run], run);
+		unpinned += zeroed;
+		chunk->used -= zeroed;
+		if (!chunk->used) {
+			xa_erase(&pages->chunks, chunk_index);
+			kfree(chunk);
+		}
+		index = end + 1;
+		cond_resched();
+	}
+	return unpinned;
+}
+
+/* Drop the pins iopt_pages_count() counted: the NULL entries of @got. */
+static unsigned long iopt_pages_drop_counted(struct iopt_pages *pages,
+					     unsigned long first,
+					     struct page **got,
+					     unsigned long n)
+{
+	unsigned long i = 0, end, unpinned = 0;
+
+	while (i < n) {
+		if (got[i]) {
+			i++;
+			continue;
+		}
+		for (end = i + 1; end < n && !got[end]; end++)
+			;
+		unpinned += iopt_pages_drop(pages, first + i, first + end - 1);
+		i = end;
+	}
+	return unpinned;
+}
+
+/* Unpin the pages of @got this pin pinned itself, making them gaps again. */
+static void iopt_pages_release_own(struct iopt_pages *pages,
+				   struct page **got, unsigned long n)
+{
+	unsigned long i = 0, end;
+
+	while (i < n) {
+		if (!got[i] || got[i] == IOPT_GAP) {
+			i++;
+			continue;
+		}
+		for (end = i + 1; end < n && got[end] && got[end] != IOPT_GAP;
+		     end++)
+			;
+		iopt_pages_release(pages, got + i, end - i);
+		for (; i != end; i++)
+			got[i] = IOPT_GAP;
+	}
+}
+
+/*
+ * Pin the gaps of @got, the list of the pages from @first on, without
+ * iopt_pages::mutex. On failure nothing stays pinned by this call.
+ */
+static int iopt_pages_fill(struct iopt_pages *pages, unsigned long first,
+			   struct page **got, unsigned long n, char *why)
+{
+	unsigned long i = 0, end;
 	long rc;
 
-	while (done != pages->npages) {
-		unsigned long n = min_t(unsigned long, pages->npages - done,
-					iopt_pin_batch());
-
+	while (i < n) {
+		if (got[i] != IOPT_GAP) {
+			i++;
+			continue;
+		}
+		end = i + 1;
+		while (end < n && got[end] == IOPT_GAP &&
+		       end - i < iopt_pin_batch())
+			end++;
 		if (fatal_signal_pending(current)) {
 			rc = -EINTR;
-			goto out_unpin;
+			goto out_release;
 		}
-		rc = iopt_pages_gup(pages, done, n, out + done);
+		rc = iopt_pages_gup(pages, first + i, end - i, got + i);
 		/*
 		 * 6.1's GUP returns 0, not an error, for some ranges it
 		 * rejects (e.g. an address that overflows): no progress is a
@@ -298,104 +507,208 @@ static int iopt_pages_pin(struct iopt_pages *pages, struct page **out,
 		 */
 		if (rc <= 0) {
 			rc = rc ? rc : -EFAULT;
-			goto out_unpin;
+			iopt_why_gup(pages, first + i, rc, why);
+			goto out_release;
 		}
-		done += rc;
+		i += rc;
 		cond_resched();
 	}
 	return 0;
 
-out_unpin:
-	iopt_why_gup(pages, done, rc, why);
-	unpin_user_pages(out, done);
+out_release:
+	iopt_pages_release_own(pages, got, n);
 	return rc;
 }
 
-/* Count one more user if the memory is pinned already. */
-static bool iopt_pages_pin_more(struct iopt_pages *pages)
+/*
+ * Make sure a chunk exists for every page of [first, last]. A chunk that
+ * does not exist has no pinned page, so the caller pinned all of its pages
+ * in the range itself. On failure the chunks made here are gone again.
+ */
+static int iopt_pages_make_chunks(struct iopt_pages *pages,
+				  unsigned long first, unsigned long last)
 {
+	unsigned long ci, last_ci = last >> IOPT_CHUNK_SHIFT;
+	struct iopt_chunk *chunk;
+	int rc = 0;
+
+	lockdep_assert_held(&pages->mutex);
+
+	for (ci = first >> IOPT_CHUNK_SHIFT; ci <= last_ci; ci++) {
+		if (xa_load(&pages->chunks, ci))
+			continue;
+		chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
+		if (!chunk) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = xa_err(xa_store(&pages->chunks, ci, chunk,
+				     GFP_KERNEL_ACCOUNT));
+		if (rc) {
+			kfree(chunk);
+			break;
+		}
+	}
+	if (!rc)
+		return 0;
+	/* Chunks that existed before have pinned pages; ours have none. */
+	for (ci = first >> IOPT_CHUNK_SHIFT; ci <= last_ci; ci++) {
+		chunk = xa_load(&pages->chunks, ci);
+		if (chunk && !chunk->used) {
+			xa_erase(&pages->chunks, ci);
+			kfree(chunk);
+		}
+	}
+	return rc;
+}
+
+/*
+ * Put the pages this pin pinned into their chunks, unless another pin put
+ * one there meanwhile: that one is counted, and ours is left in @got for
+ * the caller to unpin. Return: how many of ours are left.
+ */
+static unsigned long iopt_pages_install(struct iopt_pages *pages,
+					unsigned long first,
+					struct page **got, unsigned long n)
+{
+	struct iopt_chunk *chunk = NULL;
+	unsigned long i, surplus = 0;
+
+	lockdep_assert_held(&pages->mutex);
+
+	for (i = 0; i != n; i++) {
+		unsigned long index = first + i, j = index & IOPT_CHUNK_MASK;
+
+		if (i == 0 || !j)
+			chunk = iopt_chunk_at(pages, index);
+		if (!got[i])
+			continue;
+		if (chunk->count[j]) {
+			chunk->count[j]++;
+			got[surplus++] = got[i];
+			continue;
+		}
+		chunk->page[j] = got[i];
+		chunk->count[j] = 1;
+		chunk->used++;
+	}
+	return surplus;
+}
+
+/**
+ * iopt_pages_pin_get() - pin the pages of a byte range of the memory
+ * @pages: the memory
+ * @byte: offset from pages->uptr of the first byte
+ * @length: number of bytes, not zero, within the memory
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
+ *
+ * Counts a pin on every page the range touches, pinning and charging
+ * those nobody pinned yet. Pinning runs without any lock of the memory
+ * held, as it may take long or wait for userspace.
+ *
+ * Context: may sleep for long; see the lock order above.
+ * Return: 0; -ENOMEM when the memory limit is reached or memory runs out,
+ * -EFAULT for memory that cannot be pinned, -EINTR. On failure nothing
+ * is pinned.
+ */
+int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
+		       unsigned long length, char *why)
+{
+	unsigned long first = byte / PAGE_SIZE;
+	unsigned long last = (byte + length - 1) / PAGE_SIZE;
+	unsigned long n = last - first + 1, gaps, surplus;
+	struct page **got;
+	int rc;
+
+	if (WARN_ON_ONCE(!length || last >= pages->npages))
+		return -EINVAL;
+
+	/* The usual case: everything is pinned, and a pin only counts. */
+	mutex_lock(&pages->mutex);
+	if (!iopt_pages_gaps(pages, first, last)) {
+		iopt_pages_count(pages, first, last, NULL);
+		mutex_unlock(&pages->mutex);
+		return 0;
+	}
+	mutex_unlock(&pages->mutex);
+
+	got = kvcalloc(n, sizeof(*got), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!got)
+		return -ENOMEM;
+	mutex_lock(&pages->mutex);
+	gaps = iopt_pages_count(pages, first, last, got);
+	mutex_unlock(&pages->mutex);
+
+	rc = iopt_pages_charge(pages, gaps, why);
+	if (rc)
+		goto out_drop;
+	rc = iopt_pages_fill(pages, first, got, n, why);
+	if (rc)
+		goto out_uncharge;
+
+	mutex_lock(&pages->mutex);
+	rc = iopt_pages_make_chunks(pages, first, last);
+	if (rc) {
+		mutex_unlock(&pages->mutex);
+		iopt_pages_release_own(pages, got, n);
+		goto out_uncharge;
+	}
+	surplus = iopt_pages_install(pages, first, got, n);
+	mutex_unlock(&pages->mutex);
+	/* Pages another pin installed first: ours were never used. */
+	iopt_pages_release(pages, got, surplus);
+	iopt_pages_uncharge(pages, surplus);
+	kvfree(got);
+	return 0;
+
+out_uncharge:
+	iopt_pages_uncharge(pages, gaps);
+out_drop:
+	mutex_lock(&pages->mutex);
+	gaps = iopt_pages_drop_counted(pages, first, got, n);
+	mutex_unlock(&pages->mutex);
+	iopt_pages_uncharge(pages, gaps);
+	kvfree(got);
+	return rc;
+}
+
+/*
+ * Count a pin on every page of the byte range if all of them are pinned
+ * already. Return: whether they were.
+ */
+static bool iopt_pages_pin_pinned(struct iopt_pages *pages,
+				  unsigned long byte, unsigned long length)
+{
+	unsigned long first = byte / PAGE_SIZE;
+	unsigned long last = (byte + length - 1) / PAGE_SIZE;
 	bool pinned;
 
 	mutex_lock(&pages->mutex);
-	pinned = pages->pin_users;
+	pinned = !iopt_pages_gaps(pages, first, last);
 	if (pinned)
-		pages->pin_users++;
+		iopt_pages_count(pages, first, last, NULL);
 	mutex_unlock(&pages->mutex);
 	return pinned;
 }
 
 /**
- * iopt_pages_pin_get() - make sure the memory is pinned, and keep it so
+ * iopt_pages_pin_put() - drop a pin from iopt_pages_pin_get()
  * @pages: the memory
- * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
+ * @byte: as given to iopt_pages_pin_get()
+ * @length: as given to iopt_pages_pin_get()
  *
- * The first user pins and charges the whole range; later ones only count.
- * Pinning runs without any lock held, as it may take long or wait for
- * userspace; should two first users race, the loser drops its pins and
- * charge again and counts as a later user.
- *
- * Context: may sleep for long; no io_pagetable lock should be held.
- * Return: 0; -ENOMEM when the memory limit is reached or memory runs out,
- * -EFAULT for memory that cannot be pinned, -EINTR.
+ * Pages that lose their last pin are unpinned and uncharged.
  */
-int iopt_pages_pin_get(struct iopt_pages *pages, char *why)
+void iopt_pages_pin_put(struct iopt_pages *pages, unsigned long byte,
+			unsigned long length)
 {
-	struct page **out;
-	int rc;
-
-	if (iopt_pages_pin_more(pages))
-		return 0;
-	rc = iopt_pages_charge(pages, why);
-	if (rc)
-		return rc;
-	out = kvcalloc(pages->npages, sizeof(*out),
-		       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!out) {
-		rc = -ENOMEM;
-		goto out_uncharge;
-	}
-	rc = iopt_pages_pin(pages, out, why);
-	if (rc)
-		goto out_free;
+	unsigned long unpinned;
 
 	mutex_lock(&pages->mutex);
-	if (!pages->pin_users) {
-		pages->pages = out;
-		pages->pin_users = 1;
-		out = NULL;
-	} else {
-		pages->pin_users++;
-	}
+	unpinned = iopt_pages_drop(pages, byte / PAGE_SIZE,
+				   (byte + length - 1) / PAGE_SIZE);
 	mutex_unlock(&pages->mutex);
-	if (!out)
-		return 0;
-	/* Another first user won: ours were never used. */
-	unpin_user_pages(out, pages->npages);
-	rc = 0;
-out_free:
-	kvfree(out);
-out_uncharge:
-	iopt_pages_uncharge(pages);
-	return rc;
-}
-
-/**
- * iopt_pages_pin_put() - drop a use from iopt_pages_pin_get()
- * @pages: the memory; unpinned and uncharged when the last use goes
- */
-void iopt_pages_pin_put(struct iopt_pages *pages)
-{
-	mutex_lock(&pages->mutex);
-	if (WARN_ON(!pages->pin_users) || --pages->pin_users)
-		goto out_unlock;
-	/* Devices may have written the memory: let the mm know. */
-	unpin_user_pages_dirty_lock(pages->pages, pages->npages,
-				    pages->writable);
-	kvfree(pages->pages);
-	pages->pages = NULL;
-	iopt_pages_uncharge(pages);
-out_unlock:
-	mutex_unlock(&pages->mutex);
+	iopt_pages_uncharge(pages, unpinned);
 }
 
 /**
@@ -433,6 +746,7 @@ struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,
 		return ERR_PTR(-ENOMEM);
 	kref_init(&pages->kref);
 	mutex_init(&pages->mutex);
+	xa_init(&pages->chunks);
 	pages->uptr = (void __user *)ALIGN_DOWN(start, PAGE_SIZE);
 	end -= ALIGN_DOWN(start, PAGE_SIZE);
 	/* Rounds up without the overflow DIV_ROUND_UP() would have here. */
@@ -457,8 +771,9 @@ void iopt_release_pages(struct kref *kref)
 {
 	struct iopt_pages *pages = container_of(kref, struct iopt_pages, kref);
 
-	/* Every pinning area let go before it dropped its reference. */
-	WARN_ON(pages->pin_users);
+	/* Every pin was dropped before the last reference. */
+	WARN_ON(!xa_empty(&pages->chunks));
+	xa_destroy(&pages->chunks);
 	free_uid(pages->source_user);
 	put_task_struct(pages->source_task);
 	mmdrop(pages->source_mm);
@@ -466,28 +781,38 @@ void iopt_release_pages(struct kref *kref)
 	kfree(pages);
 }
 
+/*
+ * The page at @index. Context: the caller holds a pin on it, which keeps
+ * its chunk and its entry in place; the xarray is read under RCU.
+ */
+static struct page *iopt_pages_page(struct iopt_pages *pages,
+				    unsigned long index)
+{
+	return iopt_chunk_at(pages, index)->page[index & IOPT_CHUNK_MASK];
+}
+
 /**
  * iopt_pages_phys() - physical address of a byte of the memory
- * @pages: the memory, pinned (see iopt_pages_pin_get())
+ * @pages: the memory
  * @byte: offset from pages->uptr, below npages * PAGE_SIZE
  *
- * Context: the caller holds a pin, which keeps pages->pages in place.
+ * Context: the caller holds a pin on the page (iopt_pages_pin_get()).
  * Return: the physical address.
  */
 phys_addr_t iopt_pages_phys(struct iopt_pages *pages, unsigned long byte)
 {
-	lockdep_assert_once(READ_ONCE(pages->pin_users));
-	return page_to_phys(pages->pages[byte / PAGE_SIZE]) + byte % PAGE_SIZE;
+	return page_to_phys(iopt_pages_page(pages, byte / PAGE_SIZE)) +
+	       byte % PAGE_SIZE;
 }
 
 /**
  * iopt_pages_contig() - length of physically contiguous memory at a byte
- * @pages: the memory, pinned (see iopt_pages_pin_get())
+ * @pages: the memory
  * @byte: offset from pages->uptr
  * @max: stop after this many bytes
  * @page_only: stop at the end of the page holding @byte
  *
- * Context: the caller holds a pin, which keeps pages->pages in place.
+ * Context: the caller holds pins on [@byte, @byte + @max).
  * Return: the number of bytes from @byte, at most @max, that are
  * physically contiguous.
  */
@@ -496,34 +821,56 @@ unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
 {
 	unsigned long idx = byte / PAGE_SIZE;
 	unsigned long len = PAGE_SIZE - byte % PAGE_SIZE;
-	unsigned long pfn;
-
-	lockdep_assert_once(READ_ONCE(pages->pin_users));
-	pfn = page_to_pfn(pages->pages[idx]);
+	struct iopt_chunk *chunk = iopt_chunk_at(pages, idx);
+	unsigned long pfn = page_to_pfn(chunk->page[idx & IOPT_CHUNK_MASK]);
 
 	if (page_only)
 		return min(len, max);
-	while (len < max && idx + 1 < pages->npages &&
-	       page_to_pfn(pages->pages[idx + 1]) == pfn + 1) {
+	/* Every page looked at lies inside the pinned range. */
+	while (len < max) {
 		idx++;
-		pfn++;
+		if (!(idx & IOPT_CHUNK_MASK))
+			chunk = iopt_chunk_at(pages, idx);
+		if (page_to_pfn(chunk->page[idx & IOPT_CHUNK_MASK]) != ++pfn)
+			break;
 		len += PAGE_SIZE;
 	}
 	return min(len, max);
 }
 
-/* Context: the caller holds a pin, which keeps pages->pages in place. */
+/**
+ * iopt_pages_get_pages() - hand out pinned pages
+ * @pages: the memory
+ * @byte: offset from pages->uptr of a byte in the first page
+ * @n: number of pages
+ * @out: filled with the @n pages from the one holding @byte on
+ *
+ * Context: the caller holds pins on those pages.
+ */
+void iopt_pages_get_pages(struct iopt_pages *pages, unsigned long byte,
+			  unsigned long n, struct page **out)
+{
+	unsigned long idx = byte / PAGE_SIZE, i;
+	struct iopt_chunk *chunk = NULL;
+
+	for (i = 0; i != n; i++, idx++) {
+		if (!i || !(idx & IOPT_CHUNK_MASK))
+			chunk = iopt_chunk_at(pages, idx);
+		out[i] = chunk->page[idx & IOPT_CHUNK_MASK];
+	}
+}
+
+/* Context: the caller holds pins on the pages of the range. */
 static void iopt_pages_copy_pinned(struct iopt_pages *pages,
 				   unsigned long byte, void *data,
 				   unsigned long length, bool write)
 {
-	lockdep_assert_once(READ_ONCE(pages->pin_users));
-
 	while (length) {
 		unsigned long off = byte % PAGE_SIZE;
 		unsigned long n = min(length, PAGE_SIZE - off);
-		void *kaddr = kmap_local_page(pages->pages[byte / PAGE_SIZE]);
+		void *kaddr;
 
+		kaddr = kmap_local_page(iopt_pages_page(pages, byte / PAGE_SIZE));
 		if (write)
 			memcpy(kaddr + off, data, n);
 		else
@@ -535,43 +882,67 @@ static void iopt_pages_copy_pinned(struct iopt_pages *pages,
 	}
 }
 
+/* Copy through the user address space of the process that mapped it. */
+static int iopt_pages_copy_user(struct iopt_pages *pages, unsigned long byte,
+				void *data, unsigned long length, bool write)
+{
+	void __user *uptr = pages->uptr + byte;
+	unsigned long left;
+
+	if (write)
+		left = copy_to_user(uptr, data, length);
+	else
+		left = copy_from_user(data, uptr, length);
+	return left ? -EFAULT : 0;
+}
+
 /**
  * iopt_pages_rw() - copy between a kernel buffer and the memory
  * @pages: the memory
  * @byte: offset from pages->uptr of the first byte
  * @data: the kernel buffer
- * @length: number of bytes, within the range
- * @write: copy @data into the memory rather than out of it
- * @slow: do not use the pinned pages even if there are some
+ * @length: number of bytes, not zero, within the range
+ * @flags: IOMMUFD_ACCESS_RW_WRITE to copy @data into the memory;
+ *         IOMMUFD_ACCESS_RW_KTHREAD when called from a kernel thread;
+ *         __IOMMUFD_ACCESS_RW_SLOW_PATH (tests) to ignore pinned pages
  *
- * Pinned memory is copied through the kernel's mapping of its pages. Memory
- * nobody pinned is copied through the user address space when this runs in
- * the process that mapped it, and pinned for the copy otherwise.
+ * Memory that is pinned is copied through the kernel's mapping of its
+ * pages. Otherwise nothing is pinned when the mapper's page tables can be
+ * used: in the process that mapped it, or in a kernel thread, which
+ * borrows the mapper's mm for the copy. Any other task pins the pages the
+ * copy touches for the time of the copy.
  *
  * Return: 0, or -EFAULT, -ENOMEM, -EINTR.
  */
 int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
-		  unsigned long length, bool write, bool slow)
+		  unsigned long length, unsigned int flags)
 {
-	void __user *uptr = pages->uptr + byte;
+	bool write = flags & IOMMUFD_ACCESS_RW_WRITE;
+	struct mm_struct *mm = pages->source_mm;
 	int rc;
 
-	if (!slow && iopt_pages_pin_more(pages)) {
+	if (!(flags & __IOMMUFD_ACCESS_RW_SLOW_PATH) &&
+	    iopt_pages_pin_pinned(pages, byte, length)) {
 		iopt_pages_copy_pinned(pages, byte, data, length, write);
-		iopt_pages_pin_put(pages);
+		iopt_pages_pin_put(pages, byte, length);
 		return 0;
 	}
-	if (current->mm == pages->source_mm) {
-		if (write)
-			rc = copy_to_user(uptr, data, length);
-		else
-			rc = copy_from_user(data, uptr, length);
-		return rc ? -EFAULT : 0;
+	if (current->mm == mm)
+		return iopt_pages_copy_user(pages, byte, data, length, write);
+	if ((flags & IOMMUFD_ACCESS_RW_KTHREAD) && !current->mm &&
+	    (current->flags & PF_KTHREAD)) {
+		if (!mmget_not_zero(mm))
+			return -EFAULT;
+		kthread_use_mm(mm);
+		rc = iopt_pages_copy_user(pages, byte, data, length, write);
+		kthread_unuse_mm(mm);
+		mmput(mm);
+		return rc;
 	}
-	rc = iopt_pages_pin_get(pages, NULL);
+	rc = iopt_pages_pin_get(pages, byte, length, NULL);
 	if (rc)
 		return rc;
 	iopt_pages_copy_pinned(pages, byte, data, length, write);
-	iopt_pages_pin_put(pages);
+	iopt_pages_pin_put(pages, byte, length);
 	return 0;
 }

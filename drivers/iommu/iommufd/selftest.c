@@ -37,6 +37,7 @@
 #include <linux/overflow.h>
 #include <linux/property.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <uapi/linux/iommufd.h>
 
@@ -1246,6 +1247,45 @@ static_assert((unsigned int)MOCK_ACCESS_RW_WRITE == IOMMUFD_ACCESS_RW_WRITE);
 static_assert((unsigned int)MOCK_ACCESS_RW_SLOW_PATH ==
 	      __IOMMUFD_ACCESS_RW_SLOW_PATH);
 
+/* A copy made from a kernel thread, for MOCK_ACCESS_RW_KTHREAD. */
+struct mock_rw_work {
+	struct work_struct work;
+	struct iommufd_access *access;
+	unsigned long iova;
+	void *data;
+	size_t length;
+	unsigned int flags;
+	int rc;
+};
+
+static void mock_rw_work_fn(struct work_struct *work)
+{
+	struct mock_rw_work *rw = container_of(work, struct mock_rw_work, work);
+
+	rw->rc = iommufd_access_rw(rw->access, rw->iova, rw->data, rw->length,
+				   rw->flags | IOMMUFD_ACCESS_RW_KTHREAD);
+}
+
+/* A worker of an unbound workqueue is a kernel thread without an mm. */
+static int mock_access_rw_kthread(struct iommufd_access *access,
+				  unsigned long iova, void *data,
+				  size_t length, unsigned int flags)
+{
+	struct mock_rw_work rw = {
+		.access = access,
+		.iova = iova,
+		.data = data,
+		.length = length,
+		.flags = flags,
+	};
+
+	INIT_WORK_ONSTACK(&rw.work, mock_rw_work_fn);
+	queue_work(system_unbound_wq, &rw.work);
+	flush_work(&rw.work);
+	destroy_work_on_stack(&rw.work);
+	return rw.rc;
+}
+
 static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->args;
@@ -1259,7 +1299,7 @@ static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
 	if (length > MOCK_ACCESS_MAX_LENGTH)
 		return -ENOMEM;
 	if (flags & ~(MOCK_ACCESS_RW_WRITE | MOCK_ACCESS_RW_SLOW_PATH |
-		      MOCK_FLAGS_ACCESS_SYZ))
+		      MOCK_ACCESS_RW_KTHREAD | MOCK_FLAGS_ACCESS_SYZ))
 		return -EOPNOTSUPP;
 
 	staccess = iommufd_test_access_get(cmd->id);
@@ -1284,8 +1324,13 @@ static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
 		rc = -EFAULT;
 		goto out_free;
 	}
-	rc = iommufd_access_rw(staccess->access, cmd->access_rw.iova, tmp,
-			       length, flags);
+	if (flags & MOCK_ACCESS_RW_KTHREAD)
+		rc = mock_access_rw_kthread(staccess->access,
+					    cmd->access_rw.iova, tmp, length,
+					    flags & ~MOCK_ACCESS_RW_KTHREAD);
+	else
+		rc = iommufd_access_rw(staccess->access, cmd->access_rw.iova,
+				       tmp, length, flags);
 	if (!rc && !(flags & MOCK_ACCESS_RW_WRITE) &&
 	    copy_to_user(ubuf, tmp, length))
 		rc = -EFAULT;

@@ -211,6 +211,24 @@ FIXTURE_TEARDOWN(access)
 		self->mapped_refs = 0;                  \
 	})
 
+/*
+ * Pages [first, first + n) of the fixture's buffer hold a pin (one, as
+ * pins share pages), and the other pages only what the map itself holds:
+ * an access pin pins the pages it asked for, not the rest of its map.
+ */
+#define check_pinned_pages(first, n)                                          \
+	({                                                                     \
+		size_t __from = (first) * page_size;                           \
+		size_t __to = __from + (n) * page_size;                        \
+									       \
+		if (__from)                                                    \
+			check_refs(self->buf, __from, self->mapped_refs);      \
+		check_refs(self->buf + __from, __to - __from, 1);              \
+		if (__to != buf_size)                                          \
+			check_refs(self->buf + __to, buf_size - __to,          \
+				   self->mapped_refs);                         \
+	})
+
 TEST_F(access, create_and_close)
 {
 	int plain, pinning;
@@ -286,7 +304,8 @@ TEST_F(access, pin_pages)
 	check_refs(self->buf, buf_size, 1);
 
 	test_cmd_destroy_access_pages(access_fd, all);
-	check_refs(self->buf, buf_size, 1);
+	/* What stays pinned is the two pages the other pin touches. */
+	check_pinned_pages(1, 2);
 	EXPECT_ERRNO(ENOENT,
 		     _test_cmd_destroy_access_pages(self->fd, access_fd, all));
 	test_cmd_destroy_access_pages(access_fd, part);
@@ -300,7 +319,7 @@ TEST_F(access, pin_pages)
 	test_cmd_access_pages(access_fd, self->base + buf_size - page_size,
 			      page_size, self->buf + buf_size - page_size,
 			      MOCK_FLAGS_ACCESS_WRITE, &part);
-	check_refs(self->buf, buf_size, 1);
+	check_pinned_pages(BUF_PAGES - 1, 1);
 	test_cmd_destroy_access_pages(access_fd, part);
 	check_refs(self->buf, buf_size, self->mapped_refs);
 	destroy_access(access_fd);
@@ -415,11 +434,16 @@ TEST_F(access, unmap_drops_pins)
 	test_cmd_access_pages(access_fd, base + half - page_size,
 			      2 * page_size, buf + half - page_size, 0,
 			      &across);
-	check_refs(buf, buf_size, 1);
+	check_refs(buf, page_size, 1);
+	check_refs(buf + page_size, half - 2 * page_size, self->mapped_refs);
+	check_refs(buf + half - page_size, 2 * page_size, 1);
+	check_refs(buf + half + page_size, half - page_size,
+		   self->mapped_refs);
 
 	/* Unmapping the second area drops the pins that touch it, only. */
 	test_ioctl_ioas_unmap(self->ioas_id, base + half, half);
-	check_refs(buf, half, 1);
+	check_refs(buf, page_size, 1);
+	check_refs(buf + page_size, half - page_size, self->mapped_refs);
 	check_refs(buf + half, half, 0);
 	EXPECT_ERRNO(ENOENT, _test_cmd_destroy_access_pages(self->fd,
 							    access_fd, second));
@@ -501,11 +525,11 @@ TEST_F(access, pins_outlast_domains)
 	__u32 pages_id, hwpt_id;
 	int access_fd;
 
-	/* One page pinned by the access holds all of its map. */
+	/* One page pinned by the access holds that page, not its map. */
 	access_fd = create_access(self->ioas_id, NEEDS_PIN);
 	test_cmd_access_pages(access_fd, self->base + page_size, page_size,
 			      self->buf + page_size, 0, &pages_id);
-	check_refs(self->buf, buf_size, 1);
+	check_pinned_pages(1, 1);
 
 	/* A domain coming or going does not change that. */
 	if (self->stdev_id) {
@@ -516,7 +540,7 @@ TEST_F(access, pins_outlast_domains)
 		check_mock_map(hwpt_id, self->base, buf_size, self->buf);
 		self->mapped_refs = 1;
 	}
-	check_refs(self->buf, buf_size, 1);
+	check_pinned_pages(1, 1);
 
 	test_cmd_destroy_access_pages(access_fd, pages_id);
 	check_refs(self->buf, buf_size, self->mapped_refs);

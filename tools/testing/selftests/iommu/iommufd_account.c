@@ -787,46 +787,259 @@ TEST_F(account, access_pins_are_charged)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid) {
-		char *buf = alloc_pages(_metadata, LIMIT_PAGES + 1);
-		char *extra = buf + LIMIT_PAGES * page_size;
+		/* One map four times the limit: nothing of it is pinned yet. */
+		char *buf = alloc_pages(_metadata, 4 * LIMIT_PAGES);
 		__u32 needs_pin = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
-		__u64 iova, extra_iova;
-		__u32 ioas_id, pages_id;
+		__u32 ioas_id, first_id, wide_id;
 		int fd, access_fd;
+		__u64 iova;
 
 		fd = open_context(_metadata, 0);
 		become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
-		ASSERT_EQ(0, map_pages(fd, ioas_id, buf, LIMIT_PAGES, &iova));
-		ASSERT_EQ(0, map_pages(fd, ioas_id, extra, 1, &extra_iova));
+		ASSERT_EQ(0, map_pages(fd, ioas_id, buf, 4 * LIMIT_PAGES,
+				       &iova));
 		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, needs_pin,
 						     &access_fd));
 		ASSERT_PINNED_PAGES(0);
 
-		/* One page pinned by the access charges its whole map. */
+		/* An access pin charges the pages it pins, not its map. */
 		ASSERT_EQ(0, _test_cmd_access_pages(fd, access_fd, iova,
 						    page_size, buf, 0,
-						    &pages_id));
+						    &first_id));
+		ASSERT_PINNED_PAGES(1);
+		/* A pin over a pinned page shares it: charged once. */
+		ASSERT_EQ(0, _test_cmd_access_pages(fd, access_fd, iova,
+						    LIMIT_PAGES * page_size,
+						    buf, 0, &wide_id));
 		ASSERT_PINNED_PAGES(LIMIT_PAGES);
 		EXPECT_ERRNO(ENOMEM,
-			     _test_cmd_access_pages(fd, access_fd, extra_iova,
-						    page_size, extra, 0, NULL));
+			     _test_cmd_access_pages(fd, access_fd,
+						    iova + LIMIT_PAGES *
+								   page_size,
+						    page_size,
+						    buf + LIMIT_PAGES *
+								  page_size,
+						    0, NULL));
 		ASSERT_PINNED_PAGES(LIMIT_PAGES);
 
-		/* Unpinning gives it back. */
+		/* The shared page stays pinned while one pin holds it. */
 		ASSERT_EQ(0, _test_cmd_destroy_access_pages(fd, access_fd,
-							    pages_id));
+							    first_id));
+		ASSERT_PINNED_PAGES(LIMIT_PAGES);
+		ASSERT_EQ(0, _test_cmd_destroy_access_pages(fd, access_fd,
+							    wide_id));
 		ASSERT_PINNED_PAGES(0);
-		ASSERT_EQ(0, _test_cmd_access_pages(fd, access_fd, extra_iova,
-						    page_size, extra, 0, NULL));
+		/* The last page of the map, then a straddle of two. */
+		ASSERT_EQ(0, _test_cmd_access_pages(fd, access_fd,
+						    iova + (4 * LIMIT_PAGES - 1) *
+								   page_size,
+						    page_size, NULL, 0, NULL));
 		ASSERT_PINNED_PAGES(1);
-		/* And so does closing the access with pins held. */
+		ASSERT_EQ(0, _test_cmd_access_pages(fd, access_fd,
+						    iova + page_size / 2,
+						    page_size, NULL, 0, NULL));
+		ASSERT_PINNED_PAGES(3);
+		/* And closing the access with pins held gives it all back. */
 		ASSERT_EQ(0, close(access_fd));
 		ASSERT_PINNED_PAGES(0);
 		ASSERT_EQ(0, close(fd));
 		end_child();
 	}
 	wait_child(_metadata, pid);
+}
+
+/*
+ * A copy between the kernel and IOVA made from a kernel thread borrows
+ * the mapper's mm: it pins nothing, so a map far beyond the limit can be
+ * read and written, and memory never touched is faulted in.
+ */
+TEST_F(account, access_rw_from_kthread_pins_nothing)
+{
+	pid_t pid;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		unsigned long length = 4 * LIMIT_PAGES * page_size;
+		char *buf = alloc_pages(_metadata, 4 * LIMIT_PAGES);
+		char *fresh, *data, *back;
+		__u64 iova, fresh_iova;
+		__u32 ioas_id;
+		int fd, access_fd;
+		unsigned long i;
+
+		fresh = mmap(NULL, length, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, fresh);
+		data = malloc(length);
+		back = malloc(length);
+		ASSERT_NE(NULL, data);
+		ASSERT_NE(NULL, back);
+		for (i = 0; i != length; i++)
+			data[i] = i * 7 + 3;
+
+		fd = open_context(_metadata, 0);
+		become(_metadata, self->uid, LIMIT_PAGES);
+		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
+		ASSERT_EQ(0, map_pages(fd, ioas_id, buf, 4 * LIMIT_PAGES,
+				       &iova));
+		ASSERT_EQ(0, map_pages(fd, ioas_id, fresh, 4 * LIMIT_PAGES,
+				       &fresh_iova));
+		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, 0,
+						     &access_fd));
+
+		/* Unaligned, across pages, the whole map: nothing pinned. */
+		ASSERT_EQ(0, _test_cmd_access_rw(fd, access_fd, iova + 5,
+						 length - 5, data,
+						 MOCK_ACCESS_RW_WRITE |
+							 MOCK_ACCESS_RW_KTHREAD));
+		ASSERT_EQ(0, memcmp(buf + 5, data, length - 5));
+		memset(back, 0, length);
+		ASSERT_EQ(0, _test_cmd_access_rw(fd, access_fd, iova + 5,
+						 length - 5, back,
+						 MOCK_ACCESS_RW_KTHREAD));
+		ASSERT_EQ(0, memcmp(back, data, length - 5));
+		ASSERT_PINNED_PAGES(0);
+
+		/* Memory the process never touched is faulted in. */
+		ASSERT_EQ(0, _test_cmd_access_rw(fd, access_fd,
+						 fresh_iova + page_size - 1,
+						 2, data,
+						 MOCK_ACCESS_RW_WRITE |
+							 MOCK_ACCESS_RW_KTHREAD));
+		ASSERT_EQ(data[0], fresh[page_size - 1]);
+		ASSERT_EQ(data[1], fresh[page_size]);
+		ASSERT_PINNED_PAGES(0);
+
+		/* A read-only map takes no write, from any thread. */
+		ASSERT_EQ(0, _test_ioctl_ioas_unmap(fd, ioas_id, iova, length,
+						    NULL));
+		ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, buf, length,
+						  &iova, IOMMU_IOAS_MAP_READABLE));
+		EXPECT_ERRNO(EPERM,
+			     _test_cmd_access_rw(fd, access_fd, iova, 1, data,
+						 MOCK_ACCESS_RW_WRITE |
+							 MOCK_ACCESS_RW_KTHREAD));
+		ASSERT_EQ(0, _test_cmd_access_rw(fd, access_fd, iova, 16, back,
+						 MOCK_ACCESS_RW_KTHREAD));
+		ASSERT_EQ(0, memcmp(back, buf, 16));
+		ASSERT_PINNED_PAGES(0);
+		ASSERT_EQ(0, close(access_fd));
+		ASSERT_EQ(0, close(fd));
+		end_child();
+	}
+	wait_child(_metadata, pid);
+}
+
+/*
+ * Once the process that mapped the memory has exited, a kernel thread has
+ * no mm to borrow, and another process cannot pin it either: both fail
+ * cleanly.
+ */
+TEST_F(account, access_rw_after_the_mapper_exited)
+{
+	char *buf = alloc_pages(_metadata, 4);
+	__u32 ioas_id;
+	int access_fd;
+	char byte = 0;
+	__u64 iova;
+	pid_t pid;
+
+	ASSERT_EQ(0, alloc_ioas(self->fd, &ioas_id));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		/* The child's copy of buf, in the child's mm. */
+		iova = MOCK_APERTURE_START;
+		ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, ioas_id, buf,
+						  4 * page_size, &iova,
+						  TEST_MAP_RW |
+						  IOMMU_IOAS_MAP_FIXED_IOVA));
+		end_child();
+	}
+	wait_child(_metadata, pid);
+	ASSERT_EQ(0, _test_cmd_create_access(self->fd, ioas_id, 0,
+					     &access_fd));
+	iova = MOCK_APERTURE_START;
+	EXPECT_ERRNO(EFAULT, _test_cmd_access_rw(self->fd, access_fd, iova, 1,
+						 &byte,
+						 MOCK_ACCESS_RW_KTHREAD));
+	EXPECT_ERRNO(EFAULT,
+		     _test_cmd_access_rw(self->fd, access_fd, iova, 1, &byte, 0));
+	ASSERT_PINNED_PAGES(0);
+	ASSERT_EQ(0, close(access_fd));
+	ASSERT_EQ(0, unmap_all(self->fd, ioas_id));
+}
+
+/* A COPY of a slice into a domain pins that slice, not its source map. */
+TEST_F(account, copy_pins_its_slice)
+{
+	char *buf = alloc_pages(_metadata, 64);
+	__u64 src, dst = 0;
+	__u32 plain, ioas;
+
+	ASSERT_EQ(0, alloc_ioas(self->fd, &plain));
+	ASSERT_EQ(0, alloc_ioas(self->fd, &ioas));
+	ASSERT_EQ(0, add_domain(self->fd, ioas, NULL));
+	ASSERT_EQ(0, map_pages(self->fd, plain, buf, 64, &src));
+	ASSERT_PINNED_PAGES(0);
+	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, ioas, plain,
+					   src + 10 * page_size, page_size,
+					   &dst, TEST_MAP_RW));
+	ASSERT_PINNED_PAGES(1);
+	ASSERT_EQ(0, _test_cmd_check_refs(self->fd, buf + 10 * page_size,
+					  page_size, 1));
+	ASSERT_EQ(0, _test_cmd_check_refs(self->fd, buf + 11 * page_size,
+					  page_size, 0));
+	ASSERT_EQ(0, _test_ioctl_ioas_copy(self->fd, ioas, plain,
+					   src + 9 * page_size, 3 * page_size,
+					   &dst, TEST_MAP_RW));
+	ASSERT_PINNED_PAGES(3);
+	ASSERT_EQ(0, _test_cmd_check_refs(self->fd, buf + 10 * page_size,
+					  page_size, 1));
+	ASSERT_EQ(0, unmap_all(self->fd, ioas));
+	ASSERT_PINNED_PAGES(0);
+	ASSERT_EQ(0, unmap_all(self->fd, plain));
+}
+
+/*
+ * Areas in a domain and accesses pin the same pages once: adding and
+ * removing the domain leaves the access's pins as they were.
+ */
+TEST_F(account, domain_and_access_share_pins)
+{
+	__u32 needs_pin = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
+	char *buf = alloc_pages(_metadata, 16);
+	__u32 ioas_id, stdev_id, pin_id;
+	int access_fd;
+	__u64 iova;
+
+	ASSERT_EQ(0, alloc_ioas(self->fd, &ioas_id));
+	ASSERT_EQ(0, map_pages(self->fd, ioas_id, buf, 16, &iova));
+	ASSERT_EQ(0, _test_cmd_create_access(self->fd, ioas_id, needs_pin,
+					     &access_fd));
+	ASSERT_EQ(0, _test_cmd_access_pages(self->fd, access_fd,
+					    iova + 2 * page_size,
+					    4 * page_size,
+					    buf + 2 * page_size, 0, &pin_id));
+	ASSERT_PINNED_PAGES(4);
+	ASSERT_EQ(0, add_domain(self->fd, ioas_id, &stdev_id));
+	ASSERT_PINNED_PAGES(16);
+	ASSERT_EQ(0, _test_cmd_check_refs(self->fd, buf, 16 * page_size, 1));
+	ASSERT_EQ(0, _test_ioctl_destroy(self->fd, stdev_id));
+	ASSERT_PINNED_PAGES(4);
+	ASSERT_EQ(0, _test_cmd_check_refs(self->fd, buf + 2 * page_size,
+					  4 * page_size, 1));
+	ASSERT_EQ(0, _test_cmd_check_refs(self->fd, buf, 2 * page_size, 0));
+	ASSERT_EQ(0, add_domain(self->fd, ioas_id, &stdev_id));
+	ASSERT_EQ(0, _test_cmd_destroy_access_pages(self->fd, access_fd,
+						    pin_id));
+	ASSERT_PINNED_PAGES(16);
+	ASSERT_EQ(0, _test_ioctl_destroy(self->fd, stdev_id));
+	ASSERT_PINNED_PAGES(0);
+	ASSERT_EQ(0, close(access_fd));
+	ASSERT_EQ(0, unmap_all(self->fd, ioas_id));
 }
 
 /* IOMMU_OPTION_RLIMIT_MODE 1: the process's locked_vm */

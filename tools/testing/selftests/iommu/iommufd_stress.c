@@ -1384,4 +1384,115 @@ TEST_F_TIMEOUT(shared_access, race, SHARED_TIMEOUT)
 		EXPECT_LT(0, ok[SHARED_CLOSE]);
 }
 
+/*
+ * Two pins racing for the same pages that nobody pinned yet: both count
+ * what is pinned, pin the rest without a lock, and install it; one page
+ * pinned twice must end as one pin, and the loser's pages unpinned and
+ * uncharged (check_refs counts the FOLL_PIN references of each page).
+ * One GUP call per page makes the window wide. Unpins race too.
+ */
+#define RACE_PAGES 64
+#define RACE_ROUNDS 100
+
+struct pin_racer {
+	pthread_barrier_t *barrier;
+	int fd;
+	int access_fd;
+	__u64 iova;
+	__u64 length;
+	void *uptr;
+	__u32 pin_id;
+	int pin_rc;
+	int unpin_rc;
+};
+
+static void *pin_racer_run(void *arg)
+{
+	struct pin_racer *r = arg;
+
+	pthread_barrier_wait(r->barrier);
+	r->pin_rc = _test_cmd_access_pages(r->fd, r->access_fd, r->iova,
+					   r->length, r->uptr, 0, &r->pin_id);
+	pthread_barrier_wait(r->barrier);
+	pthread_barrier_wait(r->barrier);
+	r->unpin_rc = r->pin_rc ? 0 :
+		      _test_cmd_destroy_access_pages(r->fd, r->access_fd,
+						     r->pin_id);
+	return NULL;
+}
+
+static int race_pin_batch(int fd, unsigned int pages)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+		.memory_limit = { .limit = pages * sizeof(void *) },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
+TEST(pins_race_to_one_pin_per_page)
+{
+	__u32 needs_pin = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
+	size_t length = RACE_PAGES * page_size;
+	struct pin_racer racer[2] = {};
+	pthread_barrier_t barrier;
+	pthread_t thread[2];
+	__u64 iova = 0;
+	__u32 ioas_id;
+	long pin_kb;
+	int fd, round, i;
+	char *buf;
+
+	buf = test_alloc_small_pages(RACE_PAGES);
+	ASSERT_NE(NULL, buf);
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd);
+	pin_kb = test_vm_pin_kb();
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
+	ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, buf, length, &iova,
+					  IOMMU_IOAS_MAP_WRITEABLE |
+						  IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(0, pthread_barrier_init(&barrier, NULL, 3));
+	/* Overlapping by half: the middle is pinned by whoever wins. */
+	for (i = 0; i != 2; i++) {
+		racer[i].barrier = &barrier;
+		racer[i].fd = fd;
+		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, needs_pin,
+						     &racer[i].access_fd));
+		racer[i].iova = iova + i * length / 4;
+		racer[i].length = 3 * length / 4;
+		racer[i].uptr = buf + i * length / 4;
+	}
+	ASSERT_EQ(0, race_pin_batch(fd, 1));
+
+	for (round = 0; round != RACE_ROUNDS; round++) {
+		for (i = 0; i != 2; i++)
+			ASSERT_EQ(0, pthread_create(&thread[i], NULL,
+						    pin_racer_run, &racer[i]));
+		pthread_barrier_wait(&barrier);
+		pthread_barrier_wait(&barrier);
+		/* Both pinned: every page once, none twice. */
+		EXPECT_EQ(0, racer[0].pin_rc);
+		EXPECT_EQ(0, racer[1].pin_rc);
+		EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 1));
+		EXPECT_EQ(pin_kb + (long)(length / 1024), test_vm_pin_kb());
+		pthread_barrier_wait(&barrier);
+		for (i = 0; i != 2; i++) {
+			ASSERT_EQ(0, pthread_join(thread[i], NULL));
+			EXPECT_EQ(0, racer[i].unpin_rc);
+		}
+		EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
+		EXPECT_EQ(pin_kb, test_vm_pin_kb());
+		if (!_metadata->passed)
+			break;
+	}
+	EXPECT_EQ(0, race_pin_batch(fd, 512));
+	for (i = 0; i != 2; i++)
+		EXPECT_EQ(0, close(racer[i].access_fd));
+	pthread_barrier_destroy(&barrier);
+	EXPECT_EQ(0, close(fd));
+}
+
 TEST_HARNESS_MAIN
