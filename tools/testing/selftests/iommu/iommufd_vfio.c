@@ -2002,6 +2002,161 @@ TEST_F_TIMEOUT(vfio_edu, cdev_kvm, VFIO_TIMEOUT)
 #define MDEV_DEVICES "/sys/bus/mdev/devices"
 #define MTTY_VENDOR 0x4348
 
+/*
+ * Large IOPTEs on VT-d. intel-iommu's debugfs prints the page table of a
+ * device's domain, one line per leaf: "IOVA_PFN | PML5E PML4E PDPE PDE
+ * PTE", the entries on the walk to it. A 2 MiB leaf is a PDE with the
+ * page-size bit and no PTE; a 1 GiB leaf a PDPE with it and no PDE.
+ */
+#define DMAR_TABLE "/sys/kernel/debug/iommu/intel/domain_translation_struct"
+#define DMA_PTE_LARGE_PAGE 0x80ULL
+#define HUGE_1G_FREE "/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages"
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#define MAP_HUGE_2M (21 << MAP_HUGE_SHIFT)
+#define MAP_HUGE_1G (30 << MAP_HUGE_SHIFT)
+
+/* A leaf of the domain's page table, as debugfs shows it. */
+struct dmar_leaf {
+	unsigned long long pfn;
+	unsigned long long pte[5];	/* PML5E, PML4E, PDPE, PDE, PTE */
+};
+
+/*
+ * The leaves of the page table of @bdf's domain with an IOVA page number
+ * in [first_pfn, last_pfn], at most @max of them. Return: how many, or -1.
+ */
+static int dmar_leaves(const char *bdf, unsigned long long first_pfn,
+		       unsigned long long last_pfn, struct dmar_leaf *leaves,
+		       int max)
+{
+	char line[512], device[64];
+	bool ours = false;
+	int n = 0;
+	FILE *f;
+
+	snprintf(device, sizeof(device), "Device %s @", bdf);
+	f = fopen(DMAR_TABLE, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		struct dmar_leaf leaf;
+
+		if (!strncmp(line, "Device ", 7)) {
+			ours = !strncmp(line, device, strlen(device));
+			continue;
+		}
+		if (!ours || sscanf(line, "%llx | %llx %llx %llx %llx %llx",
+				    &leaf.pfn, &leaf.pte[0], &leaf.pte[1],
+				    &leaf.pte[2], &leaf.pte[3],
+				    &leaf.pte[4]) != 6)
+			continue;
+		if (leaf.pfn < first_pfn || leaf.pfn > last_pfn)
+			continue;
+		if (n == max) {
+			n++;
+			break;
+		}
+		leaves[n++] = leaf;
+	}
+	fclose(f);
+	return n;
+}
+
+static long huge_1g_free(void)
+{
+	long n = -1;
+	FILE *f = fopen(HUGE_1G_FREE, "r");
+
+	if (f) {
+		if (fscanf(f, "%ld", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
+
+/*
+ * hugetlb memory reaches the VT-d domain as 2 MiB and 1 GiB IOPTEs, one
+ * per huge page, and the device's DMA through them lands in the right
+ * page; memory of small pages stays in 4 KiB IOPTEs.
+ */
+TEST_F_TIMEOUT(vfio_edu, large_iopte, VFIO_TIMEOUT)
+{
+	const size_t sz2m = 2UL << 20, sz1g = 1UL << 30;
+	const __u64 iova2m = 0x800000, iova1g = 0x40000000;
+	struct dmar_leaf leaves[8];
+	char cdev[PATH_MAX];
+	char *huge, *giant, *small;
+	struct bound b;
+	int i;
+
+	if (bind_vfio(_metadata, self->solo.bdf, cdev))
+		VM_SKIP(return, NO_CDEV, self->solo.bdf);
+	if (access(DMAR_TABLE, R_OK))
+		VM_SKIP(return, "no %s (CONFIG_INTEL_IOMMU_DEBUGFS)",
+			DMAR_TABLE);
+	bind_attach(_metadata, cdev, &b);
+
+	/* Two 2 MiB pages: two PDE leaves. */
+	huge = mmap(NULL, 2 * sz2m, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2M,
+		    -1, 0);
+	ASSERT_NE(MAP_FAILED, huge);
+	memset(huge, 0, 2 * sz2m);
+	map_fixed(_metadata, b.iommufd, b.ioas, huge, 2 * sz2m, iova2m);
+	ASSERT_EQ(2, dmar_leaves(self->solo.bdf, iova2m / page_size,
+				 (iova2m + 2 * sz2m) / page_size - 1, leaves,
+				 8));
+	for (i = 0; i != 2; i++) {
+		ASSERT_EQ(iova2m / page_size + i * (sz2m / page_size),
+			  leaves[i].pfn);
+		ASSERT_TRUE(leaves[i].pte[3] & DMA_PTE_LARGE_PAGE);
+		ASSERT_EQ(0, leaves[i].pte[4]);
+	}
+	/* The device writes through the second one, at an offset. */
+	fill(huge + sz2m + 0x5000, 7);
+	to_device(_metadata, &b.edu, iova2m + sz2m + 0x5000);
+	to_ram(_metadata, &b.edu, iova2m + 0x3000);
+	ASSERT_TRUE(holds(huge + 0x3000, 7));
+
+	/* Small pages: one PTE leaf per 4 KiB page. */
+	small = alloc_pages(_metadata, 4);
+	map_fixed(_metadata, b.iommufd, b.ioas, small, 4 * page_size,
+		  IOVA_SRC);
+	ASSERT_EQ(4, dmar_leaves(self->solo.bdf, IOVA_SRC / page_size,
+				 IOVA_SRC / page_size + 3, leaves, 8));
+	for (i = 0; i != 4; i++)
+		ASSERT_FALSE(leaves[i].pte[3] & DMA_PTE_LARGE_PAGE);
+	unmap_fixed(_metadata, b.iommufd, b.ioas, 4 * page_size, IOVA_SRC);
+	unmap_fixed(_metadata, b.iommufd, b.ioas, 2 * sz2m, iova2m);
+	ASSERT_EQ(0, dmar_leaves(self->solo.bdf, iova2m / page_size,
+				 (iova2m + 2 * sz2m) / page_size - 1, leaves,
+				 8));
+
+	/* A 1 GiB page: one PDPE leaf. The test VM reserves one. */
+	if (huge_1g_free() < 1)
+		VM_SKIP(return, "no free 1 GiB huge page");
+	giant = mmap(NULL, sz1g, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1G,
+		     -1, 0);
+	ASSERT_NE(MAP_FAILED, giant);
+	giant[0] = 1;
+	map_fixed(_metadata, b.iommufd, b.ioas, giant, sz1g, iova1g);
+	ASSERT_EQ(1, dmar_leaves(self->solo.bdf, iova1g / page_size,
+				 (iova1g + sz1g) / page_size - 1, leaves, 8));
+	ASSERT_EQ(iova1g / page_size, leaves[0].pfn);
+	ASSERT_TRUE(leaves[0].pte[2] & DMA_PTE_LARGE_PAGE);
+	ASSERT_EQ(0, leaves[0].pte[3]);
+	ASSERT_EQ(0, leaves[0].pte[4]);
+	unmap_fixed(_metadata, b.iommufd, b.ioas, sz1g, iova1g);
+	ASSERT_EQ(0, dmar_leaves(self->solo.bdf, iova1g / page_size,
+				 (iova1g + sz1g) / page_size - 1, leaves, 8));
+	ASSERT_EQ(0, munmap(giant, sz1g));
+	ASSERT_EQ(0, munmap(huge, 2 * sz2m));
+}
+
 FIXTURE(vfio_mdev)
 {
 	char cdev[PATH_MAX];
