@@ -101,7 +101,7 @@ prepare_tree() {
 		# Not obj-upstream: make upstream-check's kernel is built from
 		# another source tree, which no change here invalidates.
 		rm -rf "$SRC"
-		find "$BUILD" -maxdepth 1 -name 'obj-*' ! -name obj-upstream \
+		find "$BUILD" -maxdepth 1 -name 'obj-*' ! -name 'obj-upstream*' \
 			-exec rm -rf {} +
 		tar -C "$BUILD" -xf "$TARBALL"
 		log "applying $(wc -l <"$TOP/patches/series") patches from patches/series"

@@ -13,61 +13,26 @@
 # lists every one and exits non-zero if there are any.
 source "$(dirname "$0")/lib.sh"
 
-UP_TARBALL=/usr/src/linux-source-6.12.tar.xz
-UP_SRC=$BUILD/linux-source-6.12
-UP=$BUILD/upstream
+source "$(dirname "$0")/upstream.sh"
+
 UP_PROGS="iommufd iommufd_fail_nth"
 # The programs' names in the guest: not those of our own programs, and
 # distinct in the 15 characters of a task name the console checker uses.
 UP_PREFIX=u612_
 
-ensure_upstream_source() {
-	local ver
-	if [ ! -f "$UP_TARBALL" ]; then
-		[ "$(id -u)" = 0 ] || die "linux-source-6.12 is missing (run as root to install it)"
-		log "installing Debian's linux-source-6.12"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-			linux-source-6.12 >>"$BUILD/apt.log" 2>&1 ||
-			{ tail -30 "$BUILD/apt.log"; die "apt-get install linux-source-6.12 failed"; }
-	fi
-	ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-	if [ ! -d "$UP_SRC" ] || [ "$(cat "$BUILD/.upstream-version" 2>/dev/null)" != "$ver" ]; then
-		log "unpacking $UP_TARBALL ($ver)"
-		rm -rf "$UP_SRC" "$BUILD/obj-upstream"
-		tar -C "$BUILD" -xf "$UP_TARBALL"
-		echo "$ver" >"$BUILD/.upstream-version"
-	fi
-	log "upstream source: Debian linux-source-6.12 $ver"
-}
-
 # Upstream 6.12 with our VM's base config and iommufd, its test mock and
 # the VFIO cdev, without the debug options, plus what its selftests'
 # own config asks for and the fault injection our debug kernel has (the
-# fail_nth program skips without it): lib.sh's configure and build
-# steps, pointed at the other tree and at fragments that leave out what
-# only our tree has (the mpin sample) or 6.12 spells otherwise (VFIO_MDEV
-# is a tristate there, m when only the mtty sample selects it).
-build_upstream_kernel() {
-	mkdir -p "$UP/vmtest/configs"
-	grep -v -E '^CONFIG_(SAMPLE_VFIO_MDEV_MPIN|VFIO_MDEV)=' \
-		"$VMTEST/configs/base.config" >"$UP/vmtest/configs/base.config"
-	cp "$VMTEST/configs/iommufd-nodebug.config" "$VMTEST/configs/vfio-iommufd.config" \
-		"$UP/vmtest/configs/"
+# fail_nth program skips without it). make bench builds another one
+# without fault injection (obj-upstream-bench).
+build_upstream_check_kernel() {
+	mkdir -p "$UP/configs"
 	cp "$UP_SRC/tools/testing/selftests/iommu/config" \
-		"$UP/vmtest/configs/selftests-iommu.config"
+		"$UP/configs/up-selftests-iommu.config"
 	grep -E '^CONFIG_(FAIL|FAULT_INJECTION)' "$VMTEST/configs/debug.config" \
-		>"$UP/vmtest/configs/fault-injection.config"
-	# lib.sh's functions read SRC and VMTEST, and call tree_key().
-	# shellcheck disable=SC2030,SC2034,SC2317
-	(
-		SRC=$UP_SRC
-		VMTEST=$UP/vmtest
-		# The config depends on the fragments and this source only.
-		tree_key() { cat "$BUILD/.upstream-version"; }
-		configure_kernel upstream base.config iommufd-nodebug.config \
-			vfio-iommufd.config selftests-iommu.config fault-injection.config
-		build_kernel upstream bzImage
-	)
+		>"$UP/configs/up-fault-injection.config"
+	build_upstream_kernel upstream bzImage base.config iommufd-nodebug.config \
+		vfio-iommufd.config up-selftests-iommu.config up-fault-injection.config
 }
 
 # Upstream's programs, built as its Makefile builds them, against the uAPI
@@ -116,7 +81,7 @@ run_upstream_programs() {
 mkdir -p "$BUILD" "$UP"
 ensure_deps
 ensure_upstream_source
-build_upstream_kernel
+build_upstream_check_kernel
 prepare_tree
 # shellcheck disable=SC2086
 configure_kernel debug $DEBUG_FRAGMENTS
