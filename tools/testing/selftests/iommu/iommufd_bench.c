@@ -29,6 +29,10 @@
  *                dirty; the mock plays the DMA writes between the reads
  *                (IOMMU_TEST_OP_DIRTY, not timed)
  *
+ * "iommufd_bench compare mock" and "iommufd_bench compare vtd" run
+ * Section 6 instead: the figures make bench compares between our kernel
+ * and upstream's, one phase per boot (see there).
+ *
  * It only uses the upstream iommufd uAPI (IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP,
  * IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES, IOMMU_DESTROY, IOMMU_VFIO_IOAS,
  * IOMMU_HWPT_ALLOC and the dirty tracking ioctls), upstream's test
@@ -46,6 +50,7 @@
  * "bench: note" lines say what was skipped and why. Every loop is bounded
  * by a count and by a time budget, and each variant's run by RUN_BUDGET_S.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -65,6 +70,7 @@
 
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
 #include "vfio_edu.h"
+#include "pin_floor/pin_floor.h"
 
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT		26
@@ -1837,6 +1843,807 @@ out:
 	buf_free(&b);
 }
 
+/*
+ * Section 6: compare ("iommufd_bench compare mock|vtd")
+ *
+ * The figures make bench compares between our kernel and upstream 6.12:
+ * one boot runs one phase, and the host boots the two kernels in turn,
+ * several rounds, and takes the median of each figure over the rounds
+ * (vmtest/bench.sh, vmtest/bench_compare.py). Every figure is printed as
+ *
+ *	bench: cmp <name> <value> <unit>	(value "n/a": not here)
+ *	bench: cmpinfo <name> <value> <unit>	(not a time: no ratio)
+ *
+ * where a time is the median of CMP_REPS repeats in this boot. Phases:
+ *
+ *  mock  the domain is the mock IOMMU of CONFIG_IOMMUFD_TEST; also the
+ *        trivial ioctl, the mock access pins and the pin floor, which do
+ *        not depend on the domain
+ *  vtd   the domain is VT-d's: an edu device alone in its IOMMU group,
+ *        given to vfio-pci and attached through its VFIO cdev; also the
+ *        VFIO container API through type1 and through /dev/iommu
+ *
+ * Per domain (names start with it):
+ *  4k_contig, 4k_shuffled  CMP_SIZE of 4 KiB pages, mapped as one
+ *        IOMMU_IOAS_MAP and unmapped; "shuffled" has the same pages in a
+ *        random order of VA (moved one by one with mremap()), so that no
+ *        two neighbours are physically contiguous; cmpinfo says how
+ *        contiguous each buffer really was (from /proc/self/pagemap)
+ *  thp, hugetlb2m, hugetlb1g  the same with THP (madvise), 2 MiB and
+ *        1 GiB hugetlb pages; hugetlb1g maps 1 GiB
+ *  memfd, hugetlbfs1g  a 4 KiB-page memfd of CMP_SIZE and a 1 GiB
+ *        hugetlbfs memfd: .map_file by IOMMU_IOAS_MAP_FILE (n/a where the
+ *        kernel has none) and .map_va by IOMMU_IOAS_MAP of its mmap()
+ *  areas.at_<N>  one kernel-chosen IOVA map (and its unmap) of one page
+ *        in an IOAS that holds N one-page areas already, packed from the
+ *        kernel's first choice of IOVA up (see cmp_areas())
+ * Once (mock phase):
+ *  ioctl.destroy_enoent, ioctl.iova_ranges  the trivial ioctls: one that
+ *        fails (IOMMU_DESTROY of no ID) and one that works
+ *  access.{4k,1g}.{pin,unpin,read,write}  IOMMU_TEST_OP_ACCESS_PAGES of
+ *        one page and its DESTROY_ACCESS_PAGES, and ACCESS_RW of one page,
+ *        in the middle of a 4 KiB and of a 1 GiB mapping of an IOAS with
+ *        no domain (the 1 GiB is untouched memory: only the page accessed
+ *        is ever faulted in)
+ *  floor.<buffer>.pin  pin_user_pages_fast() of the whole buffer alone,
+ *        with FOLL_WRITE | FOLL_LONGTERM, as iommufd pins: the in-kernel
+ *        time of the pin_floor module (pin_floor/pin_floor.c), built from
+ *        the same source for each kernel; .unpin is unpin_user_pages()
+ * vtd phase:
+ *  type1.*, compat.*  VFIO_IOMMU_MAP_DMA/UNMAP_DMA through type1's
+ *        /dev/vfio/vfio and through /dev/iommu: see Section 4
+ */
+#define CMP_SIZE		(64 * MIB)
+#define CMP_REPS		7
+#define CMP_BUDGET_S		4.0
+#define CMP_FAST_REPS		301
+#define CMP_AREA_MARKS		{ 1000, 16000, 64000 }
+#define CMP_AREA_PAIRS		101
+#define HUGE_1G			GIB
+#define CMP_NR_MARKS		3
+
+#ifndef MAP_HUGE_1GB
+#define MAP_HUGE_1GB		(30 << MAP_HUGE_SHIFT)
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB		0x0004U
+#endif
+#ifndef MFD_HUGE_1GB
+#define MFD_HUGE_1GB		(30 << 26)
+#endif
+#ifndef MREMAP_FIXED
+#define MREMAP_FIXED		2
+#endif
+
+/*
+ * IOMMU_IOAS_MAP_FILE, spelled here from its command number and upstream's
+ * layout, so that the program builds before our header has the struct:
+ * map [start, start + length) of the file behind @fd.
+ */
+struct cmp_map_file {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__s32 fd;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+
+#define CMP_IOAS_MAP_FILE	_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_FILE)
+
+/* The medians of a figure's repeats; @v is sorted in place. */
+static double cmp_median(double *v, unsigned int n)
+{
+	return n ? ct_median(v, n) : 0;
+}
+
+static void cmp_print(const char *name, double *v, unsigned int n)
+{
+	if (!n)
+		printf("bench: cmp %s n/a us\n", name);
+	else
+		printf("bench: cmp %s %.3f us\n", name, cmp_median(v, n));
+}
+
+static void cmp_na(const char *name, const char *why)
+{
+	printf("bench: cmp %s n/a us\n", name);
+	notef("cmp %s: %s", name, why);
+}
+
+/* The domain of a phase: the IOAS every per-domain figure maps into. */
+struct cmp_dom {
+	const char *name;
+	__u32 ioas_id;
+	__u32 mock_id;		/* mock: its device, 0 if none */
+	int vfio_fd;		/* vtd: the VFIO cdev, -1 if none */
+	struct pci_binding saved;
+};
+
+static bool cmp_dom_mock(struct cmp_dom *d)
+{
+	d->ioas_id = ioas_alloc();
+	d->mock_id = attach_mock(d->ioas_id);
+	if (!d->mock_id) {
+		notef("cmp mock: no mock domain: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static bool cmp_dom_vtd(struct cmp_dom *d)
+{
+	char bdf[PCI_BDF_SIZE], path[PATH_MAX];
+	__u32 pt_id, devid;
+
+	d->ioas_id = ioas_alloc();
+	if (edu_find(false, bdf, sizeof(bdf))) {
+		notef("cmp vtd: no edu alone in its IOMMU group");
+		return false;
+	}
+	if (pci_binding_save(&d->saved, bdf) ||
+	    (pci_has_driver(bdf, "vfio-pci") != 1 &&
+	     (pci_unbind(bdf) || pci_bind_vfio(bdf)))) {
+		notef("cmp vtd: %s to vfio-pci: %s", bdf, strerror(errno));
+		return false;
+	}
+	if (vfio_cdev_path(bdf, path, sizeof(path))) {
+		notef("cmp vtd: %s has no VFIO cdev", bdf);
+		return false;
+	}
+	d->vfio_fd = open(path, O_RDWR);
+	if (d->vfio_fd < 0 ||
+	    vfio_device_bind_iommufd(d->vfio_fd, iommufd, &devid)) {
+		notef("cmp vtd: binding %s to iommufd: %s", path,
+		      strerror(errno));
+		return false;
+	}
+	pt_id = d->ioas_id;
+	if (vfio_device_attach(d->vfio_fd, &pt_id)) {
+		notef("cmp vtd: attaching %s: %s", path, strerror(errno));
+		return false;
+	}
+	printf("bench: header cmp vtd device %s %s hwpt %u\n", bdf, path,
+	       pt_id);
+	return true;
+}
+
+static void cmp_dom_free(struct cmp_dom *d)
+{
+	if (d->vfio_fd >= 0)
+		close(d->vfio_fd);
+	d->vfio_fd = -1;
+	if (d->mock_id)
+		destroy(d->mock_id);
+	d->mock_id = 0;
+	if (d->ioas_id)
+		destroy(d->ioas_id);
+	d->ioas_id = 0;
+	if (pci_binding_restore(&d->saved))
+		notef("cmp: cannot give %s back to \"%s\": %s", d->saved.bdf,
+		      d->saved.driver, strerror(errno));
+	memset(&d->saved, 0, sizeof(d->saved));
+}
+
+/* How many of the pages of [va, va + len) follow their VA neighbour in PFN. */
+static void cmp_contiguity(const char *name, const char *va, __u64 len)
+{
+	__u64 n = len / page_size, i, prev = 0, next = 0, entry;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return;
+	for (i = 0; i < n; i++) {
+		__u64 pfn;
+
+		if (pread(fd, &entry, sizeof(entry),
+			  (uintptr_t)(va + i * page_size) / page_size *
+			  sizeof(entry)) != sizeof(entry))
+			break;
+		pfn = entry & ((1ULL << 55) - 1);
+		if (i && pfn && pfn == prev + 1)
+			next++;
+		prev = pfn;
+	}
+	close(fd);
+	if (i == n && n > 1)
+		printf("bench: cmpinfo %s.pfn_contiguous %.1f %%\n", name,
+		       100.0 * next / (n - 1));
+}
+
+/* Map and unmap [va, va + len) as one area, CMP_REPS times. */
+static void cmp_map_unmap(const struct cmp_dom *d, const char *what,
+			  void *va, __u64 len)
+{
+	double map[CMP_REPS], unmap[CMP_REPS];
+	__u64 end, iova, t0, t1, t2;
+	unsigned int n = 0;
+	char name[96];
+	int rc;
+
+	/* One untimed pair: the first touches of page tables and caches */
+	iova = 0;
+	rc = ioas_map(d->ioas_id, va, len, &iova, false);
+	if (rc) {
+		snprintf(name, sizeof(name), "%s.%s.map", d->name, what);
+		cmp_na(name, strerror(rc));
+		snprintf(name, sizeof(name), "%s.%s.unmap", d->name, what);
+		cmp_na(name, strerror(rc));
+		return;
+	}
+	ioas_unmap(d->ioas_id, iova, len);
+	end = deadline(CMP_BUDGET_S);
+	while (n < CMP_REPS && (n < 3 || now_ns() < end)) {
+		t0 = now_ns();
+		rc = ioas_map(d->ioas_id, va, len, &iova, false);
+		t1 = now_ns();
+		if (rc)
+			die(rc, "IOMMU_IOAS_MAP");
+		ioas_unmap(d->ioas_id, iova, len);
+		t2 = now_ns();
+		map[n] = (t1 - t0) / 1e3;
+		unmap[n] = (t2 - t1) / 1e3;
+		n++;
+	}
+	snprintf(name, sizeof(name), "%s.%s.map", d->name, what);
+	cmp_print(name, map, n);
+	snprintf(name, sizeof(name), "%s.%s.unmap", d->name, what);
+	cmp_print(name, unmap, n);
+}
+
+/* Map by file, CMP_REPS times; "n/a" when the kernel has no MAP_FILE. */
+static void cmp_map_file(const struct cmp_dom *d, const char *what, int fd,
+			 __u64 len)
+{
+	struct cmp_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = d->ioas_id,
+		.fd = fd,
+		.length = len,
+	};
+	double map[CMP_REPS];
+	unsigned int n = 0;
+	char name[96];
+	__u64 end, t0;
+
+	snprintf(name, sizeof(name), "%s.%s.map_file", d->name, what);
+	if (ioctl(iommufd, CMP_IOAS_MAP_FILE, &cmd)) {
+		cmp_na(name, errno == ENOTTY ?
+		       "no IOMMU_IOAS_MAP_FILE (ENOTTY)" : strerror(errno));
+		return;
+	}
+	ioas_unmap(d->ioas_id, cmd.iova, len);
+	end = deadline(CMP_BUDGET_S);
+	while (n < CMP_REPS && (n < 3 || now_ns() < end)) {
+		cmd.iova = 0;
+		t0 = now_ns();
+		if (ioctl(iommufd, CMP_IOAS_MAP_FILE, &cmd))
+			die(errno, "IOMMU_IOAS_MAP_FILE");
+		map[n++] = (now_ns() - t0) / 1e3;
+		ioas_unmap(d->ioas_id, cmd.iova, len);
+	}
+	cmp_print(name, map, n);
+}
+
+/*
+ * A CMP_SIZE buffer of the same 4 KiB pages as @src, in a random order:
+ * each page moved by mremap() to its place in a new range. On success
+ * @src is empty and @dst owns the pages.
+ */
+static bool cmp_shuffle(struct buf *src, struct buf *dst)
+{
+	__u64 n = src->len / page_size, i, j, t;
+	__u64 *perm = calloc(n, sizeof(*perm));
+	char *to;
+
+	if (!perm)
+		return false;
+	to = mmap(NULL, src->len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (to == MAP_FAILED) {
+		free(perm);
+		return false;
+	}
+	for (i = 0; i < n; i++)
+		perm[i] = i;
+	srandom(1);
+	for (i = n - 1; i > 0; i--) {
+		j = random() % (i + 1);
+		t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (i = 0; i < n; i++)
+		if (mremap(src->va + perm[i] * page_size, page_size, page_size,
+			   MREMAP_MAYMOVE | MREMAP_FIXED,
+			   to + i * page_size) == MAP_FAILED) {
+			notef("cmp: mremap: %s", strerror(errno));
+			munmap(to, src->len);
+			free(perm);
+			return false;
+		}
+	free(perm);
+	memset(dst, 0, sizeof(*dst));
+	dst->mem = to;
+	dst->mem_len = src->len;
+	dst->va = to;
+	dst->len = src->len;
+	return true;
+}
+
+/* The pin floor of [va, va + len): pin_floor's in-kernel times. */
+static void cmp_floor(int pf, const char *what, void *va, __u64 len)
+{
+	double pin[CMP_REPS], unpin[CMP_REPS];
+	struct pin_floor_cmd cmd;
+	unsigned int n = 0;
+	bool warm = false;
+	char name[96];
+	__u64 end;
+
+	if (pf < 0)
+		return;
+	/* the first round is not timed, as for the maps */
+	end = deadline(CMP_BUDGET_S);
+	while (n < CMP_REPS && (n < 3 || now_ns() < end)) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.va = (uintptr_t)va;
+		cmd.length = len;
+		if (ioctl(pf, PIN_FLOOR_PIN, &cmd)) {
+			notef("cmp floor.%s: PIN_FLOOR_PIN: %s", what,
+			      strerror(errno));
+			return;
+		}
+		pin[n] = cmd.out_ns / 1e3;
+		if (ioctl(pf, PIN_FLOOR_UNPIN, &cmd))
+			die(errno, "PIN_FLOOR_UNPIN");
+		unpin[n] = cmd.out_ns / 1e3;
+		if (warm)
+			n++;
+		warm = true;
+	}
+	snprintf(name, sizeof(name), "floor.%s.pin", what);
+	cmp_print(name, pin, n);
+	snprintf(name, sizeof(name), "floor.%s.unpin", what);
+	cmp_print(name, unpin, n);
+}
+
+/* An mmap()ed memfd of @len bytes, every page written; fd or -1. */
+static int cmp_memfd(unsigned int flags, __u64 len, char **va)
+{
+	__u64 i;
+	int fd;
+
+	fd = memfd_create("iommufd_bench", flags);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, len))
+		goto err;
+	*va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (*va == MAP_FAILED)
+		goto err;
+	for (i = 0; i < len; i += page_size)
+		(*va)[i] = 1;
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+/* 1 GiB of anonymous hugetlb memory in one 1 GiB page, or NULL. */
+static char *cmp_hugetlb1g(void)
+{
+	char *va = mmap(NULL, HUGE_1G, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+			MAP_HUGE_1GB, -1, 0);
+
+	if (va == MAP_FAILED)
+		return NULL;
+	va[0] = 1;
+	return va;
+}
+
+/*
+ * The memory figures of domain @d; with @pf >= 0 (the pin_floor file)
+ * the floor of each buffer too.
+ */
+static void cmp_memory(const struct cmp_dom *d, int pf)
+{
+	struct buf b, shuf;
+	char why[160], *va;
+	int fd;
+
+	if (buf_alloc(&b, BACK_4K, CMP_SIZE, page_size, why, sizeof(why))) {
+		if (pf >= 0)
+			cmp_contiguity("4k_contig", b.va, b.len);
+		cmp_map_unmap(d, "4k_contig", b.va, b.len);
+		cmp_floor(pf, "4k_contig", b.va, b.len);
+		if (cmp_shuffle(&b, &shuf)) {
+			if (pf >= 0)
+				cmp_contiguity("4k_shuffled", shuf.va,
+					       shuf.len);
+			cmp_map_unmap(d, "4k_shuffled", shuf.va, shuf.len);
+			cmp_floor(pf, "4k_shuffled", shuf.va, shuf.len);
+			buf_free(&shuf);
+		}
+		buf_free(&b);
+	} else {
+		notef("cmp 4k: %s", why);
+	}
+	if (buf_alloc(&b, BACK_THP, CMP_SIZE, HUGE_2M, why, sizeof(why))) {
+		long kb = smaps_anon_huge_kb(b.va);
+
+		if (pf >= 0 && kb >= 0)
+			printf("bench: cmpinfo thp.huge %.1f %%\n",
+			       100.0 * kb * KIB / b.len);
+		cmp_map_unmap(d, "thp", b.va, b.len);
+		cmp_floor(pf, "thp", b.va, b.len);
+		buf_free(&b);
+	} else {
+		notef("cmp thp: %s", why);
+	}
+	if (buf_alloc(&b, BACK_HUGETLB, CMP_SIZE, HUGE_2M, why, sizeof(why))) {
+		cmp_map_unmap(d, "hugetlb2m", b.va, b.len);
+		cmp_floor(pf, "hugetlb2m", b.va, b.len);
+		buf_free(&b);
+	} else {
+		notef("cmp hugetlb2m: %s", why);
+	}
+	va = cmp_hugetlb1g();
+	if (va) {
+		cmp_map_unmap(d, "hugetlb1g", va, HUGE_1G);
+		cmp_floor(pf, "hugetlb1g", va, HUGE_1G);
+		munmap(va, HUGE_1G);
+	} else {
+		notef("cmp hugetlb1g: no 1 GiB page: %s (see hugepagesz=1G)",
+		      strerror(errno));
+	}
+	fd = cmp_memfd(0, CMP_SIZE, &va);
+	if (fd >= 0) {
+		cmp_map_file(d, "memfd", fd, CMP_SIZE);
+		cmp_map_unmap(d, "memfd", va, CMP_SIZE);
+		munmap(va, CMP_SIZE);
+		close(fd);
+	} else {
+		notef("cmp memfd: %s", strerror(errno));
+	}
+	fd = cmp_memfd(MFD_HUGETLB | MFD_HUGE_1GB, HUGE_1G, &va);
+	if (fd >= 0) {
+		cmp_map_file(d, "hugetlbfs1g", fd, HUGE_1G);
+		cmp_map_unmap(d, "hugetlbfs1g", va, HUGE_1G);
+		munmap(va, HUGE_1G);
+		close(fd);
+	} else {
+		notef("cmp hugetlbfs1g: %s", strerror(errno));
+	}
+}
+
+/* Time one kernel-chosen map and its unmap, CMP_AREA_PAIRS times. */
+static void cmp_area_at(const struct cmp_dom *d, char *page, unsigned int at)
+{
+	double map[CMP_AREA_PAIRS], unmap[CMP_AREA_PAIRS];
+	unsigned int n;
+	char name[96];
+	__u64 iova, t0, t1, t2;
+	int rc;
+
+	for (n = 0; n < CMP_AREA_PAIRS; n++) {
+		iova = 0;
+		t0 = now_ns();
+		rc = ioas_map(d->ioas_id, page, page_size, &iova, false);
+		t1 = now_ns();
+		if (rc)
+			die(rc, "IOMMU_IOAS_MAP");
+		ioas_unmap(d->ioas_id, iova, page_size);
+		t2 = now_ns();
+		map[n] = (t1 - t0) / 1e3;
+		unmap[n] = (t2 - t1) / 1e3;
+	}
+	snprintf(name, sizeof(name), "%s.areas.at_%u.map", d->name, at);
+	cmp_print(name, map, n);
+	snprintf(name, sizeof(name), "%s.areas.at_%u.unmap", d->name, at);
+	cmp_print(name, unmap, n);
+}
+
+/*
+ * Fill the IOAS with one-page areas up to each mark and time a
+ * kernel-chosen map there. The areas are mapped at fixed IOVAs, one after
+ * the other from where the kernel put its first choice: the layout
+ * kernel-chosen maps of one page each would have built, without the
+ * cost of building it that way (on a kernel whose IOVA search is linear
+ * in the areas, 64000 such maps take minutes under TCG).
+ */
+static void cmp_areas(const struct cmp_dom *d)
+{
+	static const unsigned int marks[CMP_NR_MARKS] = CMP_AREA_MARKS;
+	struct iommu_ioas_unmap all = {
+		.size = sizeof(all),
+		.ioas_id = d->ioas_id,
+		.length = UINT64_MAX,
+	};
+	unsigned int m, nr = 0;
+	__u64 base = 0, iova;
+	char *page;
+	int rc;
+
+	page = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		die(errno, "mmap");
+	page[0] = 1;
+	rc = ioas_map(d->ioas_id, page, page_size, &base, false);
+	if (rc)
+		die(rc, "IOMMU_IOAS_MAP");
+	ioas_unmap(d->ioas_id, base, page_size);
+	for (m = 0; m < CMP_NR_MARKS; m++) {
+		while (nr < marks[m]) {
+			iova = base + (__u64)nr * page_size;
+			rc = ioas_map(d->ioas_id, page, page_size, &iova,
+				      true);
+			if (rc) {
+				notef("cmp %s.areas: fixed map %u at 0x%llx: %s",
+				      d->name, nr, (unsigned long long)iova,
+				      strerror(rc));
+				goto out;
+			}
+			nr++;
+		}
+		cmp_area_at(d, page, marks[m]);
+	}
+out:
+	/* iova 0, length U64_MAX: everything */
+	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &all))
+		die(errno, "IOMMU_IOAS_UNMAP of everything");
+	munmap(page, page_size);
+}
+
+/*
+ * Medians of CMP_FAST_REPS calls of the trivial ioctls: one that fails
+ * (IOMMU_DESTROY of no ID, ENOENT) and one that works (the IOVA ranges
+ * of an empty IOAS).
+ */
+static void cmp_trivial(void)
+{
+	static const enum lat_op ops[] = { LAT_DESTROY, LAT_RANGES };
+	static const char * const names[] = {
+		"ioctl.destroy_enoent", "ioctl.iova_ranges",
+	};
+	double v[CMP_FAST_REPS];
+	__u32 ioas_id = ioas_alloc();
+	unsigned int i, op;
+
+	for (op = 0; op < 2; op++) {
+		for (i = 0; i < LAT_WARMUP; i++)
+			lat_once(ops[op], ioas_id);
+		for (i = 0; i < CMP_FAST_REPS; i++)
+			v[i] = lat_once(ops[op], ioas_id) / 1e3;
+		cmp_print(names[op], v, CMP_FAST_REPS);
+	}
+	destroy(ioas_id);
+}
+
+/*
+ * The mock access in the middle of a mapping of @len bytes of untouched
+ * anonymous memory, in an IOAS with no domain: pin and unpin one page,
+ * read and write one page.
+ */
+static void cmp_access(const char *what, __u64 len)
+{
+	double pin[CMP_FAST_REPS], unpin[CMP_FAST_REPS];
+	double rd[CMP_FAST_REPS], wr[CMP_FAST_REPS];
+	struct iommu_test_cmd cmd;
+	__u64 iova = 0, at, t0, t1;
+	__u32 ioas_id, pages_id;
+	unsigned int i;
+	int access_fd;
+	char name[96], *va, *page;
+
+	va = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	page = malloc(page_size);
+	if (va == MAP_FAILED || !page)
+		die(errno, "mmap");
+	memset(page, 2, page_size);
+	ioas_id = ioas_alloc();
+	if (ioas_map(ioas_id, va, len, &iova, false))
+		die(errno, "IOMMU_IOAS_MAP");
+	at = len / 2 / page_size * page_size;
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.size = sizeof(cmd);
+	cmd.op = IOMMU_TEST_OP_CREATE_ACCESS;
+	cmd.id = ioas_id;
+	/* an access that pins: ACCESS_PAGES is refused to the others */
+	cmd.create_access.flags = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
+	if (ioctl(iommufd, IOMMU_TEST_CMD, &cmd)) {
+		notef("cmp access: IOMMU_TEST_OP_CREATE_ACCESS: %s",
+		      strerror(errno));
+		goto out;
+	}
+	access_fd = cmd.create_access.out_access_fd;
+	for (i = 0; i < CMP_FAST_REPS + 10; i++) {
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.size = sizeof(cmd);
+		cmd.op = IOMMU_TEST_OP_ACCESS_PAGES;
+		cmd.id = access_fd;
+		cmd.access_pages.flags = MOCK_FLAGS_ACCESS_WRITE;
+		cmd.access_pages.iova = iova + at;
+		cmd.access_pages.length = page_size;
+		/* no uptr: the mock's check of the pages costs a GUP each */
+		cmd.access_pages.uptr = 0;
+		t0 = now_ns();
+		if (ioctl(iommufd, IOMMU_TEST_CMD, &cmd)) {
+			notef("cmp access: IOMMU_TEST_OP_ACCESS_PAGES: %s",
+			      strerror(errno));
+			goto close;
+		}
+		t1 = now_ns();
+		pages_id = cmd.access_pages.out_access_pages_id;
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.size = sizeof(cmd);
+		cmd.op = IOMMU_TEST_OP_DESTROY_ACCESS_PAGES;
+		cmd.id = access_fd;
+		cmd.destroy_access_pages.access_pages_id = pages_id;
+		if (ioctl(iommufd, IOMMU_TEST_CMD, &cmd))
+			die(errno, "IOMMU_TEST_OP_DESTROY_ACCESS_PAGES");
+		/* the first 10 warm up */
+		if (i >= 10) {
+			pin[i - 10] = (t1 - t0) / 1e3;
+			unpin[i - 10] = (now_ns() - t1) / 1e3;
+		}
+	}
+	for (i = 0; i < 2 * CMP_FAST_REPS + 10; i++) {
+		bool write = i & 1;
+
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.size = sizeof(cmd);
+		cmd.op = IOMMU_TEST_OP_ACCESS_RW;
+		cmd.id = access_fd;
+		cmd.access_rw.iova = iova + at;
+		cmd.access_rw.length = page_size;
+		cmd.access_rw.uptr = (uintptr_t)page;
+		cmd.access_rw.flags = write ? MOCK_ACCESS_RW_WRITE : 0;
+		t0 = now_ns();
+		if (ioctl(iommufd, IOMMU_TEST_CMD, &cmd)) {
+			notef("cmp access: IOMMU_TEST_OP_ACCESS_RW: %s",
+			      strerror(errno));
+			goto close;
+		}
+		t1 = now_ns();
+		if (i >= 10) {
+			if (write)
+				wr[(i - 10) / 2] = (t1 - t0) / 1e3;
+			else
+				rd[(i - 10) / 2] = (t1 - t0) / 1e3;
+		}
+	}
+	snprintf(name, sizeof(name), "access.%s.pin", what);
+	cmp_print(name, pin, CMP_FAST_REPS);
+	snprintf(name, sizeof(name), "access.%s.unpin", what);
+	cmp_print(name, unpin, CMP_FAST_REPS);
+	snprintf(name, sizeof(name), "access.%s.read", what);
+	cmp_print(name, rd, CMP_FAST_REPS);
+	snprintf(name, sizeof(name), "access.%s.write", what);
+	cmp_print(name, wr, CMP_FAST_REPS);
+close:
+	close(access_fd);
+out:
+	ioas_unmap(ioas_id, iova, len);
+	destroy(ioas_id);
+	munmap(va, len);
+	free(page);
+}
+
+/* The VFIO container API, both backends, one turn each: cmp figures. */
+static void cmp_container(void)
+{
+	struct ct_result r[NR_CT_BACKENDS] = { };
+	struct buf buf4k = { }, buf2m = { };
+	struct pci_binding saved = { };
+	char bdf[PCI_BDF_SIZE], group_path[64], name[96], why[160];
+	static const char * const cmp_ct_names[NR_CT_BACKENDS] = {
+		[CT_TYPE1] = "type1",
+		[CT_IOMMUFD] = "compat",
+	};
+	long lck0;
+	int b, w;
+
+	if (!ct_can_run(bdf, sizeof(bdf), group_path, sizeof(group_path)))
+		return;
+	lck0 = proc_status_kb("VmLck:");
+	for (b = 0; b < NR_CT_BACKENDS; b++) {
+		r[b].lck_mapped_kb = -1;
+		r[b].lat = calloc(CT_LAT_MAX_SAMPLES, sizeof(*r[b].lat));
+		if (!r[b].lat)
+			die(ENOMEM, "calloc");
+	}
+	if (!buf_alloc(&buf4k, BACK_4K, CT_BUF_SIZE, page_size, why,
+		       sizeof(why)) ||
+	    !buf_alloc(&buf2m, BACK_HUGETLB, CT_BUF_SIZE, HUGE_2M, why,
+		       sizeof(why))) {
+		notef("cmp container: %s", why);
+		goto out;
+	}
+	if (pci_binding_save(&saved, bdf) ||
+	    (pci_has_driver(bdf, "vfio-pci") != 1 &&
+	     (pci_unbind(bdf) || pci_bind_vfio(bdf)))) {
+		notef("cmp container: %s to vfio-pci: %s", bdf,
+		      strerror(errno));
+		goto out;
+	}
+	run_end = now_ns() + (__u64)(CT_BUDGET_S * NSEC_PER_SEC);
+	for (b = 0; b < NR_CT_BACKENDS; b++)
+		if (!ct_turn(b, group_path, bdf, &buf4k, &buf2m, lck0, &r[b])) {
+			notef("cmp container: %s", ct_err);
+			goto out;
+		}
+	for (b = 0; b < NR_CT_BACKENDS; b++) {
+		const char *be = cmp_ct_names[b];
+
+		snprintf(name, sizeof(name), "%s.page_pair", be);
+		printf("bench: cmp %s %.3f us\n", name,
+		       ct_median(r[b].lat, r[b].nlat) / 1e3);
+		for (w = CT_BUF_4K; w < NR_CT_WORKS; w++) {
+			double div = r[b].reps[w] * 1e3;
+
+			if (!r[b].reps[w])
+				continue;
+			if (w == CT_MANY)
+				div *= CT_PAGES;
+			printf("bench: cmp %s.%s.map %.3f us\n", be,
+			       ct_work_names[w], r[b].map_ns[w] / div);
+			printf("bench: cmp %s.%s.unmap %.3f us\n", be,
+			       ct_work_names[w], r[b].unmap_ns[w] / div);
+		}
+	}
+out:
+	buf_free(&buf2m);
+	buf_free(&buf4k);
+	for (b = 0; b < NR_CT_BACKENDS; b++)
+		free(r[b].lat);
+	if (pci_binding_restore(&saved))
+		notef("cmp container: cannot give %s back: %s", saved.bdf,
+		      strerror(errno));
+}
+
+static int bench_compare(const char *phase)
+{
+	struct cmp_dom d = { .name = phase, .vfio_fd = -1 };
+	bool ok;
+	int pf;
+
+	run_end = now_ns() + 3600 * NSEC_PER_SEC;
+	if (!strcmp(phase, "mock")) {
+		cmp_trivial();
+		cmp_access("4k", page_size);
+		cmp_access("1g", GIB);
+		pf = open("/dev/pin_floor", O_RDWR);
+		if (pf < 0)
+			notef("cmp floor: no /dev/pin_floor (%s): no floor figures",
+			      strerror(errno));
+		ok = cmp_dom_mock(&d);
+		if (ok) {
+			cmp_memory(&d, pf);
+			cmp_areas(&d);
+		}
+		if (pf >= 0)
+			close(pf);
+	} else if (!strcmp(phase, "vtd")) {
+		ok = cmp_dom_vtd(&d);
+		if (ok) {
+			cmp_memory(&d, -1);
+			cmp_areas(&d);
+		}
+		cmp_dom_free(&d);
+		cmp_container();
+	} else {
+		fail("compare: unknown phase %s (mock, vtd)", phase);
+	}
+	cmp_dom_free(&d);
+	return ok ? 0 : 1;
+}
+
 /* Can this kernel attach the variant's device? Say so if not. */
 static bool variant_works(const struct domain_variant *dv)
 {
@@ -1857,7 +2664,7 @@ static bool variant_works(const struct domain_variant *dv)
 	return attach_id;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct domain_variant *dv;
 	__u64 start;
@@ -1871,6 +2678,8 @@ int main(void)
 	iommufd = open("/dev/iommu", O_RDWR);
 	if (iommufd < 0)
 		die(errno, "open /dev/iommu");
+	if (argc == 3 && !strcmp(argv[1], "compare"))
+		return bench_compare(argv[2]);
 
 	for (dv = variants; dv->name; dv++) {
 		if (!variant_works(dv))
