@@ -320,7 +320,8 @@ build_type1_vm() {
 
 # Boot the VM; the guest's console goes to stdout.
 # $1: kernel name, $2: mode for init (test|demo|shell|bench), $3: timeout in s.
-# IOMMUFD_INITRD: another initramfs than the kernel's own.
+# IOMMUFD_INITRD: another initramfs than the kernel's own; IOMMUFD_VM_MEM:
+# the guest's memory, when not the mode's.
 boot_vm() {
 	local name=$1 mode=$2 tmo=$3 obj=$BUILD/obj-$1
 	local io="-display none -monitor none -serial stdio"
@@ -329,7 +330,7 @@ boot_vm() {
 	# the VT-d domain. Only a 4 GiB q35 guest has a free 1 GiB-aligned
 	# block then: its RAM above 4 GiB (q35 keeps 2.75 GiB below); the
 	# initramfs sits at the top of the RAM below.
-	local mem=4G
+	local mem=${IOMMUFD_VM_MEM:-4G}
 	[ "$mode" = shell ] && io="-nographic"
 	# Two edu devices on the root bus, each its own IOMMU group, and a
 	# conventional PCI bridge whose edu and virtio-rng share one group
