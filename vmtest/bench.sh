@@ -37,8 +37,11 @@ ROUNDS=${IOMMUFD_BENCH_ROUNDS:-5}
 MAX_S=${IOMMUFD_BENCH_MAX_S:-1080}
 OUT=$BUILD/bench
 # The 1 GiB page of the hugetlb1g and hugetlbfs1g figures: lib.sh's
-# boot_vm reserves it, in a 4 GiB guest, for every mode.
-BENCH_CMDLINE=""
+# boot_vm reserves it, in a 4 GiB guest, for every mode. tsc=reliable:
+# under TCG 6.1 distrusts the TSC and reads the HPET instead, which makes
+# a clock_gettime() cost ~0.9 us there against ~75 ns on 6.12, a bias of
+# two such reads in every figure timed one operation at a time.
+BENCH_CMDLINE="tsc=reliable"
 
 # pin_floor.ko for the kernel in build/obj-$1, from the one source: $2 is
 # that kernel's source tree.
