@@ -7,6 +7,14 @@
  * start, last, gap and max_gap, the allowed ranges, and an area's pages,
  * start_byte and iommu_prot while the area is in the tree. An iopt_pages
  * is immutable once created and lives as long as its kref.
+ *
+ * Lock order of the layer: io_pagetable::access_lock, then
+ * io_pagetable::iova_rwsem, then iopt_pages::mutex, then the source mm's
+ * mmap_lock. The locks of the objects above the layer (iommufd_ioas::mutex,
+ * iommufd_access::ioas_lock: see device.c, hw_pagetable.c and access.c)
+ * come before all of these. Pinning may wait for userspace, so the memory
+ * a change needs is pinned before iova_rwsem is taken (see
+ * iopt_prepin_range()), and a pin taken under it only counts.
  */
 #ifndef __IO_PAGETABLE_H
 #define __IO_PAGETABLE_H

@@ -45,8 +45,7 @@
  * with one iommu_map() each so that the driver can use its largest
  * IOPTEs, and unpinning hands runs of a folio to the mm in one call.
  *
- * Lock order: io_pagetable::iova_rwsem, then iopt_pages::mutex, then the
- * source mm's mmap_lock.
+ * Lock order: see io_pagetable.h.
  */
 #include <linux/highmem.h>
 #include <linux/io.h>
@@ -606,7 +605,7 @@ static unsigned long iopt_pages_install(struct iopt_pages *pages,
  * those nobody pinned yet. Pinning runs without any lock of the memory
  * held, as it may take long or wait for userspace.
  *
- * Context: may sleep for long; see the lock order above.
+ * Context: may sleep for long; see the lock order in io_pagetable.h.
  * Return: 0; -ENOMEM when the memory limit is reached or memory runs out,
  * -EFAULT for memory that cannot be pinned, -EINTR. On failure nothing
  * is pinned.
