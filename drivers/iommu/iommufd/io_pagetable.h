@@ -1,7 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The pieces an io_pagetable is made of: spans of used IOVA, the areas that
- * map user memory, and the iopt_pages that describe that memory.
+ * map user memory, and the iopt_pages that describe that memory; and what
+ * the files of the io_pagetable layer share:
+ *  - io_pagetable.c: the table; mapping, copying, cutting and unmapping
+ *    areas;
+ *  - io_pagetable_iova.c: the span tree, free IOVA and the allowed ranges;
+ *  - pages.c: the memory behind the areas, pinning and accounting.
+ *
+ * Vocabulary: 'last' is the last IOVA of a range, inclusive, so that a
+ * range can reach ULONG_MAX; 'end' would be exclusive and is not used for
+ * IOVA. Every sum of user-supplied values is checked for overflow.
  *
  * Locking: io_pagetable::iova_rwsem protects the span tree, every span's
  * start, last, gap and max_gap, the allowed ranges, and an area's pages,
@@ -108,6 +117,45 @@ struct iopt_area {
 static inline unsigned long iopt_area_length(struct iopt_area *area)
 {
 	return area->span.last - area->span.start + 1;
+}
+
+/* io_pagetable_iova.c: the span tree; the callers hold iova_rwsem */
+struct iopt_span *iopt_span_first(struct io_pagetable *iopt,
+				  unsigned long start, unsigned long last);
+void iopt_span_insert(struct io_pagetable *iopt, struct iopt_span *span);
+void iopt_span_remove(struct io_pagetable *iopt, struct iopt_span *span);
+struct iopt_area *iopt_area_first(struct io_pagetable *iopt);
+int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
+		    unsigned long uptr, unsigned long length, char *why);
+int iopt_check_fixed_iova(struct io_pagetable *iopt, unsigned long iova,
+			  unsigned long length, char *why);
+
+static inline struct iopt_span *iopt_span_next(struct iopt_span *span,
+					       unsigned long last)
+{
+	struct rb_node *node = rb_next(&span->rb);
+
+	if (!node)
+		return NULL;
+	span = rb_entry(node, struct iopt_span, rb);
+	return span->start <= last ? span : NULL;
+}
+
+/* The first area at or after @node in IOVA order, skipping reservations. */
+static inline struct iopt_area *iopt_area_from(struct rb_node *node)
+{
+	for (; node; node = rb_next(node)) {
+		struct iopt_span *span = rb_entry(node, struct iopt_span, rb);
+
+		if (span->kind == IOPT_SPAN_AREA)
+			return container_of(span, struct iopt_area, span);
+	}
+	return NULL;
+}
+
+static inline struct iopt_area *iopt_area_next(struct iopt_area *area)
+{
+	return iopt_area_from(rb_next(&area->span.rb));
 }
 
 /**

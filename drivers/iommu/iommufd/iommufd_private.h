@@ -199,7 +199,7 @@ struct iopt_prepin {
  * @iova_rwsem: protects the layout of the IOVA space: @spans, every span
  *              in it, @allowed and @num_allowed
  * @spans: every used run of IOVA (areas and reservations), see
- *         io_pagetable.c
+ *         io_pagetable_iova.c
  * @reservations: every struct iopt_reserved, which may overlap; @spans
  *                holds their union
  * @allowed: sorted ranges that kernel-chosen IOVAs must come from
@@ -236,12 +236,9 @@ struct io_pagetable {
 void iopt_init_table(struct io_pagetable *iopt, struct iopt_usage *usage);
 void iopt_show(struct seq_file *m, struct io_pagetable *iopt);
 void iopt_destroy_table(struct io_pagetable *iopt);
-unsigned long iopt_count_reserved_spans(struct io_pagetable *iopt);
 int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, struct iopt_prepin *pre, char *why);
 void iopt_prepin_release(struct iopt_prepin *pre);
-bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
-			   unsigned long *start, unsigned long *last);
 int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			void __user *uptr, unsigned long length, int iommu_prot,
 			bool fixed, enum iopt_account_mode account_mode,
@@ -253,8 +250,6 @@ int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped);
 #define IOPT_CUT_MAX 2
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
 		  unsigned int n);
-int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
-		     unsigned int num, char *why);
 int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, void *owner);
 void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
@@ -284,6 +279,13 @@ void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
 		       unsigned long last);
 int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		   unsigned long last, void *data, unsigned int flags);
+
+/* io_pagetable_iova.c */
+unsigned long iopt_count_reserved_spans(struct io_pagetable *iopt);
+bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
+			   unsigned long *start, unsigned long *last);
+int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
+		     unsigned int num, char *why);
 
 /* ioas.c */
 
