@@ -6,6 +6,7 @@
  *  - io_pagetable.c: the table; mapping, copying, cutting and unmapping
  *    areas;
  *  - io_pagetable_iova.c: the span tree, free IOVA and the allowed ranges;
+ *  - io_pagetable_reserved.c: IOVA that devices reserve;
  *  - pages.c: the memory behind the areas, pinning and accounting.
  *
  * Vocabulary: 'last' is the last IOVA of a range, inclusive, so that a

@@ -250,12 +250,6 @@ int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped);
 #define IOPT_CUT_MAX 2
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
 		  unsigned int n);
-int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
-		      unsigned long last, void *owner);
-void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
-int iopt_reserve_group_regions(struct io_pagetable *iopt,
-			       struct iommu_group *group, void *owner,
-			       char *why);
 #ifdef CONFIG_IOMMUFD_TEST
 unsigned long iopt_test_nth_area_iova(struct io_pagetable *iopt,
 				      unsigned int nth);
@@ -286,6 +280,14 @@ bool iopt_find_usable_span(struct io_pagetable *iopt, unsigned long from,
 			   unsigned long *start, unsigned long *last);
 int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 		     unsigned int num, char *why);
+
+/* io_pagetable_reserved.c */
+int iopt_reserve_iova(struct io_pagetable *iopt, unsigned long start,
+		      unsigned long last, void *owner);
+void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
+int iopt_reserve_group_regions(struct io_pagetable *iopt,
+			       struct iommu_group *group, void *owner,
+			       char *why);
 
 /* ioas.c */
 
