@@ -7,6 +7,8 @@
  *    areas;
  *  - io_pagetable_iova.c: the span tree, free IOVA and the allowed ranges;
  *  - io_pagetable_reserved.c: IOVA that devices reserve;
+ *  - io_pagetable_domains.c: the IOMMU domains, kept identical to the
+ *    table; dirty tracking;
  *  - pages.c: the memory behind the areas, pinning and accounting.
  *
  * Vocabulary: 'last' is the last IOVA of a range, inclusive, so that a
@@ -254,12 +256,17 @@ struct iopt_map_piece {
 	bool pinned;
 };
 
+/* io_pagetable.c */
 int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 		    unsigned long length, unsigned long *iova, int iommu_prot,
 		    bool fixed, char *why);
 void iopt_free_pieces(struct list_head *pieces);
 int iopt_get_pieces(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, struct list_head *pieces);
+
+/* io_pagetable_domains.c: the callers hold iova_rwsem for writing */
+int iopt_area_use(struct io_pagetable *iopt, struct iopt_map_piece *piece);
+void iopt_area_unuse(struct io_pagetable *iopt, struct iopt_area *area);
 
 /* pages.c */
 struct iopt_pages *iopt_alloc_pages(void __user *uptr, unsigned long length,

@@ -254,18 +254,6 @@ int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
 unsigned long iopt_test_nth_area_iova(struct io_pagetable *iopt,
 				      unsigned int nth);
 #endif
-int iopt_table_add_domain(struct io_pagetable *iopt,
-			  struct iommu_domain *domain, char *why);
-void iopt_table_remove_domain(struct io_pagetable *iopt,
-			      struct iommu_domain *domain);
-void iopt_table_refresh_domains(struct io_pagetable *iopt);
-int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
-int iopt_set_dirty_tracking(struct io_pagetable *iopt,
-			    struct iommu_domain *domain, bool enable);
-int iopt_read_and_clear_dirty(struct io_pagetable *iopt,
-			      struct iommu_domain *domain, unsigned long flags,
-			      u64 iova, u64 length, u64 page_size,
-			      u64 __user *data);
 int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long last, struct page **out_pages, bool write,
 		    char *why);
@@ -288,6 +276,20 @@ void iopt_remove_reserved_iova(struct io_pagetable *iopt, void *owner);
 int iopt_reserve_group_regions(struct io_pagetable *iopt,
 			       struct iommu_group *group, void *owner,
 			       char *why);
+
+/* io_pagetable_domains.c */
+int iopt_table_add_domain(struct io_pagetable *iopt,
+			  struct iommu_domain *domain, char *why);
+void iopt_table_remove_domain(struct io_pagetable *iopt,
+			      struct iommu_domain *domain);
+void iopt_table_refresh_domains(struct io_pagetable *iopt);
+int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
+int iopt_set_dirty_tracking(struct io_pagetable *iopt,
+			    struct iommu_domain *domain, bool enable);
+int iopt_read_and_clear_dirty(struct io_pagetable *iopt,
+			      struct iommu_domain *domain, unsigned long flags,
+			      u64 iova, u64 length, u64 page_size,
+			      u64 __user *data);
 
 /* ioas.c */
 
