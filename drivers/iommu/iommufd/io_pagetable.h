@@ -9,6 +9,7 @@
  *  - io_pagetable_reserved.c: IOVA that devices reserve;
  *  - io_pagetable_domains.c: the IOMMU domains, kept identical to the
  *    table; dirty tracking;
+ *  - io_pagetable_access.c: IOVA walks for in-kernel accesses;
  *  - pages.c: the memory behind the areas, pinning and accounting.
  *
  * Vocabulary: 'last' is the last IOVA of a range, inclusive, so that a

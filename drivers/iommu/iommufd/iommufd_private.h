@@ -254,13 +254,6 @@ int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
 unsigned long iopt_test_nth_area_iova(struct io_pagetable *iopt,
 				      unsigned int nth);
 #endif
-int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
-		    unsigned long last, struct page **out_pages, bool write,
-		    char *why);
-void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
-		       unsigned long last);
-int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
-		   unsigned long last, void *data, unsigned int flags);
 
 /* io_pagetable_iova.c */
 unsigned long iopt_count_reserved_spans(struct io_pagetable *iopt);
@@ -290,6 +283,15 @@ int iopt_read_and_clear_dirty(struct io_pagetable *iopt,
 			      struct iommu_domain *domain, unsigned long flags,
 			      u64 iova, u64 length, u64 page_size,
 			      u64 __user *data);
+
+/* io_pagetable_access.c */
+int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
+		    unsigned long last, struct page **out_pages, bool write,
+		    char *why);
+void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
+		       unsigned long last);
+int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
+		   unsigned long last, void *data, unsigned int flags);
 
 /* ioas.c */
 
