@@ -26,15 +26,70 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/scatterlist.h>
 #include <linux/sched.h>
+#include <linux/sizes.h>
 
 #include "io_pagetable.h"
 #include "iommufd_private.h"
 
 /*
- * Map [iova, iova + length) of @area into @domain, starting @offset bytes
- * into the area. Physically contiguous runs go to the IOMMU driver whole,
- * so that it can use its largest IOPTEs, unless the IOAS disabled them.
+ * Runs of memory per iommu_map_sg() call, at most: bounds the scatterlist
+ * (32 bytes a run) and the time between two points of rescheduling.
+ */
+#define IOPT_MAP_RUNS 512
+/* The longest run one scatterlist entry takes: its length is 32 bits. */
+#define IOPT_MAP_RUN_MAX SZ_1G
+
+/*
+ * Map up to IOPT_MAP_RUNS runs of @area, from @done bytes into it on, with
+ * one iommu_map_sg(). Return: the bytes mapped, or a negative errno, with
+ * nothing of the batch mapped.
+ */
+static ssize_t iopt_area_map_batch(struct iopt_area *area,
+				   struct iommu_domain *domain,
+				   struct scatterlist *sgl, unsigned int nents,
+				   unsigned long done)
+{
+	unsigned long length = iopt_area_length(area), batch = 0;
+	unsigned long iova = area->span.start + done;
+	unsigned int n = 0;
+	ssize_t ret;
+
+	sg_init_table(sgl, nents);
+	while (n != nents && done + batch != length) {
+		unsigned long byte = area->start_byte + done + batch;
+		unsigned long run;
+		phys_addr_t phys;
+
+		run = iopt_pages_contig(area->pages, byte,
+					min(length - done - batch,
+					    IOPT_MAP_RUN_MAX), false);
+		phys = iopt_pages_phys(area->pages, byte);
+		sg_set_page(&sgl[n++], pfn_to_page(PHYS_PFN(phys)), run,
+			    offset_in_page(phys));
+		batch += run;
+	}
+	sg_mark_end(&sgl[n - 1]);
+	ret = iommu_map_sg(domain, iova, sgl, n, area->iommu_prot);
+	/* All or nothing, or the IOMMU core is broken. */
+	if (WARN_ON_ONCE(ret >= 0 && ret != batch)) {
+		iommu_unmap(domain, iova, ret);
+		return -EIO;
+	}
+	return ret;
+}
+
+/*
+ * Map @area into @domain; *@mapped is set to how much of its start is
+ * mapped, also on failure. Physically contiguous runs of the memory go to
+ * the IOMMU driver whole, so that it can use its largest IOPTEs, unless
+ * the IOAS disabled them. Runs go IOPT_MAP_RUNS at a time through
+ * iommu_map_sg(), so that the driver syncs its IOTLB once per batch:
+ * VT-d in caching mode (QEMU's) flushes after every map call, which is
+ * once per 4 KiB page of scattered memory through iommu_map(). With large
+ * IOPTEs off, the pages go one iommu_map() each: iommu_map_sg() would
+ * merge contiguous pages into large IOPTEs.
  */
 static int iopt_area_map_domain(struct io_pagetable *iopt,
 				struct iopt_area *area,
@@ -42,28 +97,51 @@ static int iopt_area_map_domain(struct io_pagetable *iopt,
 				unsigned long *mapped)
 {
 	unsigned long length = iopt_area_length(area);
-	unsigned long byte = area->start_byte;
+	bool batch = !iopt->disable_large_pages;
+	struct scatterlist *sgl = NULL;
 	unsigned long done = 0;
-	int rc;
+	unsigned int nents = 0;
+	int rc = 0;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
 	while (done != length) {
+		unsigned long byte = area->start_byte + done;
 		unsigned long run;
+		ssize_t ret;
 
-		run = iopt_pages_contig(area->pages, byte, length - done,
+		run = iopt_pages_contig(area->pages, byte,
+					min(length - done, IOPT_MAP_RUN_MAX),
 					iopt->disable_large_pages);
-		rc = iommu_map(domain, area->span.start + done,
-			       iopt_pages_phys(area->pages, byte), run,
-			       area->iommu_prot);
-		if (rc)
-			break;
+		/* More than one run: a scatterlist, if memory allows. */
+		if (batch && !sgl && run != length - done) {
+			nents = min_t(unsigned long, IOPT_MAP_RUNS,
+				      (length - done) / PAGE_SIZE + 2);
+			sgl = kmalloc_array(nents, sizeof(*sgl),
+					    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+			batch = !!sgl;
+		}
+		if (sgl) {
+			ret = iopt_area_map_batch(area, domain, sgl, nents,
+						  done);
+			if (ret < 0) {
+				rc = ret;
+				break;
+			}
+			run = ret;
+		} else {
+			rc = iommu_map(domain, area->span.start + done,
+				       iopt_pages_phys(area->pages, byte), run,
+				       area->iommu_prot);
+			if (rc)
+				break;
+		}
 		done += run;
-		byte += run;
 		cond_resched();
 	}
+	kfree(sgl);
 	*mapped = done;
-	return done == length ? 0 : rc;
+	return rc;
 }
 
 /* Remove the first @length bytes of @area from @domain. Cannot fail. */
