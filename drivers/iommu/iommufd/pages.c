@@ -369,12 +369,22 @@ static unsigned long iopt_pages_count(struct iopt_pages *pages,
 
 		if (index == first || !(index & IOPT_CHUNK_MASK))
 			chunk = iopt_chunk_at(pages, index);
-		count = chunk ? &chunk->count[index & IOPT_CHUNK_MASK] : NULL;
+		if (!chunk) {
+			/* No page of the rest of the chunk is pinned. */
+			unsigned long end = min(last, index | IOPT_CHUNK_MASK);
+
+			gaps += end - index + 1;
+			for (; got && index <= end; index++)
+				got[index - first] = IOPT_GAP;
+			index = end;
+			continue;
+		}
+		count = &chunk->count[index & IOPT_CHUNK_MASK];
 		/*
 		 * A count cannot overflow: each pin is an area or an access
 		 * pin, and four billion of them do not fit in memory.
 		 */
-		if (count && *count) {
+		if (*count) {
 			(*count)++;
 			if (got)
 				got[index - first] = NULL;
