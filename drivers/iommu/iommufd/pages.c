@@ -84,9 +84,11 @@ static unsigned long iopt_pin_batch(void)
 #endif
 
 /*
- * The pins on IOPT_CHUNK_PAGES consecutive pages of an iopt_pages: a
- * count per page, the page while its count is not zero, and how many
- * counts are not zero. A chunk exists while it has a pinned page.
+ * The pins on IOPT_CHUNK_PAGES consecutive pages of an iopt_pages (fewer
+ * for the last chunk of a shorter one, so that a one-page MAP costs a few
+ * bytes): a count per page, the page while its count is not zero, and how
+ * many counts are not zero. A chunk exists while it has a pinned page.
+ * The counts follow the page pointers in the same allocation.
  */
 #define IOPT_CHUNK_SHIFT 8
 #define IOPT_CHUNK_PAGES BIT(IOPT_CHUNK_SHIFT)
@@ -94,9 +96,24 @@ static unsigned long iopt_pin_batch(void)
 
 struct iopt_chunk {
 	unsigned int used;
-	unsigned int count[IOPT_CHUNK_PAGES];
-	struct page *page[IOPT_CHUNK_PAGES];
+	unsigned int *count;
+	struct page *page[];
 };
+
+static struct iopt_chunk *iopt_chunk_alloc(struct iopt_pages *pages,
+					   unsigned long chunk_index)
+{
+	unsigned long n = min(IOPT_CHUNK_PAGES,
+			      pages->npages - (chunk_index << IOPT_CHUNK_SHIFT));
+	struct iopt_chunk *chunk;
+
+	chunk = kzalloc(struct_size(chunk, page, n) +
+				n * sizeof(*chunk->count),
+			GFP_KERNEL_ACCOUNT);
+	if (chunk)
+		chunk->count = (unsigned int *)&chunk->page[n];
+	return chunk;
+}
 
 /* A page a pin still has to pin itself, in its list of pages. */
 #define IOPT_GAP ((struct page *)1UL)
@@ -546,7 +563,7 @@ static int iopt_pages_make_chunks(struct iopt_pages *pages,
 	for (ci = first >> IOPT_CHUNK_SHIFT; ci <= last_ci; ci++) {
 		if (xa_load(&pages->chunks, ci))
 			continue;
-		chunk = kzalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
+		chunk = iopt_chunk_alloc(pages, ci);
 		if (!chunk) {
 			rc = -ENOMEM;
 			break;
