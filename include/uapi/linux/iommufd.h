@@ -233,6 +233,46 @@ struct iommu_ioas_map {
 #define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
 
 /**
+ * struct iommu_ioas_map_file - ioctl(IOMMU_IOAS_MAP_FILE)
+ * @size: sizeof(struct iommu_ioas_map_file)
+ * @flags: As for IOMMU_IOAS_MAP
+ * @ioas_id: IOAS to map into
+ * @fd: File whose memory is mapped: a memfd, or another shmem (tmpfs) or
+ *      hugetlbfs file
+ * @start: Offset in bytes into the file of the first byte to map
+ * @length: Number of bytes to map
+ * @iova: As for IOMMU_IOAS_MAP
+ *
+ * Like IOMMU_IOAS_MAP, but the memory is named by a file and an offset
+ * rather than by a user address: the pages come from the file's page
+ * cache, whether or not the process maps the file, and the mapping keeps
+ * the file open until it is unmapped. @start plays the part of user_va for
+ * alignment: it must meet out_iova_alignment, and a kernel-chosen IOVA
+ * keeps its alignment. Pinning and accounting are as for IOMMU_IOAS_MAP.
+ *
+ * EBADF if @fd is not an open file; EINVAL if it is not a regular file
+ * of shmem or hugetlbfs; EOVERFLOW if the range wraps or lies past the
+ * largest file offset. The file must be open for reading, and for a
+ * writeable mapping also for writing and not sealed against writes
+ * (EPERM); such a mapping stops the file from being sealed so while it
+ * lasts. The file's pages are looked up when the mapping is pinned, so a
+ * range that reaches past the end of the file fails with EINVAL when that
+ * happens: at once if the IOAS has a domain, otherwise when a device is
+ * attached or an access reaches the memory.
+ */
+struct iommu_ioas_map_file {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__s32 fd;
+	__aligned_u64 start;
+	__aligned_u64 length;
+	__aligned_u64 iova;
+};
+
+#define IOMMU_IOAS_MAP_FILE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_FILE)
+
+/**
  * struct iommu_ioas_copy - ioctl(IOMMU_IOAS_COPY)
  * @size: sizeof(struct iommu_ioas_copy)
  * @flags: Combination of enum iommufd_ioas_map_flags
