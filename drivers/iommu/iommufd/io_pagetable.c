@@ -257,7 +257,7 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 	} else {
 		piece = list_first_entry(pieces, struct iopt_map_piece, next);
 		rc = iopt_alloc_iova(iopt, iova,
-				     (unsigned long)piece->pages->uptr +
+				     iopt_pages_align_hint(piece->pages) +
 					     piece->start_byte,
 				     length, why);
 	}
@@ -359,6 +359,54 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 		goto out_free;
 	}
 	piece->start_byte = uptr - piece->pages->uptr;
+	piece->length = length;
+	rc = iopt_map_pieces(iopt, &pieces, length, iova, iommu_prot, fixed,
+			     why);
+out_free:
+	iopt_free_pieces(&pieces);
+	return rc;
+}
+
+/**
+ * iopt_map_file_pages() - map part of a file into an IO address space
+ * @iopt: the table
+ * @iova: the IOVA to map at if @fixed, else set to the IOVA chosen
+ * @file: a shmem or hugetlbfs file, which the mapping holds
+ * @start: offset into the file of the first byte
+ * @length: number of bytes
+ * @iommu_prot: IOMMU_READ/IOMMU_WRITE/IOMMU_CACHE bits
+ * @fixed: whether *@iova is given by the caller
+ * @account_mode: where to charge the pinned memory
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
+ *
+ * As iopt_map_user_pages(), with the file's pages in place of user memory.
+ *
+ * Return: 0, or a negative errno as for iopt_map_pieces() and
+ * iopt_alloc_file_pages(); -EINVAL also when the IOAS has a domain and
+ * the range reaches past the end of the file.
+ */
+int iopt_map_file_pages(struct io_pagetable *iopt, unsigned long *iova,
+			struct file *file, u64 start, unsigned long length,
+			int iommu_prot, bool fixed,
+			enum iopt_account_mode account_mode, char *why)
+{
+	struct iopt_map_piece *piece;
+	LIST_HEAD(pieces);
+	int rc;
+
+	piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
+	if (!piece)
+		return -ENOMEM;
+	list_add(&piece->next, &pieces);
+	piece->pages = iopt_alloc_file_pages(file, start, length,
+					     iommu_prot & IOMMU_WRITE,
+					     account_mode, iopt->usage);
+	if (IS_ERR(piece->pages)) {
+		rc = PTR_ERR(piece->pages);
+		piece->pages = NULL;
+		goto out_free;
+	}
+	piece->start_byte = start % PAGE_SIZE;
 	piece->length = length;
 	rc = iopt_map_pieces(iopt, &pieces, length, iova, iommu_prot, fixed,
 			     why);

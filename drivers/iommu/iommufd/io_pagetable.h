@@ -23,11 +23,12 @@
  *
  * Lock order of the layer: io_pagetable::access_lock, then
  * io_pagetable::iova_rwsem, then iopt_pages::mutex, then the source mm's
- * mmap_lock. The locks of the objects above the layer (iommufd_ioas::mutex,
- * iommufd_access::ioas_lock: see device.c, hw_pagetable.c and access.c)
- * come before all of these. Pinning may wait for userspace, so the memory
- * a change needs is pinned before iova_rwsem is taken (see
- * iopt_prepin_range()), and a pin taken under it only counts.
+ * mmap_lock (for a file's memory, the file's own locks). The locks of the
+ * objects above the layer (iommufd_ioas::mutex, iommufd_access::ioas_lock:
+ * see device.c, hw_pagetable.c and access.c) come before all of these.
+ * Pinning may wait for userspace, so the memory a change needs is pinned
+ * before iova_rwsem is taken (see iopt_prepin_range()), and a pin taken
+ * under it only counts.
  */
 #ifndef __IO_PAGETABLE_H
 #define __IO_PAGETABLE_H
@@ -39,6 +40,7 @@
 #include <linux/types.h>
 #include <linux/xarray.h>
 
+struct file;
 struct io_pagetable;
 struct mm_struct;
 
@@ -197,7 +199,10 @@ enum iopt_account_mode {
 /**
  * struct iopt_pages - a range of pinned user memory that IOVA can map
  * @kref: one reference per area using the memory
- * @uptr: page aligned start of the range in @source_mm
+ * @uptr: page aligned start of the range in @source_mm; NULL for a file
+ * @file: the file whose pages these are (IOMMU_IOAS_MAP_FILE), held until
+ *        the iopt_pages goes; NULL for memory named by @uptr
+ * @file_start: page aligned offset into @file of the first page
  * @npages: number of pages in the range
  * @writable: whether the memory may be mapped for device writes
  * @account_mode: where the pins are charged
@@ -217,6 +222,8 @@ enum iopt_account_mode {
 struct iopt_pages {
 	struct kref kref;
 	void __user *uptr;
+	struct file *file;
+	u64 file_start;
 	unsigned long npages;
 	bool writable;
 	enum iopt_account_mode account_mode;
@@ -295,5 +302,30 @@ static inline void iopt_put_pages(struct iopt_pages *pages)
 {
 	kref_put(&pages->kref, iopt_release_pages);
 }
+
+/*
+ * The address whose alignment a kernel-chosen IOVA for @pages keeps: the
+ * user address, or for a file the offset into it (huge pages of a file
+ * are aligned in the file, wherever a process maps them).
+ */
+static inline unsigned long iopt_pages_align_hint(struct iopt_pages *pages)
+{
+	if (pages->file)
+		return pages->file_start;
+	return (unsigned long)pages->uptr;
+}
+
+/* pages_file.c: the pages of a shmem or hugetlbfs file */
+struct iopt_pages *iopt_alloc_file_pages(struct file *file, u64 start,
+					 unsigned long length, bool writable,
+					 enum iopt_account_mode account_mode,
+					 struct iopt_usage *usage);
+void iopt_file_release(struct iopt_pages *pages);
+long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
+		   unsigned long n, struct page **out);
+void iopt_file_unpin(struct iopt_pages *pages, struct page **list,
+		     unsigned long n);
+int iopt_file_rw(struct iopt_pages *pages, unsigned long byte, void *data,
+		 unsigned long length, bool write);
 
 #endif

@@ -7,6 +7,7 @@
  * User values are 64 bits wide; anything that does not fit an unsigned
  * long is refused with EOVERFLOW before it reaches the io_pagetable.
  */
+#include <linux/file.h>
 #include <linux/iommu.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -264,6 +265,44 @@ int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd)
 				 iommufd_map_flags_to_prot(cmd->flags),
 				 cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA,
 				 ucmd->ictx->account_mode, ucmd->reason);
+	iommufd_put_object(&ioas->obj);
+	if (rc)
+		return rc;
+
+	cmd->iova = iova;
+	return iommufd_ucmd_reply(ucmd, sizeof(*cmd));
+}
+
+int iommufd_ioas_map_file_ioctl(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_map_file *cmd = ucmd->args;
+	unsigned long iova = cmd->iova;
+	struct iommufd_ioas *ioas;
+	struct file *file;
+	int rc;
+
+	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
+		return -EOPNOTSUPP;
+	if (!iommufd_fits_ulong(cmd->iova) || !iommufd_fits_ulong(cmd->length))
+		return -EOVERFLOW;
+	if (!(cmd->flags & IOMMUFD_MAP_ACCESS))
+		return -EINVAL;
+
+	ioas = iommufd_ioas_get(ucmd, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+	file = fget(cmd->fd);
+	if (!file) {
+		rc = -EBADF;
+		goto out_put;
+	}
+	rc = iopt_map_file_pages(&ioas->iopt, &iova, file, cmd->start,
+				 cmd->length,
+				 iommufd_map_flags_to_prot(cmd->flags),
+				 cmd->flags & IOMMU_IOAS_MAP_FIXED_IOVA,
+				 ucmd->ictx->account_mode, ucmd->reason);
+	fput(file);
+out_put:
 	iommufd_put_object(&ioas->obj);
 	if (rc)
 		return rc;

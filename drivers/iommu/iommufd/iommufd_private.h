@@ -243,6 +243,10 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			void __user *uptr, unsigned long length, int iommu_prot,
 			bool fixed, enum iopt_account_mode account_mode,
 			char *why);
+int iopt_map_file_pages(struct io_pagetable *iopt, unsigned long *iova,
+			struct file *file, u64 start, unsigned long length,
+			int iommu_prot, bool fixed,
+			enum iopt_account_mode account_mode, char *why);
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped, char *why);
 int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped);
@@ -323,6 +327,7 @@ void iommufd_ioas_show(struct seq_file *m, struct iommufd_object *obj);
 int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_ioas_map_file_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_unmap_ioctl(struct iommufd_ucmd *ucmd);
 int iommufd_ioas_option(struct iommufd_ucmd *ucmd);

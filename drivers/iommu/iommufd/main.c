@@ -537,6 +537,7 @@ union iommufd_ucmd_buffer {
 	struct iommu_ioas_iova_ranges iova_ranges;
 	struct iommu_ioas_allow_iovas allow_iovas;
 	struct iommu_ioas_map map;
+	struct iommu_ioas_map_file map_file;
 	struct iommu_ioas_copy copy;
 	struct iommu_ioas_unmap unmap;
 	struct iommu_option option;
@@ -606,6 +607,8 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 		      struct iommu_hwpt_set_dirty_tracking, __reserved),
 	IOMMUFD_IOCTL(HWPT_GET_DIRTY_BITMAP, iommufd_hwpt_get_dirty_bitmap,
 		      struct iommu_hwpt_get_dirty_bitmap, data),
+	IOMMUFD_IOCTL(IOAS_MAP_FILE, iommufd_ioas_map_file_ioctl,
+		      struct iommu_ioas_map_file, iova),
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_IOCTL(TEST_CMD, iommufd_test, struct iommu_test_cmd, last),
 #endif

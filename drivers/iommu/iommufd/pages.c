@@ -45,6 +45,11 @@
  * with one iommu_map() each so that the driver can use its largest
  * IOPTEs, and unpinning hands runs of a folio to the mm in one call.
  *
+ * IOMMU_IOAS_MAP_FILE names the memory by a shmem or hugetlbfs file
+ * instead (iopt_pages::file): its pages come from the file's page cache,
+ * see pages_file.c, are counted and charged like user memory, and are
+ * never reached through a user address.
+ *
  * Lock order: see io_pagetable.h.
  */
 #include <linux/highmem.h>
@@ -311,6 +316,14 @@ static void iopt_why_gup(struct iopt_pages *pages, unsigned long index,
 	/* A fatal signal: the errno says it all. */
 	if (!why || rc == -EINTR)
 		return;
+	if (pages->file) {
+		iopt_why(why,
+			 "cannot take the page at offset 0x%llx of the file (%pe)%s",
+			 pages->file_start + (u64)index * PAGE_SIZE,
+			 ERR_PTR(rc),
+			 rc == -EINVAL ? ": past its end" : "");
+		return;
+	}
 	if (mmget_not_zero(pages->source_mm)) {
 		mmap_read_lock(pages->source_mm);
 		vma = vma_lookup(pages->source_mm, va);
@@ -335,11 +348,18 @@ static struct iopt_chunk *iopt_chunk_at(struct iopt_pages *pages,
 	return xa_load(&pages->chunks, index >> IOPT_CHUNK_SHIFT);
 }
 
-/* Unpin @n pages nobody counts any more; devices may have written them. */
+/*
+ * Unpin @n pages nobody counts any more, from GUP or from the file;
+ * devices may have written them.
+ */
 static void iopt_pages_release(struct iopt_pages *pages, struct page **list,
 			       unsigned long n)
 {
-	if (n)
+	if (!n)
+		return;
+	if (pages->file)
+		iopt_file_unpin(pages, list, n);
+	else
 		unpin_user_pages_dirty_lock(list, n, pages->writable);
 }
 
@@ -525,7 +545,10 @@ static int iopt_pages_fill(struct iopt_pages *pages, unsigned long first,
 			rc = -EINTR;
 			goto out_release;
 		}
-		rc = iopt_pages_gup(pages, first + i, end - i, got + i);
+		if (pages->file)
+			rc = iopt_file_pin(pages, first + i, end - i, got + i);
+		else
+			rc = iopt_pages_gup(pages, first + i, end - i, got + i);
 		/*
 		 * 6.1's GUP returns 0, not an error, for some ranges it
 		 * rejects (e.g. an address that overflows): no progress is a
@@ -800,6 +823,8 @@ void iopt_release_pages(struct kref *kref)
 	/* Every pin was dropped before the last reference. */
 	WARN_ON(!xa_empty(&pages->chunks));
 	xa_destroy(&pages->chunks);
+	if (pages->file)
+		iopt_file_release(pages);
 	free_uid(pages->source_user);
 	put_task_struct(pages->source_task);
 	mmdrop(pages->source_mm);
@@ -953,6 +978,9 @@ int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
 		iopt_pages_pin_put(pages, byte, length);
 		return 0;
 	}
+	/* A file's pages are reached through the file, never a user address. */
+	if (pages->file)
+		return iopt_file_rw(pages, byte, data, length, write);
 	if (current->mm == mm)
 		return iopt_pages_copy_user(pages, byte, data, length, write);
 	if ((flags & IOMMUFD_ACCESS_RW_KTHREAD) && !current->mm &&
