@@ -251,6 +251,32 @@ static inline int _test_ioctl_ioas_map(int fd, __u32 ioas_id, void *buffer,
 	})
 
 /*
+ * IOMMU_IOAS_MAP_FILE: length bytes of the file mfd from offset start.
+ * *iova is the IOVA with IOMMU_IOAS_MAP_FIXED_IOVA, else receives it.
+ */
+static inline int _test_ioctl_ioas_map_file(int fd, __u32 ioas_id, int mfd,
+					    __u64 start, __u64 length,
+					    __u64 *iova, __u32 flags)
+{
+	struct iommu_ioas_map_file cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.ioas_id = ioas_id,
+		.fd = mfd,
+		.start = start,
+		.length = length,
+	};
+	int rc;
+
+	if (flags & IOMMU_IOAS_MAP_FIXED_IOVA)
+		cmd.iova = *iova;
+
+	rc = ioctl(fd, IOMMU_IOAS_MAP_FILE, &cmd);
+	*iova = cmd.iova;
+	return rc;
+}
+
+/*
  * *unmapped, when not NULL, receives the number of bytes the kernel says
  * it unmapped.
  */
