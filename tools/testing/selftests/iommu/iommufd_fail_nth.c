@@ -33,11 +33,15 @@
  * child process of its own), and between the two the sequence makes no
  * other system call: the harness's own allocations never fail.
  */
+/* For memfd_create(). */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 
 #include <linux/vfio.h>
@@ -62,6 +66,15 @@ static unsigned long page_size;
 static char *nth_buf;
 /* One page of user memory on the other side of IOMMU_TEST_OP_ACCESS_RW. */
 static char *nth_rw_buf;
+/*
+ * A private hugetlbfs mount of NTH_HUGE_PAGES pages for the file of the
+ * map_file_huge scenario, or "" without one. The file's page references
+ * are not the pins MD_CHECK_REFS counts; the mount's free pages (statfs)
+ * are back to all of them only once every reference is dropped.
+ */
+static char nth_huge_dir[64];
+#define NTH_HUGE_SIZE (2UL << 20)
+#define NTH_HUGE_PAGES 4
 
 /*
  * A debugfs file this program changes, with what it held before. The
@@ -167,6 +180,21 @@ static void nth_restore_knobs(void)
 	}
 }
 
+/* The private hugetlbfs mount, if there can be one. */
+static void nth_mount_huge(void)
+{
+	strcpy(nth_huge_dir, "/tmp/iommufd_fail_nth.XXXXXX");
+	if (!mkdtemp(nth_huge_dir)) {
+		nth_huge_dir[0] = 0;
+		return;
+	}
+	if (mount("none", nth_huge_dir, "hugetlbfs", 0,
+		  "pagesize=2M,size=8M")) {
+		rmdir(nth_huge_dir);
+		nth_huge_dir[0] = 0;
+	}
+}
+
 /* Runs once, in the harness's parent process, before any test. */
 static __attribute__((constructor)) void nth_setup(void)
 {
@@ -190,6 +218,7 @@ static __attribute__((constructor)) void nth_setup(void)
 	}
 	close(fd);
 
+	nth_mount_huge();
 	nth_find_verbose_knobs();
 	for (i = 0; i != NTH_MAX_KNOBS && nth_knobs[i].value; i++) {
 		struct nth_knob *knob = &nth_knobs[i];
@@ -214,6 +243,10 @@ static __attribute__((constructor)) void nth_setup(void)
 static __attribute__((destructor)) void nth_cleanup(void)
 {
 	nth_restore_knobs();
+	if (nth_huge_dir[0]) {
+		umount2(nth_huge_dir, MNT_DETACH);
+		rmdir(nth_huge_dir);
+	}
 }
 
 static int nth_open_knob(void)
@@ -272,6 +305,9 @@ struct nth_run {
 	__u32 stdev_id;
 	__u32 idev_id;
 	__u64 iova;
+	/* The file of the map_file scenarios, and its page size. */
+	int mfd;
+	unsigned long unit;
 };
 
 /*
@@ -283,6 +319,7 @@ struct nth_run {
 FIXTURE_VARIANT(fail_nth)
 {
 	bool opens_fd;
+	bool needs_huge_mount;
 	void (*prepare)(struct __test_metadata *_metadata,
 			struct nth_run *run);
 	int (*steps)(struct nth_run *run);
@@ -300,9 +337,12 @@ static void nth_run_close(struct nth_run *run)
 		close(run->access_fd);
 	if (run->fd >= 0)
 		close(run->fd);
+	if (run->mfd >= 0)
+		close(run->mfd);
 	memset(run, 0, sizeof(*run));
 	run->fd = -1;
 	run->access_fd = -1;
+	run->mfd = -1;
 }
 
 FIXTURE_SETUP(fail_nth)
@@ -310,6 +350,7 @@ FIXTURE_SETUP(fail_nth)
 	self->nth_fd = -1;
 	self->run.fd = -1;
 	self->run.access_fd = -1;
+	self->run.mfd = -1;
 }
 
 /* Closing is all there is to undo, so it cannot fail here. */
@@ -605,6 +646,86 @@ static int nth_steps_compat(struct nth_run *run)
 	return 0;
 }
 
+/*
+ * IOMMU_IOAS_MAP_FILE: a file mapped with no domain, pinned by the first
+ * domain, mapped again into the domain (pinned at once), copied to a
+ * second IOAS, read and written there by an access through the file and
+ * pinned by it, then unmapped. The file is 4 of its pages long.
+ */
+static int nth_steps_map_file(struct nth_run *run)
+{
+	__u64 iova = MOCK_APERTURE_START;
+	__u64 second = iova + 64 * run->unit;
+	__u32 pages_id;
+	__u64 copy;
+
+	if (_test_ioctl_ioas_map_file(run->fd, run->ioas_id, run->mfd, 0,
+				      2 * run->unit, &iova, NTH_FIXED_RW) ||
+	    _test_cmd_mock_domain(run->fd, run->ioas_id, &run->stdev_id, NULL,
+				  NULL) ||
+	    _test_ioctl_ioas_map_file(run->fd, run->ioas_id, run->mfd,
+				      run->unit, 3 * run->unit, &second,
+				      NTH_FIXED_RW) ||
+	    _test_ioctl_ioas_alloc(run->fd, &run->ioas2_id) ||
+	    _test_ioctl_ioas_copy(run->fd, run->ioas2_id, run->ioas_id, iova,
+				  2 * run->unit, &copy, NTH_RW) ||
+	    _test_cmd_create_access(run->fd, run->ioas2_id,
+				    MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+				    &run->access_fd) ||
+	    _test_cmd_access_rw(run->fd, run->access_fd,
+				copy + run->unit - page_size / 2, page_size,
+				nth_rw_buf,
+				MOCK_ACCESS_RW_WRITE |
+					MOCK_ACCESS_RW_SLOW_PATH) ||
+	    _test_cmd_access_pages(run->fd, run->access_fd, copy,
+				   2 * page_size, NULL, MOCK_FLAGS_ACCESS_WRITE,
+				   &pages_id) ||
+	    _test_ioctl_ioas_unmap(run->fd, run->ioas_id, 0, NTH_ALL, NULL) ||
+	    _test_ioctl_ioas_unmap(run->fd, run->ioas2_id, 0, NTH_ALL, NULL))
+		return -1;
+	return _test_ioctl_destroy(run->fd, run->stdev_id);
+}
+
+static void nth_prepare_memfd(struct __test_metadata *_metadata,
+			      struct nth_run *run)
+{
+	nth_prepare_ioas(_metadata, run);
+	run->unit = page_size;
+	run->mfd = memfd_create("iommufd_fail_nth", MFD_CLOEXEC);
+	ASSERT_LE(0, run->mfd);
+	ASSERT_EQ(0, ftruncate(run->mfd, 4 * run->unit));
+	/* Half of the file's pages exist, the rest are holes. */
+	ASSERT_EQ(2 * page_size, pwrite(run->mfd, nth_buf, 2 * page_size, 0));
+}
+
+static void nth_prepare_hugetlb(struct __test_metadata *_metadata,
+				struct nth_run *run)
+{
+	char path[96];
+
+	nth_prepare_ioas(_metadata, run);
+	run->unit = NTH_HUGE_SIZE;
+	snprintf(path, sizeof(path), "%s/file", nth_huge_dir);
+	run->mfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	ASSERT_LE(0, run->mfd);
+	ASSERT_EQ(0, unlink(path));
+	/* All holes: hugetlbfs has no write(). */
+	ASSERT_EQ(0, ftruncate(run->mfd, 4 * run->unit));
+}
+
+FIXTURE_VARIANT_ADD(fail_nth, map_file)
+{
+	.prepare = nth_prepare_memfd,
+	.steps = nth_steps_map_file,
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, map_file_huge)
+{
+	.needs_huge_mount = true,
+	.prepare = nth_prepare_hugetlb,
+	.steps = nth_steps_map_file,
+};
+
 FIXTURE_VARIANT_ADD(fail_nth, ioas)
 {
 	.opens_fd = true,
@@ -673,6 +794,16 @@ static void nth_assert_unpinned(struct __test_metadata *_metadata,
 		TH_LOG("pages left pinned by the run that failed point %u",
 		       nth);
 	ASSERT_EQ(0, rc);
+
+	if (nth_huge_dir[0]) {
+		struct statfs st;
+
+		ASSERT_EQ(0, statfs(nth_huge_dir, &st));
+		if (st.f_bfree != st.f_blocks)
+			TH_LOG("%lu huge pages held after the run that failed point %u",
+			       (unsigned long)(st.f_blocks - st.f_bfree), nth);
+		ASSERT_EQ(st.f_blocks, st.f_bfree);
+	}
 }
 
 static void nth_report(struct __test_metadata *_metadata, unsigned int runs,
@@ -698,6 +829,8 @@ TEST_F_TIMEOUT(fail_nth, sweep, NTH_TIMEOUT)
 
 	if (nth_unavailable)
 		VM_SKIP(return, "%s", nth_unavailable);
+	if (variant->needs_huge_mount && !nth_huge_dir[0])
+		VM_SKIP(return, "cannot mount hugetlbfs with 2 MiB pages");
 	self->nth_fd = nth_open_knob();
 	ASSERT_LE(0, self->nth_fd);
 
