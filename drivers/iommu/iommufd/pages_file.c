@@ -295,12 +295,23 @@ long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
 void iopt_file_unpin(struct iopt_pages *pages, struct page **list,
 		     unsigned long n)
 {
-	unsigned long i;
+	unsigned long i = 0, k;
 
-	for (i = 0; i != n; i++) {
-		if (pages->writable)
-			set_page_dirty_lock(list[i]);
-		put_page(list[i]);
+	/* Consecutive pages of one folio go back together. */
+	while (i != n) {
+		struct folio *folio = page_folio(list[i]);
+
+		k = 1;
+		while (i + k != n && k < INT_MAX &&
+		       page_folio(list[i + k]) == folio)
+			k++;
+		if (pages->writable) {
+			folio_lock(folio);
+			folio_mark_dirty(folio);
+			folio_unlock(folio);
+		}
+		folio_put_refs(folio, k);
+		i += k;
 	}
 }
 
