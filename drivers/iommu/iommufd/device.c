@@ -35,8 +35,10 @@
  *
  * Attaching to an IOAS reuses an automatic HWPT of that IOAS whose domain
  * the device's IOMMU accepts, or makes a new one; attaching to a HWPT uses
- * its domain. The device object belongs to the driver: userspace sees its
- * ID but cannot destroy it, and unbinding removes it.
+ * its domain. A nested HWPT is in its parent's IOAS: the group's reserved
+ * IOVA is reserved there, and that IOAS's mutex counts its devices. The
+ * device object belongs to the driver: userspace sees its ID but cannot
+ * destroy it, and unbinding removes it.
  *
  * Lock order: iommufd_group::lock, then iommufd_ioas::mutex (hw_pagetable.c
  * continues from there). Two IOAS mutexes are never held together.
@@ -379,7 +381,9 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 	lockdep_assert_held(&igroup->lock);
 	lockdep_assert_held(&hwpt->ioas->mutex);
 
-	if (!iommufd_domain_fits(hwpt->domain, idev->dev)) {
+	/* A nested domain's driver is its parent's. */
+	if (!iommufd_domain_fits(iommufd_hwpt_paging_domain(hwpt),
+				 idev->dev)) {
 		iopt_why(why, "HWPT %u was made by another IOMMU driver than %s's",
 			 hwpt->obj.id, dev_name(idev->dev));
 		return -EINVAL;
@@ -511,7 +515,7 @@ iommufd_device_set_ioas(struct iommufd_device *idev, struct iommufd_ioas *ioas,
 			goto out_unlock;
 	}
 
-	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev->dev, 0, true,
+	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev->dev, 0, NULL, true,
 				  why);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
@@ -599,6 +603,7 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 			rc = PTR_ERR(hwpt);
 		break;
 	case IOMMUFD_OBJ_HWPT_PAGING:
+	case IOMMUFD_OBJ_HWPT_NESTED:
 		hwpt = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
 		rc = iommufd_device_set_hwpt(idev, hwpt, replace, why);
 		break;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * HWPTs: IOMMU paging domains kept identical to an IOAS.
+ * HWPTs: IOMMU paging domains kept identical to an IOAS, and nested
+ * domains on top of them.
  *
  * A HWPT owns one iommu_domain and the io_pagetable of its IOAS keeps that
  * domain an exact mirror of what the IOAS maps (iopt_table_add_domain()).
@@ -18,6 +19,18 @@
  * domain needs is pinned before any of these locks (iopt_prepin_range()),
  * as pinning may wait for userspace. Destroying a HWPT takes the IOAS
  * mutex, and only after dropping it iova_rwsem to empty the domain.
+ *
+ * Nesting: a paging HWPT made with IOMMU_HWPT_ALLOC_NEST_PARENT may parent
+ * nested HWPTs (IOMMUFD_OBJ_HWPT_NESTED). A nested HWPT holds a domain of
+ * type IOMMU_DOMAIN_NESTED whose page table userspace owns (a guest's
+ * stage 1) and the IOMMU walks through the parent's translation of the
+ * IOAS. iommufd never maps into it: it is on no IOAS's list and in no
+ * io_pagetable, and userspace flushes its caches with
+ * IOMMU_HWPT_INVALIDATE after changing the table. The nested HWPT holds a
+ * reference on its parent, so the parent cannot be destroyed first
+ * (EBUSY), and it counts its devices under the parent's IOAS mutex, as
+ * devices attached to it are in that IOAS's IOVA space (its reserved
+ * regions are the device's group's).
  */
 #include <linux/iommu.h>
 #include <linux/lockdep.h>
@@ -27,30 +40,46 @@
 
 #include "iommufd_private.h"
 
+/* Name the IOMMU behind @dev in @hwpt, for fdinfo. */
+static void iommufd_hwpt_name_iommu(struct iommufd_hw_pagetable *hwpt,
+				    struct device *dev)
+{
+	strscpy(hwpt->iommu,
+		dev->iommu && dev->iommu->iommu_dev &&
+				dev->iommu->iommu_dev->dev ?
+			dev_name(dev->iommu->iommu_dev->dev) :
+			"?",
+		sizeof(hwpt->iommu));
+}
+
 /**
  * iommufd_hwpt_alloc() - make a HWPT that mirrors an IOAS
  * @ictx: the context that will own it
  * @ioas: the IOAS; the HWPT takes a reference on it
  * @dev: a device whose IOMMU makes the domain
- * @flags: IOMMU_HWPT_ALLOC_DIRTY_TRACKING or 0
+ * @flags: IOMMU_HWPT_ALLOC_NEST_PARENT, IOMMU_HWPT_ALLOC_DIRTY_TRACKING
+ *         or 0
+ * @user_data: driver-specific data for the domain, or NULL
  * @auto_domain: whether the HWPT is an automatic one
  * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
- * A driver with a domain_alloc_user() op makes the domain for @dev and
- * @flags; the others make one for @dev's bus, which cannot track dirty
- * IOVA.
+ * A driver with a domain_alloc_user() op makes the domain for @dev, @flags
+ * and @user_data; the others make one for @dev's bus, which can neither
+ * track dirty IOVA nor parent nested domains.
  *
  * The HWPT is returned unpublished: the caller publishes it, or takes it
  * back with iommufd_object_unwind() after dropping @ioas->mutex.
  *
  * Context: caller holds @ioas->mutex.
- * Return: the HWPT, or an ERR_PTR(): -ENOMEM, -EOPNOTSUPP if @flags asks
- * for dirty tracking @dev's IOMMU cannot do, -EADDRINUSE if the IOAS maps
+ * Return: the HWPT, or an ERR_PTR(): -ENOMEM, -EOPNOTSUPP for @flags or
+ * @user_data @dev's IOMMU cannot honour, -EADDRINUSE if the IOAS maps
  * IOVA the domain cannot translate, or the IOMMU driver's error.
  */
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct device *dev, u32 flags, bool auto_domain, char *why)
+		   struct device *dev, u32 flags,
+		   const struct iommu_user_data *user_data, bool auto_domain,
+		   char *why)
 {
 	const struct iommu_ops *ops = dev_iommu_ops(dev);
 	struct iommufd_hw_pagetable *hwpt;
@@ -58,11 +87,19 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 
 	lockdep_assert_held(&ioas->mutex);
 
-	if (flags & ~IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+	if (flags & ~(IOMMU_HWPT_ALLOC_NEST_PARENT |
+		      IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
 		return ERR_PTR(-EOPNOTSUPP);
+	if ((flags || user_data) && !ops->domain_alloc_user) {
+		iopt_why(why, "the IOMMU of %s cannot make %s domains",
+			 dev_name(dev),
+			 flags & IOMMU_HWPT_ALLOC_NEST_PARENT ?
+				 "nesting parent" :
+			 flags ? "dirty tracking" : "driver-specific");
+		return ERR_PTR(-EOPNOTSUPP);
+	}
 	if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
-	    (!ops->domain_alloc_user ||
-	     !device_iommu_capable(dev, IOMMU_CAP_DIRTY_TRACKING)))
+	    !device_iommu_capable(dev, IOMMU_CAP_DIRTY_TRACKING))
 		return ERR_PTR(-EOPNOTSUPP);
 
 	hwpt = iommufd_object_alloc(ictx, struct iommufd_hw_pagetable,
@@ -72,7 +109,8 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 	INIT_LIST_HEAD(&hwpt->ioas_item);
 
 	if (ops->domain_alloc_user) {
-		hwpt->domain = ops->domain_alloc_user(dev, flags);
+		hwpt->domain = ops->domain_alloc_user(dev, flags, NULL,
+						      user_data);
 		if (IS_ERR(hwpt->domain)) {
 			rc = PTR_ERR(hwpt->domain);
 			goto err_drop;
@@ -90,12 +128,7 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 			goto err_drop;
 		}
 	}
-	strscpy(hwpt->iommu,
-		dev->iommu && dev->iommu->iommu_dev &&
-				dev->iommu->iommu_dev->dev ?
-			dev_name(dev->iommu->iommu_dev->dev) :
-			"?",
-		sizeof(hwpt->iommu));
+	iommufd_hwpt_name_iommu(hwpt, dev);
 	rc = iopt_table_add_domain(&ioas->iopt, hwpt->domain, why);
 	if (rc)
 		goto err_free_domain;
@@ -104,6 +137,7 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 	refcount_inc(&ioas->obj.users);
 	hwpt->ioas = ioas;
 	hwpt->auto_domain = auto_domain;
+	hwpt->nest_parent = flags & IOMMU_HWPT_ALLOC_NEST_PARENT;
 	list_add_tail(&hwpt->ioas_item, &ioas->hwpt_list);
 	return hwpt;
 
@@ -112,6 +146,118 @@ err_free_domain:
 err_drop:
 	iommufd_object_drop(ictx, &hwpt->obj);
 	return ERR_PTR(rc);
+}
+
+/**
+ * iommufd_hwpt_nested_alloc() - make a nested HWPT on a parent HWPT
+ * @ictx: the context that will own it
+ * @parent: a paging HWPT made with IOMMU_HWPT_ALLOC_NEST_PARENT; the
+ *          nested HWPT takes a reference on it
+ * @dev: a device whose IOMMU makes the domain
+ * @flags: userspace's IOMMU_HWPT_ALLOC flags
+ * @user_data: the driver-specific description of the nested table
+ * @why: IOPT_WHY_LEN bytes for the reason of a failure
+ *
+ * The HWPT is returned unpublished: the caller publishes it, or takes it
+ * back with iommufd_object_unwind().
+ *
+ * Return: the HWPT, or an ERR_PTR(): -EOPNOTSUPP for flags, for no data,
+ * or for an IOMMU that cannot nest; -EINVAL if @parent cannot parent a
+ * nested domain of @dev's IOMMU; -ENOMEM; or the IOMMU driver's error
+ * for @user_data.
+ */
+static struct iommufd_hw_pagetable *
+iommufd_hwpt_nested_alloc(struct iommufd_ctx *ictx,
+			  struct iommufd_hw_pagetable *parent,
+			  struct device *dev, u32 flags,
+			  const struct iommu_user_data *user_data, char *why)
+{
+	const struct iommu_ops *ops = dev_iommu_ops(dev);
+	struct iommufd_hw_pagetable *hwpt;
+	int rc;
+
+	if (flags || !user_data->len || !ops->domain_alloc_user) {
+		iopt_why(why, "%s",
+			 flags ? "a nested HWPT takes no allocation flags" :
+			 !user_data->len ?
+				 "a nested HWPT needs data describing its table" :
+				 "the device's IOMMU cannot nest");
+		return ERR_PTR(-EOPNOTSUPP);
+	}
+	/* Both immutable: set before the parent was published. */
+	if (parent->auto_domain || !parent->nest_parent ||
+	    parent->domain->ops != ops->default_domain_ops) {
+		iopt_why(why, "HWPT %u cannot parent a nested HWPT of %s",
+			 parent->obj.id, dev_name(dev));
+		return ERR_PTR(-EINVAL);
+	}
+
+	hwpt = iommufd_object_alloc(ictx, struct iommufd_hw_pagetable,
+				    IOMMUFD_OBJ_HWPT_NESTED);
+	if (IS_ERR(hwpt))
+		return hwpt;
+	INIT_LIST_HEAD(&hwpt->ioas_item);
+	/* The caller's lookup keeps the parent alive while we take ours. */
+	refcount_inc(&parent->obj.users);
+	hwpt->parent = parent;
+	hwpt->ioas = parent->ioas;
+	iommufd_hwpt_name_iommu(hwpt, dev);
+
+	hwpt->domain = ops->domain_alloc_user(dev, flags, parent->domain,
+					      user_data);
+	if (IS_ERR(hwpt->domain)) {
+		rc = PTR_ERR(hwpt->domain);
+		hwpt->domain = NULL;
+		goto err_unwind;
+	}
+	/* A driver must make what was asked for, or fail. */
+	if (WARN_ON_ONCE(hwpt->domain->type != IOMMU_DOMAIN_NESTED ||
+			 !hwpt->domain->ops->cache_invalidate_user)) {
+		rc = -EINVAL;
+		goto err_unwind;
+	}
+	return hwpt;
+
+err_unwind:
+	iommufd_object_unwind(ictx, &hwpt->obj);
+	return ERR_PTR(rc);
+}
+
+/**
+ * iommufd_hwpt_nested_show() - a nested HWPT's fdinfo fields
+ * @m: the fdinfo file
+ * @obj: the nested HWPT, referenced
+ *
+ * Context: takes the parent's IOAS mutex.
+ */
+void iommufd_hwpt_nested_show(struct seq_file *m, struct iommufd_object *obj)
+{
+	struct iommufd_hw_pagetable *hwpt =
+		container_of(obj, struct iommufd_hw_pagetable, obj);
+	unsigned int devices;
+
+	mutex_lock(&hwpt->ioas->mutex);
+	devices = hwpt->devices;
+	mutex_unlock(&hwpt->ioas->mutex);
+	seq_printf(m, " parent=%u ioas=%u iommu=%s devices=%u",
+		   hwpt->parent->obj.id, hwpt->ioas->obj.id, hwpt->iommu,
+		   devices);
+}
+
+/**
+ * iommufd_hwpt_nested_destroy() - release a nested HWPT no device uses
+ * @obj: the nested HWPT's object header
+ */
+void iommufd_hwpt_nested_destroy(struct iommufd_object *obj)
+{
+	struct iommufd_hw_pagetable *hwpt =
+		container_of(obj, struct iommufd_hw_pagetable, obj);
+
+	if (WARN_ON(hwpt->devices))
+		return;
+	if (hwpt->domain)
+		iommu_domain_free(hwpt->domain);
+	iommufd_put_object(&hwpt->parent->obj);
 }
 
 /**
@@ -134,9 +280,10 @@ void iommufd_hwpt_show(struct seq_file *m, struct iommufd_object *obj)
 	/* Only the smallest IO page is used while large pages are off. */
 	if (READ_ONCE(hwpt->ioas->iopt.disable_large_pages))
 		pgsizes &= -pgsizes;
-	seq_printf(m, " ioas=%u auto=%d iommu=%s pgsizes=0x%lx devices=%u",
+	seq_printf(m,
+		   " ioas=%u auto=%d iommu=%s pgsizes=0x%lx devices=%u nest_parent=%d",
 		   hwpt->ioas->obj.id, hwpt->auto_domain, hwpt->iommu, pgsizes,
-		   devices);
+		   devices, hwpt->nest_parent);
 }
 
 /**
@@ -165,20 +312,63 @@ void iommufd_hwpt_destroy(struct iommufd_object *obj)
 	iommufd_put_object(&ioas->obj);
 }
 
-/**
- * iommufd_hwpt_alloc_ioctl() - IOMMU_HWPT_ALLOC
- * @ucmd: the ioctl, with a struct iommu_hwpt_alloc
- *
- * Return: 0; -EOPNOTSUPP for flags, data types or nesting this kernel
- * lacks and for non-zero reserved fields; -EINVAL for a @pt_id that names
- * no IOAS or inconsistent data; -ENOENT for a bad @dev_id; or the errors
- * of iommufd_hwpt_alloc().
+/*
+ * IOMMU_HWPT_ALLOC on an IOAS: a paging HWPT. A first domain pins the
+ * IOAS's memory, before the IOAS's lock.
  */
-int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
+static struct iommufd_hw_pagetable *
+iommufd_hwpt_alloc_paging(struct iommufd_ucmd *ucmd, struct iommufd_ioas *ioas,
+			  struct device *dev,
+			  const struct iommu_user_data *user_data)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->args;
 	struct iommufd_hw_pagetable *hwpt;
 	struct iopt_prepin pre = {};
+	int rc;
+
+	if (xa_empty(&ioas->iopt.domains)) {
+		rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre,
+				       ucmd->reason);
+		if (rc)
+			return ERR_PTR(rc);
+	}
+	mutex_lock(&ioas->mutex);
+	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, dev, cmd->flags,
+				  user_data->len ? user_data : NULL, false,
+				  ucmd->reason);
+	mutex_unlock(&ioas->mutex);
+	iopt_prepin_release(&pre);
+	if (IS_ERR(hwpt) && PTR_ERR(hwpt) == -EOPNOTSUPP && !ucmd->reason[0])
+		iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
+				  "%s's IOMMU cannot make a domain with flags 0x%x and data type %u",
+				  dev_name(dev), cmd->flags, cmd->data_type);
+	return hwpt;
+}
+
+/**
+ * iommufd_hwpt_alloc_ioctl() - IOMMU_HWPT_ALLOC
+ * @ucmd: the ioctl, with a struct iommu_hwpt_alloc
+ *
+ * @pt_id names an IOAS, for a paging HWPT, or a paging HWPT made with
+ * IOMMU_HWPT_ALLOC_NEST_PARENT, for a nested HWPT on it whose table
+ * @data_type and @data_uptr describe.
+ *
+ * Return: 0; -EOPNOTSUPP for non-zero reserved fields, and flags or data
+ * the device's IOMMU cannot honour (faults are not supported yet); -EINVAL
+ * for inconsistent @data_type and @data_len, or a @pt_id that names
+ * neither an IOAS nor a HWPT that can parent one for the device; -ENOENT
+ * for a bad @dev_id; -EFAULT; or the errors of iommufd_hwpt_alloc() and
+ * the IOMMU driver.
+ */
+int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hwpt_alloc *cmd = ucmd->args;
+	const struct iommu_user_data user_data = {
+		.type = cmd->data_type,
+		.uptr = u64_to_user_ptr(cmd->data_uptr),
+		.len = cmd->data_len,
+	};
+	struct iommufd_hw_pagetable *hwpt, *parent;
 	struct iommufd_object *dev_obj;
 	struct iommufd_object *pt_obj;
 	struct iommufd_device *idev;
@@ -190,10 +380,6 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	if ((cmd->data_type == IOMMU_HWPT_DATA_NONE && cmd->data_len) ||
 	    (cmd->data_type != IOMMU_HWPT_DATA_NONE && !cmd->data_len))
 		return -EINVAL;
-	if ((cmd->flags & ~IOMMU_HWPT_ALLOC_DIRTY_TRACKING) ||
-	    cmd->data_type != IOMMU_HWPT_DATA_NONE)
-		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
-					 "nesting and faults are not supported");
 
 	dev_obj = iommufd_object_lookup(ucmd->ictx, cmd->dev_id,
 					IOMMUFD_OBJ_DEVICE);
@@ -209,36 +395,37 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 				       cmd->pt_id);
 		goto out_put_dev;
 	}
-	if (pt_obj->type != IOMMUFD_OBJ_IOAS) {
-		rc = pt_obj->type == IOMMUFD_OBJ_HWPT_PAGING ? -EOPNOTSUPP :
-							       -EINVAL;
-		rc = iommufd_ucmd_fail(ucmd, rc, "object %u is not an IOAS",
+
+	/* Fault queues are not supported yet. */
+	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
+		rc = iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
+				       "fault queues are not supported");
+		goto out_put_pt;
+	}
+
+	switch (pt_obj->type) {
+	case IOMMUFD_OBJ_IOAS:
+		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
+		hwpt = iommufd_hwpt_alloc_paging(ucmd, ioas, idev->dev,
+						 &user_data);
+		break;
+	case IOMMUFD_OBJ_HWPT_PAGING:
+		parent = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
+		hwpt = iommufd_hwpt_nested_alloc(ucmd->ictx, parent, idev->dev,
+						 cmd->flags, &user_data,
+						 ucmd->reason);
+		break;
+	default:
+		rc = iommufd_ucmd_fail(ucmd, -EINVAL,
+				       "object %u is neither an IOAS nor a paging HWPT",
 				       cmd->pt_id);
 		goto out_put_pt;
 	}
-	ioas = container_of(pt_obj, struct iommufd_ioas, obj);
-
-	/* A first domain pins everything: before the IOAS's lock. */
-	if (xa_empty(&ioas->iopt.domains)) {
-		rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre,
-				       ucmd->reason);
-		if (rc)
-			goto out_put_pt;
-	}
-	mutex_lock(&ioas->mutex);
-	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, idev->dev, cmd->flags,
-				  false, ucmd->reason);
-	mutex_unlock(&ioas->mutex);
-	iopt_prepin_release(&pre);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
-		if (rc == -EOPNOTSUPP && !ucmd->reason[0])
-			iommufd_ucmd_fail(ucmd, rc,
-					  "%s's IOMMU cannot track dirty IOVA",
-					  dev_name(idev->dev));
 		goto out_put_pt;
 	}
-	/* The HWPT holds its IOAS; the device is not needed any more. */
+	/* The HWPT holds what it needs; the device is not needed any more. */
 	iommufd_put_object(pt_obj);
 	iommufd_put_object(dev_obj);
 
@@ -326,5 +513,71 @@ int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd)
 				       cmd->iova, cmd->length, cmd->page_size,
 				       u64_to_user_ptr(cmd->data));
 	iommufd_put_object(&hwpt->obj);
+	return rc;
+}
+
+/* Most requests one IOMMU_HWPT_INVALIDATE takes, as upstream bounds it. */
+#define IOMMUFD_INVALIDATE_MAX_ENTRIES BIT(19)
+
+/**
+ * iommufd_hwpt_invalidate() - IOMMU_HWPT_INVALIDATE
+ * @ucmd: the ioctl, with a struct iommu_hwpt_invalidate
+ *
+ * Hands the array of requests to the nested domain's driver, which carries
+ * them out in order and stops at the first it cannot. @entry_num is
+ * written back, on failure too, with the number carried out.
+ *
+ * Return: 0; -EOPNOTSUPP for a non-zero @__reserved; -EINVAL for a
+ * non-empty array with no address, an @entry_len of 0 or above a page, or
+ * more than IOMMUFD_INVALIDATE_MAX_ENTRIES entries; -ENOENT if @hwpt_id is
+ * not a nested HWPT; -EFAULT; or the driver's error for the first request
+ * it did not carry out (-EINVAL for a @data_type it does not take or an
+ * @entry_len shorter or longer than its requests).
+ */
+int iommufd_hwpt_invalidate(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_hwpt_invalidate *cmd = ucmd->args;
+	struct iommu_user_data_array array = {
+		.type = cmd->data_type,
+		.uptr = u64_to_user_ptr(cmd->data_uptr),
+		.entry_len = cmd->entry_len,
+		.entry_num = cmd->entry_num,
+	};
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *obj;
+	u32 done = 0;
+	int rc;
+
+	if (cmd->__reserved) {
+		rc = -EOPNOTSUPP;
+		goto out;
+	}
+	if (cmd->entry_num &&
+	    (!cmd->data_uptr || !cmd->entry_len || cmd->entry_len > PAGE_SIZE ||
+	     cmd->entry_num > IOMMUFD_INVALIDATE_MAX_ENTRIES)) {
+		rc = -EINVAL;
+		goto out;
+	}
+
+	obj = iommufd_object_lookup(ucmd->ictx, cmd->hwpt_id,
+				    IOMMUFD_OBJ_HWPT_NESTED);
+	if (IS_ERR(obj)) {
+		rc = iommufd_ucmd_fail(ucmd, PTR_ERR(obj),
+				       "no nested HWPT with ID %u",
+				       cmd->hwpt_id);
+		goto out;
+	}
+	hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
+	/*
+	 * The driver reads the requests from user memory with the HWPT held:
+	 * a destroy meanwhile fails with EBUSY, as while a device uses it.
+	 */
+	rc = hwpt->domain->ops->cache_invalidate_user(hwpt->domain, &array);
+	done = min(array.entry_num, cmd->entry_num);
+	iommufd_put_object(obj);
+out:
+	cmd->entry_num = done;
+	if (iommufd_ucmd_reply(ucmd, sizeof(*cmd)))
+		return -EFAULT;
 	return rc;
 }

@@ -114,6 +114,7 @@ enum iommufd_object_type {
 	IOMMUFD_OBJ_ANY = IOMMUFD_OBJ_NONE,
 	IOMMUFD_OBJ_IOAS,
 	IOMMUFD_OBJ_HWPT_PAGING,
+	IOMMUFD_OBJ_HWPT_NESTED,
 	IOMMUFD_OBJ_DEVICE,
 	IOMMUFD_OBJ_ACCESS,
 #ifdef CONFIG_IOMMUFD_TEST
@@ -335,33 +336,54 @@ int iommufd_ioas_option(struct iommufd_ucmd *ucmd);
 /* hw_pagetable.c */
 
 /**
- * struct iommufd_hw_pagetable - an IOMMU domain filled from an IOAS
- * @obj: the object header
- * @ioas: the IOAS the domain mirrors; the HWPT holds a reference on it
- * @domain: the IOMMU paging domain
+ * struct iommufd_hw_pagetable - an IOMMU domain a device can attach to
+ * @obj: the object header; IOMMUFD_OBJ_HWPT_PAGING or IOMMUFD_OBJ_HWPT_NESTED
+ * @ioas: the IOAS the domain (a nested one: its parent's) mirrors; a
+ *        paging HWPT holds a reference on it, a nested one reaches it
+ *        through @parent
+ * @domain: the IOMMU domain: a paging one filled from @ioas, or a nested
+ *          one whose table userspace owns
+ * @parent: a nested HWPT's paging parent, referenced; NULL for a paging one
+ * @nest_parent: a paging HWPT made with IOMMU_HWPT_ALLOC_NEST_PARENT, which
+ *               nested HWPTs may use as their @parent
  * @auto_domain: made by attaching a device to @ioas rather than by
  *               IOMMU_HWPT_ALLOC; destroyed with its last device
  * @devices: number of devices attached, under @ioas->mutex
- * @ioas_item: entry in @ioas->hwpt_list, under @ioas->mutex
+ * @ioas_item: a paging HWPT's entry in @ioas->hwpt_list, under
+ *             @ioas->mutex; a nested HWPT is on no list
  * @iommu: name of the IOMMU that made @domain, for fdinfo
  */
 struct iommufd_hw_pagetable {
 	struct iommufd_object obj;
 	struct iommufd_ioas *ioas;
 	struct iommu_domain *domain;
+	struct iommufd_hw_pagetable *parent;
 	char iommu[32];
+	bool nest_parent;
 	bool auto_domain;
 	unsigned int devices;
 	struct list_head ioas_item;
 };
 
+/* The paging domain of @hwpt: its own, or its parent's if it is nested. */
+static inline struct iommu_domain *
+iommufd_hwpt_paging_domain(struct iommufd_hw_pagetable *hwpt)
+{
+	return hwpt->parent ? hwpt->parent->domain : hwpt->domain;
+}
+
+struct iommu_user_data;
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
-		   struct device *dev, u32 flags, bool auto_domain,
+		   struct device *dev, u32 flags,
+		   const struct iommu_user_data *user_data, bool auto_domain,
 		   char *why);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
 void iommufd_hwpt_show(struct seq_file *m, struct iommufd_object *obj);
+void iommufd_hwpt_nested_destroy(struct iommufd_object *obj);
+void iommufd_hwpt_nested_show(struct seq_file *m, struct iommufd_object *obj);
 int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd);
+int iommufd_hwpt_invalidate(struct iommufd_ucmd *ucmd);
 int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd);
 int iommufd_hwpt_get_dirty_bitmap(struct iommufd_ucmd *ucmd);
 

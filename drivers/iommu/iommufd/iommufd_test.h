@@ -192,9 +192,12 @@ struct iommu_test_hw_info {
 };
 
 /*
- * Test-only data types that upstream's selftests name. This kernel has no
- * nested HWPTs, invalidation or PASID yet, so it never accepts them; they
- * are defined so that those tests build and fail cleanly at run time.
+ * Test-only data types of the mock IOMMU's nested HWPTs: IOMMU_HWPT_ALLOC
+ * takes IOMMU_HWPT_DATA_SELFTEST on a mock HWPT made with
+ * IOMMU_HWPT_ALLOC_NEST_PARENT, and IOMMU_HWPT_INVALIDATE takes
+ * IOMMU_HWPT_INVALIDATE_DATA_SELFTEST requests on the nested HWPT. Its
+ * MOCK_NESTED_DOMAIN_IOTLB_NUM IOTLB entries start as
+ * struct iommu_hwpt_selftest says; IOMMU_TEST_OP_MD_CHECK_IOTLB reads them.
  */
 
 /* A data type for IOMMU_HWPT_ALLOC outside enum iommu_hwpt_data_type. */

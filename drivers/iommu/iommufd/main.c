@@ -76,6 +76,11 @@ static const struct iommufd_obj_ops iommufd_obj_ops[] = {
 		.destroy = iommufd_hwpt_destroy,
 		.show = iommufd_hwpt_show,
 	},
+	[IOMMUFD_OBJ_HWPT_NESTED] = {
+		.name = "hwpt_nested",
+		.destroy = iommufd_hwpt_nested_destroy,
+		.show = iommufd_hwpt_nested_show,
+	},
 	[IOMMUFD_OBJ_DEVICE] = {
 		.name = "device",
 		.destroy = iommufd_device_destroy,
@@ -546,6 +551,7 @@ union iommufd_ucmd_buffer {
 	struct iommu_vfio_ioas vfio_ioas;
 	struct iommu_hwpt_set_dirty_tracking set_dirty_tracking;
 	struct iommu_hwpt_get_dirty_bitmap get_dirty_bitmap;
+	struct iommu_hwpt_invalidate invalidate;
 #ifdef CONFIG_IOMMUFD_TEST
 	struct iommu_test_cmd test;
 #endif
@@ -607,6 +613,8 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 		      struct iommu_hwpt_set_dirty_tracking, __reserved),
 	IOMMUFD_IOCTL(HWPT_GET_DIRTY_BITMAP, iommufd_hwpt_get_dirty_bitmap,
 		      struct iommu_hwpt_get_dirty_bitmap, data),
+	IOMMUFD_IOCTL(HWPT_INVALIDATE, iommufd_hwpt_invalidate,
+		      struct iommu_hwpt_invalidate, __reserved),
 	IOMMUFD_IOCTL(IOAS_MAP_FILE, iommufd_ioas_map_file_ioctl,
 		      struct iommu_ioas_map_file, iova),
 #ifdef CONFIG_IOMMUFD_TEST

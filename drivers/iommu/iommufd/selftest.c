@@ -26,6 +26,13 @@
  * dirty state of such an IOPTE is reported for the whole of it, as
  * hardware with large IOPTEs does. 6.1's domain_alloc(type) cannot know
  * the device, so iommufd's domains come from mock_domain_alloc_user().
+ *
+ * Nesting: any mock paging domain may parent nested ones (the flag
+ * IOMMU_HWPT_ALLOC_NEST_PARENT is accepted and changes nothing in it). A
+ * mock nested domain (IOMMU_HWPT_DATA_SELFTEST) has no table at all, only
+ * MOCK_NESTED_DOMAIN_IOTLB_NUM "IOTLB entries" set from struct
+ * iommu_hwpt_selftest, which IOMMU_HWPT_INVALIDATE clears one by one or
+ * all together and IOMMU_TEST_OP_MD_CHECK_IOTLB reads back.
  */
 #include <linux/anon_inodes.h>
 #include <linux/device.h>
@@ -98,6 +105,24 @@ static struct mock_domain *to_mock_domain(struct iommu_domain *domain)
 }
 
 /**
+ * struct mock_nested_domain - a nested domain of the mock IOMMU
+ * @domain: the generic domain, of type IOMMU_DOMAIN_NESTED
+ * @parent: the paging domain it is nested on
+ * @iotlb: the mock IOTLB entries; 0 once invalidated
+ */
+struct mock_nested_domain {
+	struct iommu_domain domain;
+	struct mock_domain *parent;
+	u32 iotlb[MOCK_NESTED_DOMAIN_IOTLB_NUM];
+};
+
+static struct mock_nested_domain *
+to_mock_nested_domain(struct iommu_domain *domain)
+{
+	return container_of(domain, struct mock_nested_domain, domain);
+}
+
+/**
  * struct mock_dev - a device behind the mock IOMMU
  * @dev: the device, on iommufd_mock_bus
  * @id: number in the device's name
@@ -123,6 +148,7 @@ struct selftest_obj {
 };
 
 static const struct iommu_ops mock_ops;
+static const struct iommu_domain_ops mock_nested_ops;
 
 static struct iommu_domain *mock_domain_alloc(unsigned int type)
 {
@@ -313,17 +339,56 @@ static const struct iommu_dirty_ops mock_dirty_ops = {
 	.read_and_clear_dirty = mock_domain_read_and_clear_dirty,
 };
 
+/* A nested domain on mock paging domain @parent, as @user_data says. */
+static struct iommu_domain *
+mock_nested_domain_alloc(struct iommu_domain *parent, u32 flags,
+			 const struct iommu_user_data *user_data)
+{
+	struct mock_nested_domain *nested;
+	struct iommu_hwpt_selftest cfg;
+	unsigned int i;
+	int rc;
+
+	if (flags || user_data->type != IOMMU_HWPT_DATA_SELFTEST)
+		return ERR_PTR(-EOPNOTSUPP);
+	if (parent->ops != mock_ops.default_domain_ops)
+		return ERR_PTR(-EINVAL);
+	rc = iommu_copy_struct_from_user(&cfg, user_data,
+					 IOMMU_HWPT_DATA_SELFTEST, iotlb);
+	if (rc)
+		return ERR_PTR(rc);
+
+	nested = kzalloc(sizeof(*nested), GFP_KERNEL_ACCOUNT);
+	if (!nested)
+		return ERR_PTR(-ENOMEM);
+	nested->parent = to_mock_domain(parent);
+	nested->domain.type = IOMMU_DOMAIN_NESTED;
+	nested->domain.ops = &mock_nested_ops;
+	for (i = 0; i < MOCK_NESTED_DOMAIN_IOTLB_NUM; i++)
+		nested->iotlb[i] = cfg.iotlb;
+	return &nested->domain;
+}
+
 /*
  * iommufd's domains: sized for @dev (MOCK_FLAGS_DEVICE_HUGE_IOVA adds the
- * huge IOPTE size), with dirty ops when @flags asks for them.
+ * huge IOPTE size), with dirty ops when @flags asks for them; or, with a
+ * @parent, a nested one.
  */
-static struct iommu_domain *mock_domain_alloc_user(struct device *dev,
-						   u32 flags)
+static struct iommu_domain *
+mock_domain_alloc_user(struct device *dev, u32 flags,
+		       struct iommu_domain *parent,
+		       const struct iommu_user_data *user_data)
 {
 	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
 	struct iommu_domain *domain;
 
-	if (flags & ~IOMMU_HWPT_ALLOC_DIRTY_TRACKING)
+	if (parent)
+		return mock_nested_domain_alloc(parent, flags, user_data);
+
+	if (flags & ~(IOMMU_HWPT_ALLOC_NEST_PARENT |
+		      IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
+		return ERR_PTR(-EOPNOTSUPP);
+	if (user_data)
 		return ERR_PTR(-EOPNOTSUPP);
 	if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
 	    (mdev->flags & MOCK_FLAGS_DEVICE_NO_DIRTY))
@@ -445,6 +510,71 @@ static const struct iommu_ops mock_ops = {
 		.iova_to_phys = mock_domain_iova_to_phys,
 		.free = mock_domain_free,
 	},
+};
+
+static int mock_nested_attach_dev(struct iommu_domain *domain,
+				  struct device *dev)
+{
+	struct mock_nested_domain *nested = to_mock_nested_domain(domain);
+
+	/* The device translates through the parent: the same rules. */
+	return mock_domain_attach_dev(&nested->parent->domain, dev);
+}
+
+static void mock_nested_domain_free(struct iommu_domain *domain)
+{
+	kfree(to_mock_nested_domain(domain));
+}
+
+/*
+ * IOMMU_HWPT_INVALIDATE of a mock nested domain: each request clears one
+ * IOTLB entry, or all with IOMMU_TEST_INVALIDATE_FLAG_ALL. Stops at the
+ * first bad request; @array->entry_num becomes the number carried out.
+ */
+static int mock_nested_cache_invalidate_user(struct iommu_domain *domain,
+					     struct iommu_user_data_array *array)
+{
+	struct mock_nested_domain *nested = to_mock_nested_domain(domain);
+	struct iommu_hwpt_invalidate_selftest inv;
+	unsigned int i, j;
+	int rc = 0;
+
+	if (array->type != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST) {
+		array->entry_num = 0;
+		return -EINVAL;
+	}
+	for (i = 0; i < array->entry_num; i++) {
+		rc = iommu_copy_struct_from_user_array(&inv, array,
+						       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+						       i, iotlb_id);
+		if (rc)
+			break;
+		if (inv.flags & ~IOMMU_TEST_INVALIDATE_FLAG_ALL) {
+			rc = -EOPNOTSUPP;
+			break;
+		}
+		if (inv.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX) {
+			rc = -EINVAL;
+			break;
+		}
+		/* Racing invalidations only ever store 0. */
+		if (inv.flags & IOMMU_TEST_INVALIDATE_FLAG_ALL) {
+			for (j = 0; j < MOCK_NESTED_DOMAIN_IOTLB_NUM; j++)
+				WRITE_ONCE(nested->iotlb[j], 0);
+		} else {
+			WRITE_ONCE(nested->iotlb[inv.iotlb_id], 0);
+		}
+		cond_resched();
+	}
+	array->entry_num = i;
+	return rc;
+}
+
+static const struct iommu_domain_ops mock_nested_ops = {
+	.attach_dev = mock_nested_attach_dev,
+	.detach_dev = mock_domain_detach_dev,
+	.cache_invalidate_user = mock_nested_cache_invalidate_user,
+	.free = mock_nested_domain_free,
 };
 
 static void mock_dev_release(struct device *dev)
@@ -767,6 +897,44 @@ out_put:
 	iommufd_put_object(&hwpt->obj);
 out_free:
 	kvfree(bits);
+	return rc;
+}
+
+/*
+ * IOMMU_TEST_OP_MD_CHECK_IOTLB: whether entry @check_iotlb.id of mock
+ * nested HWPT @id holds @check_iotlb.iotlb (-EINVAL if not).
+ */
+static int iommufd_test_md_check_iotlb(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *obj;
+	u32 id = cmd->check_iotlb.id;
+	u32 val;
+	int rc = 0;
+
+	obj = iommufd_object_lookup(ucmd->ictx, cmd->id,
+				    IOMMUFD_OBJ_HWPT_NESTED);
+	if (IS_ERR(obj))
+		return iommufd_ucmd_fail(ucmd, PTR_ERR(obj),
+					 "no nested HWPT with ID %u", cmd->id);
+	hwpt = container_of(obj, struct iommufd_hw_pagetable, obj);
+	if (hwpt->domain->ops != &mock_nested_ops) {
+		rc = -EINVAL;
+		goto out_put;
+	}
+	if (id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX) {
+		rc = iommufd_ucmd_fail(ucmd, -EINVAL,
+				       "the mock has no IOTLB entry %u", id);
+		goto out_put;
+	}
+	val = READ_ONCE(to_mock_nested_domain(hwpt->domain)->iotlb[id]);
+	if (val != cmd->check_iotlb.iotlb)
+		rc = iommufd_ucmd_fail(ucmd, -EINVAL,
+				       "IOTLB entry %u holds 0x%x, not 0x%x", id,
+				       val, cmd->check_iotlb.iotlb);
+out_put:
+	iommufd_put_object(obj);
 	return rc;
 }
 
@@ -1382,6 +1550,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return iommufd_test_md_check_map(ucmd);
 	case IOMMU_TEST_OP_MD_CHECK_REFS:
 		return iommufd_test_md_check_refs(ucmd);
+	case IOMMU_TEST_OP_MD_CHECK_IOTLB:
+		return iommufd_test_md_check_iotlb(ucmd);
 	case IOMMU_TEST_OP_DIRTY:
 		return iommufd_test_dirty(ucmd);
 	case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:

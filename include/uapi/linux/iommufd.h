@@ -412,7 +412,9 @@ struct iommu_vfio_ioas {
 
 /**
  * enum iommufd_hwpt_alloc_flags - flags for IOMMU_HWPT_ALLOC
- * @IOMMU_HWPT_ALLOC_NEST_PARENT: the HWPT may parent nested page tables
+ * @IOMMU_HWPT_ALLOC_NEST_PARENT: the paging HWPT may parent nested HWPTs;
+ *	only if the device's IOMMU can nest (EOPNOTSUPP otherwise: VT-d on
+ *	this kernel cannot)
  * @IOMMU_HWPT_ALLOC_DIRTY_TRACKING: the domain can track pages DMA wrote,
  *	see IOMMU_HWPT_SET_DIRTY_TRACKING; only for a device whose
  *	IOMMU_GET_HW_INFO reports IOMMU_HW_CAP_DIRTY_TRACKING (EOPNOTSUPP
@@ -420,9 +422,9 @@ struct iommu_vfio_ioas {
  *	attached to such a HWPT (EINVAL)
  * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id names a fault queue
  *
- * This kernel does not accept IOMMU_HWPT_ALLOC_NEST_PARENT or
- * IOMMU_HWPT_FAULT_ID_VALID (EOPNOTSUPP): it has no nesting and no fault
- * reporting.
+ * This kernel does not accept IOMMU_HWPT_FAULT_ID_VALID (EOPNOTSUPP): it
+ * has no fault reporting yet. A nested HWPT takes no other flag
+ * (EOPNOTSUPP).
  */
 enum iommufd_hwpt_alloc_flags {
 	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
@@ -435,7 +437,8 @@ enum iommufd_hwpt_alloc_flags {
  * @IOMMU_HWPT_DATA_NONE: none; the HWPT is a paging domain filled from
  *	an IOAS
  * @IOMMU_HWPT_DATA_VTD_S1: struct iommu_hwpt_vtd_s1, an Intel VT-d stage-1
- *	table nested on a parent HWPT (not supported here)
+ *	table nested on a parent HWPT (not supported here: 6.1's intel-iommu
+ *	cannot nest)
  */
 enum iommu_hwpt_data_type {
 	IOMMU_HWPT_DATA_NONE = 0,
@@ -477,7 +480,8 @@ struct iommu_hwpt_vtd_s1 {
  * @size: sizeof(struct iommu_hwpt_alloc)
  * @flags: combination of enum iommufd_hwpt_alloc_flags
  * @dev_id: a device bound to this context, whose IOMMU makes the domain
- * @pt_id: the IOAS whose mappings the domain mirrors
+ * @pt_id: the IOAS whose mappings the domain mirrors; or, for a nested
+ *         HWPT, a HWPT allocated with IOMMU_HWPT_ALLOC_NEST_PARENT
  * @out_hwpt_id: ID of the new HWPT
  * @__reserved: must be 0
  * @data_type: one of enum iommu_hwpt_data_type
@@ -487,9 +491,24 @@ struct iommu_hwpt_vtd_s1 {
  *            IOMMU_HWPT_FAULT_ID_VALID
  * @__reserved2: must be 0
  *
- * Make an IO page table on @dev_id's IOMMU that mirrors @pt_id. The device
- * is not attached to it; attach it (or other compatible devices) later.
- * The HWPT keeps the IOAS from being destroyed until it is destroyed.
+ * Make an IO page table on @dev_id's IOMMU. With @data_type
+ * IOMMU_HWPT_DATA_NONE, @pt_id is an IOAS and the HWPT is a paging one
+ * that mirrors it. Otherwise @pt_id is a paging HWPT made with
+ * IOMMU_HWPT_ALLOC_NEST_PARENT and the HWPT is a nested one: a page table
+ * userspace owns, described by @data_type and @data_uptr, that the IOMMU
+ * walks on top of the parent's translation, and whose caches userspace
+ * flushes with IOMMU_HWPT_INVALIDATE. The device is not attached to the
+ * HWPT; attach it (or other compatible devices) later. The HWPT keeps the
+ * IOAS, or its parent, from being destroyed until it is destroyed (EBUSY).
+ *
+ * Errors: EOPNOTSUPP for non-zero reserved fields, unknown flags, flags or
+ * a data type the device's IOMMU cannot honour; EINVAL if @data_type and
+ * @data_len disagree (one is zero and the other not), if @pt_id is
+ * neither an IOAS nor a paging HWPT, if that HWPT cannot parent a nested
+ * one of the device's IOMMU (not made with IOMMU_HWPT_ALLOC_NEST_PARENT,
+ * automatic, or of another IOMMU), or if @data_len is shorter than the
+ * first version of the data type's structure or longer than the kernel's;
+ * ENOENT for a bad @dev_id; EFAULT for unreadable data; ENOMEM.
  */
 struct iommu_hwpt_alloc {
 	__u32 size;
@@ -777,7 +796,17 @@ struct iommu_hwpt_vtd_s1_invalidate {
  * and @data_uptr are not looked at: that asks whether the HWPT accepts
  * @data_type.
  *
- * Not implemented by this kernel yet: returns ENOTTY.
+ * The requests are carried out in order, and the first that cannot be
+ * stops the ioctl: @entry_num is written back, whether the ioctl fails or
+ * not, with the number carried out, so a failure names the bad request.
+ *
+ * Errors: EOPNOTSUPP for a non-zero @__reserved or a request with flags
+ * the IOMMU does not know; EINVAL for a non-empty array with no
+ * @data_uptr, an @entry_len of 0 or more than a page, or more than 2^19
+ * entries, for a @data_type the HWPT does not take, an @entry_len shorter
+ * than the first version of the request or longer than the kernel's, and
+ * for a request the IOMMU refuses; ENOENT if @hwpt_id is not a nested
+ * HWPT; EFAULT.
  */
 struct iommu_hwpt_invalidate {
 	__u32 size;

@@ -797,7 +797,7 @@ static const char *const known_keys[] = {
 	"iommufd-ctx:\t", "account-mode:\t", "pinned-pages:\t",
 	"charged-pages:\t", "charged-to:\t", "objects:\t",
 	"objects-not-shown:\t", "last-refusal:\t", "ioas:\tid=",
-	"hwpt:\tid=", "device:\tid=", "access:\tid=", "selftest:\tid=",
+	"hwpt:\tid=", "hwpt_nested:\tid=", "device:\tid=", "access:\tid=", "selftest:\tid=",
 	/* The VFS's own lines. */
 	"pos:\t", "flags:\t", "mnt_id:\t", "ino:\t",
 };

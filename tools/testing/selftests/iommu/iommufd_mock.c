@@ -411,9 +411,11 @@ static void hwpt_alloc_init(struct hwpt_alloc_long *buf, __u32 dev_id,
 
 TEST_F(mock_objects, hwpt_alloc_bad_input)
 {
-	/* DIRTY_TRACKING is good for a mock device: see iommufd_dirty. */
+	/*
+	 * DIRTY_TRACKING and NEST_PARENT are good for a mock device: see
+	 * iommufd_dirty and iommufd_nested.
+	 */
 	const __u32 bad_flags[] = {
-		IOMMU_HWPT_ALLOC_NEST_PARENT,
 		IOMMU_HWPT_FAULT_ID_VALID,
 		1U << 3,
 		1U << 31,
