@@ -553,6 +553,49 @@ static int nth_steps_replace(struct nth_run *run)
 }
 
 /*
+ * Nesting: a parent, a nested HWPT on it, the device moved onto it, one
+ * invalidation, and everything taken apart again.
+ */
+static int nth_steps_nested(struct nth_run *run)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_invalidate_selftest req = {
+		.flags = IOMMU_TEST_INVALIDATE_FLAG_ALL,
+	};
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc),
+		.dev_id = run->idev_id,
+		.data_type = IOMMU_HWPT_DATA_SELFTEST,
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)&data,
+	};
+	struct iommu_hwpt_invalidate inv = {
+		.size = sizeof(inv),
+		.data_uptr = (uintptr_t)&req,
+		.data_type = IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+		.entry_len = sizeof(req),
+		.entry_num = 1,
+	};
+	__u32 parent_id;
+
+	if (_test_cmd_hwpt_alloc(run->fd, run->idev_id, run->ioas_id,
+				 IOMMU_HWPT_ALLOC_NEST_PARENT, &parent_id))
+		return -1;
+	alloc.pt_id = parent_id;
+	if (ioctl(run->fd, IOMMU_HWPT_ALLOC, &alloc))
+		return -1;
+	inv.hwpt_id = alloc.out_hwpt_id;
+	if (_test_cmd_mock_domain_replace(run->fd, run->stdev_id,
+					  alloc.out_hwpt_id, NULL) ||
+	    ioctl(run->fd, IOMMU_HWPT_INVALIDATE, &inv) ||
+	    _test_cmd_mock_domain_replace(run->fd, run->stdev_id,
+					  run->ioas_id, NULL) ||
+	    _test_ioctl_destroy(run->fd, alloc.out_hwpt_id))
+		return -1;
+	return _test_ioctl_destroy(run->fd, parent_id);
+}
+
+/*
  * An in-kernel access that pins: two pins, a read through the pinned
  * pages and a write through the user address space, one pin dropped by
  * hand and the other by unmapping under it, then the access closed.
@@ -766,6 +809,12 @@ FIXTURE_VARIANT_ADD(fail_nth, replace)
 {
 	.prepare = nth_prepare_device,
 	.steps = nth_steps_replace,
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, nested)
+{
+	.prepare = nth_prepare_device,
+	.steps = nth_steps_nested,
 };
 
 FIXTURE_VARIANT_ADD(fail_nth, access)

@@ -1425,6 +1425,11 @@ TEST_F_TIMEOUT(vfio_edu, reserved_iova_hw_info_hwpt, VFIO_TIMEOUT)
 		     _test_cmd_hwpt_alloc(b.iommufd, b.devid, ioas2,
 					  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
 					  &hwpt));
+	/* Nor nesting: 6.1's intel-iommu cannot make a nesting parent. */
+	EXPECT_ERRNO(EOPNOTSUPP,
+		     _test_cmd_hwpt_alloc(b.iommufd, b.devid, ioas2,
+					  IOMMU_HWPT_ALLOC_NEST_PARENT,
+					  &hwpt));
 
 	/* A HWPT made for the device on the second IOAS, and DMA through it. */
 	ASSERT_OK(_test_cmd_hwpt_alloc(b.iommufd, b.devid, ioas2, 0, &hwpt));
