@@ -273,6 +273,7 @@ struct iommufd_device *iommufd_device_bind(struct iommufd_ctx *ictx,
 	idev->dev = dev;
 	idev->igroup = igroup;
 	INIT_LIST_HEAD(&idev->group_item);
+	mutex_init(&idev->fault_lock);
 	/* The binding driver's reference, dropped by iommufd_device_unbind(). */
 	refcount_inc(&idev->obj.users);
 	*id = idev->obj.id;
@@ -337,6 +338,7 @@ void iommufd_device_destroy(struct iommufd_object *obj)
 	iommufd_device_detach(idev);
 	iommufd_group_unclaim(idev->igroup, idev->dev);
 	iommufd_group_put(idev->igroup);
+	mutex_destroy(&idev->fault_lock);
 }
 
 /*
@@ -401,6 +403,19 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 	}
 
 	/*
+	 * IO page faults are routed per device (fault.c), but a domain
+	 * change moves the whole group: a HWPT with a fault queue, coming
+	 * or going, is only for a device attached alone.
+	 */
+	if ((hwpt->fault || (old && old->fault)) &&
+	    iommufd_group_attached(igroup) > idev->attached) {
+		iopt_why(why,
+			 "IO page faults need %s to be the only attached device of IOMMU group %d",
+			 dev_name(idev->dev), iommu_group_id(igroup->group));
+		return -EINVAL;
+	}
+
+	/*
 	 * The domain translates for every device of the group, attached or
 	 * not, so the group's reserved IOVA is reserved in the IOAS for as
 	 * long as the group is on one of its HWPTs. A sibling joining the
@@ -412,16 +427,22 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 					igroup, why);
 	if (rc)
 		return rc;
+	rc = iommufd_fault_attach_prepare(idev, hwpt);
+	if (rc) {
+		iopt_why(why, "another fault handler is registered for %s",
+			 dev_name(idev->dev));
+		goto err_unreserve;
+	}
 
 	if (!old)
 		rc = iommu_attach_group(hwpt->domain, igroup->group);
 	else if (old != hwpt)
 		rc = iommu_group_replace_domain(igroup->group, hwpt->domain);
 	if (rc) {
-		if (reserve)
-			iopt_remove_reserved_iova(&hwpt->ioas->iopt, igroup);
-		return rc;
+		iommufd_fault_attach_abort(idev);
+		goto err_unreserve;
 	}
+	iommufd_fault_attach_commit(idev, hwpt);
 
 	if (old != hwpt) {
 		n = iommufd_group_attached(igroup);
@@ -436,6 +457,11 @@ static int iommufd_group_set_hwpt(struct iommufd_device *idev,
 		idev->attached = true;
 	}
 	return 0;
+
+err_unreserve:
+	if (reserve)
+		iopt_remove_reserved_iova(&hwpt->ioas->iopt, igroup);
+	return rc;
 }
 
 /*
@@ -709,6 +735,8 @@ void iommufd_device_detach(struct iommufd_device *idev)
 		iommu_detach_group(hwpt->domain, igroup->group);
 		igroup->hwpt = NULL;
 	}
+	/* Its faults are answered: it has no HWPT to fix them in now. */
+	iommufd_fault_attach_commit(idev, NULL);
 	last = iommufd_hwpt_put_devices(igroup, hwpt, 1, group_left);
 	mutex_unlock(&igroup->lock);
 	iommufd_hwpt_put_last(idev->ictx, hwpt, last);

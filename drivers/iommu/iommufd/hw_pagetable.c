@@ -176,9 +176,11 @@ iommufd_hwpt_nested_alloc(struct iommufd_ctx *ictx,
 	struct iommufd_hw_pagetable *hwpt;
 	int rc;
 
-	if (flags || !user_data->len || !ops->domain_alloc_user) {
+	if ((flags & ~IOMMU_HWPT_FAULT_ID_VALID) || !user_data->len ||
+	    !ops->domain_alloc_user) {
 		iopt_why(why, "%s",
-			 flags ? "a nested HWPT takes no allocation flags" :
+			 flags & ~IOMMU_HWPT_FAULT_ID_VALID ?
+				 "a nested HWPT takes no allocation flags" :
 			 !user_data->len ?
 				 "a nested HWPT needs data describing its table" :
 				 "the device's IOMMU cannot nest");
@@ -203,8 +205,10 @@ iommufd_hwpt_nested_alloc(struct iommufd_ctx *ictx,
 	hwpt->ioas = parent->ioas;
 	iommufd_hwpt_name_iommu(hwpt, dev);
 
-	hwpt->domain = ops->domain_alloc_user(dev, flags, parent->domain,
-					      user_data);
+	/* The fault queue is iommufd's business, not the driver's. */
+	hwpt->domain = ops->domain_alloc_user(dev,
+					      flags & ~IOMMU_HWPT_FAULT_ID_VALID,
+					      parent->domain, user_data);
 	if (IS_ERR(hwpt->domain)) {
 		rc = PTR_ERR(hwpt->domain);
 		hwpt->domain = NULL;
@@ -239,9 +243,9 @@ void iommufd_hwpt_nested_show(struct seq_file *m, struct iommufd_object *obj)
 	mutex_lock(&hwpt->ioas->mutex);
 	devices = hwpt->devices;
 	mutex_unlock(&hwpt->ioas->mutex);
-	seq_printf(m, " parent=%u ioas=%u iommu=%s devices=%u",
+	seq_printf(m, " parent=%u ioas=%u iommu=%s devices=%u fault=%u",
 		   hwpt->parent->obj.id, hwpt->ioas->obj.id, hwpt->iommu,
-		   devices);
+		   devices, hwpt->fault ? hwpt->fault->obj.id : 0);
 }
 
 /**
@@ -257,6 +261,8 @@ void iommufd_hwpt_nested_destroy(struct iommufd_object *obj)
 		return;
 	if (hwpt->domain)
 		iommu_domain_free(hwpt->domain);
+	if (hwpt->fault)
+		iommufd_put_object(&hwpt->fault->obj);
 	iommufd_put_object(&hwpt->parent->obj);
 }
 
@@ -353,8 +359,13 @@ iommufd_hwpt_alloc_paging(struct iommufd_ucmd *ucmd, struct iommufd_ioas *ioas,
  * IOMMU_HWPT_ALLOC_NEST_PARENT, for a nested HWPT on it whose table
  * @data_type and @data_uptr describe.
  *
+ * With IOMMU_HWPT_FAULT_ID_VALID, which only a nested HWPT takes, the
+ * IO page faults of the devices attached to it go to the fault queue
+ * @fault_id.
+ *
  * Return: 0; -EOPNOTSUPP for non-zero reserved fields, and flags or data
- * the device's IOMMU cannot honour (faults are not supported yet); -EINVAL
+ * the device's IOMMU cannot honour; -ENOENT for a @fault_id that names no
+ * fault queue; -EINVAL
  * for inconsistent @data_type and @data_len, or a @pt_id that names
  * neither an IOAS nor a HWPT that can parent one for the device; -ENOENT
  * for a bad @dev_id; -EFAULT; or the errors of iommufd_hwpt_alloc() and
@@ -396,13 +407,6 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		goto out_put_dev;
 	}
 
-	/* Fault queues are not supported yet. */
-	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
-		rc = iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
-				       "fault queues are not supported");
-		goto out_put_pt;
-	}
-
 	switch (pt_obj->type) {
 	case IOMMUFD_OBJ_IOAS:
 		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
@@ -428,6 +432,19 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	/* The HWPT holds what it needs; the device is not needed any more. */
 	iommufd_put_object(pt_obj);
 	iommufd_put_object(dev_obj);
+
+	/* Only a nested HWPT gets here with the flag. */
+	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
+		struct iommufd_fault *fault;
+
+		fault = iommufd_fault_lookup(ucmd, cmd->fault_id);
+		if (IS_ERR(fault)) {
+			iommufd_object_unwind(ucmd->ictx, &hwpt->obj);
+			return PTR_ERR(fault);
+		}
+		/* The lookup's reference becomes the HWPT's. */
+		hwpt->fault = fault;
+	}
 
 	cmd->out_hwpt_id = hwpt->obj.id;
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));

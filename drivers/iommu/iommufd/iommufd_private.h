@@ -17,6 +17,7 @@
 #include <linux/stddef.h>
 #include <linux/types.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
 #include "io_pagetable.h"
@@ -117,6 +118,7 @@ enum iommufd_object_type {
 	IOMMUFD_OBJ_HWPT_NESTED,
 	IOMMUFD_OBJ_DEVICE,
 	IOMMUFD_OBJ_ACCESS,
+	IOMMUFD_OBJ_FAULT,
 #ifdef CONFIG_IOMMUFD_TEST
 	IOMMUFD_OBJ_SELFTEST,
 #endif
@@ -352,6 +354,9 @@ int iommufd_ioas_option(struct iommufd_ucmd *ucmd);
  * @ioas_item: a paging HWPT's entry in @ioas->hwpt_list, under
  *             @ioas->mutex; a nested HWPT is on no list
  * @iommu: name of the IOMMU that made @domain, for fdinfo
+ * @fault: the fault queue the IO page faults of the HWPT's devices go to,
+ *         referenced; only a nested HWPT made with
+ *         IOMMU_HWPT_FAULT_ID_VALID has one
  */
 struct iommufd_hw_pagetable {
 	struct iommufd_object obj;
@@ -363,6 +368,7 @@ struct iommufd_hw_pagetable {
 	bool auto_domain;
 	unsigned int devices;
 	struct list_head ioas_item;
+	struct iommufd_fault *fault;
 };
 
 /* The paging domain of @hwpt: its own, or its parent's if it is nested. */
@@ -424,6 +430,11 @@ struct iommufd_group {
  * @igroup: the device's group in the context, whose DMA the context owns
  * @group_item: entry in iommufd_group::devices while attached
  * @attached: whether the device is attached to iommufd_group::hwpt
+ * @fault_handler: whether the device's IOMMU fault handler is ours, see
+ *                 fault.c; under the group's lock
+ * @fault_lock: protects @fault_hwpt; taken by the fault handler
+ * @fault_hwpt: the HWPT whose fault queue the device's faults go to, or
+ *              NULL to refuse them
  */
 struct iommufd_device {
 	struct iommufd_object obj;
@@ -432,11 +443,44 @@ struct iommufd_device {
 	struct iommufd_group *igroup;
 	struct list_head group_item;
 	bool attached;
+	bool fault_handler;
+	struct mutex fault_lock; /* protects fault_hwpt */
+	struct iommufd_hw_pagetable *fault_hwpt;
 };
 
 void iommufd_device_destroy(struct iommufd_object *obj);
 void iommufd_device_show(struct seq_file *m, struct iommufd_object *obj);
 int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
+
+/* fault.c */
+
+/**
+ * struct iommufd_fault - a fault queue: IO page faults for userspace
+ * @obj: the object header; the queue's file holds a reference
+ * @ictx: the context, whose file the queue's file holds
+ * @mutex: protects @deliver and @response
+ * @deliver: faults not read yet, oldest first
+ * @response: faults read and not answered yet, by cookie
+ * @wait: woken when a fault is queued, for poll()
+ */
+struct iommufd_fault {
+	struct iommufd_object obj;
+	struct iommufd_ctx *ictx;
+	struct mutex mutex; /* protects deliver, response */
+	struct list_head deliver;
+	struct xarray response;
+	wait_queue_head_t wait;
+};
+
+int iommufd_fault_alloc(struct iommufd_ucmd *ucmd);
+void iommufd_fault_destroy(struct iommufd_object *obj);
+void iommufd_fault_show(struct seq_file *m, struct iommufd_object *obj);
+struct iommufd_fault *iommufd_fault_lookup(struct iommufd_ucmd *ucmd, u32 id);
+int iommufd_fault_attach_prepare(struct iommufd_device *idev,
+				 struct iommufd_hw_pagetable *hwpt);
+void iommufd_fault_attach_commit(struct iommufd_device *idev,
+				 struct iommufd_hw_pagetable *hwpt);
+void iommufd_fault_attach_abort(struct iommufd_device *idev);
 
 /* vfio_compat.c */
 int iommufd_vfio_ioas(struct iommufd_ucmd *ucmd);
@@ -456,6 +500,7 @@ void iommufd_access_show(struct seq_file *m, struct iommufd_object *obj);
 #define IOMMUFD_CMD_TEST_CMD (IOMMUFD_CMD_BASE + 32)
 int iommufd_test(struct iommufd_ucmd *ucmd);
 void iommufd_selftest_destroy(struct iommufd_object *obj);
+void iommufd_selftest_show(struct seq_file *m, struct iommufd_object *obj);
 int iommufd_test_init(void);
 void iommufd_test_exit(void);
 void iommufd_test_syz_copy_src(struct iommufd_ucmd *ucmd, u32 ioas_id,

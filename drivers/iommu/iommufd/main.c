@@ -91,10 +91,16 @@ static const struct iommufd_obj_ops iommufd_obj_ops[] = {
 		.destroy = iommufd_access_destroy_object,
 		.show = iommufd_access_show,
 	},
+	[IOMMUFD_OBJ_FAULT] = {
+		.name = "fault",
+		.destroy = iommufd_fault_destroy,
+		.show = iommufd_fault_show,
+	},
 #ifdef CONFIG_IOMMUFD_TEST
 	[IOMMUFD_OBJ_SELFTEST] = {
 		.name = "selftest",
 		.destroy = iommufd_selftest_destroy,
+		.show = iommufd_selftest_show,
 	},
 #endif
 };
@@ -552,6 +558,7 @@ union iommufd_ucmd_buffer {
 	struct iommu_hwpt_set_dirty_tracking set_dirty_tracking;
 	struct iommu_hwpt_get_dirty_bitmap get_dirty_bitmap;
 	struct iommu_hwpt_invalidate invalidate;
+	struct iommu_fault_alloc fault_alloc;
 #ifdef CONFIG_IOMMUFD_TEST
 	struct iommu_test_cmd test;
 #endif
@@ -615,6 +622,8 @@ static const struct iommufd_ioctl_op iommufd_ioctl_ops[] = {
 		      struct iommu_hwpt_get_dirty_bitmap, data),
 	IOMMUFD_IOCTL(HWPT_INVALIDATE, iommufd_hwpt_invalidate,
 		      struct iommu_hwpt_invalidate, __reserved),
+	IOMMUFD_IOCTL(FAULT_QUEUE_ALLOC, iommufd_fault_alloc,
+		      struct iommu_fault_alloc, out_fault_fd),
 	IOMMUFD_IOCTL(IOAS_MAP_FILE, iommufd_ioas_map_file_ioctl,
 		      struct iommu_ioas_map_file, iova),
 #ifdef CONFIG_IOMMUFD_TEST

@@ -43,6 +43,7 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/property.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
@@ -127,11 +128,17 @@ to_mock_nested_domain(struct iommu_domain *domain)
  * @dev: the device, on iommufd_mock_bus
  * @id: number in the device's name
  * @flags: MOCK_FLAGS_DEVICE_* it was made with
+ * @responses: page responses the device received, see mock_page_response()
+ * @last_grpid: the group of the last one
+ * @last_code: its code
  */
 struct mock_dev {
 	struct device dev;
 	int id;
 	u32 flags;
+	atomic_t responses;
+	u32 last_grpid;
+	u32 last_code;
 };
 
 /**
@@ -491,6 +498,22 @@ static int mock_def_domain_type(struct device *dev)
 	return IOMMU_DOMAIN_IDENTITY;
 }
 
+/*
+ * The answer to a page request reaching the device: counted, and the last
+ * one kept, for the selftest object's fdinfo. The core calls this under
+ * its lock of the device's pending faults, one answer at a time.
+ */
+static int mock_page_response(struct device *dev, struct iommu_fault_event *evt,
+			      struct iommu_page_response *msg)
+{
+	struct mock_dev *mdev = container_of(dev, struct mock_dev, dev);
+
+	WRITE_ONCE(mdev->last_grpid, msg->grpid);
+	WRITE_ONCE(mdev->last_code, msg->code);
+	atomic_inc(&mdev->responses);
+	return 0;
+}
+
 static const struct iommu_ops mock_ops = {
 	.owner = THIS_MODULE,
 	.pgsize_bitmap = MOCK_IO_PAGE_SIZE,
@@ -502,6 +525,7 @@ static const struct iommu_ops mock_ops = {
 	.device_group = mock_device_group,
 	.get_resv_regions = mock_get_resv_regions,
 	.def_domain_type = mock_def_domain_type,
+	.page_response = mock_page_response,
 	.default_domain_ops = &(const struct iommu_domain_ops) {
 		.attach_dev = mock_domain_attach_dev,
 		.detach_dev = mock_domain_detach_dev,
@@ -640,6 +664,24 @@ static void mock_dev_destroy(struct mock_dev *mdev)
 {
 	iommu_release_device(&mdev->dev);
 	device_unregister(&mdev->dev);
+}
+
+/**
+ * iommufd_selftest_show() - a mock device's fdinfo fields
+ * @m: the fdinfo file
+ * @obj: the selftest object, referenced
+ *
+ * The page responses the device received, so that tests see an answer
+ * written to a fault queue reach the device.
+ */
+void iommufd_selftest_show(struct seq_file *m, struct iommufd_object *obj)
+{
+	struct selftest_obj *sobj = container_of(obj, struct selftest_obj, obj);
+	struct mock_dev *mdev = sobj->mdev;
+
+	seq_printf(m, " dev=%s responses=%u last_grpid=%u last_code=%u",
+		   dev_name(&mdev->dev), atomic_read(&mdev->responses),
+		   READ_ONCE(mdev->last_grpid), READ_ONCE(mdev->last_code));
 }
 
 /**
@@ -933,6 +975,52 @@ static int iommufd_test_md_check_iotlb(struct iommufd_ucmd *ucmd)
 		rc = iommufd_ucmd_fail(ucmd, -EINVAL,
 				       "IOTLB entry %u holds 0x%x, not 0x%x", id,
 				       val, cmd->check_iotlb.iotlb);
+out_put:
+	iommufd_put_object(obj);
+	return rc;
+}
+
+/*
+ * IOMMU_TEST_OP_TRIGGER_IOPF: mock device @dev_id asks for a page, as a
+ * PCIe page request closing its group would. Unlike upstream, which
+ * always succeeds, the IOMMU core's refusal is returned: -EINVAL when the
+ * device has no fault handler (it is on no HWPT with a fault queue),
+ * -ENODEV from iommufd's while the device moves between HWPTs.
+ */
+static int iommufd_test_trigger_iopf(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_test_cmd *cmd = ucmd->args;
+	struct iommu_fault_event evt = {
+		.fault = {
+			.type = IOMMU_FAULT_PAGE_REQ,
+			.prm = {
+				.flags = IOMMU_FAULT_PAGE_REQUEST_LAST_PAGE,
+				.pasid = cmd->trigger_iopf.pasid,
+				.grpid = cmd->trigger_iopf.grpid,
+				.perm = cmd->trigger_iopf.perm,
+				.addr = cmd->trigger_iopf.addr,
+			},
+		},
+	};
+	struct iommufd_device *idev;
+	struct iommufd_object *obj;
+	int rc;
+
+	obj = iommufd_object_lookup(ucmd->ictx, cmd->trigger_iopf.dev_id,
+				    IOMMUFD_OBJ_DEVICE);
+	if (IS_ERR(obj))
+		return iommufd_ucmd_fail(ucmd, PTR_ERR(obj),
+					 "no device with ID %u",
+					 cmd->trigger_iopf.dev_id);
+	idev = container_of(obj, struct iommufd_device, obj);
+	if (idev->dev->bus != &iommufd_mock_bus) {
+		rc = -EINVAL;
+		goto out_put;
+	}
+	/* PASID 0 stands for none, as upstream's IOMMU_NO_PASID. */
+	if (cmd->trigger_iopf.pasid)
+		evt.fault.prm.flags |= IOMMU_FAULT_PAGE_REQUEST_PASID_VALID;
+	rc = iommu_report_device_fault(idev->dev, &evt);
 out_put:
 	iommufd_put_object(obj);
 	return rc;
@@ -1552,6 +1640,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return iommufd_test_md_check_refs(ucmd);
 	case IOMMU_TEST_OP_MD_CHECK_IOTLB:
 		return iommufd_test_md_check_iotlb(ucmd);
+	case IOMMU_TEST_OP_TRIGGER_IOPF:
+		return iommufd_test_trigger_iopf(ucmd);
 	case IOMMU_TEST_OP_DIRTY:
 		return iommufd_test_dirty(ucmd);
 	case IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT:

@@ -420,11 +420,11 @@ struct iommu_vfio_ioas {
  *	IOMMU_GET_HW_INFO reports IOMMU_HW_CAP_DIRTY_TRACKING (EOPNOTSUPP
  *	otherwise). Devices whose IOMMU cannot track dirty pages cannot be
  *	attached to such a HWPT (EINVAL)
- * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id names a fault queue
+ * @IOMMU_HWPT_FAULT_ID_VALID: @fault_id names a fault queue that the IO
+ *	page faults of the devices attached to the HWPT go to; only for a
+ *	nested HWPT (EOPNOTSUPP for a paging one)
  *
- * This kernel does not accept IOMMU_HWPT_FAULT_ID_VALID (EOPNOTSUPP): it
- * has no fault reporting yet. A nested HWPT takes no other flag
- * (EOPNOTSUPP).
+ * A nested HWPT takes no flag but IOMMU_HWPT_FAULT_ID_VALID (EOPNOTSUPP).
  */
 enum iommufd_hwpt_alloc_flags {
 	IOMMU_HWPT_ALLOC_NEST_PARENT = 1 << 0,
@@ -508,7 +508,8 @@ struct iommu_hwpt_vtd_s1 {
  * one of the device's IOMMU (not made with IOMMU_HWPT_ALLOC_NEST_PARENT,
  * automatic, or of another IOMMU), or if @data_len is shorter than the
  * first version of the data type's structure or longer than the kernel's;
- * ENOENT for a bad @dev_id; EFAULT for unreadable data; ENOMEM.
+ * ENOENT for a bad @dev_id, or a @fault_id that names no fault queue;
+ * EFAULT for unreadable data; ENOMEM.
  */
 struct iommu_hwpt_alloc {
 	__u32 size;
@@ -907,7 +908,20 @@ struct iommu_hwpt_page_response {
  * messages from @out_fault_fd and write()s one struct
  * iommu_hwpt_page_response for each fault group it dealt with.
  *
- * Not implemented by this kernel yet: returns ENOTTY.
+ * read() takes a multiple of the message's size (ESPIPE otherwise, and for
+ * an offset), returns as many messages as fit, 0 if there is none (it
+ * does not wait: poll() for POLLIN), EINVAL if the first does not fit.
+ * write() takes a multiple of the response's size and returns the bytes of
+ * the responses carried out, or the error of the first: EINVAL for a code
+ * other than those of enum iommufd_page_response_code or a cookie that
+ * names no fault read and not answered yet. A fault the device can no
+ * longer be answered through the queue for (it detached, or moved to
+ * another HWPT) is answered IOMMUFD_PAGE_RESP_INVALID by the kernel, and
+ * its cookie is gone.
+ *
+ * The queue lives until IOMMU_DESTROY, which is EBUSY while its file is
+ * open or a HWPT uses it. Errors: EOPNOTSUPP for non-zero @flags; EMFILE;
+ * ENOMEM; EFAULT.
  */
 struct iommu_fault_alloc {
 	__u32 size;

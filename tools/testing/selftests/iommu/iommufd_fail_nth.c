@@ -595,6 +595,73 @@ static int nth_steps_nested(struct nth_run *run)
 	return _test_ioctl_destroy(run->fd, parent_id);
 }
 
+/* The IO page fault part of nth_steps_iopf(), with the queue open. */
+static int nth_iopf_fault(struct nth_run *run, __u32 fault_id, int fault_fd)
+{
+	struct iommu_hwpt_selftest data = { .iotlb = IOMMU_TEST_IOTLB_DEFAULT };
+	struct iommu_hwpt_alloc alloc = {
+		.size = sizeof(alloc),
+		.flags = IOMMU_HWPT_FAULT_ID_VALID,
+		.dev_id = run->idev_id,
+		.data_type = IOMMU_HWPT_DATA_SELFTEST,
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)&data,
+		.fault_id = fault_id,
+	};
+	struct iommu_test_cmd trigger = {
+		.size = sizeof(trigger),
+		.op = IOMMU_TEST_OP_TRIGGER_IOPF,
+		.trigger_iopf = { .dev_id = run->idev_id, .grpid = 1 },
+	};
+	struct iommu_hwpt_page_response resp = {};
+	struct iommu_hwpt_pgfault msg;
+	__u32 parent_id;
+
+	if (_test_cmd_hwpt_alloc(run->fd, run->idev_id, run->ioas_id,
+				 IOMMU_HWPT_ALLOC_NEST_PARENT, &parent_id))
+		return -1;
+	alloc.pt_id = parent_id;
+	if (ioctl(run->fd, IOMMU_HWPT_ALLOC, &alloc) ||
+	    _test_cmd_mock_domain_replace(run->fd, run->stdev_id,
+					  alloc.out_hwpt_id, NULL) ||
+	    ioctl(run->fd, IOMMU_TEST_CMD, &trigger) ||
+	    ioctl(run->fd, IOMMU_TEST_CMD, &trigger))
+		return -1;
+	if (read(fault_fd, &msg, sizeof(msg)) != sizeof(msg))
+		return -1;
+	resp.cookie = msg.cookie;
+	if (write(fault_fd, &resp, sizeof(resp)) != sizeof(resp))
+		return -1;
+	/* The second fault is answered by the kernel as the device leaves. */
+	if (_test_cmd_mock_domain_replace(run->fd, run->stdev_id, run->ioas_id,
+					  NULL) ||
+	    _test_ioctl_destroy(run->fd, alloc.out_hwpt_id))
+		return -1;
+	return _test_ioctl_destroy(run->fd, parent_id);
+}
+
+/*
+ * IO page faults: a fault queue, a nested HWPT that reports to it, the
+ * device moved onto it, two faults, one read and answered, the other
+ * left for the kernel, and everything taken apart. The queue's file is
+ * closed in any case, so that it does not keep the context alive.
+ */
+static int nth_steps_iopf(struct nth_run *run)
+{
+	struct iommu_fault_alloc cmd = { .size = sizeof(cmd) };
+	int rc, err;
+
+	if (ioctl(run->fd, IOMMU_FAULT_QUEUE_ALLOC, &cmd))
+		return -1;
+	rc = nth_iopf_fault(run, cmd.out_fault_id, cmd.out_fault_fd);
+	err = errno;
+	close(cmd.out_fault_fd);
+	errno = err;
+	if (rc)
+		return rc;
+	return _test_ioctl_destroy(run->fd, cmd.out_fault_id);
+}
+
 /*
  * An in-kernel access that pins: two pins, a read through the pinned
  * pages and a write through the user address space, one pin dropped by
@@ -815,6 +882,12 @@ FIXTURE_VARIANT_ADD(fail_nth, nested)
 {
 	.prepare = nth_prepare_device,
 	.steps = nth_steps_nested,
+};
+
+FIXTURE_VARIANT_ADD(fail_nth, iopf)
+{
+	.prepare = nth_prepare_device,
+	.steps = nth_steps_iopf,
 };
 
 FIXTURE_VARIANT_ADD(fail_nth, access)
