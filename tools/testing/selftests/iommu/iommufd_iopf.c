@@ -106,31 +106,6 @@ static ssize_t answer(int fault_fd, __u32 cookie, __u32 code)
 	return write(fault_fd, &resp, sizeof(resp));
 }
 
-/* Field name of the fdinfo line of object id of type, or -1. */
-static long long fdinfo_obj(int fd, const char *type, unsigned int id,
-			    const char *name)
-{
-	char key[64], field[64];
-	const char *line, *v, *end;
-	long long n = -1;
-	char *text;
-
-	text = fdinfo_read(fd);
-	if (!text)
-		return -1;
-	snprintf(key, sizeof(key), "%s:\tid=%u ", type, id);
-	snprintf(field, sizeof(field), " %s=", name);
-	line = fdinfo_field(text, key);
-	if (line) {
-		end = strchr(line, '\n');
-		v = strstr(line - 1, field);
-		if (v && (!end || v < end))
-			n = strtoll(v + strlen(field), NULL, 0);
-	}
-	free(text);
-	return n;
-}
-
 static long long fdinfo_objects(int fd)
 {
 	char *text = fdinfo_read(fd);

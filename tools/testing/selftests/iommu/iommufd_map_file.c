@@ -1119,17 +1119,6 @@ static long vm_pin_pages(void)
 	return test_vm_pin_kb() * 1024 / page_size;
 }
 
-/* A count of the fdinfo of /dev/iommu, such as "pinned-pages:\t". */
-static long fdinfo_count(int fd, const char *key)
-{
-	char *text = fdinfo_read(fd);
-	const char *v = text ? fdinfo_field(text, key) : NULL;
-	long n = v ? strtol(v, NULL, 10) : -1;
-
-	free(text);
-	return n;
-}
-
 static void wait_child(struct __test_metadata *_metadata, pid_t pid)
 {
 	int status;
@@ -1172,13 +1161,13 @@ TEST(accounting)
 						       LIMIT_PAGES * page_size,
 						       &iova, TEST_MAP_RW));
 		ASSERT_EQ(0, vm_pin_pages());
-		ASSERT_EQ(0, fdinfo_count(fd, "pinned-pages:\t"));
+		ASSERT_EQ(0, fdinfo_num(fd, "pinned-pages:\t"));
 		/* The first domain charges it all. */
 		ASSERT_EQ(0, _test_cmd_mock_domain(fd, ioas_id, &stdev_id, NULL,
 						   NULL));
 		ASSERT_EQ(LIMIT_PAGES, vm_pin_pages());
-		ASSERT_EQ(LIMIT_PAGES, fdinfo_count(fd, "pinned-pages:\t"));
-		ASSERT_EQ(LIMIT_PAGES, fdinfo_count(fd, "charged-pages:\t"));
+		ASSERT_EQ(LIMIT_PAGES, fdinfo_num(fd, "pinned-pages:\t"));
+		ASSERT_EQ(LIMIT_PAGES, fdinfo_num(fd, "charged-pages:\t"));
 		/* Not a page more, of the file or of user memory. */
 		EXPECT_ERRNO(ENOMEM, _test_ioctl_ioas_map_file(fd, ioas_id, mfd,
 							       LIMIT_PAGES *
@@ -1195,8 +1184,8 @@ TEST(accounting)
 		/* The domain goes: the charge goes with it. */
 		ASSERT_EQ(0, _test_ioctl_destroy(fd, stdev_id));
 		ASSERT_EQ(0, vm_pin_pages());
-		ASSERT_EQ(0, fdinfo_count(fd, "pinned-pages:\t"));
-		ASSERT_EQ(0, fdinfo_count(fd, "charged-pages:\t"));
+		ASSERT_EQ(0, fdinfo_num(fd, "pinned-pages:\t"));
+		ASSERT_EQ(0, fdinfo_num(fd, "charged-pages:\t"));
 
 		/* With a domain a map is charged at once, to the page. */
 		ASSERT_EQ(0, _test_ioctl_ioas_unmap(fd, ioas_id, 0, UINT64_MAX,
@@ -1214,13 +1203,13 @@ TEST(accounting)
 							       page_size,
 						       &iova, TEST_MAP_RW));
 		ASSERT_EQ(LIMIT_PAGES - 1, vm_pin_pages());
-		ASSERT_EQ(LIMIT_PAGES - 1, fdinfo_count(fd, "pinned-pages:\t"));
+		ASSERT_EQ(LIMIT_PAGES - 1, fdinfo_num(fd, "pinned-pages:\t"));
 		ASSERT_EQ(0, _test_ioctl_ioas_unmap(fd, ioas_id, iova,
 						    (LIMIT_PAGES - 1) *
 							    page_size,
 						    NULL));
 		ASSERT_EQ(0, vm_pin_pages());
-		ASSERT_EQ(0, fdinfo_count(fd, "pinned-pages:\t"));
+		ASSERT_EQ(0, fdinfo_num(fd, "pinned-pages:\t"));
 		close(mfd);
 		close(fd);
 		_exit(_metadata->passed ? 0 : 1);

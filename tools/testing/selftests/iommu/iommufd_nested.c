@@ -135,42 +135,6 @@ static int _test_cmd_check_iotlb(int fd, __u32 hwpt_id, __u32 id, __u32 val)
 				    ((cleared_mask) & (1U << __i)) ? 0 : (val)); \
 	})
 
-/* The number after key in the fdinfo of fd, or -1. */
-static long long fdinfo_num(int fd, const char *key)
-{
-	char *text = fdinfo_read(fd);
-	const char *v = text ? fdinfo_field(text, key) : NULL;
-	long long n = v ? strtoll(v, NULL, 0) : -1;
-
-	free(text);
-	return n;
-}
-
-/* Field name of the fdinfo line of object id of type, or -1. */
-static long long fdinfo_obj(int fd, const char *type, unsigned int id,
-			    const char *name)
-{
-	char key[64], field[64];
-	const char *line, *v, *end;
-	long long n = -1;
-	char *text;
-
-	text = fdinfo_read(fd);
-	if (!text)
-		return -1;
-	snprintf(key, sizeof(key), "%s:\tid=%u ", type, id);
-	snprintf(field, sizeof(field), " %s=", name);
-	line = fdinfo_field(text, key);
-	if (line) {
-		end = strchr(line, '\n');
-		v = strstr(line - 1, field);
-		if (v && (!end || v < end))
-			n = strtoll(v + strlen(field), NULL, 0);
-	}
-	free(text);
-	return n;
-}
-
 #define objects() fdinfo_num(self->fd, "objects:\t")
 
 FIXTURE(nested)

@@ -95,6 +95,45 @@ static inline const char *fdinfo_field(const char *text, const char *key)
 	return NULL;
 }
 
+/* The number after @key in the fdinfo of @fd (e.g. "objects:\t"), or -1. */
+static inline long long fdinfo_num(int fd, const char *key)
+{
+	char *text = fdinfo_read(fd);
+	const char *v = text ? fdinfo_field(text, key) : NULL;
+	long long n = v ? strtoll(v, NULL, 0) : -1;
+
+	free(text);
+	return n;
+}
+
+/*
+ * The value of " @name=" in the fdinfo line of the object of @type with
+ * ID @id, or -1 if there is no such line or field.
+ */
+static inline long long fdinfo_obj(int fd, const char *type, unsigned int id,
+				   const char *name)
+{
+	char key[64], field[64];
+	const char *line, *v, *end;
+	long long n = -1;
+	char *text;
+
+	text = fdinfo_read(fd);
+	if (!text)
+		return -1;
+	snprintf(key, sizeof(key), "%s:\tid=%u ", type, id);
+	snprintf(field, sizeof(field), " %s=", name);
+	line = fdinfo_field(text, key);
+	if (line) {
+		end = strchr(line, '\n');
+		v = strstr(line - 1, field);
+		if (v && (!end || v < end))
+			n = strtoll(v + strlen(field), NULL, 0);
+	}
+	free(text);
+	return n;
+}
+
 /* The last refusal line, without its key, in a malloc()ed buffer or NULL. */
 static inline char *fdinfo_refusal(int fd)
 {
