@@ -550,6 +550,27 @@ static void mock_nested_domain_free(struct iommu_domain *domain)
 	kfree(to_mock_nested_domain(domain));
 }
 
+/* Carry out one request of IOMMU_HWPT_INVALIDATE on the mock's IOTLB. */
+static int mock_nested_invalidate_one(struct mock_nested_domain *nested,
+				      const struct iommu_hwpt_invalidate_selftest *inv)
+{
+	unsigned int first = inv->iotlb_id, last = inv->iotlb_id;
+
+	if (inv->flags & ~IOMMU_TEST_INVALIDATE_FLAG_ALL)
+		return -EOPNOTSUPP;
+	/* Checked with FLAG_ALL too, as upstream's mock does. */
+	if (inv->iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX)
+		return -EINVAL;
+	if (inv->flags & IOMMU_TEST_INVALIDATE_FLAG_ALL) {
+		first = 0;
+		last = MOCK_NESTED_DOMAIN_IOTLB_NUM - 1;
+	}
+	/* Racing invalidations only ever store 0. */
+	while (first <= last)
+		WRITE_ONCE(nested->iotlb[first++], 0);
+	return 0;
+}
+
 /*
  * IOMMU_HWPT_INVALIDATE of a mock nested domain: each request clears one
  * IOTLB entry, or all with IOMMU_TEST_INVALIDATE_FLAG_ALL. Stops at the
@@ -560,37 +581,22 @@ static int mock_nested_cache_invalidate_user(struct iommu_domain *domain,
 {
 	struct mock_nested_domain *nested = to_mock_nested_domain(domain);
 	struct iommu_hwpt_invalidate_selftest inv;
-	unsigned int i, j;
+	unsigned int done = 0;
 	int rc = 0;
 
-	if (array->type != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST) {
-		array->entry_num = 0;
-		return -EINVAL;
-	}
-	for (i = 0; i < array->entry_num; i++) {
+	if (array->type != IOMMU_HWPT_INVALIDATE_DATA_SELFTEST)
+		rc = -EINVAL;
+	while (!rc && done != array->entry_num) {
 		rc = iommu_copy_struct_from_user_array(&inv, array,
 						       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-						       i, iotlb_id);
-		if (rc)
-			break;
-		if (inv.flags & ~IOMMU_TEST_INVALIDATE_FLAG_ALL) {
-			rc = -EOPNOTSUPP;
-			break;
-		}
-		if (inv.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX) {
-			rc = -EINVAL;
-			break;
-		}
-		/* Racing invalidations only ever store 0. */
-		if (inv.flags & IOMMU_TEST_INVALIDATE_FLAG_ALL) {
-			for (j = 0; j < MOCK_NESTED_DOMAIN_IOTLB_NUM; j++)
-				WRITE_ONCE(nested->iotlb[j], 0);
-		} else {
-			WRITE_ONCE(nested->iotlb[inv.iotlb_id], 0);
-		}
+						       done, iotlb_id);
+		if (!rc)
+			rc = mock_nested_invalidate_one(nested, &inv);
+		if (!rc)
+			done++;
 		cond_resched();
 	}
-	array->entry_num = i;
+	array->entry_num = done;
 	return rc;
 }
 
