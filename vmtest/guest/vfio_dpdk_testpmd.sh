@@ -77,6 +77,14 @@ stop_after_window() {
 	sleep $FWD_SECS
 	echo
 }
+# The VM's one 1 GiB huge page: DPDK takes the largest huge pages there
+# are, and iommufd_vfio's large_iopte needs that one page: whoever makes
+# the directory has it (iommufd_vfio.c, HUGE_1G_CLAIM).
+n=0
+while ! mkdir /tmp/iommufd-hugetlb-1g 2>/dev/null && [ $n -lt 400 ]; do
+	sleep 1
+	n=$((n + 1))
+done
 rm -f $LOG
 {
 	stop_after_window | timeout $TIMEOUT $TESTPMD -l 0-1 -n 1 \
@@ -88,6 +96,7 @@ rm -f $LOG
 		--total-num-mbufs=2048 --rxd=256 --txd=256 2>&1
 	echo $? >$LOG.rc
 } | tee $LOG | while IFS= read -r line; do echo "testpmd: $line"; done
+rmdir /tmp/iommufd-hugetlb-1g 2>/dev/null
 rc=$(cat $LOG.rc)
 echo "# testpmd exited with $rc after $(secs_since "$start") s"
 

@@ -47,6 +47,7 @@
 #include <sys/eventfd.h>
 #include <linux/kvm.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <stdarg.h>
@@ -2069,6 +2070,15 @@ static int dmar_leaves(const char *bdf, unsigned long long first_pfn,
 	return n;
 }
 
+/*
+ * The VM's one 1 GiB huge page is wanted by vfio_dpdk_testpmd too, which
+ * may run at the same time: DPDK takes the largest huge pages there are.
+ * Whoever makes this directory has the page; vfio_dpdk_testpmd.sh waits
+ * for it the same way.
+ */
+#define HUGE_1G_CLAIM "/tmp/iommufd-hugetlb-1g"
+#define HUGE_1G_WAIT_S 400
+
 static long huge_1g_free(void)
 {
 	long n = -1;
@@ -2087,7 +2097,7 @@ static long huge_1g_free(void)
  * per huge page, and the device's DMA through them lands in the right
  * page; memory of small pages stays in 4 KiB IOPTEs.
  */
-TEST_F_TIMEOUT(vfio_edu, large_iopte, VFIO_TIMEOUT)
+TEST_F_TIMEOUT(vfio_edu, large_iopte, VFIO_TIMEOUT + HUGE_1G_WAIT_S)
 {
 	const size_t sz2m = 2UL << 20, sz1g = 1UL << 30;
 	const __u64 iova2m = 0x800000, iova1g = 0x40000000;
@@ -2141,8 +2151,15 @@ TEST_F_TIMEOUT(vfio_edu, large_iopte, VFIO_TIMEOUT)
 				 8));
 
 	/* A 1 GiB page: one PDPE leaf. The test VM reserves one. */
-	if (huge_1g_free() < 1)
+	for (i = 0; mkdir(HUGE_1G_CLAIM, 0700); i++) {
+		ASSERT_EQ(EEXIST, errno);
+		ASSERT_GT(HUGE_1G_WAIT_S, i);
+		sleep(1);
+	}
+	if (huge_1g_free() < 1) {
+		rmdir(HUGE_1G_CLAIM);
 		VM_SKIP(return, "no free 1 GiB huge page");
+	}
 	giant = mmap(NULL, sz1g, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_1G,
 		     -1, 0);
@@ -2159,6 +2176,7 @@ TEST_F_TIMEOUT(vfio_edu, large_iopte, VFIO_TIMEOUT)
 	ASSERT_EQ(0, dmar_leaves(self->solo.bdf, iova1g / page_size,
 				 (iova1g + sz1g) / page_size - 1, leaves, 8));
 	ASSERT_EQ(0, munmap(giant, sz1g));
+	ASSERT_EQ(0, rmdir(HUGE_1G_CLAIM));
 	ASSERT_EQ(0, munmap(huge, 2 * sz2m));
 }
 
