@@ -447,12 +447,7 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	}
 
 	cmd->out_hwpt_id = hwpt->obj.id;
-	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-	if (rc)
-		iommufd_object_unwind(ucmd->ictx, &hwpt->obj);
-	else
-		iommufd_object_publish(ucmd->ictx, &hwpt->obj);
-	return rc;
+	return iommufd_ucmd_reply_publish(ucmd, &hwpt->obj, sizeof(*cmd));
 
 out_put_pt:
 	iommufd_put_object(pt_obj);

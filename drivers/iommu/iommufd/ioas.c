@@ -94,7 +94,6 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_alloc *cmd = ucmd->args;
 	struct iommufd_ioas *ioas;
-	int rc;
 
 	if (cmd->flags)
 		return -EOPNOTSUPP;
@@ -104,13 +103,7 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		return PTR_ERR(ioas);
 
 	cmd->out_ioas_id = ioas->obj.id;
-	/* Visible to lookups only once userspace has learnt its ID. */
-	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-	if (!rc)
-		iommufd_object_publish(ucmd->ictx, &ioas->obj);
-	else
-		iommufd_object_unwind(ucmd->ictx, &ioas->obj);
-	return rc;
+	return iommufd_ucmd_reply_publish(ucmd, &ioas->obj, sizeof(*cmd));
 }
 
 int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
@@ -242,6 +235,21 @@ static int iommufd_map_flags_to_prot(u32 flags)
 #define IOMMUFD_MAP_ACCESS (IOMMU_IOAS_MAP_WRITEABLE | IOMMU_IOAS_MAP_READABLE)
 #define IOMMUFD_MAP_FLAGS (IOMMU_IOAS_MAP_FIXED_IOVA | IOMMUFD_MAP_ACCESS)
 
+/*
+ * What MAP, MAP_FILE and COPY ask of their flags and of the IOVA and
+ * length they put in the table, with upstream's errnos in its order.
+ */
+static int iommufd_check_map_cmd(u32 flags, u64 iova, u64 length)
+{
+	if (flags & ~IOMMUFD_MAP_FLAGS)
+		return -EOPNOTSUPP;
+	if (!iommufd_fits_ulong(iova) || !iommufd_fits_ulong(length))
+		return -EOVERFLOW;
+	if (!(flags & IOMMUFD_MAP_ACCESS))
+		return -EINVAL;
+	return 0;
+}
+
 int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_map *cmd = ucmd->args;
@@ -249,12 +257,11 @@ int iommufd_ioas_map_ioctl(struct iommufd_ucmd *ucmd)
 	struct iommufd_ioas *ioas;
 	int rc;
 
-	if ((cmd->flags & ~IOMMUFD_MAP_FLAGS) || cmd->__reserved)
+	if (cmd->__reserved)
 		return -EOPNOTSUPP;
-	if (!iommufd_fits_ulong(cmd->iova) || !iommufd_fits_ulong(cmd->length))
-		return -EOVERFLOW;
-	if (!(cmd->flags & IOMMUFD_MAP_ACCESS))
-		return -EINVAL;
+	rc = iommufd_check_map_cmd(cmd->flags, cmd->iova, cmd->length);
+	if (rc)
+		return rc;
 
 	ioas = iommufd_ioas_get(ucmd, cmd->ioas_id);
 	if (IS_ERR(ioas))
@@ -281,12 +288,9 @@ int iommufd_ioas_map_file_ioctl(struct iommufd_ucmd *ucmd)
 	struct file *file;
 	int rc;
 
-	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
-		return -EOPNOTSUPP;
-	if (!iommufd_fits_ulong(cmd->iova) || !iommufd_fits_ulong(cmd->length))
-		return -EOVERFLOW;
-	if (!(cmd->flags & IOMMUFD_MAP_ACCESS))
-		return -EINVAL;
+	rc = iommufd_check_map_cmd(cmd->flags, cmd->iova, cmd->length);
+	if (rc)
+		return rc;
 
 	ioas = iommufd_ioas_get(ucmd, cmd->ioas_id);
 	if (IS_ERR(ioas))
@@ -322,14 +326,11 @@ int iommufd_ioas_copy_ioctl(struct iommufd_ucmd *ucmd)
 	/* Test kernels only: a source IOVA in syzkaller's form. */
 	iommufd_test_syz_copy_src(ucmd, cmd->src_ioas_id, &cmd->src_iova,
 				  &cmd->flags);
-	if (cmd->flags & ~IOMMUFD_MAP_FLAGS)
-		return -EOPNOTSUPP;
-	if (!iommufd_fits_ulong(cmd->length) ||
-	    !iommufd_fits_ulong(cmd->src_iova) ||
-	    !iommufd_fits_ulong(cmd->dst_iova))
-		return -EOVERFLOW;
-	if (!(cmd->flags & IOMMUFD_MAP_ACCESS))
-		return -EINVAL;
+	rc = iommufd_check_map_cmd(cmd->flags, cmd->dst_iova, cmd->length);
+	if (!rc && !iommufd_fits_ulong(cmd->src_iova))
+		rc = -EOVERFLOW;
+	if (rc)
+		return rc;
 
 	src_ioas = iommufd_ioas_get(ucmd, cmd->src_ioas_id);
 	if (IS_ERR(src_ioas))

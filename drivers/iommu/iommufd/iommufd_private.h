@@ -148,6 +148,8 @@ void iommufd_object_publish(struct iommufd_ctx *ictx,
 void iommufd_object_drop(struct iommufd_ctx *ictx, struct iommufd_object *obj);
 void iommufd_object_unwind(struct iommufd_ctx *ictx,
 			   struct iommufd_object *obj);
+int iommufd_ucmd_reply_publish(struct iommufd_ucmd *ucmd,
+			       struct iommufd_object *obj, size_t len);
 struct iommufd_object *iommufd_object_lookup(struct iommufd_ctx *ictx, u32 id,
 					     enum iommufd_object_type type);
 

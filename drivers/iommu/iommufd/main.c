@@ -213,6 +213,29 @@ void iommufd_object_unwind(struct iommufd_ctx *ictx,
 }
 
 /**
+ * iommufd_ucmd_reply_publish() - answer an ioctl that made an object
+ * @ucmd: the ioctl, whose answer names @obj
+ * @obj: object from iommufd_object_alloc(), complete but unpublished
+ * @len: size of the answer
+ *
+ * The answer goes first: an object whose ID userspace never learnt is
+ * taken back with iommufd_object_unwind() rather than published.
+ *
+ * Return: 0 with @obj published, or -EFAULT with @obj gone.
+ */
+int iommufd_ucmd_reply_publish(struct iommufd_ucmd *ucmd,
+			       struct iommufd_object *obj, size_t len)
+{
+	int rc = iommufd_ucmd_reply(ucmd, len);
+
+	if (rc)
+		iommufd_object_unwind(ucmd->ictx, obj);
+	else
+		iommufd_object_publish(ucmd->ictx, obj);
+	return rc;
+}
+
+/**
  * iommufd_object_lookup() - look up a published object and take a reference
  * @ictx: context to look in
  * @id: the object's ID

@@ -755,11 +755,7 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 	cmd->mock_domain.out_stdev_id = sobj->obj.id;
 	cmd->mock_domain.out_hwpt_id = pt_id;
 	cmd->mock_domain.out_idev_id = idev_id;
-	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-	if (rc)
-		goto err_unwind;
-	iommufd_object_publish(ictx, &sobj->obj);
-	return 0;
+	return iommufd_ucmd_reply_publish(ucmd, &sobj->obj, sizeof(*cmd));
 
 err_unwind:
 	iommufd_object_unwind(ictx, &sobj->obj);
