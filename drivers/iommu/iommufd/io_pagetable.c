@@ -302,6 +302,14 @@ out_unlock:
 	return rc;
 }
 
+/* What a piece still owns once iopt_map_pieces() is done with it. */
+static void iopt_release_piece(struct iopt_map_piece *piece)
+{
+	kfree(piece->area);
+	if (piece->pages)
+		iopt_put_pages(piece->pages);
+}
+
 /**
  * iopt_free_pieces() - release a list of pieces
  * @pieces: list of struct iopt_map_piece allocated with kmalloc
@@ -314,11 +322,35 @@ void iopt_free_pieces(struct list_head *pieces)
 
 	list_for_each_entry_safe(piece, tmp, pieces, next) {
 		list_del(&piece->next);
-		kfree(piece->area);
-		if (piece->pages)
-			iopt_put_pages(piece->pages);
+		iopt_release_piece(piece);
 		kfree(piece);
 	}
+}
+
+/*
+ * Map @pages, made by the caller for this one map, as the only piece: on
+ * the stack, since nothing outlives the call. Consumes the caller's
+ * reference to @pages.
+ */
+static int iopt_map_new_pages(struct io_pagetable *iopt,
+			      struct iopt_pages *pages,
+			      unsigned long start_byte, unsigned long length,
+			      unsigned long *iova, int iommu_prot, bool fixed,
+			      char *why)
+{
+	struct iopt_map_piece piece = {
+		.pages = pages,
+		.start_byte = start_byte,
+		.length = length,
+	};
+	LIST_HEAD(pieces);
+	int rc;
+
+	list_add(&piece.next, &pieces);
+	rc = iopt_map_pieces(iopt, &pieces, length, iova, iommu_prot, fixed,
+			     why);
+	iopt_release_piece(&piece);
+	return rc;
 }
 
 /**
@@ -343,28 +375,14 @@ int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			bool fixed, enum iopt_account_mode account_mode,
 			char *why)
 {
-	struct iopt_map_piece *piece;
-	LIST_HEAD(pieces);
-	int rc;
+	struct iopt_pages *pages;
 
-	piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
-	if (!piece)
-		return -ENOMEM;
-	list_add(&piece->next, &pieces);
-	piece->pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE,
-					account_mode, iopt->usage);
-	if (IS_ERR(piece->pages)) {
-		rc = PTR_ERR(piece->pages);
-		piece->pages = NULL;
-		goto out_free;
-	}
-	piece->start_byte = uptr - piece->pages->uptr;
-	piece->length = length;
-	rc = iopt_map_pieces(iopt, &pieces, length, iova, iommu_prot, fixed,
-			     why);
-out_free:
-	iopt_free_pieces(&pieces);
-	return rc;
+	pages = iopt_alloc_pages(uptr, length, iommu_prot & IOMMU_WRITE,
+				 account_mode, iopt->usage);
+	if (IS_ERR(pages))
+		return PTR_ERR(pages);
+	return iopt_map_new_pages(iopt, pages, uptr - pages->uptr, length,
+				  iova, iommu_prot, fixed, why);
 }
 
 /**
@@ -390,29 +408,15 @@ int iopt_map_file_pages(struct io_pagetable *iopt, unsigned long *iova,
 			int iommu_prot, bool fixed,
 			enum iopt_account_mode account_mode, char *why)
 {
-	struct iopt_map_piece *piece;
-	LIST_HEAD(pieces);
-	int rc;
+	struct iopt_pages *pages;
 
-	piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
-	if (!piece)
-		return -ENOMEM;
-	list_add(&piece->next, &pieces);
-	piece->pages = iopt_alloc_file_pages(file, start, length,
-					     iommu_prot & IOMMU_WRITE,
-					     account_mode, iopt->usage);
-	if (IS_ERR(piece->pages)) {
-		rc = PTR_ERR(piece->pages);
-		piece->pages = NULL;
-		goto out_free;
-	}
-	piece->start_byte = start % PAGE_SIZE;
-	piece->length = length;
-	rc = iopt_map_pieces(iopt, &pieces, length, iova, iommu_prot, fixed,
-			     why);
-out_free:
-	iopt_free_pieces(&pieces);
-	return rc;
+	pages = iopt_alloc_file_pages(file, start, length,
+				      iommu_prot & IOMMU_WRITE, account_mode,
+				      iopt->usage);
+	if (IS_ERR(pages))
+		return PTR_ERR(pages);
+	return iopt_map_new_pages(iopt, pages, start % PAGE_SIZE, length,
+				  iova, iommu_prot, fixed, why);
 }
 
 /**
