@@ -76,21 +76,8 @@ FIXTURE(dirty)
 
 FIXTURE_SETUP(dirty)
 {
-	__u64 iova = IOVA_BASE;
-
-	self->fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, self->fd);
-	test_ioctl_ioas_alloc(&self->ioas_id);
-	self->buf = test_alloc_small_pages(BUF_PAGES);
-	ASSERT_NE(NULL, self->buf);
-	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf,
-				  BUF_PAGES * page_size, iova);
-	test_cmd_mock_domain(self->ioas_id, &self->stdev_id, NULL,
-			     &self->idev_id);
-	ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, self->idev_id,
-					  self->ioas_id,
-					  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
-					  &self->hwpt_id));
+	test_setup_mock_hwpt(BUF_PAGES, IOVA_BASE, NULL,
+			     IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &self->hwpt_id);
 }
 
 FIXTURE_TEARDOWN(dirty)

@@ -143,19 +143,8 @@ FIXTURE(iopf)
  */
 FIXTURE_SETUP(iopf)
 {
-	self->fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, self->fd);
-	test_ioctl_ioas_alloc(&self->ioas_id);
-	self->buf = test_alloc_small_pages(BUF_PAGES);
-	ASSERT_NE(NULL, self->buf);
-	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf,
-				  BUF_PAGES * page_size, MOCK_APERTURE_START);
-	test_cmd_mock_domain(self->ioas_id, &self->stdev_id, NULL,
-			     &self->idev_id);
-	ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, self->idev_id,
-					  self->ioas_id,
-					  IOMMU_HWPT_ALLOC_NEST_PARENT,
-					  &self->parent_id));
+	test_setup_mock_hwpt(BUF_PAGES, MOCK_APERTURE_START, NULL,
+			     IOMMU_HWPT_ALLOC_NEST_PARENT, &self->parent_id);
 	ASSERT_EQ(0, _test_fault_alloc(self->fd, 0, &self->fault_id,
 				       &self->fault_fd));
 	ASSERT_EQ(0, _test_iopf_hwpt(self->fd, self->idev_id, self->parent_id,

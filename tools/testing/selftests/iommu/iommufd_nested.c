@@ -155,21 +155,8 @@ FIXTURE(nested)
  */
 FIXTURE_SETUP(nested)
 {
-	__u64 iova = IOVA_BASE;
-
-	self->fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, self->fd);
-	test_ioctl_ioas_alloc(&self->ioas_id);
-	self->buf = test_alloc_small_pages(BUF_PAGES);
-	ASSERT_NE(NULL, self->buf);
-	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf,
-				  BUF_PAGES * page_size, iova);
-	test_cmd_mock_domain(self->ioas_id, &self->stdev_id, &self->hwpt_id,
-			     &self->idev_id);
-	ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, self->idev_id,
-					  self->ioas_id,
-					  IOMMU_HWPT_ALLOC_NEST_PARENT,
-					  &self->parent_id));
+	test_setup_mock_hwpt(BUF_PAGES, IOVA_BASE, &self->hwpt_id,
+			     IOMMU_HWPT_ALLOC_NEST_PARENT, &self->parent_id);
 	self->objects = objects();
 	/* IOAS, selftest and device objects, the auto HWPT, the parent. */
 	ASSERT_EQ(5, self->objects);

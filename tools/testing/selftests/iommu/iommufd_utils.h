@@ -507,6 +507,31 @@ static inline int _test_cmd_hwpt_alloc(int fd, __u32 dev_id, __u32 pt_id,
 	return 0;
 }
 
+/*
+ * The start the fixtures of the HWPT features share: a context in
+ * self->fd; an IOAS in self->ioas_id that maps self->buf, @npages small
+ * pages, at @iova; a mock device attached to it (self->stdev_id,
+ * self->idev_id, its domain's HWPT in *@domain_id unless that is NULL);
+ * and a HWPT of @flags for that device on the IOAS, in *@hwpt_id.
+ */
+#define test_setup_mock_hwpt(npages, iova, domain_id, flags, hwpt_id)         \
+	do {                                                                   \
+		unsigned long __npages = (npages);                             \
+									       \
+		self->fd = open("/dev/iommu", O_RDWR);                         \
+		ASSERT_LE(0, self->fd);                                        \
+		test_ioctl_ioas_alloc(&self->ioas_id);                         \
+		self->buf = test_alloc_small_pages(__npages);                  \
+		ASSERT_NE(NULL, self->buf);                                    \
+		test_ioctl_ioas_map_fixed(self->ioas_id, self->buf,            \
+					  __npages * page_size, iova);         \
+		test_cmd_mock_domain(self->ioas_id, &self->stdev_id,           \
+				     domain_id, &self->idev_id);               \
+		ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, self->idev_id,     \
+						  self->ioas_id, flags,        \
+						  hwpt_id));                   \
+	} while (0)
+
 /* A HWPT on dev_id's IOMMU that mirrors the IOAS pt_id, not attached. */
 #define test_cmd_hwpt_alloc(dev_id, pt_id, hwpt_id)                            \
 	ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, dev_id, pt_id, 0, hwpt_id))
