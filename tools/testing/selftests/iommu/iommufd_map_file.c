@@ -658,6 +658,21 @@ TEST_F(file, mixed_with_user_memory)
 	munmap(anon, 4 * page_size);
 }
 
+/* A file sealed against writes maps read-only, and only so. */
+static void expect_read_only_maps(struct __test_metadata *_metadata, int fd,
+				  __u32 ioas_id, int mfd, size_t size)
+{
+	__u64 iova;
+
+	EXPECT_ERRNO(EPERM, _test_ioctl_ioas_map_file(fd, ioas_id, mfd, 0,
+						      size, &iova,
+						      TEST_MAP_RW));
+	ASSERT_EQ(0, _test_ioctl_ioas_map_file(fd, ioas_id, mfd, 0, size,
+					       &iova,
+					       IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(0, _test_ioctl_ioas_unmap(fd, ioas_id, iova, size, NULL));
+}
+
 /*
  * Writeable maps need a file open for writing and not sealed against
  * writes, and hold off F_SEAL_WRITE as a shared writable mmap does.
@@ -703,30 +718,17 @@ TEST_F(file, write_permission)
 	EXPECT_ERRNO(EBUSY, fcntl(self->mfd, F_ADD_SEALS, F_SEAL_WRITE));
 	test_ioctl_ioas_unmap(self->ioas_id, iova, self->size);
 	ASSERT_EQ(0, fcntl(self->mfd, F_ADD_SEALS, F_SEAL_WRITE));
-	/* Sealed: read-only maps only. */
-	EXPECT_ERRNO(EPERM, _test_ioctl_ioas_map_file(self->fd, self->ioas_id,
-						      self->mfd, 0, self->size,
-						      &iova, TEST_MAP_RW));
-	ASSERT_EQ(0, _test_ioctl_ioas_map_file(self->fd, self->ioas_id,
-					       self->mfd, 0, self->size, &iova,
-					       IOMMU_IOAS_MAP_READABLE));
-	test_ioctl_ioas_unmap(self->ioas_id, iova, self->size);
+	expect_read_only_maps(_metadata, self->fd, self->ioas_id, self->mfd,
+			      self->size);
 }
 
 TEST_F(file, future_write_seal)
 {
-	__u64 iova;
-
 	if (variant->kind == FILE_TMPFS)
 		SKIP(return, "only a memfd can be sealed");
 	ASSERT_EQ(0, fcntl(self->mfd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE));
-	EXPECT_ERRNO(EPERM, _test_ioctl_ioas_map_file(self->fd, self->ioas_id,
-						      self->mfd, 0, self->size,
-						      &iova, TEST_MAP_RW));
-	ASSERT_EQ(0, _test_ioctl_ioas_map_file(self->fd, self->ioas_id,
-					       self->mfd, 0, self->size, &iova,
-					       IOMMU_IOAS_MAP_READABLE));
-	test_ioctl_ioas_unmap(self->ioas_id, iova, self->size);
+	expect_read_only_maps(_metadata, self->fd, self->ioas_id, self->mfd,
+			      self->size);
 }
 
 /*

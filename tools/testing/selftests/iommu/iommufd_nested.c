@@ -366,9 +366,34 @@ TEST_F(nested, invalidate)
 		.entry_num = 1,
 		.__reserved = 1,
 	};
+	const __u32 sel = IOMMU_HWPT_INVALIDATE_DATA_SELFTEST;
+	const struct {
+		int err;
+		const void *data;
+		__u32 type;
+		__u32 entry_len;
+		__u32 num;
+	} bad[] = {
+		/* A type the domain does not take, even for no entries. */
+		{ EINVAL, reqs, IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID,
+		  sizeof(*reqs), 0 },
+		{ EINVAL, reqs, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
+		  sizeof(*reqs), 1 },
+		/* Entry sizes: shorter, longer, 0, beyond a page. */
+		{ EINVAL, reqs, sel, sizeof(*reqs) - 1, 1 },
+		{ EINVAL, &longer, sel, sizeof(longer), 1 },
+		{ EINVAL, reqs, sel, 0, 1 },
+		{ EINVAL, reqs, sel, page_size + 1, 1 },
+		/* A non-empty array needs an address, and a bounded count. */
+		{ EINVAL, NULL, sel, sizeof(*reqs), 1 },
+		{ EINVAL, reqs, sel, sizeof(*reqs), UINT32_MAX },
+		/* Unreadable requests. */
+		{ EFAULT, (void *)(uintptr_t)-4096, sel, sizeof(*reqs), 1 },
+	};
 	struct iommu_hwpt_invalidate_selftest *edge;
 	__u32 a, b, done;
 	int fd = self->fd;
+	unsigned int i;
 	char *page;
 
 	test_nested(self->idev_id, self->parent_id, def, &a);
@@ -387,61 +412,16 @@ TEST_F(nested, invalidate)
 	ASSERT_EQ(0, _test_cmd_hwpt_invalidate(fd, a, NULL,
 					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
 					       0, &done));
-	done = 0;
-	EXPECT_ERRNO(EINVAL,
-		     _test_cmd_hwpt_invalidate(fd, a, reqs,
-					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST_INVALID,
-					       sizeof(*reqs), &done));
-	done = 1;
-	EXPECT_ERRNO(EINVAL,
-		     _test_cmd_hwpt_invalidate(fd, a, reqs,
-					       IOMMU_HWPT_INVALIDATE_DATA_VTD_S1,
-					       sizeof(*reqs), &done));
-	EXPECT_EQ(0, done);
-
-	/* Entry sizes: shorter, longer, 0, beyond a page. */
-	done = 1;
-	EXPECT_ERRNO(EINVAL,
-		     _test_cmd_hwpt_invalidate(fd, a, reqs,
-					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-					       sizeof(*reqs) - 1, &done));
-	EXPECT_EQ(0, done);
-	done = 1;
-	EXPECT_ERRNO(EINVAL,
-		     _test_cmd_hwpt_invalidate(fd, a, &longer,
-					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-					       sizeof(longer), &done));
-	EXPECT_EQ(0, done);
-	done = 1;
-	EXPECT_ERRNO(EINVAL,
-		     _test_cmd_hwpt_invalidate(fd, a, reqs,
-					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-					       0, &done));
-	done = 1;
-	EXPECT_ERRNO(EINVAL,
-		     _test_cmd_hwpt_invalidate(fd, a, reqs,
-					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-					       page_size + 1, &done));
-	/* A non-empty array needs an address, and a bounded count. */
-	done = 1;
-	EXPECT_ERRNO(EINVAL,
-		     _test_cmd_hwpt_invalidate(fd, a, NULL,
-					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-					       sizeof(*reqs), &done));
-	EXPECT_EQ(0, done);
-	done = UINT32_MAX;
-	EXPECT_ERRNO(EINVAL,
-		     _test_cmd_hwpt_invalidate(fd, a, reqs,
-					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-					       sizeof(*reqs), &done));
-	EXPECT_EQ(0, done);
-	/* Unreadable requests. */
-	done = 1;
-	EXPECT_ERRNO(EFAULT,
-		     _test_cmd_hwpt_invalidate(fd, a, (void *)(uintptr_t)-4096,
-					       IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
-					       sizeof(*reqs), &done));
-	EXPECT_EQ(0, done);
+	/* Refused arrays: nothing done, and entry_num says so. */
+	for (i = 0; i != ARRAY_SIZE(bad); i++) {
+		done = bad[i].num;
+		EXPECT_ERRNO(bad[i].err,
+			     _test_cmd_hwpt_invalidate(fd, a, bad[i].data,
+						       bad[i].type,
+						       bad[i].entry_len,
+						       &done));
+		EXPECT_EQ(0, done);
+	}
 	check_iotlbs(a, 0, def);
 
 	/* Bad flags, bad iotlb_id: stop there, nothing done. */
