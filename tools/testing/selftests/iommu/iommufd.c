@@ -4,6 +4,7 @@
  * lifecycle, IOMMU_IOAS_ALLOC and IOMMU_IOAS_IOVA_RANGES, and the size
  * rules every ioctl shares.
  */
+#define _GNU_SOURCE
 #include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -408,6 +409,28 @@ static void fill_get_dirty_bitmap(int fd, void *buf)
 	cmd->data = (uintptr_t)&bitmap;
 }
 
+static void fill_ioas_map_file(int fd, void *buf)
+{
+	static int mfd = -1;
+	struct iommu_ioas_map_file *cmd = buf;
+
+	/* One page of a memfd, at an IOVA the kernel picks each time. */
+	if (mfd < 0) {
+		mfd = memfd_create("cmd_length", 0);
+		if (mfd >= 0 && ftruncate(mfd, page_size))
+			mfd = -1;
+	}
+	_test_ioctl_ioas_alloc(fd, &cmd->ioas_id);
+	cmd->flags = TEST_MAP_RW;
+	cmd->fd = mfd;
+	cmd->length = page_size;
+}
+
+static void fill_fault_queue_alloc(int fd, void *buf)
+{
+	/* Nothing to fill: the fds it makes live as long as the test. */
+}
+
 /*
  * min_size is where the first version of the structure ended: the end of
  * its last member then. Spelled out per ioctl so the table needs no macro.
@@ -524,6 +547,22 @@ static const struct length_case length_cases[] = {
 		.min_size = offsetof(struct iommu_hwpt_get_dirty_bitmap, data) +
 			    sizeof(((struct iommu_hwpt_get_dirty_bitmap *)0)->data),
 		.fill = fill_get_dirty_bitmap,
+	},
+	{
+		.name = "IOMMU_FAULT_QUEUE_ALLOC",
+		.ioctl_num = IOMMU_FAULT_QUEUE_ALLOC,
+		.size = sizeof(struct iommu_fault_alloc),
+		.min_size = offsetof(struct iommu_fault_alloc, out_fault_fd) +
+			    sizeof(((struct iommu_fault_alloc *)0)->out_fault_fd),
+		.fill = fill_fault_queue_alloc,
+	},
+	{
+		.name = "IOMMU_IOAS_MAP_FILE",
+		.ioctl_num = IOMMU_IOAS_MAP_FILE,
+		.size = sizeof(struct iommu_ioas_map_file),
+		.min_size = offsetof(struct iommu_ioas_map_file, iova) +
+			    sizeof(((struct iommu_ioas_map_file *)0)->iova),
+		.fill = fill_ioas_map_file,
 	},
 };
 
