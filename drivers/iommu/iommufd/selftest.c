@@ -284,58 +284,115 @@ static int mock_domain_set_dirty_tracking(struct iommu_domain *domain,
 }
 
 /*
- * Test and, unless @flags has IOMMU_DIRTY_NO_CLEAR, clear the dirty bits
- * of the IO pages in [@iova, @iova + @length). cmpxchg, so that an entry
- * IOMMU_TEST_OP_DIRTY or an unmap changed meanwhile is left alone.
+ * The walks over a mock domain's entries hold the xarray's lock and let go
+ * of it every MOCK_WALK_STEP entries, to reschedule.
  */
-static bool mock_test_and_clear_dirty(struct mock_domain *mock,
-				      unsigned long iova, size_t length,
-				      unsigned long flags)
+#define MOCK_WALK_STEP 1024
+
+/* Let go of the xarray's lock held by a walk, reschedule, take it again. */
+static void mock_walk_breathe(struct xa_state *xas)
 {
-	bool dirty = false;
-	size_t done;
-
-	for (done = 0; done < length; done += MOCK_IO_PAGE_SIZE) {
-		unsigned long index = (iova + done) / MOCK_IO_PAGE_SIZE;
-		void *ent = xa_load(&mock->pfns, index);
-
-		if (!ent || !(xa_to_value(ent) & MOCK_PFN_DIRTY))
-			continue;
-		dirty = true;
-		if (flags & IOMMU_DIRTY_NO_CLEAR)
-			continue;
-		xa_cmpxchg(&mock->pfns, index, ent,
-			   xa_mk_value(xa_to_value(ent) & ~MOCK_PFN_DIRTY),
-			   GFP_KERNEL);
-	}
-	return dirty;
+	xas_pause(xas);
+	xas_unlock(xas);
+	cond_resched();
+	xas_lock(xas);
 }
 
-/* Report each IOPTE, a huge one whole, that has a dirty IO page. */
+/* Dirty IOPTEs found under the xarray's lock, recorded after it. */
+#define MOCK_DIRTY_BATCH 16
+
+struct mock_dirty_found {
+	unsigned long index;
+	bool huge;
+};
+
+/*
+ * Find the dirty IOPTEs among entries [*@first, @last], clearing their
+ * dirty bits unless @flags has IOMMU_DIRTY_NO_CLEAR; a huge IOPTE is
+ * found once, at its head, however many of its IO pages are dirty.
+ * Stops early when @found is full. Return: the number found; *@first is
+ * where to go on from, past @last when the walk is done.
+ */
+static unsigned int mock_find_dirty(struct mock_domain *mock,
+				    unsigned long *first, unsigned long last,
+				    unsigned long flags,
+				    struct mock_dirty_found *found)
+{
+	XA_STATE(xas, &mock->pfns, *first);
+	unsigned int n = 0, seen = 0;
+	void *ent;
+
+	xas_lock(&xas);
+	xas_for_each(&xas, ent, last) {
+		unsigned long v = xa_to_value(ent), head = xas.xa_index;
+
+		if (v & MOCK_PFN_DIRTY) {
+			if (!(flags & IOMMU_DIRTY_NO_CLEAR))
+				xas_store(&xas,
+					  xa_mk_value(v & ~MOCK_PFN_DIRTY));
+			if (v & MOCK_PFN_HUGE)
+				head = ALIGN_DOWN(head, MOCK_HUGE_PAGE_SIZE /
+							MOCK_IO_PAGE_SIZE);
+			if (!n || found[n - 1].index != head) {
+				found[n].index = head;
+				found[n].huge = v & MOCK_PFN_HUGE;
+				if (++n == MOCK_DIRTY_BATCH) {
+					*first = xas.xa_index + 1;
+					break;
+				}
+			}
+		}
+		/* Last, as it moves @xas on. */
+		if (++seen % MOCK_WALK_STEP == 0)
+			mock_walk_breathe(&xas);
+	}
+	xas_unlock(&xas);
+	if (n != MOCK_DIRTY_BATCH)
+		*first = last + 1;
+	return n;
+}
+
+/*
+ * Report each IOPTE, a huge one whole, that has a dirty IO page. A huge
+ * IOPTE that straddles either end of the range is looked at whole.
+ */
 static int mock_domain_read_and_clear_dirty(struct iommu_domain *domain,
 					    unsigned long iova, size_t size,
 					    unsigned long flags,
 					    struct iommu_dirty_bitmap *dirty)
 {
+	const unsigned long huge_mask = MOCK_HUGE_PAGE_SIZE /
+					MOCK_IO_PAGE_SIZE - 1;
 	struct mock_domain *mock = to_mock_domain(domain);
-	unsigned long end = iova + size;
+	unsigned long first = iova / MOCK_IO_PAGE_SIZE;
+	unsigned long last = (iova + size - 1) / MOCK_IO_PAGE_SIZE;
+	struct mock_dirty_found found[MOCK_DIRTY_BATCH];
+	unsigned int n, i;
+	void *ent;
 
 	/* As hardware: nothing is recorded while tracking is off. */
 	if (dirty->bitmap &&
 	    !test_bit(MOCK_DOMAIN_DIRTY_TRACKING, &mock->flags))
 		return -EINVAL;
+	if (!size)
+		return 0;
 
-	while (iova < end) {
-		void *ent = xa_load(&mock->pfns, iova / MOCK_IO_PAGE_SIZE);
-		unsigned long head = iova, pgsize = MOCK_IO_PAGE_SIZE;
+	ent = xa_load(&mock->pfns, first);
+	if (ent && (xa_to_value(ent) & MOCK_PFN_HUGE))
+		first &= ~huge_mask;
+	ent = xa_load(&mock->pfns, last);
+	if (ent && (xa_to_value(ent) & MOCK_PFN_HUGE))
+		last |= huge_mask;
 
-		if (ent && (xa_to_value(ent) & MOCK_PFN_HUGE)) {
-			head = ALIGN_DOWN(iova, MOCK_HUGE_PAGE_SIZE);
-			pgsize = MOCK_HUGE_PAGE_SIZE;
-		}
-		if (ent && mock_test_and_clear_dirty(mock, head, pgsize, flags))
-			iommu_dirty_bitmap_record(dirty, head, pgsize);
-		iova = head + pgsize;
+	while (first <= last) {
+		n = mock_find_dirty(mock, &first, last, flags, found);
+		for (i = 0; i != n; i++)
+			iommu_dirty_bitmap_record(dirty,
+						  found[i].index *
+							  MOCK_IO_PAGE_SIZE,
+						  found[i].huge ?
+							  MOCK_HUGE_PAGE_SIZE :
+							  MOCK_IO_PAGE_SIZE);
 		cond_resched();
 	}
 	return 0;
@@ -862,6 +919,44 @@ static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd)
 	return rc;
 }
 
+/*
+ * Mark the IO pages of the @page_size blocks of IOVA from @iova whose bits
+ * are set in @bits dirty. Under the xarray's lock, so that an entry
+ * cannot be unmapped meanwhile. Return: the number of blocks that had an
+ * IO page mapped.
+ */
+static u64 mock_mark_dirty(struct mock_domain *mock, const unsigned long *bits,
+			   unsigned long nbits, unsigned long iova,
+			   unsigned long page_size)
+{
+	unsigned long n, seen = 0, blocks = 0;
+	XA_STATE(xas, &mock->pfns, 0);
+	u64 count = 0;
+
+	xas_lock(&xas);
+	for_each_set_bit(n, bits, nbits) {
+		unsigned long start = iova + n * page_size;
+		bool mapped = false;
+		void *ent;
+
+		/* No overflow: the caller checked the last block's end. */
+		xas_set(&xas, start / MOCK_IO_PAGE_SIZE);
+		xas_for_each(&xas, ent,
+			     (start + (page_size - 1)) / MOCK_IO_PAGE_SIZE) {
+			mapped = true;
+			xas_store(&xas, xa_mk_value(xa_to_value(ent) |
+						    MOCK_PFN_DIRTY));
+			if (++seen % MOCK_WALK_STEP == 0)
+				mock_walk_breathe(&xas);
+		}
+		count += mapped;
+		if (++blocks % MOCK_WALK_STEP == 0)
+			mock_walk_breathe(&xas);
+	}
+	xas_unlock(&xas);
+	return count;
+}
+
 /* Largest bitmap IOMMU_TEST_OP_DIRTY reads, in bits. */
 #define MOCK_DIRTY_MAX_BITS (SZ_16M * BITS_PER_BYTE)
 
@@ -879,10 +974,10 @@ static int iommufd_test_dirty(struct iommufd_ucmd *ucmd)
 	u64 length = cmd->dirty.length;
 	u64 iova = cmd->dirty.iova;
 	struct iommufd_hw_pagetable *hwpt;
-	unsigned long nbits, n, *bits;
+	unsigned long nbits, *bits;
 	struct mock_domain *mock;
-	u64 last, count = 0;
 	int rc = 0;
+	u64 last;
 
 	if (!page_size || !length || iova % page_size || length % page_size ||
 	    !uptr)
@@ -915,27 +1010,8 @@ static int iommufd_test_dirty(struct iommufd_ucmd *ucmd)
 		goto out_put;
 	}
 
-	for_each_set_bit(n, bits, nbits) {
-		unsigned long start = iova + n * page_size;
-		unsigned long index;
-		bool mapped = false;
-		void *ent;
-
-		/* No overflow: the block ends at or before @last. */
-		xa_for_each_range(&mock->pfns, index, ent,
-				  start / MOCK_IO_PAGE_SIZE,
-				  (start + (page_size - 1)) / MOCK_IO_PAGE_SIZE) {
-			mapped = true;
-			/* An entry unmapped meanwhile stays unmapped. */
-			xa_cmpxchg(&mock->pfns, index, ent,
-				   xa_mk_value(xa_to_value(ent) |
-					       MOCK_PFN_DIRTY),
-				   GFP_KERNEL);
-		}
-		count += mapped;
-		cond_resched();
-	}
-	cmd->dirty.out_nr_dirty = count;
+	cmd->dirty.out_nr_dirty = mock_mark_dirty(mock, bits, nbits, iova,
+						  page_size);
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 out_put:
 	iommufd_put_object(&hwpt->obj);
