@@ -74,6 +74,13 @@
  */
 #define IOPT_PIN_BATCH 512
 
+/*
+ * A pin of up to this many pages (a small map, an access to a page or two)
+ * keeps the list of its pages on the stack, and counts what is pinned
+ * already and finds its gaps in one go.
+ */
+#define IOPT_PIN_SMALL 8
+
 #ifdef CONFIG_IOMMUFD_TEST
 unsigned int iommufd_test_pin_batch = IOPT_PIN_BATCH;
 
@@ -666,27 +673,32 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 	unsigned long first = byte / PAGE_SIZE;
 	unsigned long last = (byte + length - 1) / PAGE_SIZE;
 	unsigned long n = last - first + 1, gaps, surplus;
-	struct page **got;
-	int rc;
+	struct page *small[IOPT_PIN_SMALL];
+	struct page **got = small;
+	int rc = 0;
 
 	if (WARN_ON_ONCE(!length || last >= pages->npages))
 		return -EINVAL;
 
-	/* The usual case: everything is pinned, and a pin only counts. */
-	mutex_lock(&pages->mutex);
-	if (!iopt_pages_gaps(pages, first, last)) {
-		iopt_pages_count(pages, first, last, NULL);
+	if (n > IOPT_PIN_SMALL) {
+		/* Usually everything is pinned, and a pin only counts. */
+		mutex_lock(&pages->mutex);
+		if (!iopt_pages_gaps(pages, first, last)) {
+			iopt_pages_count(pages, first, last, NULL);
+			mutex_unlock(&pages->mutex);
+			return 0;
+		}
 		mutex_unlock(&pages->mutex);
-		return 0;
+		got = kvcalloc(n, sizeof(*got),
+			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!got)
+			return -ENOMEM;
 	}
-	mutex_unlock(&pages->mutex);
-
-	got = kvcalloc(n, sizeof(*got), GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!got)
-		return -ENOMEM;
 	mutex_lock(&pages->mutex);
 	gaps = iopt_pages_count(pages, first, last, got);
 	mutex_unlock(&pages->mutex);
+	if (!gaps)
+		goto out_free;
 
 	rc = iopt_pages_charge(pages, gaps, why);
 	if (rc)
@@ -707,8 +719,7 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 	/* Pages another pin installed first: ours were never used. */
 	iopt_pages_release(pages, got, surplus);
 	iopt_pages_uncharge(pages, surplus);
-	kvfree(got);
-	return 0;
+	goto out_free;
 
 out_uncharge:
 	iopt_pages_uncharge(pages, gaps);
@@ -717,7 +728,9 @@ out_drop:
 	gaps = iopt_pages_drop_counted(pages, first, got, n);
 	mutex_unlock(&pages->mutex);
 	iopt_pages_uncharge(pages, gaps);
-	kvfree(got);
+out_free:
+	if (got != small)
+		kvfree(got);
 	return rc;
 }
 
