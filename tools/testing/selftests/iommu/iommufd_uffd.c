@@ -299,13 +299,18 @@ TEST_F(uffd, first_domain)
 	test_ioctl_destroy(cmd.mock_domain.out_stdev_id);
 }
 
-/* An access pin of memory nothing pinned yet, before the IOAS's lock. */
+/*
+ * An access pin of memory nothing pinned yet, before the IOAS's lock. Of
+ * 16 MiB, the most the mock's ACCESS_PAGES takes: an access pins only the
+ * pages it asks for, and a pin of one page would be over before the other
+ * ioctls had started.
+ */
 TEST_F(uffd, access_pin)
 {
 	struct iommu_test_cmd cmd = {
 		.size = sizeof(cmd),
 		.op = IOMMU_TEST_OP_ACCESS_PAGES,
-		.access_pages = { .length = psize },
+		.access_pages = { .length = 16 << 20 },
 	};
 	int access_fd;
 	__u64 iova;
