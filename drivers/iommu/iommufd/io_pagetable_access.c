@@ -210,10 +210,13 @@ void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
 /**
  * struct iopt_access_rw_args - state of one iopt_access_rw() walk
  * @pieces: a struct iopt_map_piece for each area of the range
+ * @first: the piece of the first area, which needs no allocation: an
+ *         access mostly copies a few bytes out of one area
  * @write: the copy goes into the IOVA
  */
 struct iopt_access_rw_args {
 	struct list_head pieces;
+	struct iopt_map_piece first;
 	bool write;
 };
 
@@ -227,9 +230,13 @@ static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
 		return -EINVAL;
 	if (args->write && !(area->iommu_prot & IOMMU_WRITE))
 		return -EPERM;
-	piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
-	if (!piece)
-		return -ENOMEM;
+	if (list_empty(&args->pieces)) {
+		piece = &args->first;
+	} else {
+		piece = kzalloc(sizeof(*piece), GFP_KERNEL_ACCOUNT);
+		if (!piece)
+			return -ENOMEM;
+	}
 	kref_get(&area->pages->kref);
 	piece->pages = area->pages;
 	piece->start_byte = iopt_area_byte(area, iova);
@@ -262,19 +269,20 @@ int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		.write = flags & IOMMUFD_ACCESS_RW_WRITE,
 	};
 	struct iopt_piece_op rw = { iopt_access_rw_area, &args };
-	struct iopt_map_piece *piece;
+	struct iopt_map_piece *piece, *tmp;
 	int rc;
 
 	down_read(&iopt->iova_rwsem);
 	rc = iopt_walk_pieces(iopt, iova, last, &rw);
 	up_read(&iopt->iova_rwsem);
-	list_for_each_entry(piece, &args.pieces, next) {
-		if (rc)
-			break;
-		rc = iopt_pages_rw(piece->pages, piece->start_byte, data,
-				   piece->length, flags);
+	list_for_each_entry_safe(piece, tmp, &args.pieces, next) {
+		if (!rc)
+			rc = iopt_pages_rw(piece->pages, piece->start_byte,
+					   data, piece->length, flags);
 		data += piece->length;
+		iopt_put_pages(piece->pages);
+		if (piece != &args.first)
+			kfree(piece);
 	}
-	iopt_free_pieces(&args.pieces);
 	return rc;
 }
