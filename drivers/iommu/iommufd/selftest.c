@@ -1627,6 +1627,7 @@ static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
 	unsigned long length = cmd->access_rw.length;
 	void __user *ubuf = u64_to_user_ptr(cmd->access_rw.uptr);
 	struct selftest_access *staccess;
+	u8 small[64];
 	void *tmp;
 	int rc;
 
@@ -1649,7 +1650,9 @@ static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
 		rc = -EOVERFLOW;
 		goto out_put;
 	}
-	tmp = kvzalloc(length, GFP_KERNEL_ACCOUNT);
+	/* The tests copy a few bytes at a time, tens of thousands of times. */
+	tmp = length <= sizeof(small) ? memset(small, 0, sizeof(small)) :
+					kvzalloc(length, GFP_KERNEL_ACCOUNT);
 	if (!tmp) {
 		rc = -ENOMEM;
 		goto out_put;
@@ -1669,7 +1672,8 @@ static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
 	    copy_to_user(ubuf, tmp, length))
 		rc = -EFAULT;
 out_free:
-	kvfree(tmp);
+	if (tmp != small)
+		kvfree(tmp);
 out_put:
 	fput(staccess->file);
 	return rc;
