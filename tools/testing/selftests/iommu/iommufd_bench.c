@@ -34,8 +34,9 @@
  * and upstream's, one phase per boot (see there).
  *
  * It only uses the upstream iommufd uAPI (IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP,
- * IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES, IOMMU_DESTROY, IOMMU_VFIO_IOAS,
- * IOMMU_HWPT_ALLOC and the dirty tracking ioctls), upstream's test
+ * IOMMU_IOAS_MAP_FILE, IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES,
+ * IOMMU_DESTROY, IOMMU_VFIO_IOAS, IOMMU_HWPT_ALLOC and the dirty tracking
+ * ioctls), upstream's test
  * commands of the mock IOMMU, and the VFIO group and container uAPI, so
  * that it runs
  * unchanged on any kernel with upstream's iommufd and the figures of two
@@ -1915,23 +1916,6 @@ out:
 #define MREMAP_FIXED		2
 #endif
 
-/*
- * IOMMU_IOAS_MAP_FILE, spelled here from its command number and upstream's
- * layout, so that the program builds before our header has the struct:
- * map [start, start + length) of the file behind @fd.
- */
-struct cmp_map_file {
-	__u32 size;
-	__u32 flags;
-	__u32 ioas_id;
-	__s32 fd;
-	__aligned_u64 start;
-	__aligned_u64 length;
-	__aligned_u64 iova;
-};
-
-#define CMP_IOAS_MAP_FILE	_IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_FILE)
-
 /* The medians of a figure's repeats; @v is sorted in place. */
 static double cmp_median(double *v, unsigned int n)
 {
@@ -2096,7 +2080,7 @@ static void cmp_map_unmap(const struct cmp_dom *d, const char *what,
 static void cmp_map_file(const struct cmp_dom *d, const char *what, int fd,
 			 __u64 len)
 {
-	struct cmp_map_file cmd = {
+	struct iommu_ioas_map_file cmd = {
 		.size = sizeof(cmd),
 		.flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE,
 		.ioas_id = d->ioas_id,
@@ -2109,7 +2093,7 @@ static void cmp_map_file(const struct cmp_dom *d, const char *what, int fd,
 	__u64 end, t0;
 
 	snprintf(name, sizeof(name), "%s.%s.map_file", d->name, what);
-	if (ioctl(iommufd, CMP_IOAS_MAP_FILE, &cmd)) {
+	if (ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &cmd)) {
 		cmp_na(name, errno == ENOTTY ?
 		       "no IOMMU_IOAS_MAP_FILE (ENOTTY)" : strerror(errno));
 		return;
@@ -2119,7 +2103,7 @@ static void cmp_map_file(const struct cmp_dom *d, const char *what, int fd,
 	while (n < CMP_REPS && (n < 3 || now_ns() < end)) {
 		cmd.iova = 0;
 		t0 = now_ns();
-		if (ioctl(iommufd, CMP_IOAS_MAP_FILE, &cmd))
+		if (ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &cmd))
 			die(errno, "IOMMU_IOAS_MAP_FILE");
 		map[n++] = (now_ns() - t0) / 1e3;
 		ioas_unmap(d->ioas_id, cmd.iova, len);
