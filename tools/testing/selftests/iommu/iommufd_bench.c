@@ -8,7 +8,9 @@
  *
  *  latency       round trip of trivial ioctls: IOMMU_DESTROY of an ID that
  *                does not exist, IOMMU_IOAS_IOVA_RANGES with room for
- *                MAX_RANGES ranges, and clock_gettime() itself
+ *                MAX_RANGES ranges; and, to read them against, the
+ *                clock_gettime() itself and getppid(), a system call that
+ *                does next to nothing
  *  map_unmap     IOMMU_IOAS_MAP (kernel-chosen IOVA) + IOMMU_IOAS_UNMAP of
  *                a whole buffer, backed by 4 KiB pages, THP or hugetlb, of
  *                sizes from 4 KiB to 1 GiB
@@ -62,6 +64,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +81,10 @@
 #endif
 #ifndef MAP_HUGE_2MB
 #define MAP_HUGE_2MB		(21 << MAP_HUGE_SHIFT)
+#endif
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 #endif
 
 #define NSEC_PER_SEC		1000000000ULL
@@ -444,6 +451,7 @@ enum lat_op {
 	LAT_CLOCK,
 	LAT_DESTROY,
 	LAT_RANGES,
+	LAT_GETPPID,
 	NR_LAT_OPS,
 };
 
@@ -451,6 +459,7 @@ static const char * const lat_names[NR_LAT_OPS] = {
 	[LAT_CLOCK] = "clock_gettime",
 	[LAT_DESTROY] = "destroy_enoent",
 	[LAT_RANGES] = "iova_ranges",
+	[LAT_GETPPID] = "getppid",
 };
 
 /* Issue @op once and return how long it took, in ns. */
@@ -487,6 +496,12 @@ static __u64 lat_once(enum lat_op op, __u32 ioas_id)
 		t1 = now_ns();
 		if (rc && errno != EMSGSIZE)
 			die(errno, "IOMMU_IOAS_IOVA_RANGES");
+		break;
+	case LAT_GETPPID:
+		/* syscall(): no C library may answer it from a cache */
+		t0 = now_ns();
+		syscall(SYS_getppid);
+		t1 = now_ns();
 		break;
 	default:
 		t0 = now_ns();
@@ -1881,6 +1896,9 @@ out:
  * Once (mock phase):
  *  ioctl.destroy_enoent, ioctl.iova_ranges  the trivial ioctls: one that
  *        fails (IOMMU_DESTROY of no ID) and one that works
+ *  ref.getppid  syscall(SYS_getppid), timed as they are: the cost of
+ *        entering the kernel and leaving it, the floor of every figure
+ *        (a reference: the base kernel's, not iommufd's)
  *  access.{4k,1g}.{pin,unpin,read,write}  IOMMU_TEST_OP_ACCESS_PAGES of
  *        one page and its DESTROY_ACCESS_PAGES, and ACCESS_RW of one page,
  *        in the middle of a 4 KiB and of a 1 GiB mapping of an IOAS with
@@ -2386,19 +2404,22 @@ out:
 /*
  * Medians of CMP_FAST_REPS calls of the trivial ioctls: one that fails
  * (IOMMU_DESTROY of no ID, ENOENT) and one that works (the IOVA ranges
- * of an empty IOAS).
+ * of an empty IOAS); and of getppid(), what entering and leaving the
+ * kernel costs on this kernel, whatever iommufd does.
  */
 static void cmp_trivial(void)
 {
-	static const enum lat_op ops[] = { LAT_DESTROY, LAT_RANGES };
+	static const enum lat_op ops[] = {
+		LAT_DESTROY, LAT_RANGES, LAT_GETPPID,
+	};
 	static const char * const names[] = {
-		"ioctl.destroy_enoent", "ioctl.iova_ranges",
+		"ioctl.destroy_enoent", "ioctl.iova_ranges", "ref.getppid",
 	};
 	double v[CMP_FAST_REPS];
 	__u32 ioas_id = ioas_alloc();
 	unsigned int i, op;
 
-	for (op = 0; op < 2; op++) {
+	for (op = 0; op < ARRAY_SIZE(ops); op++) {
 		for (i = 0; i < LAT_WARMUP; i++)
 			lat_once(ops[op], ioas_id);
 		for (i = 0; i < CMP_FAST_REPS; i++)
