@@ -1890,6 +1890,11 @@ out:
  *  memfd, hugetlbfs1g  a 4 KiB-page memfd of CMP_SIZE and a 1 GiB
  *        hugetlbfs memfd: .map_file by IOMMU_IOAS_MAP_FILE (n/a where the
  *        kernel has none) and .map_va by IOMMU_IOAS_MAP of its mmap()
+ *  page_fixed  one page mapped at a fixed IOVA of the domain's IOAS while
+ *        it is still empty, and unmapped, CMP_AREA_PAIRS times: the
+ *        lowest IOVA from CMP_PAGE_IOVA up, page-aligned, in an allowed
+ *        range (the mock's aperture starts higher, at 16 MiB); what a
+ *        single small map costs with no IOVA to search and no other area
  *  areas.at_<N>  one kernel-chosen IOVA map (and its unmap) of one page
  *        in an IOAS that holds N one-page areas already, packed from the
  *        kernel's first choice of IOVA up (see cmp_areas())
@@ -1899,6 +1904,11 @@ out:
  *  ref.getppid  syscall(SYS_getppid), timed as they are: the cost of
  *        entering the kernel and leaving it, the floor of every figure
  *        (a reference: the base kernel's, not iommufd's)
+ *  nodomain.page_fixed.{map,unmap}  page_fixed (see above) in an IOAS
+ *        with nothing attached, at CMP_PAGE_IOVA: the map only checks
+ *        and inserts the area (nothing to pin or to write into an IO
+ *        page table); read against mock.page_fixed and vtd.page_fixed,
+ *        it tells the domain's share of a small map from iommufd's own
  *  access.{4k,1g}.{pin,unpin,read,write}  IOMMU_TEST_OP_ACCESS_PAGES of
  *        one page and its DESTROY_ACCESS_PAGES, and ACCESS_RW of one page,
  *        in the middle of a 4 KiB and of a 1 GiB mapping of an IOAS with
@@ -1918,6 +1928,7 @@ out:
 #define CMP_FAST_REPS		301
 #define CMP_AREA_MARKS		{ 1000, 16000, 64000 }
 #define CMP_AREA_PAIRS		101
+#define CMP_PAGE_IOVA		MIB
 #define HUGE_1G			GIB
 #define CMP_NR_MARKS		3
 
@@ -2322,31 +2333,115 @@ static void cmp_memory(const struct cmp_dom *d, int pf)
 	}
 }
 
-/* Time one kernel-chosen map and its unmap, CMP_AREA_PAIRS times. */
-static void cmp_area_at(const struct cmp_dom *d, char *page, unsigned int at)
+/*
+ * Time a map of the one page at @page and its unmap, CMP_AREA_PAIRS
+ * times, into @ioas_id: at IOVA *@fixed, or where the kernel chooses when
+ * @fixed is NULL. The figures are <prefix>.map and <prefix>.unmap; a map
+ * that fails makes both n/a, with the reason.
+ */
+static void cmp_page_pairs(__u32 ioas_id, const char *prefix, char *page,
+			   const __u64 *fixed)
 {
 	double map[CMP_AREA_PAIRS], unmap[CMP_AREA_PAIRS];
 	unsigned int n;
-	char name[96];
+	char name[96], why[96];
 	__u64 iova, t0, t1, t2;
 	int rc;
 
 	for (n = 0; n < CMP_AREA_PAIRS; n++) {
-		iova = 0;
+		iova = fixed ? *fixed : 0;
 		t0 = now_ns();
-		rc = ioas_map(d->ioas_id, page, page_size, &iova, false);
+		rc = ioas_map(ioas_id, page, page_size, &iova, fixed);
 		t1 = now_ns();
-		if (rc)
-			die(rc, "IOMMU_IOAS_MAP");
-		ioas_unmap(d->ioas_id, iova, page_size);
+		if (rc) {
+			snprintf(why, sizeof(why), "IOMMU_IOAS_MAP at 0x%llx: %s",
+				 fixed ? (unsigned long long)*fixed : 0ULL,
+				 strerror(rc));
+			snprintf(name, sizeof(name), "%s.map", prefix);
+			cmp_na(name, why);
+			snprintf(name, sizeof(name), "%s.unmap", prefix);
+			cmp_na(name, why);
+			return;
+		}
+		ioas_unmap(ioas_id, iova, page_size);
 		t2 = now_ns();
 		map[n] = (t1 - t0) / 1e3;
 		unmap[n] = (t2 - t1) / 1e3;
 	}
-	snprintf(name, sizeof(name), "%s.areas.at_%u.map", d->name, at);
+	snprintf(name, sizeof(name), "%s.map", prefix);
 	cmp_print(name, map, n);
-	snprintf(name, sizeof(name), "%s.areas.at_%u.unmap", d->name, at);
+	snprintf(name, sizeof(name), "%s.unmap", prefix);
 	cmp_print(name, unmap, n);
+}
+
+/* Time one kernel-chosen map and its unmap, CMP_AREA_PAIRS times. */
+static void cmp_area_at(const struct cmp_dom *d, char *page, unsigned int at)
+{
+	char prefix[64];
+
+	snprintf(prefix, sizeof(prefix), "%s.areas.at_%u", d->name, at);
+	cmp_page_pairs(d->ioas_id, prefix, page, NULL);
+}
+
+/*
+ * The lowest IOVA at or above CMP_PAGE_IOVA, aligned to the page and to
+ * the IOAS's IOVA alignment, where one page fits in an allowed range of
+ * @ioas_id; false if there is none among the first MAX_RANGES.
+ */
+static bool cmp_page_iova(__u32 ioas_id, __u64 *iova)
+{
+	struct iommu_iova_range ranges[MAX_RANGES];
+	__u64 align, at;
+	__u32 n, i;
+
+	n = ioas_ranges(ioas_id, ranges, &align);
+	if (align < page_size)
+		align = page_size;
+	for (i = 0; i < n; i++) {
+		if (ranges[i].last < CMP_PAGE_IOVA)
+			continue;
+		at = ranges[i].start > CMP_PAGE_IOVA ? ranges[i].start :
+						       CMP_PAGE_IOVA;
+		at = round_up_u64(at, align);
+		if (at >= ranges[i].start && at + page_size - 1 > at &&
+		    at + page_size - 1 <= ranges[i].last) {
+			*iova = at;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * <prefix>.page_fixed.map/unmap: one page mapped at a fixed IOVA (see
+ * cmp_page_iova()) of an empty IOAS and unmapped, CMP_AREA_PAIRS times:
+ * the least a map costs, with no IOVA to search and nothing else mapped.
+ */
+static void cmp_page_fixed(const char *prefix, __u32 ioas_id)
+{
+	char name[64];
+	__u64 iova;
+	char *page;
+
+	snprintf(name, sizeof(name), "%s.page_fixed", prefix);
+	if (!cmp_page_iova(ioas_id, &iova)) {
+		char full[96];
+
+		snprintf(full, sizeof(full), "%s.map", name);
+		cmp_na(full, "no allowed IOVA range holds a page");
+		snprintf(full, sizeof(full), "%s.unmap", name);
+		cmp_na(full, "no allowed IOVA range holds a page");
+		return;
+	}
+	page = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		die(errno, "mmap");
+	page[0] = 1;
+	printf("bench: header cmp %s iova 0x%llx\n", name,
+	       (unsigned long long)iova);
+	cmp_page_pairs(ioas_id, name, page, &iova);
+	munmap(page, page_size);
 }
 
 /*
@@ -2620,7 +2715,12 @@ static int bench_compare(const char *phase)
 
 	run_end = now_ns() + 3600 * NSEC_PER_SEC;
 	if (!strcmp(phase, "mock")) {
+		__u32 ioas_id;
+
 		cmp_trivial();
+		ioas_id = ioas_alloc();
+		cmp_page_fixed("nodomain", ioas_id);
+		destroy(ioas_id);
 		cmp_access("4k", page_size);
 		cmp_access("1g", GIB);
 		pf = open("/dev/pin_floor", O_RDWR);
@@ -2629,6 +2729,7 @@ static int bench_compare(const char *phase)
 			      strerror(errno));
 		ok = cmp_dom_mock(&d);
 		if (ok) {
+			cmp_page_fixed(d.name, d.ioas_id);
 			cmp_memory(&d, pf);
 			cmp_areas(&d);
 		}
@@ -2637,6 +2738,7 @@ static int bench_compare(const char *phase)
 	} else if (!strcmp(phase, "vtd")) {
 		ok = cmp_dom_vtd(&d);
 		if (ok) {
+			cmp_page_fixed(d.name, d.ioas_id);
 			cmp_memory(&d, -1);
 			cmp_areas(&d);
 		}
