@@ -37,8 +37,8 @@
  *
  * It only uses the upstream iommufd uAPI (IOMMU_IOAS_ALLOC, IOMMU_IOAS_MAP,
  * IOMMU_IOAS_MAP_FILE, IOMMU_IOAS_UNMAP, IOMMU_IOAS_IOVA_RANGES,
- * IOMMU_DESTROY, IOMMU_VFIO_IOAS, IOMMU_HWPT_ALLOC and the dirty tracking
- * ioctls), upstream's test
+ * IOMMU_DESTROY, IOMMU_VFIO_IOAS, IOMMU_HWPT_ALLOC, IOMMU_HWPT_INVALIDATE
+ * and the dirty tracking ioctls), upstream's test
  * commands of the mock IOMMU, and the VFIO group and container uAPI, so
  * that it runs
  * unchanged on any kernel with upstream's iommufd and the figures of two
@@ -1914,6 +1914,9 @@ out:
  *        in the middle of a 4 KiB and of a 1 GiB mapping of an IOAS with
  *        no domain (the 1 GiB is untouched memory: only the page accessed
  *        is ever faulted in)
+ *  mock.nested.inval_<N>  one IOMMU_HWPT_INVALIDATE of a batch of N = 1,
+ *        16, 256 selftest requests (one IOTLB entry each) on a nested
+ *        mock HWPT, per call (see cmp_nested())
  *  floor.<buffer>.pin  pin_user_pages_fast() of the whole buffer alone,
  *        with FOLL_WRITE | FOLL_LONGTERM, as iommufd pins: the in-kernel
  *        time of the pin_floor module (pin_floor/pin_floor.c), built from
@@ -1970,18 +1973,26 @@ struct cmp_dom {
 	const char *name;
 	__u32 ioas_id;
 	__u32 mock_id;		/* mock: its device, 0 if none */
+	__u32 mock_idev;	/* mock: the device's iommufd device ID */
 	int vfio_fd;		/* vtd: the VFIO cdev, -1 if none */
 	struct pci_binding saved;
 };
 
 static bool cmp_dom_mock(struct cmp_dom *d)
 {
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+	};
+
 	d->ioas_id = ioas_alloc();
-	d->mock_id = attach_mock(d->ioas_id);
-	if (!d->mock_id) {
+	cmd.id = d->ioas_id;
+	if (ioctl(iommufd, IOMMU_TEST_CMD, &cmd)) {
 		notef("cmp mock: no mock domain: %s", strerror(errno));
 		return false;
 	}
+	d->mock_id = cmd.mock_domain.out_stdev_id;
+	d->mock_idev = cmd.mock_domain.out_idev_id;
 	return true;
 }
 
@@ -2496,6 +2507,107 @@ out:
 	munmap(page, page_size);
 }
 
+static const unsigned int cmp_inval_batches[] = { 1, 16, 256 };
+
+#define CMP_NR_INVAL_BATCHES	ARRAY_SIZE(cmp_inval_batches)
+
+static void cmp_nested_na(const char *what, int err)
+{
+	char name[64], why[128];
+	unsigned int i;
+
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(err));
+	for (i = 0; i < CMP_NR_INVAL_BATCHES; i++) {
+		snprintf(name, sizeof(name), "mock.nested.inval_%u",
+			 cmp_inval_batches[i]);
+		cmp_na(name, why);
+	}
+}
+
+/*
+ * mock.nested.inval_<N>: one IOMMU_HWPT_INVALIDATE of N selftest requests
+ * on a nested mock HWPT (IOMMU_HWPT_DATA_SELFTEST on a NEST_PARENT HWPT of
+ * the mock device, on the domain's IOAS), each request flushing one IOTLB
+ * entry of the mock, in turn; the median over up to CMP_FAST_REPS calls.
+ * The cost of a guest's batched IOTLB flushes, per call.
+ */
+static void cmp_nested(const struct cmp_dom *d)
+{
+	struct iommu_hwpt_invalidate_selftest reqs[256];
+	struct iommu_hwpt_selftest data = {
+		.iotlb = IOMMU_TEST_IOTLB_DEFAULT,
+	};
+	struct iommu_hwpt_alloc parent = {
+		.size = sizeof(parent),
+		.flags = IOMMU_HWPT_ALLOC_NEST_PARENT,
+		.dev_id = d->mock_idev,
+		.pt_id = d->ioas_id,
+	};
+	struct iommu_hwpt_alloc nested = {
+		.size = sizeof(nested),
+		.dev_id = d->mock_idev,
+		.data_type = IOMMU_HWPT_DATA_SELFTEST,
+		.data_len = sizeof(data),
+		.data_uptr = (uintptr_t)&data,
+	};
+	struct iommu_hwpt_invalidate inv = {
+		.size = sizeof(inv),
+		.data_uptr = (uintptr_t)reqs,
+		.data_type = IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,
+		.entry_len = sizeof(reqs[0]),
+	};
+	double v[CMP_FAST_REPS];
+	unsigned int b, i, n;
+	char name[64];
+	__u64 end, t0;
+
+	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &parent)) {
+		cmp_nested_na("IOMMU_HWPT_ALLOC of a NEST_PARENT HWPT", errno);
+		return;
+	}
+	nested.pt_id = parent.out_hwpt_id;
+	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &nested)) {
+		cmp_nested_na("IOMMU_HWPT_ALLOC of a selftest nested HWPT",
+			      errno);
+		destroy(parent.out_hwpt_id);
+		return;
+	}
+	inv.hwpt_id = nested.out_hwpt_id;
+	memset(reqs, 0, sizeof(reqs));
+	for (i = 0; i < ARRAY_SIZE(reqs); i++)
+		reqs[i].iotlb_id = i % (MOCK_NESTED_DOMAIN_IOTLB_ID_MAX + 1);
+	for (b = 0; b < CMP_NR_INVAL_BATCHES; b++) {
+		const unsigned int batch = cmp_inval_batches[b];
+
+		snprintf(name, sizeof(name), "mock.nested.inval_%u", batch);
+		end = deadline(CMP_BUDGET_S);
+		for (n = 0, i = 0; n < CMP_FAST_REPS; i++) {
+			inv.entry_num = batch;
+			t0 = now_ns();
+			if (ioctl(iommufd, IOMMU_HWPT_INVALIDATE, &inv) ||
+			    inv.entry_num != batch) {
+				char why[128];
+
+				snprintf(why, sizeof(why),
+					 "IOMMU_HWPT_INVALIDATE: %s, %u of %u done",
+					 strerror(errno), inv.entry_num, batch);
+				cmp_na(name, why);
+				n = 0;
+				break;
+			}
+			/* the first calls warm up, untimed */
+			if (i >= 10)
+				v[n++] = (now_ns() - t0) / 1e3;
+			if (n >= 3 && now_ns() >= end)
+				break;
+		}
+		if (n)
+			cmp_print(name, v, n);
+	}
+	destroy(nested.out_hwpt_id);
+	destroy(parent.out_hwpt_id);
+}
+
 /*
  * Medians of CMP_FAST_REPS calls of the trivial ioctls: one that fails
  * (IOMMU_DESTROY of no ID, ENOENT) and one that works (the IOVA ranges
@@ -2732,6 +2844,7 @@ static int bench_compare(const char *phase)
 			cmp_page_fixed(d.name, d.ioas_id);
 			cmp_memory(&d, pf);
 			cmp_areas(&d);
+			cmp_nested(&d);
 		}
 		if (pf >= 0)
 			close(pf);
