@@ -1774,7 +1774,16 @@ static __u64 dirty_read(__u32 hwpt_id, __u64 iova, void *bitmap)
 	return now_ns() - t0;
 }
 
-static void bench_dirty(void)
+/*
+ * Set up Section 5's mock HWPT and time IOMMU_HWPT_GET_DIRTY_BITMAP in
+ * each case, for up to @budget_s seconds a case: @us gets each case's
+ * median in microseconds and @reads how many reads it is the median of.
+ * False, with the reason in @why, when the kernel cannot do it (no mock
+ * IOMMU, no memory, no dirty tracking HWPT).
+ */
+static bool dirty_measure(double budget_s, double us[NR_DIRTY_CASES],
+			  unsigned int reads[NR_DIRTY_CASES], char *why,
+			  size_t why_len)
 {
 	const __u64 bytes = DIRTY_SPAN / DIRTY_BIT / 8;
 	struct iommu_test_cmd mock = {
@@ -1792,23 +1801,21 @@ static void bench_dirty(void)
 	__u8 *marks[NR_DIRTY_CASES], *bitmap;
 	__u64 iova = MOCK_APERTURE_START, at, times[DIRTY_MAX_READS];
 	__u32 ioas_id, n, c;
-	char why[160];
+	bool ok = false;
 	struct buf b;
 
-	run_end = now_ns() + (__u64)(DIRTY_BUDGET_S * 4 * NSEC_PER_SEC);
 	ioas_id = ioas_alloc();
 	mock.id = ioas_id;
 	if (ioctl(iommufd, IOMMU_TEST_CMD, &mock)) {
-		notef("dirty: skipped, no mock IOMMU: %s", strerror(errno));
+		snprintf(why, why_len, "no mock IOMMU: %s", strerror(errno));
 		destroy(ioas_id);
-		return;
+		return false;
 	}
 	if (!buf_alloc(&b, BACK_4K, DIRTY_SPAN / DIRTY_MAPS, page_size, why,
-		       sizeof(why))) {
-		notef("dirty: skipped, %s", why);
+		       why_len)) {
 		destroy(mock.mock_domain.out_stdev_id);
 		destroy(ioas_id);
-		return;
+		return false;
 	}
 	for (at = iova; at != iova + DIRTY_SPAN; at += b.len)
 		if (ioas_map(ioas_id, b.va, b.len, &at, true))
@@ -1816,8 +1823,8 @@ static void bench_dirty(void)
 	alloc.dev_id = mock.mock_domain.out_idev_id;
 	alloc.pt_id = ioas_id;
 	if (ioctl(iommufd, IOMMU_HWPT_ALLOC, &alloc)) {
-		notef("dirty: skipped, no dirty tracking HWPT: %s",
-		      strerror(errno));
+		snprintf(why, why_len, "no dirty tracking HWPT: %s",
+			 strerror(errno));
 		goto out;
 	}
 	track.hwpt_id = alloc.out_hwpt_id;
@@ -1835,7 +1842,7 @@ static void bench_dirty(void)
 		marks[DIRTY_SPARSE][n / 8] |= 1U << (n % 8);
 
 	for (c = 0; c != NR_DIRTY_CASES; c++) {
-		__u64 end = deadline(DIRTY_BUDGET_S);
+		__u64 end = deadline(budget_s);
 
 		for (n = 0; n != DIRTY_MAX_READS && (!n || now_ns() < end);
 		     n++) {
@@ -1844,19 +1851,37 @@ static void bench_dirty(void)
 			times[n] = dirty_read(alloc.out_hwpt_id, iova, bitmap);
 		}
 		qsort(times, n, sizeof(times[0]), cmp_u64);
-		figure("dirty", times[n / 2] / 1e3, "us",
-		       "mock get_dirty_bitmap_1G_4K_%s median_of_%u",
-		       dirty_names[c], n);
+		us[c] = times[n / 2] / 1e3;
+		reads[c] = n;
 	}
 	for (c = 0; c != NR_DIRTY_CASES; c++)
 		free(marks[c]);
 	free(bitmap);
 	destroy(alloc.out_hwpt_id);
+	ok = true;
 out:
 	ioas_unmap(ioas_id, iova, DIRTY_SPAN);
 	destroy(mock.mock_domain.out_stdev_id);
 	destroy(ioas_id);
 	buf_free(&b);
+	return ok;
+}
+
+static void bench_dirty(void)
+{
+	unsigned int reads[NR_DIRTY_CASES], c;
+	double us[NR_DIRTY_CASES];
+	char why[160];
+
+	run_end = now_ns() + (__u64)(DIRTY_BUDGET_S * 4 * NSEC_PER_SEC);
+	if (!dirty_measure(DIRTY_BUDGET_S, us, reads, why, sizeof(why))) {
+		notef("dirty: skipped, %s", why);
+		return;
+	}
+	for (c = 0; c != NR_DIRTY_CASES; c++)
+		figure("dirty", us[c], "us",
+		       "mock get_dirty_bitmap_1G_4K_%s median_of_%u",
+		       dirty_names[c], reads[c]);
 }
 
 /*
@@ -1917,6 +1942,9 @@ out:
  *  mock.nested.inval_<N>  one IOMMU_HWPT_INVALIDATE of a batch of N = 1,
  *        16, 256 selftest requests (one IOTLB entry each) on a nested
  *        mock HWPT, per call (see cmp_nested())
+ *  mock.dirty.{clean,all_dirty,sparse}  IOMMU_HWPT_GET_DIRTY_BITMAP of
+ *        1 GiB of IOVA, 4 KiB a bit, with nothing, everything and one bit
+ *        in 512 dirty: Section 5's measurement (dirty_measure())
  *  floor.<buffer>.pin  pin_user_pages_fast() of the whole buffer alone,
  *        with FOLL_WRITE | FOLL_LONGTERM, as iommufd pins: the in-kernel
  *        time of the pin_floor module (pin_floor/pin_floor.c), built from
@@ -2609,6 +2637,34 @@ static void cmp_nested(const struct cmp_dom *d)
 }
 
 /*
+ * mock.dirty.<case>: Section 5's IOMMU_HWPT_GET_DIRTY_BITMAP of 1 GiB of
+ * IOVA, 4 KiB a bit, on a mock HWPT that tracks dirty IOVA, with each
+ * case's reads given half of CMP_BUDGET_S (a read takes 0.1-0.4 s under
+ * TCG: about ten of them).
+ */
+static void cmp_dirty(void)
+{
+	static const char * const names[NR_DIRTY_CASES] = {
+		[DIRTY_CLEAN] = "clean",
+		[DIRTY_ALL] = "all_dirty",
+		[DIRTY_SPARSE] = "sparse",
+	};
+	unsigned int reads[NR_DIRTY_CASES], c;
+	double us[NR_DIRTY_CASES];
+	char why[160], name[64];
+	bool ok;
+
+	ok = dirty_measure(CMP_BUDGET_S / 2, us, reads, why, sizeof(why));
+	for (c = 0; c != NR_DIRTY_CASES; c++) {
+		snprintf(name, sizeof(name), "mock.dirty.%s", names[c]);
+		if (ok)
+			cmp_print(name, &us[c], 1);
+		else
+			cmp_na(name, why);
+	}
+}
+
+/*
  * Medians of CMP_FAST_REPS calls of the trivial ioctls: one that fails
  * (IOMMU_DESTROY of no ID, ENOENT) and one that works (the IOVA ranges
  * of an empty IOAS); and of getppid(), what entering and leaving the
@@ -2845,6 +2901,7 @@ static int bench_compare(const char *phase)
 			cmp_memory(&d, pf);
 			cmp_areas(&d);
 			cmp_nested(&d);
+			cmp_dirty();
 		}
 		if (pf >= 0)
 			close(pf);
