@@ -109,11 +109,11 @@ int iommufd_ioas_alloc_ioctl(struct iommufd_ucmd *ucmd)
 int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_iova_ranges *cmd = ucmd->args;
-	struct iommu_iova_range *ranges = NULL;
+	struct iommu_iova_range small[4], *ranges = small;
 	struct iommufd_ioas *ioas;
 	unsigned long start, last, from = 0;
 	u32 max_iovas = cmd->num_iovas;
-	u32 count = 0, room = 0;
+	u32 count = 0, room;
 	int rc = 0;
 
 	if (cmd->__reserved)
@@ -130,9 +130,10 @@ int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
 	 * and one after the last, which bounds the buffer.
 	 */
 	down_read(&ioas->iopt.iova_rwsem);
-	if (max_iovas) {
-		room = min_t(unsigned long, max_iovas,
-			     iopt_count_reserved_spans(&ioas->iopt) + 1);
+	room = min_t(unsigned long, max_iovas,
+		     iopt_count_reserved_spans(&ioas->iopt) + 1);
+	/* A VMM asks once or twice, for a handful of ranges. */
+	if (room > ARRAY_SIZE(small)) {
 		ranges = kvcalloc(room, sizeof(*ranges),
 				  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!ranges)
@@ -158,7 +159,8 @@ int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
 	if (copy_to_user(u64_to_user_ptr(cmd->allowed_iovas), ranges,
 			 min(count, room) * sizeof(*ranges)))
 		rc = -EFAULT;
-	kvfree(ranges);
+	if (ranges != small)
+		kvfree(ranges);
 	if (!rc)
 		rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
 	if (!rc && count > max_iovas)
