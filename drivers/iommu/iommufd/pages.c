@@ -119,11 +119,15 @@ static struct iopt_chunk *iopt_chunk_alloc(struct iopt_pages *pages,
 			      pages->npages - (chunk_index << IOPT_CHUNK_SHIFT));
 	struct iopt_chunk *chunk;
 
-	chunk = kzalloc(struct_size(chunk, page, n) +
+	/* A page pointer means something only while its count is not 0. */
+	chunk = kmalloc(struct_size(chunk, page, n) +
 				n * sizeof(*chunk->count),
 			GFP_KERNEL_ACCOUNT);
-	if (chunk)
-		chunk->count = (unsigned int *)&chunk->page[n];
+	if (!chunk)
+		return NULL;
+	chunk->used = 0;
+	chunk->count = (unsigned int *)&chunk->page[n];
+	memset(chunk->count, 0, n * sizeof(*chunk->count));
 	return chunk;
 }
 
@@ -531,23 +535,29 @@ static void iopt_pages_release_own(struct iopt_pages *pages,
 
 /*
  * Pin the gaps of @got, the list of the pages from @first on, without
- * iopt_pages::mutex. On failure nothing stays pinned by this call.
+ * iopt_pages::mutex; with @all, every page of the list, whatever @got
+ * holds. On failure nothing stays pinned by this call.
  */
 static int iopt_pages_fill(struct iopt_pages *pages, unsigned long first,
-			   struct page **got, unsigned long n, char *why)
+			   struct page **got, unsigned long n, bool all,
+			   char *why)
 {
 	unsigned long i = 0, end;
 	long rc;
 
 	while (i < n) {
-		if (got[i] != IOPT_GAP) {
+		if (!all && got[i] != IOPT_GAP) {
 			i++;
 			continue;
 		}
-		end = i + 1;
-		while (end < n && got[end] == IOPT_GAP &&
-		       end - i < iopt_pin_batch())
-			end++;
+		if (all) {
+			end = min(n, i + iopt_pin_batch());
+		} else {
+			end = i + 1;
+			while (end < n && got[end] == IOPT_GAP &&
+			       end - i < iopt_pin_batch())
+				end++;
+		}
 		if (fatal_signal_pending(current)) {
 			rc = -EINTR;
 			goto out_release;
@@ -572,7 +582,10 @@ static int iopt_pages_fill(struct iopt_pages *pages, unsigned long first,
 	return 0;
 
 out_release:
-	iopt_pages_release_own(pages, got, n);
+	if (all)
+		iopt_pages_release(pages, got, i);
+	else
+		iopt_pages_release_own(pages, got, n);
 	return rc;
 }
 
@@ -675,6 +688,7 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 	unsigned long n = last - first + 1, gaps, surplus;
 	struct page *small[IOPT_PIN_SMALL];
 	struct page **got = small;
+	bool all = false;
 	int rc = 0;
 
 	if (WARN_ON_ONCE(!length || last >= pages->npages))
@@ -683,27 +697,37 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 	if (n > IOPT_PIN_SMALL) {
 		/* Usually everything is pinned, and a pin only counts. */
 		mutex_lock(&pages->mutex);
-		if (!iopt_pages_gaps(pages, first, last)) {
+		gaps = iopt_pages_gaps(pages, first, last);
+		if (!gaps)
 			iopt_pages_count(pages, first, last, NULL);
-			mutex_unlock(&pages->mutex);
-			return 0;
-		}
 		mutex_unlock(&pages->mutex);
-		got = kvcalloc(n, sizeof(*got),
-			       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+		if (!gaps)
+			return 0;
+		/*
+		 * Or nothing is (a new mapping): then there is nothing to
+		 * count, and the list is the pin's output alone. Per page
+		 * work is what a big map costs beyond GUP's own: none is
+		 * done twice.
+		 */
+		all = gaps == n;
+		/* Not zeroed: the count or the pin writes every entry. */
+		got = kvmalloc_array(n, sizeof(*got),
+				     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 		if (!got)
 			return -ENOMEM;
 	}
-	mutex_lock(&pages->mutex);
-	gaps = iopt_pages_count(pages, first, last, got);
-	mutex_unlock(&pages->mutex);
-	if (!gaps)
-		goto out_free;
+	if (!all) {
+		mutex_lock(&pages->mutex);
+		gaps = iopt_pages_count(pages, first, last, got);
+		mutex_unlock(&pages->mutex);
+		if (!gaps)
+			goto out_free;
+	}
 
 	rc = iopt_pages_charge(pages, gaps, why);
 	if (rc)
 		goto out_drop;
-	rc = iopt_pages_fill(pages, first, got, n, why);
+	rc = iopt_pages_fill(pages, first, got, n, all, why);
 	if (rc)
 		goto out_uncharge;
 
@@ -724,10 +748,13 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 out_uncharge:
 	iopt_pages_uncharge(pages, gaps);
 out_drop:
-	mutex_lock(&pages->mutex);
-	gaps = iopt_pages_drop_counted(pages, first, got, n);
-	mutex_unlock(&pages->mutex);
-	iopt_pages_uncharge(pages, gaps);
+	/* With @all nothing was counted, and @got may be partly unset. */
+	if (!all) {
+		mutex_lock(&pages->mutex);
+		gaps = iopt_pages_drop_counted(pages, first, got, n);
+		mutex_unlock(&pages->mutex);
+		iopt_pages_uncharge(pages, gaps);
+	}
 out_free:
 	if (got != small)
 		kvfree(got);
