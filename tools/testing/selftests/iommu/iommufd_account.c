@@ -47,39 +47,14 @@ static __attribute__((constructor)) void setup_page_size(void)
 	page_size = sysconf(_SC_PAGE_SIZE);
 }
 
-/*
- * A field of /proc/self/status: "kB" fields in kB, "Cap" fields as
- * their hex value. -1 when it is missing.
- */
-static long long proc_status(const char *field)
-{
-	size_t len = strlen(field);
-	long long value = -1;
-	char line[256];
-	FILE *f;
-
-	f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, field, len) || line[len] != ':')
-			continue;
-		value = strtoll(line + len + 1, NULL,
-				strncmp(field, "Cap", 3) ? 10 : 16);
-		break;
-	}
-	fclose(f);
-	return value;
-}
-
 /* What VmPin and VmLck show for that many pages. */
 static long long kb(unsigned long pages)
 {
 	return pages * page_size / 1024;
 }
 
-#define ASSERT_PINNED_PAGES(pages) ASSERT_EQ(kb(pages), proc_status("VmPin"))
-#define ASSERT_LOCKED_PAGES(pages) ASSERT_EQ(kb(pages), proc_status("VmLck"))
+#define ASSERT_PINNED_PAGES(pages) ASSERT_EQ(kb(pages), test_proc_status("VmPin"))
+#define ASSERT_LOCKED_PAGES(pages) ASSERT_EQ(kb(pages), test_proc_status("VmLck"))
 
 /* Written memory of that many pages, so each page is a page of its own. */
 static char *alloc_pages(struct __test_metadata *_metadata, unsigned long pages)
@@ -102,25 +77,6 @@ static int open_context(struct __test_metadata *_metadata, __u64 rlimit_mode)
 						IOMMU_OPTION_OP_SET, 0,
 						&rlimit_mode));
 	return fd;
-}
-
-/*
- * Set RLIMIT_MEMLOCK to limit_pages and, unless uid is 0, become that
- * user, without any capability left.
- */
-static void become(struct __test_metadata *_metadata, uid_t uid,
-		   unsigned long limit_pages)
-{
-	struct rlimit limit = {
-		.rlim_cur = limit_pages * page_size,
-		.rlim_max = limit_pages * page_size,
-	};
-
-	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &limit));
-	if (!uid)
-		return;
-	ASSERT_EQ(0, setresuid(uid, uid, uid));
-	ASSERT_EQ(0, proc_status("CapEff"));
 }
 
 /*
@@ -214,7 +170,7 @@ static pid_t spawn_room_check(struct __test_metadata *_metadata, uid_t uid,
 		int fd;
 
 		fd = open_context(_metadata, 0);
-		become(_metadata, uid, LIMIT_PAGES);
+		test_become(_metadata, uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
 		ASSERT_EQ(0, add_domain(fd, ioas_id, NULL));
 		if (room)
@@ -314,7 +270,7 @@ TEST_F(account, option_rlimit_mode_needs_cap)
 		int fd = open_context(_metadata, 0);
 		__u64 val;
 
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		val = 1;
 		EXPECT_ERRNO(EPERM,
 			     _test_ioctl_option(fd, IOMMU_OPTION_RLIMIT_MODE,
@@ -452,7 +408,7 @@ TEST_F(account, limit_to_the_page)
 		int fd;
 
 		fd = open_context(_metadata, 0);
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
 		/* With a domain every map pins, and is charged, at once. */
 		ASSERT_EQ(0, add_domain(fd, ioas_id, NULL));
@@ -516,7 +472,7 @@ TEST_F(account, charged_by_the_first_domain)
 		int fd;
 
 		fd = open_context(_metadata, 0);
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
 		/* A device on another IOAS, to ask IOMMU_HWPT_ALLOC with. */
 		ASSERT_EQ(0, alloc_ioas(fd, &other));
@@ -584,7 +540,7 @@ TEST_F(account, charged_per_user)
 
 		fd1 = open_context(_metadata, 0);
 		fd2 = open_context(_metadata, 0);
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd1, &ioas1));
 		ASSERT_EQ(0, alloc_ioas(fd2, &ioas2));
 		ASSERT_EQ(0, add_domain(fd1, ioas1, NULL));
@@ -628,7 +584,7 @@ TEST_F(account, killed_holder_gives_back)
 		close(ready[0]);
 		close(hold[1]);
 		fd = open_context(_metadata, 0);
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
 		ASSERT_EQ(0, add_domain(fd, ioas_id, NULL));
 		ASSERT_EQ(0, map_pages(fd, ioas_id, buf, LIMIT_PAGES, NULL));
@@ -674,7 +630,7 @@ TEST_F(account, copy_is_not_charged)
 		int fd;
 
 		fd = open_context(_metadata, 0);
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas1));
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas2));
 		ASSERT_EQ(0, alloc_ioas(fd, &plain));
@@ -751,7 +707,7 @@ TEST_F(account, domains_are_not_charged)
 			  _test_cmd_hwpt_alloc(fd, idev, ioas_id, 0, &hwpt[1]));
 		ASSERT_EQ(0,
 			  _test_cmd_mock_domain(fd, hwpt[1], NULL, NULL, NULL));
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 
 		ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, buf, length,
 						  &iova, TEST_MAP_RW));
@@ -795,7 +751,7 @@ TEST_F(account, access_pins_are_charged)
 		__u64 iova;
 
 		fd = open_context(_metadata, 0);
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
 		ASSERT_EQ(0, map_pages(fd, ioas_id, buf, 4 * LIMIT_PAGES,
 				       &iova));
@@ -880,7 +836,7 @@ TEST_F(account, access_rw_from_kthread_pins_nothing)
 			data[i] = i * 7 + 3;
 
 		fd = open_context(_metadata, 0);
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
 		ASSERT_EQ(0, map_pages(fd, ioas_id, buf, 4 * LIMIT_PAGES,
 				       &iova));
@@ -1061,7 +1017,7 @@ TEST_F(account, process_mode)
 		close(ready[0]);
 		close(go[1]);
 		fd = open_context(_metadata, 1);
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
 
 		/* Charged when the domain comes, not at the map. */
@@ -1127,7 +1083,7 @@ TEST_F(account, cap_ipc_lock_not_charged)
 		/* Root keeps its capabilities; the limit is one page. */
 		user_fd = open_context(_metadata, 0);
 		mm_fd = open_context(_metadata, 1);
-		become(_metadata, 0, 1);
+		test_become(_metadata, 0, 1);
 		ASSERT_EQ(0, alloc_ioas(user_fd, &user_ioas));
 		ASSERT_EQ(0, alloc_ioas(mm_fd, &mm_ioas));
 		ASSERT_EQ(0, add_domain(user_fd, user_ioas, NULL));
@@ -1167,7 +1123,7 @@ TEST_F(account, cap_ipc_lock_at_map_time)
 		ASSERT_EQ(0, alloc_ioas(fd, &ioas_id));
 		ASSERT_EQ(0,
 			  map_pages(fd, ioas_id, buf, 2 * LIMIT_PAGES, NULL));
-		become(_metadata, self->uid, LIMIT_PAGES);
+		test_become(_metadata, self->uid, LIMIT_PAGES);
 
 		/* Pinned by the user's domain, still charged to nobody. */
 		ASSERT_EQ(0, add_domain(fd, ioas_id, NULL));

@@ -1102,19 +1102,6 @@ TEST(huge_pages_come_back)
 	rmdir(dir);
 }
 
-/* As iommufd_account.c: a child as a user of its own. */
-static void become(struct __test_metadata *_metadata, uid_t uid,
-		   unsigned long limit_pages)
-{
-	struct rlimit limit = {
-		.rlim_cur = limit_pages * page_size,
-		.rlim_max = limit_pages * page_size,
-	};
-
-	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &limit));
-	ASSERT_EQ(0, setresuid(uid, uid, uid));
-}
-
 /* VmPin of this process, in pages. */
 static long vm_pin_pages(void)
 {
@@ -1153,7 +1140,7 @@ TEST(accounting)
 		ASSERT_LE(0, fd);
 		mfd = make_file(FILE_MEMFD, 2 * LIMIT_PAGES * page_size);
 		ASSERT_LE(0, mfd);
-		become(_metadata, 20000 + getpid(), LIMIT_PAGES);
+		test_become(_metadata, 20000 + getpid(), LIMIT_PAGES);
 		ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
 		ASSERT_EQ(0, _test_ioctl_ioas_allow_iovas(fd, ioas_id,
 							  &aperture, 1));

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -180,21 +181,53 @@ static inline char *test_alloc_small_pages(unsigned long pages)
 	return buf;
 }
 
-/* This process's VmPin (mm->pinned_vm) in kB, or -1. */
-static inline long test_vm_pin_kb(void)
+/*
+ * A field of /proc/self/status: "kB" fields in kB, "Cap" fields as their
+ * hex value. -1 when it is missing.
+ */
+static inline long long test_proc_status(const char *field)
 {
-	char line[128];
-	long kb = -1;
+	size_t len = strlen(field);
+	long long value = -1;
+	char line[256];
 	FILE *f;
 
 	f = fopen("/proc/self/status", "r");
 	if (!f)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmPin:", 6))
-			kb = strtol(line + 6, NULL, 10);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, field, len) || line[len] != ':')
+			continue;
+		value = strtoll(line + len + 1, NULL,
+				strncmp(field, "Cap", 3) ? 10 : 16);
+		break;
+	}
 	fclose(f);
-	return kb;
+	return value;
+}
+
+/* This process's VmPin (mm->pinned_vm) in kB, or -1. */
+static inline long test_vm_pin_kb(void)
+{
+	return test_proc_status("VmPin");
+}
+
+/*
+ * Set RLIMIT_MEMLOCK to @limit_pages and, unless @uid is 0, become that
+ * user, without any capability left.
+ */
+static inline void test_become(struct __test_metadata *_metadata, uid_t uid,
+			       unsigned long limit_pages)
+{
+	rlim_t bytes = limit_pages * sysconf(_SC_PAGESIZE);
+	struct rlimit limit = { .rlim_cur = bytes, .rlim_max = bytes };
+
+	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &limit));
+	if (!uid)
+		return;
+	/* From root, setuid() sets the real, effective and saved IDs. */
+	ASSERT_EQ(0, setuid(uid));
+	ASSERT_EQ(0, test_proc_status("CapEff"));
 }
 
 static inline int _test_ioctl_destroy(int fd, unsigned int id)
