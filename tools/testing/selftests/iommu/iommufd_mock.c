@@ -680,6 +680,44 @@ TEST_F(mock_objects, map_with_a_domain_pins_at_once)
 	ASSERT_EQ(0, munmap(bad, BAD_KINDS * BAD_SLOT));
 }
 
+/*
+ * A map into a domain of a range nothing pins yet, longer than a pin keeps
+ * on the stack, whose last page cannot be pinned: the pages pinned before
+ * it go back, one by one as each GUP call stops short, and none is
+ * charged.
+ */
+TEST_F(mock_objects, long_map_partly_unpinnable)
+{
+	const unsigned int pages = 32;
+	const __u64 iova = MOCK_APERTURE_START;
+	long pin_kb = test_vm_pin_kb();
+	__u32 stdev_id, hwpt_id;
+	__u64 got = iova;
+	char *buf;
+
+	buf = test_alloc_small_pages(pages);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(0, mprotect(buf + (pages - 1) * page_size, page_size,
+			      PROT_NONE));
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+
+	EXPECT_ERRNO(EFAULT, _test_ioctl_ioas_map(self->fd, self->ioas_id, buf,
+						  pages * page_size, &got,
+						  FIXED_RW));
+	check_refs(buf, (pages - 1) * page_size, 0);
+	EXPECT_EQ(pin_kb, test_vm_pin_kb());
+	/* Nothing of it stayed: the IOVA maps anew. */
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, (pages - 1) * page_size,
+				  iova);
+	check_mock_map(hwpt_id, iova, (pages - 1) * page_size, buf);
+	check_refs(buf, (pages - 1) * page_size, 1);
+
+	test_ioctl_destroy(stdev_id);
+	check_refs(buf, (pages - 1) * page_size, 0);
+	test_ioctl_ioas_unmap_all(self->ioas_id, (pages - 1) * page_size);
+	ASSERT_EQ(0, munmap(buf, pages * page_size));
+}
+
 TEST_F(mock_objects, pins_across_ioases)
 {
 	const size_t length = 4 * page_size;
