@@ -34,7 +34,8 @@ ensure_upstream_source() {
 # Build upstream 6.12 into build/obj-$1 from our fragments $3...: $2 are
 # the make targets. Our VM's base config is taken without what only our
 # tree has (the mpin sample) or 6.12 spells otherwise (VFIO_MDEV is a
-# tristate there, m when only the mtty sample selects it). Fragments
+# tristate there, m when only the mtty sample selects it; BASE_FULL is gone,
+# its BASE_SMALL is off by default). Fragments
 # named up-*.config are read from $UP/configs, where the caller wrote
 # them; the others from vmtest/configs.
 build_upstream_kernel() {
@@ -44,7 +45,7 @@ build_upstream_kernel() {
 	for frag in "$@"; do
 		case "$frag" in
 		base.config)
-			grep -v -E '^CONFIG_(SAMPLE_VFIO_MDEV_MPIN|VFIO_MDEV)=' \
+			grep -v -E '^CONFIG_(SAMPLE_VFIO_MDEV_MPIN|VFIO_MDEV|BASE_FULL)=' \
 				"$VMTEST/configs/base.config" >"$UP/vmtest/configs/base.config"
 			;;
 		up-*) cp "$UP/configs/$frag" "$UP/vmtest/configs/" ;;
