@@ -623,7 +623,10 @@ static struct iopt_area *iopt_area_at(struct io_pagetable *iopt,
 	return container_of(span, struct iopt_area, span);
 }
 
-/* 0 if @area may end at @last, which it holds, or why not. */
+/*
+ * 0 if @area may end at @last, which it holds, or why not; -ENOMEM when
+ * the split could not be prepared.
+ */
 static int iopt_area_check_split(struct io_pagetable *iopt,
 				 struct iopt_area *area, unsigned long last)
 {
@@ -636,7 +639,11 @@ static int iopt_area_check_split(struct io_pagetable *iopt,
 	/* Access pins are counted per area: they cannot be shared out. */
 	if (atomic_read(&area->num_accesses) || area->prevent_access)
 		return -EBUSY;
-	return 0;
+	/* So that iopt_area_split() cannot fail. */
+	if (!area->pinned)
+		return 0;
+	return iopt_pages_prepare_split(area->pages, area->start_byte + 1 +
+						     (last - area->span.start));
 }
 
 /*
@@ -660,12 +667,11 @@ static bool iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
 	/*
 	 * The two halves pin what the area pinned; a page they share, where
 	 * the cut falls inside a page, needs one pin more. It is pinned
-	 * already, so that only counts and cannot fail: the cut stays all or
-	 * nothing.
+	 * already, and iopt_area_check_split() prepared the count, so that
+	 * this cannot fail: the cut stays all or nothing.
 	 */
-	if (area->pinned && rest->start_byte % PAGE_SIZE)
-		WARN_ON(iopt_pages_pin_get(rest->pages, rest->start_byte, 1,
-					   NULL));
+	if (area->pinned)
+		iopt_pages_pin_split(rest->pages, rest->start_byte);
 	rest->span.kind = IOPT_SPAN_AREA;
 	rest->span.start = last + 1;
 	rest->span.last = area->span.last;

@@ -290,6 +290,8 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 		       unsigned long length, char *why);
 void iopt_pages_pin_put(struct iopt_pages *pages, unsigned long byte,
 			unsigned long length);
+int iopt_pages_prepare_split(struct iopt_pages *pages, unsigned long byte);
+void iopt_pages_pin_split(struct iopt_pages *pages, unsigned long byte);
 int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
 		  unsigned long length, unsigned int flags);
 phys_addr_t iopt_pages_phys(struct iopt_pages *pages, unsigned long byte);
@@ -323,6 +325,8 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file, u64 start,
 void iopt_file_release(struct iopt_pages *pages);
 long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
 		   unsigned long n, struct page **out);
+void iopt_file_unpin_run(struct iopt_pages *pages, struct page *page,
+			 unsigned long n);
 void iopt_file_unpin(struct iopt_pages *pages, struct page **list,
 		     unsigned long n);
 int iopt_file_rw(struct iopt_pages *pages, unsigned long byte, void *data,

@@ -40,10 +40,13 @@
  * iopt_prepin_range()), so that a pin under the tree's lock only counts.
  *
  * Large pages: 6.1's GUP hands back one struct page per 4 KiB however
- * large the folio is; the counts are per page, but what goes to the IOMMU
- * is found as physically contiguous runs (iopt_pages_contig()), mapped
- * with one iommu_map() each so that the driver can use its largest
- * IOPTEs, and unpinning hands runs of a folio to the mm in one call.
+ * large the folio is. Where a pin finds a whole chunk of pages physically
+ * contiguous, it keeps them as a run (see struct iopt_chunk), with one
+ * count: a huge page costs per chunk, not per 4 KiB page, to count, to map
+ * (iopt_pages_contig() finds a run's length at once) and to unpin (in one
+ * call for consecutive runs). What goes to the IOMMU is mapped a
+ * physically contiguous run per iommu_map(), so that the driver can use
+ * its largest IOPTEs.
  *
  * IOMMU_IOAS_MAP_FILE names the memory by a shmem or hugetlbfs file
  * instead (iopt_pages::file): its pages come from the file's page cache,
@@ -69,10 +72,19 @@
 #include "io_pagetable.h"
 
 /*
+ * A pin goes through its range a window of pages at a time: it counts what
+ * is pinned under iopt_pages::mutex, pins the rest without it, and installs
+ * that under the mutex again, so that the list of pages it holds is
+ * bounded. A power of two and a multiple of IOPT_CHUNK_PAGES: windows hold
+ * whole chunks, so that a pin covering a chunk covers it in one window.
+ */
+#define IOPT_PIN_WINDOW 4096
+
+/*
  * Pages pinned per GUP call: bounds the time between signal checks. The
  * test suite can shrink it to make pinning take many small steps.
  */
-#define IOPT_PIN_BATCH 512
+#define IOPT_PIN_BATCH IOPT_PIN_WINDOW
 
 /*
  * A pin of up to this many pages (a small map, an access to a page or two)
@@ -98,37 +110,148 @@ static unsigned long iopt_pin_batch(void)
 /*
  * The pins on IOPT_CHUNK_PAGES consecutive pages of an iopt_pages (fewer
  * for the last chunk of a shorter one, so that a one-page MAP costs a few
- * bytes): a count per page, the page while its count is not zero, and how
- * many counts are not zero. A chunk exists while it has a pinned page.
- * The counts follow the page pointers in the same allocation.
+ * bytes). A chunk exists while one of its pages is pinned, and counts the
+ * pins of each page: the first pin of a page pins it, the last unpins it.
+ *
+ * A pin that covers a whole chunk nobody pinned and finds its pages
+ * physically contiguous (a huge page, or memory that happens to be) makes
+ * it a run: no page list (page j is @first + j) and no counts (every page
+ * has @run_count pins). A 1 GiB huge page is 1024 runs, and counting,
+ * mapping and unpinning it cost per chunk, not per 4 KiB page. A run gets
+ * its counts when a pin covers a part of it (an access to one page of a
+ * huge page, a VFIO v1 cut), and a page list when a page of it is pinned
+ * again and GUP gives another page than @first + j; it never loses them.
+ * Other pins make tables, with both in the same allocation.
+ *
+ * Lock-free readers (iopt_chunk_page()) hold a pin on the page they read,
+ * which keeps the chunk; its page list, once set, stays until the chunk
+ * goes, and pages pinned before it was set are @first + j as it says.
  */
 #define IOPT_CHUNK_SHIFT 8
 #define IOPT_CHUNK_PAGES BIT(IOPT_CHUNK_SHIFT)
 #define IOPT_CHUNK_MASK (IOPT_CHUNK_PAGES - 1)
 
 struct iopt_chunk {
-	unsigned int used;
-	unsigned int *count;
-	struct page *page[];
+	unsigned int used;	/* pages with pins */
+	unsigned int npages;	/* pages the chunk covers */
+	unsigned int run_count;	/* pins of every page while @count is NULL */
+	bool own_arrays;	/* @count and @page are allocations of their own */
+	unsigned int *count;	/* pins per page, or NULL */
+	struct page **page;	/* the pinned pages, or NULL */
+	struct page *first;	/* for a NULL @page: the first page */
 };
 
+/* The index of the first page of the chunk holding @index. */
+static unsigned long iopt_chunk_start(unsigned long index)
+{
+	return index & ~(unsigned long)IOPT_CHUNK_MASK;
+}
+
+/* A table, or with @run an empty run to fill; not yet in the xarray. */
 static struct iopt_chunk *iopt_chunk_alloc(struct iopt_pages *pages,
-					   unsigned long chunk_index)
+					   unsigned long index, bool run)
 {
 	unsigned long n = min(IOPT_CHUNK_PAGES,
-			      pages->npages - (chunk_index << IOPT_CHUNK_SHIFT));
+			      pages->npages - iopt_chunk_start(index));
 	struct iopt_chunk *chunk;
 
-	/* A page pointer means something only while its count is not 0. */
-	chunk = kmalloc(struct_size(chunk, page, n) +
-				n * sizeof(*chunk->count),
-			GFP_KERNEL_ACCOUNT);
-	if (!chunk)
-		return NULL;
+	if (run) {
+		chunk = kmalloc(sizeof(*chunk), GFP_KERNEL_ACCOUNT);
+		if (!chunk)
+			return NULL;
+		chunk->page = NULL;
+		chunk->count = NULL;
+		chunk->own_arrays = true;
+	} else {
+		/* A page pointer means something only while its count is not 0. */
+		chunk = kmalloc(sizeof(*chunk) + n * sizeof(*chunk->page) +
+					n * sizeof(*chunk->count),
+				GFP_KERNEL_ACCOUNT);
+		if (!chunk)
+			return NULL;
+		chunk->page = (struct page **)(chunk + 1);
+		chunk->count = (unsigned int *)(chunk->page + n);
+		memset(chunk->count, 0, n * sizeof(*chunk->count));
+		chunk->own_arrays = false;
+	}
 	chunk->used = 0;
-	chunk->count = (unsigned int *)&chunk->page[n];
-	memset(chunk->count, 0, n * sizeof(*chunk->count));
+	chunk->npages = n;
+	chunk->run_count = 0;
+	chunk->first = NULL;
 	return chunk;
+}
+
+static void iopt_chunk_free(struct iopt_pages *pages, unsigned long index,
+			    struct iopt_chunk *chunk)
+{
+	xa_erase(&pages->chunks, index >> IOPT_CHUNK_SHIFT);
+	if (chunk->own_arrays) {
+		kfree(chunk->count);
+		kfree(chunk->page);
+	}
+	kfree(chunk);
+}
+
+/* Whether [first, last] covers all of @chunk, which holds @index. */
+static bool iopt_chunk_covered(const struct iopt_chunk *chunk,
+			       unsigned long index, unsigned long first,
+			       unsigned long last)
+{
+	unsigned long start = iopt_chunk_start(index);
+
+	return first <= start && last >= start + chunk->npages - 1;
+}
+
+/* Give a run a count per page, so that pins can cover parts of it. */
+static int iopt_chunk_add_counts(struct iopt_chunk *chunk)
+{
+	unsigned int *count;
+
+	if (chunk->count)
+		return 0;
+	count = kmalloc_array(chunk->npages, sizeof(*count),
+			      GFP_KERNEL_ACCOUNT);
+	if (!count)
+		return -ENOMEM;
+	memset32(count, chunk->run_count, chunk->npages);
+	chunk->count = count;
+	return 0;
+}
+
+/*
+ * Give a run a page list, so that a page of it can be pinned again as
+ * whatever page GUP gives. Readers may look at the list as soon as it is
+ * set: it is filled first.
+ */
+static int iopt_chunk_add_list(struct iopt_chunk *chunk)
+{
+	struct page **list;
+	unsigned int j;
+
+	if (chunk->page)
+		return 0;
+	list = kmalloc_array(chunk->npages, sizeof(*list), GFP_KERNEL_ACCOUNT);
+	if (!list)
+		return -ENOMEM;
+	for (j = 0; j != chunk->npages; j++)
+		list[j] = nth_page(chunk->first, j);
+	/* Filled before it is seen: pairs with iopt_chunk_page(). */
+	smp_store_release(&chunk->page, list);
+	return 0;
+}
+
+/*
+ * The page at @index, which lies in @chunk and is pinned by the caller.
+ * Return: the page.
+ */
+static struct page *iopt_chunk_page(const struct iopt_chunk *chunk,
+				    unsigned long index)
+{
+	/* Pairs with iopt_chunk_add_list(). */
+	struct page **list = smp_load_acquire(&chunk->page);
+	unsigned long j = index & IOPT_CHUNK_MASK;
+
+	return list ? list[j] : nth_page(chunk->first, j);
 }
 
 /* A page a pin still has to pin itself, in its list of pages. */
@@ -359,6 +482,49 @@ static struct iopt_chunk *iopt_chunk_at(struct iopt_pages *pages,
 	return xa_load(&pages->chunks, index >> IOPT_CHUNK_SHIFT);
 }
 
+/* The last index of the chunk holding @index, capped at @last. */
+static unsigned long iopt_chunk_end(unsigned long index, unsigned long last)
+{
+	return min(last, index | IOPT_CHUNK_MASK);
+}
+
+/* Whether no page of [first, last] is pinned: no chunk holds one. */
+static bool iopt_pages_none(struct iopt_pages *pages, unsigned long first,
+			    unsigned long last)
+{
+	unsigned long ci = first >> IOPT_CHUNK_SHIFT;
+
+	lockdep_assert_held(&pages->mutex);
+	return !xa_find(&pages->chunks, &ci, last >> IOPT_CHUNK_SHIFT,
+			XA_PRESENT);
+}
+
+/*
+ * Give the runs that [first, last] covers in part a count per page: only
+ * the chunks of its two ends can be such. Return: 0 or -ENOMEM.
+ */
+static int iopt_pages_count_ends(struct iopt_pages *pages,
+				 unsigned long first, unsigned long last)
+{
+	unsigned long ends[] = { first, last };
+	struct iopt_chunk *chunk;
+	unsigned int i;
+	int rc;
+
+	lockdep_assert_held(&pages->mutex);
+
+	for (i = 0; i != ARRAY_SIZE(ends); i++) {
+		chunk = iopt_chunk_at(pages, ends[i]);
+		if (!chunk || chunk->count ||
+		    iopt_chunk_covered(chunk, ends[i], first, last))
+			continue;
+		rc = iopt_chunk_add_counts(chunk);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 /*
  * Unpin @n pages nobody counts any more, from GUP or from the file;
  * devices may have written them.
@@ -374,25 +540,63 @@ static void iopt_pages_release(struct iopt_pages *pages, struct page **list,
 		unpin_user_pages_dirty_lock(list, n, pages->writable);
 }
 
+/*
+ * Physically contiguous pages to unpin, gathered so that a huge page goes
+ * back to the mm in one call however many chunks it spans.
+ */
+struct iopt_unpin_run {
+	struct page *first;
+	unsigned long n;
+};
+
+static void iopt_unpin_run_flush(struct iopt_pages *pages,
+				 struct iopt_unpin_run *run)
+{
+	if (!run->n)
+		return;
+	if (pages->file)
+		iopt_file_unpin_run(pages, run->first, run->n);
+	else
+		unpin_user_page_range_dirty_lock(run->first, run->n,
+						 pages->writable);
+	run->n = 0;
+}
+
+static void iopt_unpin_run_add(struct iopt_pages *pages,
+			       struct iopt_unpin_run *run, struct page *first,
+			       unsigned long n)
+{
+	if (run->n &&
+	    page_to_pfn(first) == page_to_pfn(run->first) + run->n) {
+		run->n += n;
+		return;
+	}
+	iopt_unpin_run_flush(pages, run);
+	run->first = first;
+	run->n = n;
+}
+
 /* How many pages of [first, last] are not pinned. */
 static unsigned long iopt_pages_gaps(struct iopt_pages *pages,
 				     unsigned long first, unsigned long last)
 {
-	struct iopt_chunk *chunk = NULL;
-	unsigned long index, gaps = 0;
+	unsigned long index, end, j, gaps = 0;
+	struct iopt_chunk *chunk;
 
 	lockdep_assert_held(&pages->mutex);
 
-	for (index = first; index <= last; index++) {
-		if (index == first || !(index & IOPT_CHUNK_MASK))
-			chunk = iopt_chunk_at(pages, index);
+	for (index = first; index <= last; index = end + 1) {
+		end = iopt_chunk_end(index, last);
+		chunk = iopt_chunk_at(pages, index);
 		if (!chunk) {
-			/* The rest of the chunk is a gap too. */
-			gaps += min(last, index | IOPT_CHUNK_MASK) - index + 1;
-			index |= IOPT_CHUNK_MASK;
+			gaps += end - index + 1;
 			continue;
 		}
-		gaps += !chunk->count[index & IOPT_CHUNK_MASK];
+		/* A run without counts has every page pinned. */
+		if (!chunk->count)
+			continue;
+		for (j = index; j <= end; j++)
+			gaps += !chunk->count[j & IOPT_CHUNK_MASK];
 	}
 	return gaps;
 }
@@ -401,48 +605,88 @@ static unsigned long iopt_pages_gaps(struct iopt_pages *pages,
  * Count one more pin on every page of [first, last] that is pinned. With
  * @got, the list of the range's pages, set its entry to NULL for a page
  * counted and to IOPT_GAP for one the caller has to pin. Return: the
- * number of such gaps.
+ * number of such gaps. iopt_pages_count_ends() prepared the range.
+ *
+ * A count cannot overflow: each pin is an area or an access pin, and four
+ * billion of them do not fit in memory.
  */
 static unsigned long iopt_pages_count(struct iopt_pages *pages,
 				      unsigned long first, unsigned long last,
 				      struct page **got)
 {
-	struct iopt_chunk *chunk = NULL;
-	unsigned long index, gaps = 0;
+	unsigned long index, end, j, gaps = 0;
+	struct iopt_chunk *chunk;
 
 	lockdep_assert_held(&pages->mutex);
 
-	for (index = first; index <= last; index++) {
-		unsigned int *count;
-
-		if (index == first || !(index & IOPT_CHUNK_MASK))
-			chunk = iopt_chunk_at(pages, index);
+	for (index = first; index <= last; index = end + 1) {
+		end = iopt_chunk_end(index, last);
+		chunk = iopt_chunk_at(pages, index);
 		if (!chunk) {
-			/* No page of the rest of the chunk is pinned. */
-			unsigned long end = min(last, index | IOPT_CHUNK_MASK);
-
 			gaps += end - index + 1;
-			for (; got && index <= end; index++)
-				got[index - first] = IOPT_GAP;
-			index = end;
+			for (j = index; got && j <= end; j++)
+				got[j - first] = IOPT_GAP;
 			continue;
 		}
-		count = &chunk->count[index & IOPT_CHUNK_MASK];
-		/*
-		 * A count cannot overflow: each pin is an area or an access
-		 * pin, and four billion of them do not fit in memory.
-		 */
-		if (*count) {
-			(*count)++;
-			if (got)
-				got[index - first] = NULL;
-		} else {
-			gaps++;
-			if (got)
-				got[index - first] = IOPT_GAP;
+		if (!chunk->count) {
+			/* Covered whole, see iopt_pages_count_ends(). */
+			WARN_ON_ONCE(!iopt_chunk_covered(chunk, index, first,
+							 last));
+			chunk->run_count++;
+			for (j = index; got && j <= end; j++)
+				got[j - first] = NULL;
+			continue;
+		}
+		for (j = index; j <= end; j++) {
+			unsigned int *count = &chunk->count[j & IOPT_CHUNK_MASK];
+
+			if (*count) {
+				(*count)++;
+				if (got)
+					got[j - first] = NULL;
+			} else {
+				gaps++;
+				if (got)
+					got[j - first] = IOPT_GAP;
+			}
 		}
 	}
 	return gaps;
+}
+
+/*
+ * Drop one pin from the pages [index, end] of @chunk, which has counts,
+ * unpinning those that lose their last one. Return: how many were
+ * unpinned.
+ */
+static unsigned long iopt_chunk_drop(struct iopt_pages *pages,
+				     struct iopt_chunk *chunk,
+				     unsigned long index, unsigned long end,
+				     struct iopt_unpin_run *unpin)
+{
+	unsigned long j = index & IOPT_CHUNK_MASK;
+	unsigned long stop = end & IOPT_CHUNK_MASK;
+	unsigned long run = 0, zeroed = 0;
+
+	for (; j <= stop; j++) {
+		if (WARN_ON_ONCE(!chunk->count[j]) || --chunk->count[j]) {
+			if (chunk->page)
+				iopt_pages_release(pages,
+						   &chunk->page[j - run], run);
+			run = 0;
+			continue;
+		}
+		if (!chunk->page)
+			iopt_unpin_run_add(pages, unpin,
+					   nth_page(chunk->first, j), 1);
+		run++;
+		zeroed++;
+	}
+	/* Runs of one folio go back to the mm in one call. */
+	if (chunk->page)
+		iopt_pages_release(pages, &chunk->page[j - run], run);
+	chunk->used -= zeroed;
+	return zeroed;
 }
 
 /*
@@ -452,43 +696,38 @@ static unsigned long iopt_pages_count(struct iopt_pages *pages,
 static unsigned long iopt_pages_drop(struct iopt_pages *pages,
 				     unsigned long first, unsigned long last)
 {
-	unsigned long index = first, unpinned = 0;
+	struct iopt_unpin_run unpin = {};
+	unsigned long index, end, unpinned = 0;
+	struct iopt_chunk *chunk;
 
 	lockdep_assert_held(&pages->mutex);
 
-	while (index <= last) {
-		unsigned long chunk_index = index >> IOPT_CHUNK_SHIFT;
-		unsigned long end = min(last, index | IOPT_CHUNK_MASK);
-		struct iopt_chunk *chunk = xa_load(&pages->chunks, chunk_index);
-		unsigned long j = index & IOPT_CHUNK_MASK;
-		unsigned long stop = end & IOPT_CHUNK_MASK;
-		unsigned long run = 0, zeroed = 0;
-
+	for (index = first; index <= last; index = end + 1) {
+		end = iopt_chunk_end(index, last);
+		chunk = iopt_chunk_at(pages, index);
 		/* Only pins that were counted are dropped. */
 		if (WARN_ON_ONCE(!chunk))
 			break;
-		for (; j <= stop; j++) {
-			if (WARN_ON_ONCE(!chunk->count[j]) ||
-			    --chunk->count[j]) {
-				iopt_pages_release(pages, &chunk->page[j - run],
-						   run);
-				run = 0;
+		if (chunk->count) {
+			unpinned += iopt_chunk_drop(pages, chunk, index, end,
+						    &unpin);
+		} else {
+			/* A pin on part of a run gave it counts. */
+			if (WARN_ON_ONCE(!iopt_chunk_covered(chunk, index,
+							     first, last)) ||
+			    WARN_ON_ONCE(!chunk->run_count) ||
+			    --chunk->run_count)
 				continue;
-			}
-			run++;
-			zeroed++;
+			iopt_unpin_run_add(pages, &unpin, chunk->first,
+					   chunk->npages);
+			unpinned += chunk->npages;
+			chunk->used = 0;
 		}
-		/* Runs of one folio go back to the mm in one call. */
-		iopt_pages_release(pages, &chunk->page[j - run], run);
-		unpinned += zeroed;
-		chunk->used -= zeroed;
-		if (!chunk->used) {
-			xa_erase(&pages->chunks, chunk_index);
-			kfree(chunk);
-		}
-		index = end + 1;
+		if (!chunk->used)
+			iopt_chunk_free(pages, index, chunk);
 		cond_resched();
 	}
+	iopt_unpin_run_flush(pages, &unpin);
 	return unpinned;
 }
 
@@ -589,44 +828,111 @@ out_release:
 	return rc;
 }
 
+/* Whether the @n pages of @list are physically contiguous. */
+static bool iopt_pages_contiguous(struct page **list, unsigned long n)
+{
+	unsigned long pfn = page_to_pfn(list[0]), i;
+
+	for (i = 1; i != n; i++)
+		if (page_to_pfn(list[i]) != pfn + i)
+			return false;
+	return true;
+}
+
 /*
- * Make sure a chunk exists for every page of [first, last]. A chunk that
- * does not exist has no pinned page, so the caller pinned all of its pages
- * in the range itself. On failure the chunks made here are gone again.
+ * Make a missing chunk for @got, the pages of [index, end] in it that
+ * this pin pinned: a run if they are the whole chunk and contiguous.
+ */
+static int iopt_pages_new_chunk(struct iopt_pages *pages, unsigned long index,
+				unsigned long end, struct page **got)
+{
+	unsigned long n = end - index + 1;
+	struct iopt_chunk *chunk;
+	bool run;
+	int rc;
+
+	run = index == iopt_chunk_start(index) &&
+	      n == min(IOPT_CHUNK_PAGES, pages->npages - index) &&
+	      iopt_pages_contiguous(got, n);
+	chunk = iopt_chunk_alloc(pages, index, run);
+	if (!chunk)
+		return -ENOMEM;
+	rc = xa_err(xa_store(&pages->chunks, index >> IOPT_CHUNK_SHIFT, chunk,
+			     GFP_KERNEL_ACCOUNT));
+	if (rc)
+		kfree(chunk);
+	return rc;
+}
+
+/*
+ * Make an existing chunk able to take the pages this pin pinned for
+ * [index, end], @got: counts for a run covered in part, a page list for
+ * one whose gaps get other pages than its first page says.
+ */
+static int iopt_pages_fit_chunk(struct iopt_chunk *chunk, unsigned long index,
+				unsigned long end, unsigned long first,
+				unsigned long last, struct page **got)
+{
+	unsigned long j;
+	int rc;
+
+	if (!chunk->count) {
+		if (iopt_chunk_covered(chunk, index, first, last))
+			return 0;
+		rc = iopt_chunk_add_counts(chunk);
+		if (rc)
+			return rc;
+	}
+	if (chunk->page)
+		return 0;
+	for (j = index; j <= end; j++) {
+		struct page *page = got[j - index];
+
+		if (!page || chunk->count[j & IOPT_CHUNK_MASK])
+			continue;
+		if (page != nth_page(chunk->first, j & IOPT_CHUNK_MASK))
+			return iopt_chunk_add_list(chunk);
+	}
+	return 0;
+}
+
+/*
+ * Make sure every chunk of [first, last] exists and can take the pages of
+ * @got this pin pinned. A chunk that does not exist has no pinned page,
+ * so the caller pinned all of its pages in the range itself. On failure
+ * the chunks made here are gone again; what was added to others stays,
+ * harmless.
  */
 static int iopt_pages_make_chunks(struct iopt_pages *pages,
-				  unsigned long first, unsigned long last)
+				  unsigned long first, unsigned long last,
+				  struct page **got)
 {
-	unsigned long ci, last_ci = last >> IOPT_CHUNK_SHIFT;
+	unsigned long index, end;
 	struct iopt_chunk *chunk;
 	int rc = 0;
 
 	lockdep_assert_held(&pages->mutex);
 
-	for (ci = first >> IOPT_CHUNK_SHIFT; ci <= last_ci; ci++) {
-		if (xa_load(&pages->chunks, ci))
-			continue;
-		chunk = iopt_chunk_alloc(pages, ci);
-		if (!chunk) {
-			rc = -ENOMEM;
+	for (index = first; index <= last; index = end + 1) {
+		end = iopt_chunk_end(index, last);
+		chunk = iopt_chunk_at(pages, index);
+		if (!chunk)
+			rc = iopt_pages_new_chunk(pages, index, end,
+						  got + (index - first));
+		else
+			rc = iopt_pages_fit_chunk(chunk, index, end, first,
+						  last, got + (index - first));
+		if (rc)
 			break;
-		}
-		rc = xa_err(xa_store(&pages->chunks, ci, chunk,
-				     GFP_KERNEL_ACCOUNT));
-		if (rc) {
-			kfree(chunk);
-			break;
-		}
 	}
 	if (!rc)
 		return 0;
 	/* Chunks that existed before have pinned pages; ours have none. */
-	for (ci = first >> IOPT_CHUNK_SHIFT; ci <= last_ci; ci++) {
-		chunk = xa_load(&pages->chunks, ci);
-		if (chunk && !chunk->used) {
-			xa_erase(&pages->chunks, ci);
-			kfree(chunk);
-		}
+	for (index = first; index <= last; index = end + 1) {
+		end = iopt_chunk_end(index, last);
+		chunk = iopt_chunk_at(pages, index);
+		if (chunk && !chunk->used)
+			iopt_chunk_free(pages, index, chunk);
 	}
 	return rc;
 }
@@ -634,34 +940,159 @@ static int iopt_pages_make_chunks(struct iopt_pages *pages,
 /*
  * Put the pages this pin pinned into their chunks, unless another pin put
  * one there meanwhile: that one is counted, and ours is left in @got for
- * the caller to unpin. Return: how many of ours are left.
+ * the caller to unpin. iopt_pages_make_chunks() made room. Return: how
+ * many of ours are left.
  */
 static unsigned long iopt_pages_install(struct iopt_pages *pages,
 					unsigned long first,
 					struct page **got, unsigned long n)
 {
-	struct iopt_chunk *chunk = NULL;
-	unsigned long i, surplus = 0;
+	unsigned long index, end, j, last = first + n - 1, surplus = 0;
+	struct iopt_chunk *chunk;
 
 	lockdep_assert_held(&pages->mutex);
 
-	for (i = 0; i != n; i++) {
-		unsigned long index = first + i, j = index & IOPT_CHUNK_MASK;
+	for (index = first; index <= last; index = end + 1) {
+		struct page **ours = got + (index - first);
 
-		if (i == 0 || !j)
-			chunk = iopt_chunk_at(pages, index);
-		if (!got[i])
-			continue;
-		if (chunk->count[j]) {
-			chunk->count[j]++;
-			got[surplus++] = got[i];
+		end = iopt_chunk_end(index, last);
+		chunk = iopt_chunk_at(pages, index);
+		if (!chunk->count) {
+			/*
+			 * A run without counts is covered whole: counted
+			 * whole when it was a run then, or all ours now.
+			 */
+			if (!ours[0])
+				continue;
+			if (!chunk->used) {
+				/* Made for us by iopt_pages_new_chunk(). */
+				chunk->first = ours[0];
+				chunk->used = chunk->npages;
+				chunk->run_count = 1;
+				continue;
+			}
+			/* Another pin made it meanwhile. */
+			chunk->run_count++;
+			for (j = index; j <= end; j++)
+				got[surplus++] = got[j - first];
 			continue;
 		}
-		chunk->page[j] = got[i];
-		chunk->count[j] = 1;
-		chunk->used++;
+		for (j = index; j <= end; j++) {
+			unsigned int *count = &chunk->count[j & IOPT_CHUNK_MASK];
+
+			if (!got[j - first])
+				continue;
+			if (*count) {
+				(*count)++;
+				got[surplus++] = got[j - first];
+				continue;
+			}
+			/* Without a list, iopt_pages_fit_chunk() checked it. */
+			if (chunk->page)
+				chunk->page[j & IOPT_CHUNK_MASK] = got[j - first];
+			*count = 1;
+			chunk->used++;
+		}
 	}
 	return surplus;
+}
+
+/* Drop one pin from the pages [first, last] and uncharge what it frees. */
+static void iopt_pages_unpin(struct iopt_pages *pages, unsigned long first,
+			     unsigned long last)
+{
+	unsigned long unpinned;
+
+	mutex_lock(&pages->mutex);
+	unpinned = iopt_pages_drop(pages, first, last);
+	mutex_unlock(&pages->mutex);
+	iopt_pages_uncharge(pages, unpinned);
+}
+
+/*
+ * Pin [first, last], pages of one window, taking the charge of the pages
+ * this pin pins from *@budget (charged by the caller; more is charged when
+ * more is missing than the caller found). On failure nothing of the window
+ * is pinned by this call.
+ */
+static int iopt_pages_pin_window(struct iopt_pages *pages,
+				 unsigned long first, unsigned long last,
+				 struct page **got, unsigned long *budget,
+				 char *why)
+{
+	unsigned long n = last - first + 1, gaps, surplus, unpinned;
+	bool all;
+	int rc;
+
+	mutex_lock(&pages->mutex);
+	/* Nothing pinned (new memory): nothing to count, pin all of it. */
+	all = iopt_pages_none(pages, first, last);
+	if (!all) {
+		rc = iopt_pages_count_ends(pages, first, last);
+		if (rc) {
+			mutex_unlock(&pages->mutex);
+			return rc;
+		}
+	}
+	gaps = all ? n : iopt_pages_count(pages, first, last, got);
+	mutex_unlock(&pages->mutex);
+	if (!gaps)
+		return 0;
+
+	/* Pages were unpinned since the caller looked. */
+	if (gaps > *budget) {
+		rc = iopt_pages_charge(pages, gaps - *budget, why);
+		if (rc)
+			goto out_drop;
+		*budget = gaps;
+	}
+	rc = iopt_pages_fill(pages, first, got, n, all, why);
+	if (rc)
+		goto out_drop;
+
+	mutex_lock(&pages->mutex);
+	rc = iopt_pages_make_chunks(pages, first, last, got);
+	if (rc) {
+		mutex_unlock(&pages->mutex);
+		iopt_pages_release_own(pages, got, n);
+		goto out_drop;
+	}
+	surplus = iopt_pages_install(pages, first, got, n);
+	mutex_unlock(&pages->mutex);
+	/* Pages another pin installed first: ours were never used. */
+	iopt_pages_release(pages, got, surplus);
+	*budget -= gaps - surplus;
+	return 0;
+
+out_drop:
+	/* With @all nothing was counted, and @got may be partly unset. */
+	if (!all) {
+		mutex_lock(&pages->mutex);
+		unpinned = iopt_pages_drop_counted(pages, first, got, n);
+		mutex_unlock(&pages->mutex);
+		iopt_pages_uncharge(pages, unpinned);
+	}
+	return rc;
+}
+
+/*
+ * Count a pin on every page of [first, last] if all of them are pinned
+ * already. Return: 0 if they were, else the number of pages that are not
+ * (nothing counted), or -ENOMEM.
+ */
+static long iopt_pages_count_pinned(struct iopt_pages *pages,
+				    unsigned long first, unsigned long last)
+{
+	long rc;
+
+	mutex_lock(&pages->mutex);
+	rc = iopt_pages_gaps(pages, first, last);
+	if (!rc)
+		rc = iopt_pages_count_ends(pages, first, last);
+	if (!rc)
+		iopt_pages_count(pages, first, last, NULL);
+	mutex_unlock(&pages->mutex);
+	return rc;
 }
 
 /**
@@ -685,10 +1116,10 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 {
 	unsigned long first = byte / PAGE_SIZE;
 	unsigned long last = (byte + length - 1) / PAGE_SIZE;
-	unsigned long n = last - first + 1, gaps, surplus;
+	unsigned long n = last - first + 1, budget = 0, index, end;
 	struct page *small[IOPT_PIN_SMALL];
+	long gaps;
 	struct page **got = small;
-	bool all = false;
 	int rc = 0;
 
 	if (WARN_ON_ONCE(!length || last >= pages->npages))
@@ -696,88 +1127,36 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 
 	if (n > IOPT_PIN_SMALL) {
 		/* Usually everything is pinned, and a pin only counts. */
-		mutex_lock(&pages->mutex);
-		gaps = iopt_pages_gaps(pages, first, last);
-		if (!gaps)
-			iopt_pages_count(pages, first, last, NULL);
-		mutex_unlock(&pages->mutex);
-		if (!gaps)
-			return 0;
-		/*
-		 * Or nothing is (a new mapping): then there is nothing to
-		 * count, and the list is the pin's output alone. Per page
-		 * work is what a big map costs beyond GUP's own: none is
-		 * done twice.
-		 */
-		all = gaps == n;
+		gaps = iopt_pages_count_pinned(pages, first, last);
+		if (gaps <= 0)
+			return gaps;
+		/* Charged first: a pin over the limit touches no memory. */
+		budget = gaps;
+		rc = iopt_pages_charge(pages, budget, why);
+		if (rc)
+			return rc;
 		/* Not zeroed: the count or the pin writes every entry. */
-		got = kvmalloc_array(n, sizeof(*got),
+		got = kvmalloc_array(min(n, IOPT_PIN_WINDOW), sizeof(*got),
 				     GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-		if (!got)
+		if (!got) {
+			iopt_pages_uncharge(pages, budget);
 			return -ENOMEM;
+		}
 	}
-	if (!all) {
-		mutex_lock(&pages->mutex);
-		gaps = iopt_pages_count(pages, first, last, got);
-		mutex_unlock(&pages->mutex);
-		if (!gaps)
-			goto out_free;
+	for (index = first; index <= last; index = end + 1) {
+		end = min(last, index | (IOPT_PIN_WINDOW - 1));
+		rc = iopt_pages_pin_window(pages, index, end, got, &budget,
+					   why);
+		if (rc)
+			break;
 	}
-
-	rc = iopt_pages_charge(pages, gaps, why);
-	if (rc)
-		goto out_drop;
-	rc = iopt_pages_fill(pages, first, got, n, all, why);
-	if (rc)
-		goto out_uncharge;
-
-	mutex_lock(&pages->mutex);
-	rc = iopt_pages_make_chunks(pages, first, last);
-	if (rc) {
-		mutex_unlock(&pages->mutex);
-		iopt_pages_release_own(pages, got, n);
-		goto out_uncharge;
-	}
-	surplus = iopt_pages_install(pages, first, got, n);
-	mutex_unlock(&pages->mutex);
-	/* Pages another pin installed first: ours were never used. */
-	iopt_pages_release(pages, got, surplus);
-	iopt_pages_uncharge(pages, surplus);
-	goto out_free;
-
-out_uncharge:
-	iopt_pages_uncharge(pages, gaps);
-out_drop:
-	/* With @all nothing was counted, and @got may be partly unset. */
-	if (!all) {
-		mutex_lock(&pages->mutex);
-		gaps = iopt_pages_drop_counted(pages, first, got, n);
-		mutex_unlock(&pages->mutex);
-		iopt_pages_uncharge(pages, gaps);
-	}
-out_free:
+	/* A failed pin takes nothing: drop the windows it pinned. */
+	if (rc && index != first)
+		iopt_pages_unpin(pages, first, index - 1);
+	iopt_pages_uncharge(pages, budget);
 	if (got != small)
 		kvfree(got);
 	return rc;
-}
-
-/*
- * Count a pin on every page of the byte range if all of them are pinned
- * already. Return: whether they were.
- */
-static bool iopt_pages_pin_pinned(struct iopt_pages *pages,
-				  unsigned long byte, unsigned long length)
-{
-	unsigned long first = byte / PAGE_SIZE;
-	unsigned long last = (byte + length - 1) / PAGE_SIZE;
-	bool pinned;
-
-	mutex_lock(&pages->mutex);
-	pinned = !iopt_pages_gaps(pages, first, last);
-	if (pinned)
-		iopt_pages_count(pages, first, last, NULL);
-	mutex_unlock(&pages->mutex);
-	return pinned;
 }
 
 /**
@@ -791,13 +1170,58 @@ static bool iopt_pages_pin_pinned(struct iopt_pages *pages,
 void iopt_pages_pin_put(struct iopt_pages *pages, unsigned long byte,
 			unsigned long length)
 {
-	unsigned long unpinned;
+	iopt_pages_unpin(pages, byte / PAGE_SIZE,
+			 (byte + length - 1) / PAGE_SIZE);
+}
 
+/**
+ * iopt_pages_prepare_split() - make a pin splittable without failure
+ * @pages: the memory
+ * @byte: where iopt_pages_pin_split() will split a pin, which the caller
+ *        holds
+ *
+ * A run both halves would touch needs a count per page first.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int iopt_pages_prepare_split(struct iopt_pages *pages, unsigned long byte)
+{
+	unsigned long before = (byte - 1) / PAGE_SIZE, at = byte / PAGE_SIZE;
+	struct iopt_chunk *chunk;
+	int rc = 0;
+
+	if (iopt_chunk_start(before) != iopt_chunk_start(at))
+		return 0;
 	mutex_lock(&pages->mutex);
-	unpinned = iopt_pages_drop(pages, byte / PAGE_SIZE,
-				   (byte + length - 1) / PAGE_SIZE);
+	chunk = iopt_chunk_at(pages, at);
+	if (!WARN_ON_ONCE(!chunk))
+		rc = iopt_chunk_add_counts(chunk);
 	mutex_unlock(&pages->mutex);
-	iopt_pages_uncharge(pages, unpinned);
+	return rc;
+}
+
+/**
+ * iopt_pages_pin_split() - count what the halves of a split pin share
+ * @pages: the memory
+ * @byte: a pin on [x, y] becomes pins on [x, @byte) and [@byte, y];
+ *        iopt_pages_prepare_split() was called for it
+ *
+ * Both halves are dropped on their own later: a page they share, when
+ * @byte falls inside one, needs one count more. It is pinned already, so
+ * this only counts.
+ */
+void iopt_pages_pin_split(struct iopt_pages *pages, unsigned long byte)
+{
+	unsigned long before = (byte - 1) / PAGE_SIZE, at = byte / PAGE_SIZE;
+	struct iopt_chunk *chunk;
+
+	if (before != at)
+		return;
+	mutex_lock(&pages->mutex);
+	chunk = iopt_chunk_at(pages, at);
+	if (!WARN_ON_ONCE(!chunk || !chunk->count))
+		chunk->count[at & IOPT_CHUNK_MASK]++;
+	mutex_unlock(&pages->mutex);
 }
 
 /**
@@ -879,7 +1303,7 @@ void iopt_release_pages(struct kref *kref)
 static struct page *iopt_pages_page(struct iopt_pages *pages,
 				    unsigned long index)
 {
-	return iopt_chunk_at(pages, index)->page[index & IOPT_CHUNK_MASK];
+	return iopt_chunk_page(iopt_chunk_at(pages, index), index);
 }
 
 /**
@@ -913,16 +1337,31 @@ unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
 	unsigned long idx = byte / PAGE_SIZE;
 	unsigned long len = PAGE_SIZE - byte % PAGE_SIZE;
 	struct iopt_chunk *chunk = iopt_chunk_at(pages, idx);
-	unsigned long pfn = page_to_pfn(chunk->page[idx & IOPT_CHUNK_MASK]);
+	unsigned long pfn = page_to_pfn(iopt_chunk_page(chunk, idx));
 
 	if (page_only)
 		return min(len, max);
-	/* Every page looked at lies inside the pinned range. */
-	while (len < max) {
+	/* Every chunk looked at holds a page of the pinned range. */
+	for (;;) {
+		/* Pairs with iopt_chunk_add_list(). */
+		if (!smp_load_acquire(&chunk->page)) {
+			/*
+			 * A run's pages are contiguous, those pinned at
+			 * least, which are all this looks at.
+			 */
+			unsigned long rest = chunk->npages - 1 -
+					     (idx & IOPT_CHUNK_MASK);
+
+			len += rest * PAGE_SIZE;
+			pfn += rest;
+			idx += rest;
+		}
+		if (len >= max)
+			break;
 		idx++;
 		if (!(idx & IOPT_CHUNK_MASK))
 			chunk = iopt_chunk_at(pages, idx);
-		if (page_to_pfn(chunk->page[idx & IOPT_CHUNK_MASK]) != ++pfn)
+		if (page_to_pfn(iopt_chunk_page(chunk, idx)) != ++pfn)
 			break;
 		len += PAGE_SIZE;
 	}
@@ -947,7 +1386,7 @@ void iopt_pages_get_pages(struct iopt_pages *pages, unsigned long byte,
 	for (i = 0; i != n; i++, idx++) {
 		if (!i || !(idx & IOPT_CHUNK_MASK))
 			chunk = iopt_chunk_at(pages, idx);
-		out[i] = chunk->page[idx & IOPT_CHUNK_MASK];
+		out[i] = iopt_chunk_page(chunk, idx);
 	}
 }
 
@@ -1013,7 +1452,8 @@ int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
 	int rc;
 
 	if (!(flags & __IOMMUFD_ACCESS_RW_SLOW_PATH) &&
-	    iopt_pages_pin_pinned(pages, byte, length)) {
+	    !iopt_pages_count_pinned(pages, byte / PAGE_SIZE,
+				     (byte + length - 1) / PAGE_SIZE)) {
 		iopt_pages_copy_pinned(pages, byte, data, length, write);
 		iopt_pages_pin_put(pages, byte, length);
 		return 0;

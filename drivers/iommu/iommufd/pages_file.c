@@ -283,6 +283,18 @@ long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
 	return done ? done : rc;
 }
 
+/* Drop @k references to @folio, marking it dirty first if writable. */
+static void iopt_file_put(struct iopt_pages *pages, struct folio *folio,
+			  unsigned long k)
+{
+	if (pages->writable) {
+		folio_lock(folio);
+		folio_mark_dirty(folio);
+		folio_unlock(folio);
+	}
+	folio_put_refs(folio, k);
+}
+
 /**
  * iopt_file_unpin() - release pages from iopt_file_pin()
  * @pages: the file mapping they came from
@@ -305,13 +317,32 @@ void iopt_file_unpin(struct iopt_pages *pages, struct page **list,
 		while (i + k != n && k < INT_MAX &&
 		       page_folio(list[i + k]) == folio)
 			k++;
-		if (pages->writable) {
-			folio_lock(folio);
-			folio_mark_dirty(folio);
-			folio_unlock(folio);
-		}
-		folio_put_refs(folio, k);
+		iopt_file_put(pages, folio, k);
 		i += k;
+	}
+}
+
+/**
+ * iopt_file_unpin_run() - release physically contiguous pages
+ * @pages: the file mapping they came from
+ * @page: the first page
+ * @n: number of pages, each taken by iopt_file_pin()
+ *
+ * As iopt_file_unpin(), a folio at a time.
+ */
+void iopt_file_unpin_run(struct iopt_pages *pages, struct page *page,
+			 unsigned long n)
+{
+	while (n) {
+		struct folio *folio = page_folio(page);
+		unsigned long k;
+
+		/* A folio has fewer than INT_MAX pages. */
+		k = min(n, folio_nr_pages(folio) -
+				   (page_to_pfn(page) - folio_pfn(folio)));
+		iopt_file_put(pages, folio, k);
+		page = nth_page(page, k);
+		n -= k;
 	}
 }
 

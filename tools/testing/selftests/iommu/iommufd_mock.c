@@ -748,6 +748,83 @@ TEST_F(mock_objects, hugetlb_split_after_unmap)
 	ASSERT_EQ(0, munmap(buf, SZ_2M));
 }
 
+/*
+ * A huge page pinned whole is counted in runs, one count per 1 MiB of it;
+ * pins of parts of it still pin exactly the pages they cover. VmPin counts
+ * pages, where check_refs() sees a huge page's pins only as a whole.
+ */
+TEST_F(mock_objects, huge_page_part_pins)
+{
+	const __u64 iova = MOCK_APERTURE_START;
+	const __u64 copy_iova = MOCK_APERTURE_START + 4 * SZ_2M;
+	const size_t len = SZ_2M;
+	const long page_kb = page_size / 1024;
+	__u32 stdev_id, hwpt_id, other, other_stdev, other_hwpt;
+	__u32 access_pages_id;
+	int access_fd;
+	long base;
+	char *buf;
+
+	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (buf == MAP_FAILED)
+		SKIP(return, "no 2 MiB hugetlb page free");
+	memset(buf, 0x3c, len);
+	base = test_vm_pin_kb();
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, len, iova);
+	test_cmd_create_access(self->ioas_id,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+			       &access_fd);
+
+	/* An access to one page pins that page. */
+	test_cmd_access_pages(access_fd, iova + 300 * page_size, page_size,
+			      buf + 300 * page_size, 0, &access_pages_id);
+	ASSERT_EQ(base + page_kb, test_vm_pin_kb());
+
+	/* A domain pins the rest, and maps each page where it belongs. */
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	check_mock_map(hwpt_id, iova, len, buf);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+	test_cmd_destroy_access_pages(access_fd, access_pages_id);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+
+	/* A copy of pages 3-7 into a domain of its own. */
+	test_ioctl_ioas_alloc(&other);
+	test_cmd_mock_domain(other, &other_stdev, &other_hwpt, NULL);
+	test_ioctl_ioas_copy_fixed(other, self->ioas_id, iova + 3 * page_size,
+				   5 * page_size, copy_iova);
+	check_mock_map(other_hwpt, copy_iova, 5 * page_size,
+		       buf + 3 * page_size);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+
+	/* Without the first domain, the copy keeps its five pages, no more. */
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(base + 5 * page_kb, test_vm_pin_kb());
+
+	/* One more page, pinned again, inside what was a run. */
+	test_cmd_access_pages(access_fd, iova + 10 * page_size, page_size,
+			      buf + 10 * page_size, 0, &access_pages_id);
+	ASSERT_EQ(base + 6 * page_kb, test_vm_pin_kb());
+
+	/* A domain again: all of it, mapped right around the parts. */
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	check_mock_map(hwpt_id, iova, len, buf);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(base + 6 * page_kb, test_vm_pin_kb());
+
+	test_cmd_destroy_access_pages(access_fd, access_pages_id);
+	ASSERT_EQ(base + 5 * page_kb, test_vm_pin_kb());
+	test_ioctl_destroy(other_stdev);
+	ASSERT_EQ(base, test_vm_pin_kb());
+	check_refs(buf, len, 0);
+
+	ASSERT_EQ(0, close(access_fd));
+	test_ioctl_destroy(other);
+	test_ioctl_ioas_unmap(self->ioas_id, iova, len);
+	ASSERT_EQ(0, munmap(buf, len));
+}
+
 TEST_F(mock_objects, pins_across_ioases)
 {
 	const size_t length = 4 * page_size;
@@ -2028,6 +2105,46 @@ TEST_F(mock_map, pins_follow_the_domains)
 
 	test_ioctl_ioas_unmap_all(self->ioas_id, self->buf_size);
 	check_unmapped(self->base, self->buf_size, self->buf);
+	check_refs(self->buf, self->buf_size, 0);
+}
+
+/*
+ * A page that lost its pin inside memory still partly pinned, and that the
+ * process replaced meanwhile (MADV_DONTNEED, then a write), is pinned
+ * again as the new page: a run of a huge page must not say the old one.
+ */
+TEST_F(mock_map, repin_replaced_page)
+{
+	const size_t part = self->buf_size / 8;
+	const size_t hole = self->buf_size / 4 + page_size;
+	const __u64 copy_iova = self->base + 2 * self->buf_size;
+	__u32 other, other_stdev, other_hwpt, hwpt_id;
+
+	if (variant->backing == BACKING_HUGETLB)
+		SKIP(return, "MADV_DONTNEED drops a hugetlb page whole");
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, self->buf_size,
+				  self->base);
+	/* Another IOAS keeps the start pinned while the domains go. */
+	test_ioctl_ioas_alloc(&other);
+	test_cmd_mock_domain(other, &other_stdev, &other_hwpt, NULL);
+	test_ioctl_ioas_copy_fixed(other, self->ioas_id, self->base, part,
+				   copy_iova);
+	remove_devices();
+
+	ASSERT_EQ(0, madvise(self->buf + hole, page_size, MADV_DONTNEED));
+	ASSERT_EQ(0, self->buf[hole]);
+	self->buf[hole] = 0x77;
+
+	test_cmd_mock_domain(self->ioas_id, &self->stdev_ids[0], &hwpt_id,
+			     NULL);
+	self->hwpt_ids[0] = hwpt_id;
+	self->num_devices = 1;
+	check_mapped(self->base, self->buf_size, self->buf);
+	check_mock_map(other_hwpt, copy_iova, part, self->buf);
+
+	test_ioctl_destroy(other_stdev);
+	test_ioctl_destroy(other);
+	test_ioctl_ioas_unmap_all(self->ioas_id, self->buf_size);
 	check_refs(self->buf, self->buf_size, 0);
 }
 

@@ -161,7 +161,7 @@ static int set_pin_batch(int fd, unsigned int pages)
 
 /* The slow buffer: 64 MiB of small pages, one GUP call for each. */
 #define SLOW_PAGES 16384
-#define DEFAULT_PIN_BATCH 512
+#define DEFAULT_PIN_BATCH 4096
 
 FIXTURE(uffd)
 {

@@ -1010,6 +1010,51 @@ TEST_F(compat, cut_pinned)
 }
 
 /*
+ * VFIO v1 cuts inside a huge page, which a domain pinned whole (counted in
+ * runs of 1 MiB): each half keeps exactly its own pages pinned.
+ */
+TEST_F(compat, cut_huge_page)
+{
+	const size_t len = 2UL << 20;
+	const long page_kb = page_size / 1024;
+	long base;
+	char *huge;
+
+	if (variant->type != VFIO_TYPE1_IOMMU)
+		SKIP(return, "only VFIO v1 unmaps part of a mapping");
+	huge = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (huge == MAP_FAILED)
+		SKIP(return, "no 2 MiB hugetlb page free");
+	memset(huge, 0x5a, len);
+	base = test_vm_pin_kb();
+
+	ASSERT_EQ(0, map_dma(self->fd, IOVA, huge, len, MAP_RW));
+	check_mock_map(self->hwpt_id, IOVA, len, huge);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+
+	/* Pages 100-299: cuts inside the first and the second 1 MiB. */
+	test_unmap_dma(IOVA + PAGES(100), PAGES(200), PAGES(200));
+	check_unmapped(IOVA + PAGES(100), 200);
+	check_mock_map(self->hwpt_id, IOVA, PAGES(100), huge);
+	check_mock_map(self->hwpt_id, IOVA + PAGES(300), len - PAGES(300),
+		       huge + PAGES(300));
+	ASSERT_EQ(base + (long)(len / 1024) - 200 * page_kb, test_vm_pin_kb());
+
+	/* Next to a cut, and then a page alone. */
+	test_unmap_dma(IOVA + PAGES(300), PAGES(1), PAGES(1));
+	test_unmap_dma(IOVA + PAGES(50), PAGES(1), PAGES(1));
+	check_mock_map(self->hwpt_id, IOVA + PAGES(51), PAGES(49),
+		       huge + PAGES(51));
+	ASSERT_EQ(base + (long)(len / 1024) - 202 * page_kb, test_vm_pin_kb());
+
+	test_unmap_dma_all(len - PAGES(202));
+	ASSERT_EQ(base, test_vm_pin_kb());
+	check_refs(huge, len, 0);
+	ASSERT_EQ(0, munmap(huge, len));
+}
+
+/*
  * Accounting. Memory is pinned, and charged, while a domain can reach
  * it. A mapper with CAP_IPC_LOCK is not charged, so each check runs in a
  * child that opens its files as root, sets RLIMIT_MEMLOCK and becomes a
