@@ -257,6 +257,30 @@ static struct page *iopt_chunk_page(const struct iopt_chunk *chunk,
 /* A page a pin still has to pin itself, in its list of pages. */
 #define IOPT_GAP ((struct page *)1UL)
 
+/*
+ * In a list of pages, after the first page of a chunk: the rest of the
+ * chunk follows that page contiguously, and is not written out (see
+ * iopt_pages_fill_runs()).
+ */
+#define IOPT_RUN_REST ((struct page *)2UL)
+
+/* Whether the @n entries of @got for a chunk say only their first page. */
+static bool iopt_got_is_run(struct page **got, unsigned long n)
+{
+	return n > 1 && got[1] == IOPT_RUN_REST;
+}
+
+/* Write out the pages of such entries. */
+static void iopt_got_expand(struct page **got, unsigned long n)
+{
+	unsigned long j;
+
+	if (!iopt_got_is_run(got, n))
+		return;
+	for (j = 1; j != n; j++)
+		got[j] = nth_page(got[0], j);
+}
+
 /* Say by how much pinning @n more pages would exceed RLIMIT_MEMLOCK. */
 static void iopt_why_limit(struct iopt_pages *pages, unsigned long n,
 			   unsigned long locked, char *why)
@@ -828,13 +852,84 @@ out_release:
 	return rc;
 }
 
-/* Whether the @n pages of @list are physically contiguous. */
+/*
+ * Unpin every page of @got, the list of the pages from @first on, all of
+ * which this pin pinned; chunks of it may be runs (IOPT_RUN_REST).
+ */
+static void iopt_pages_release_all(struct iopt_pages *pages,
+				   unsigned long first, struct page **got,
+				   unsigned long n)
+{
+	unsigned long index, end, last = first + n - 1;
+
+	for (index = first; n && index <= last; index = end + 1) {
+		struct page **ours = got + (index - first);
+
+		end = iopt_chunk_end(index, last);
+		if (iopt_got_is_run(ours, end - index + 1))
+			iopt_file_unpin_run(pages, ours[0], end - index + 1);
+		else
+			iopt_pages_release(pages, ours, end - index + 1);
+	}
+}
+
+/*
+ * Pin all pages of a file mapping into @got, the list of the pages from
+ * @first on, nothing of which is pinned, as iopt_pages_fill() does; but a
+ * whole chunk that lies in one huge page is taken straight from its folio
+ * and left a run in @got, its first page and IOPT_RUN_REST: no page of it
+ * is looked at or listed. That is what makes IOMMU_IOAS_MAP_FILE of
+ * hugetlbfs cheaper than pinning the same memory by its address.
+ */
+static int iopt_pages_fill_runs(struct iopt_pages *pages, unsigned long first,
+				struct page **got, unsigned long n, char *why)
+{
+	unsigned long index, end, last = first + n - 1;
+	long rc;
+
+	for (index = first; index <= last; index = end + 1) {
+		struct page **ours = got + (index - first);
+		unsigned long len;
+
+		end = iopt_chunk_end(index, last);
+		len = end - index + 1;
+		if (len > 1 && index == iopt_chunk_start(index) &&
+		    len == min(IOPT_CHUNK_PAGES, pages->npages - index)) {
+			if (fatal_signal_pending(current)) {
+				rc = -EINTR;
+				goto out_release;
+			}
+			rc = iopt_file_pin_run(pages, index, len, ours);
+			if (rc < 0) {
+				iopt_why_gup(pages, index, rc, why);
+				goto out_release;
+			}
+			if (rc) {
+				ours[1] = IOPT_RUN_REST;
+				continue;
+			}
+		}
+		rc = iopt_pages_fill(pages, index, ours, len, true, why);
+		if (rc)
+			goto out_release;
+	}
+	return 0;
+
+out_release:
+	iopt_pages_release_all(pages, first, got, index - first);
+	return rc;
+}
+
+/*
+ * Whether the @n pages of @list are physically contiguous. With a virtual
+ * memmap (x86-64), nth_page() is a pointer addition.
+ */
 static bool iopt_pages_contiguous(struct page **list, unsigned long n)
 {
-	unsigned long pfn = page_to_pfn(list[0]), i;
+	unsigned long i;
 
 	for (i = 1; i != n; i++)
-		if (page_to_pfn(list[i]) != pfn + i)
+		if (list[i] != nth_page(list[0], i))
 			return false;
 	return true;
 }
@@ -853,7 +948,7 @@ static int iopt_pages_new_chunk(struct iopt_pages *pages, unsigned long index,
 
 	run = index == iopt_chunk_start(index) &&
 	      n == min(IOPT_CHUNK_PAGES, pages->npages - index) &&
-	      iopt_pages_contiguous(got, n);
+	      (iopt_got_is_run(got, n) || iopt_pages_contiguous(got, n));
 	chunk = iopt_chunk_alloc(pages, index, run);
 	if (!chunk)
 		return -ENOMEM;
@@ -916,12 +1011,15 @@ static int iopt_pages_make_chunks(struct iopt_pages *pages,
 	for (index = first; index <= last; index = end + 1) {
 		end = iopt_chunk_end(index, last);
 		chunk = iopt_chunk_at(pages, index);
-		if (!chunk)
+		if (!chunk) {
 			rc = iopt_pages_new_chunk(pages, index, end,
 						  got + (index - first));
-		else
+		} else {
+			/* Another pin made it meanwhile: rare, and per page. */
+			iopt_got_expand(got + (index - first), end - index + 1);
 			rc = iopt_pages_fit_chunk(chunk, index, end, first,
 						  last, got + (index - first));
+		}
 		if (rc)
 			break;
 	}
@@ -1046,7 +1144,10 @@ static int iopt_pages_pin_window(struct iopt_pages *pages,
 			goto out_drop;
 		*budget = gaps;
 	}
-	rc = iopt_pages_fill(pages, first, got, n, all, why);
+	if (all && pages->file)
+		rc = iopt_pages_fill_runs(pages, first, got, n, why);
+	else
+		rc = iopt_pages_fill(pages, first, got, n, all, why);
 	if (rc)
 		goto out_drop;
 
@@ -1054,7 +1155,10 @@ static int iopt_pages_pin_window(struct iopt_pages *pages,
 	rc = iopt_pages_make_chunks(pages, first, last, got);
 	if (rc) {
 		mutex_unlock(&pages->mutex);
-		iopt_pages_release_own(pages, got, n);
+		if (all)
+			iopt_pages_release_all(pages, first, got, n);
+		else
+			iopt_pages_release_own(pages, got, n);
 		goto out_drop;
 	}
 	surplus = iopt_pages_install(pages, first, got, n);

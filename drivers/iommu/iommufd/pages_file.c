@@ -178,44 +178,60 @@ static int iopt_file_fill_huge(struct file *file, struct hstate *h,
 }
 
 /*
- * Reference up to @n pages of the hugetlbfs file from byte @pos on, all
- * inside one huge page. The page cache of a 6.1 hugetlbfs inode is indexed
- * in huge pages, and each entry is a whole huge folio.
+ * The huge folio of the hugetlbfs file holding byte @pos, with one
+ * reference, and in *@sub the index of @pos's page in it. The page cache
+ * of a 6.1 hugetlbfs inode is indexed in huge pages, and each entry is a
+ * whole huge folio.
  */
-static long iopt_file_pin_huge(struct file *file, loff_t pos, unsigned long n,
-			       struct page **out)
+static struct folio *iopt_file_huge_folio(struct file *file, loff_t pos,
+					  unsigned long *sub)
 {
 	struct address_space *mapping = file->f_mapping;
 	struct hstate *h = hstate_inode(mapping->host);
 	pgoff_t hidx = pos >> huge_page_shift(h);
-	unsigned long sub, i;
 	struct folio *folio;
 	int rc;
 
 	if (pos >= i_size_read(mapping->host))
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	folio = filemap_get_folio(mapping, hidx);
 	if (!folio) {
 		rc = iopt_file_fill_huge(file, h, hidx);
 		if (rc)
-			return rc;
+			return ERR_PTR(rc);
 		folio = filemap_get_folio(mapping, hidx);
 		/* Truncated at once: as past the end of the file. */
 		if (!folio)
-			return -EINVAL;
+			return ERR_PTR(-EINVAL);
 	}
 	/* A racing truncation may leave a page past the new end for a while. */
 	if (pos >= i_size_read(mapping->host)) {
 		folio_put(folio);
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	}
-	sub = (pos & ~huge_page_mask(h)) >> PAGE_SHIFT;
-	n = min(n, folio_nr_pages(folio) - sub);
 	/* The references of a huge folio add up: keep clear of overflow. */
 	if (folio_ref_count(folio) > INT_MAX - (int)folio_nr_pages(folio)) {
 		folio_put(folio);
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	}
+	*sub = (pos & ~huge_page_mask(h)) >> PAGE_SHIFT;
+	return folio;
+}
+
+/*
+ * Reference up to @n pages of the hugetlbfs file from byte @pos on, all
+ * inside one huge page.
+ */
+static long iopt_file_pin_huge(struct file *file, loff_t pos, unsigned long n,
+			       struct page **out)
+{
+	struct folio *folio;
+	unsigned long sub, i;
+
+	folio = iopt_file_huge_folio(file, pos, &sub);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	n = min(n, folio_nr_pages(folio) - sub);
 	if (n > 1)
 		folio_ref_add(folio, n - 1);
 	for (i = 0; i != n; i++)
@@ -281,6 +297,46 @@ long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
 	}
 	memalloc_pin_restore(flags);
 	return done ? done : rc;
+}
+
+/**
+ * iopt_file_pin_run() - hold pages of a file that lie in one huge page
+ * @pages: the memory, a file mapping
+ * @first: index of the first page, counted from pages->file_start
+ * @n: number of pages wanted
+ * @page: set to the first page
+ *
+ * For pages kept as a run (see pages.c): no list of them is written. A
+ * huge page's pages are physically contiguous.
+ *
+ * Context: as iopt_file_pin().
+ * Return: @n, each page holding a reference; 0 when the file is not on
+ * hugetlbfs or the pages are not all in one huge page, nothing held; an
+ * error of iopt_file_pin().
+ */
+long iopt_file_pin_run(struct iopt_pages *pages, unsigned long first,
+		       unsigned long n, struct page **page)
+{
+	loff_t pos = pages->file_start + (loff_t)first * PAGE_SIZE;
+	struct folio *folio;
+	unsigned long sub;
+	unsigned int flags;
+
+	if (!iopt_file_is_hugetlb(pages->file->f_mapping))
+		return 0;
+	flags = memalloc_pin_save();
+	folio = iopt_file_huge_folio(pages->file, pos, &sub);
+	memalloc_pin_restore(flags);
+	if (IS_ERR(folio))
+		return PTR_ERR(folio);
+	if (n > folio_nr_pages(folio) - sub) {
+		folio_put(folio);
+		return 0;
+	}
+	if (n > 1)
+		folio_ref_add(folio, n - 1);
+	*page = folio_page(folio, sub);
+	return n;
 }
 
 /* Drop @k references to @folio, marking it dirty first if writable. */

@@ -392,6 +392,41 @@ TEST_F(file, offsets)
 }
 
 /*
+ * A mapping that starts and ends a few pages into the file's units: the
+ * kernel keeps what lies in one huge page as runs taken straight from the
+ * folio, and a chunk across two huge pages page by page. Every page must
+ * land where it belongs, also after a pin of one page inside a run.
+ */
+TEST_F(file, unaligned_runs)
+{
+	const bool huge = self->unit == HUGE_SIZE;
+	/* A file of small pages has FILE_UNITS pages only. */
+	const size_t start = (huge ? 3 : 1) * page_size;
+	const size_t length = self->size - start - (huge ? 2 : 1) * page_size;
+	const size_t mid = huge ? self->unit + HUGE_SIZE / 2 : page_size;
+	__u32 stdev_id = 0, hwpt_id = self->hwpt_id, pages_id;
+	int access_fd;
+	__u64 iova;
+
+	if (!variant->domain)
+		test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	map_file(self->mfd, start, length, &iova);
+	check_mock_map(hwpt_id, iova, length, self->map + start);
+
+	test_cmd_create_access(self->ioas_id, ACCESS_FLAGS, &access_fd);
+	test_cmd_access_pages(access_fd, iova + mid, page_size,
+			      self->map + start + mid, MOCK_FLAGS_ACCESS_WRITE,
+			      &pages_id);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	ASSERT_EQ(0, close(access_fd));
+	check_mock_map(hwpt_id, iova, length, self->map + start);
+
+	test_ioctl_ioas_unmap(self->ioas_id, iova, length);
+	if (stdev_id)
+		test_ioctl_destroy(stdev_id);
+}
+
+/*
  * A range past the end of the file is refused when the IOAS pins it,
  * which with a domain is the map itself.
  */
