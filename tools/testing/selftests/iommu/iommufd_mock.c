@@ -731,11 +731,9 @@ TEST_F(mock_objects, hugetlb_split_after_unmap)
 	__u64 iova;
 	char *buf;
 
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	if (buf == MAP_FAILED)
+	buf = test_alloc_huge_pages(len, 0x3c);
+	if (!buf)
 		SKIP(return, "no two 2 MiB hugetlb pages free");
-	memset(buf, 0x3c, len);
 	test_cmd_mock_domain(self->ioas_id, &stdev_id, NULL, NULL);
 	test_ioctl_ioas_map(self->ioas_id, buf, len, &iova);
 	test_ioctl_ioas_unmap(self->ioas_id, iova, len);
@@ -765,11 +763,9 @@ TEST_F(mock_objects, huge_page_part_pins)
 	long base;
 	char *buf;
 
-	buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	if (buf == MAP_FAILED)
+	buf = test_alloc_huge_pages(len, 0x3c);
+	if (!buf)
 		SKIP(return, "no 2 MiB hugetlb page free");
-	memset(buf, 0x3c, len);
 	base = test_vm_pin_kb();
 	test_ioctl_ioas_map_fixed(self->ioas_id, buf, len, iova);
 	test_cmd_create_access(self->ioas_id,

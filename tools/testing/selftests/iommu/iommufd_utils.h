@@ -182,6 +182,22 @@ static inline char *test_alloc_small_pages(unsigned long pages)
 }
 
 /*
+ * @length bytes of the default huge page size (2 MiB in the test VM),
+ * private and filled with @fill, or NULL when the pool has too few free.
+ */
+static inline char *test_alloc_huge_pages(size_t length, int fill)
+{
+	char *buf;
+
+	buf = mmap(NULL, length, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+	if (buf == MAP_FAILED)
+		return NULL;
+	memset(buf, fill, length);
+	return buf;
+}
+
+/*
  * A field of /proc/self/status: "kB" fields in kB, "Cap" fields as their
  * hex value. -1 when it is missing.
  */

@@ -1022,11 +1022,9 @@ TEST_F(compat, cut_huge_page)
 
 	if (variant->type != VFIO_TYPE1_IOMMU)
 		SKIP(return, "only VFIO v1 unmaps part of a mapping");
-	huge = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	if (huge == MAP_FAILED)
+	huge = test_alloc_huge_pages(len, 0x5a);
+	if (!huge)
 		SKIP(return, "no 2 MiB hugetlb page free");
-	memset(huge, 0x5a, len);
 	base = test_vm_pin_kb();
 
 	ASSERT_EQ(0, map_dma(self->fd, IOVA, huge, len, MAP_RW));
