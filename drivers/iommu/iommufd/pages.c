@@ -33,11 +33,13 @@
  * Pinning (GUP) takes long for a large range and may wait for userspace
  * (a FUSE file's fault; 6.1's long-term GUP fails a userfaultfd fault at
  * once instead of waiting). So it runs without iopt_pages::mutex: a pin
- * first counts, under the mutex, the pages that are pinned already, then
- * pins the others unlocked, and installs them under the mutex again; a
- * page another pin installed meanwhile wins, and ours is dropped. The
- * io_pagetable pins what it needs before it locks its IOVA tree (see
- * iopt_prepin_range()), so that a pin under the tree's lock only counts.
+ * goes through its range a window at a time, and in each first counts,
+ * under the mutex, the pages that are pinned already, then pins the others
+ * unlocked, and installs them under the mutex again; a page another pin
+ * installed meanwhile wins, and ours is dropped. The io_pagetable pins
+ * what it needs before it locks its IOVA tree (see iopt_prepin_range()),
+ * so that a pin under the tree's lock only counts (which may allocate the
+ * counts of a run, never wait for userspace).
  *
  * Large pages: 6.1's GUP hands back one struct page per 4 KiB however
  * large the folio is. Where a pin finds a whole chunk of pages physically
