@@ -326,7 +326,7 @@ void iopt_file_release(struct iopt_pages *pages);
 long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
 		   unsigned long n, struct page **out);
 long iopt_file_pin_run(struct iopt_pages *pages, unsigned long first,
-		       unsigned long n, struct page **page);
+		       unsigned long n, unsigned long unit, struct page **page);
 void iopt_file_unpin_run(struct iopt_pages *pages, struct page *page,
 			 unsigned long n);
 void iopt_file_unpin(struct iopt_pages *pages, struct page **list,

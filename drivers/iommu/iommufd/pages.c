@@ -881,7 +881,8 @@ static void iopt_pages_release_all(struct iopt_pages *pages,
  * whole chunk that lies in one huge page is taken straight from its folio
  * and left a run in @got, its first page and IOPT_RUN_REST: no page of it
  * is looked at or listed. That is what makes IOMMU_IOAS_MAP_FILE of
- * hugetlbfs cheaper than pinning the same memory by its address.
+ * hugetlbfs cheaper than pinning the same memory by its address. The
+ * whole chunks of a window that lie in one huge page take one lookup.
  */
 static int iopt_pages_fill_runs(struct iopt_pages *pages, unsigned long first,
 				struct page **got, unsigned long n, char *why)
@@ -891,7 +892,7 @@ static int iopt_pages_fill_runs(struct iopt_pages *pages, unsigned long first,
 
 	for (index = first; index <= last; index = end + 1) {
 		struct page **ours = got + (index - first);
-		unsigned long len;
+		unsigned long len, whole, j;
 
 		end = iopt_chunk_end(index, last);
 		len = end - index + 1;
@@ -901,13 +902,24 @@ static int iopt_pages_fill_runs(struct iopt_pages *pages, unsigned long first,
 				rc = -EINTR;
 				goto out_release;
 			}
-			rc = iopt_file_pin_run(pages, index, len, ours);
+			/* The whole chunks from here on, in one lookup. */
+			whole = last + 1 == pages->npages ?
+					last - index + 1 :
+					iopt_chunk_start(last + 1) - index;
+			rc = iopt_file_pin_run(pages, index, whole,
+					       IOPT_CHUNK_PAGES, ours);
 			if (rc < 0) {
 				iopt_why_gup(pages, index, rc, why);
 				goto out_release;
 			}
 			if (rc) {
-				ours[1] = IOPT_RUN_REST;
+				end = index + rc - 1;
+				for (j = 0; j < rc; j += IOPT_CHUNK_PAGES) {
+					ours[j] = nth_page(ours[0], j);
+					if (min_t(unsigned long, rc - j,
+						  IOPT_CHUNK_PAGES) > 1)
+						ours[j + 1] = IOPT_RUN_REST;
+				}
 				continue;
 			}
 		}

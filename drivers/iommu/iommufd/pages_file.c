@@ -304,22 +304,25 @@ long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
  * @pages: the memory, a file mapping
  * @first: index of the first page, counted from pages->file_start
  * @n: number of pages wanted
+ * @unit: when not all @n lie in the huge page of the first, take a
+ *        multiple of this many
  * @page: set to the first page
  *
- * For pages kept as a run (see pages.c): no list of them is written. A
+ * For pages kept as runs (see pages.c): no list of them is written. A
  * huge page's pages are physically contiguous.
  *
  * Context: as iopt_file_pin().
- * Return: @n, each page holding a reference; 0 when the file is not on
- * hugetlbfs or the pages are not all in one huge page, nothing held; an
- * error of iopt_file_pin().
+ * Return: the number of pages held from @first on, @n or a multiple of
+ * @unit, each holding a reference; 0 when the file is not on hugetlbfs or
+ * fewer than @unit pages lie in the huge page, nothing held; an error of
+ * iopt_file_pin().
  */
 long iopt_file_pin_run(struct iopt_pages *pages, unsigned long first,
-		       unsigned long n, struct page **page)
+		       unsigned long n, unsigned long unit, struct page **page)
 {
 	loff_t pos = pages->file_start + (loff_t)first * PAGE_SIZE;
 	struct folio *folio;
-	unsigned long sub;
+	unsigned long sub, avail;
 	unsigned int flags;
 
 	if (!iopt_file_is_hugetlb(pages->file->f_mapping))
@@ -329,7 +332,10 @@ long iopt_file_pin_run(struct iopt_pages *pages, unsigned long first,
 	memalloc_pin_restore(flags);
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
-	if (n > folio_nr_pages(folio) - sub) {
+	avail = folio_nr_pages(folio) - sub;
+	if (n > avail)
+		n = round_down(avail, unit);
+	if (!n) {
 		folio_put(folio);
 		return 0;
 	}
