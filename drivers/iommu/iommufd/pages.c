@@ -936,14 +936,34 @@ out_release:
 
 /*
  * Whether the @n pages of @list are physically contiguous. With a virtual
- * memmap (x86-64), nth_page() is a pointer addition.
+ * memmap (x86-64), nth_page() is a pointer addition. A pin of a huge page
+ * by its address looks at every one of its 4 KiB pages here, as GUP did
+ * to list them: eight entries per branch, which costs about half as much
+ * under TCG as one.
  */
+static unsigned long iopt_page_off(struct page **list, struct page *first,
+				   unsigned long k)
+{
+	return (unsigned long)list[k] ^ (unsigned long)nth_page(first, k);
+}
+
 static bool iopt_pages_contiguous(struct page **list, unsigned long n)
 {
+	struct page *first = list[0];
 	unsigned long i;
 
-	for (i = 1; i != n; i++)
-		if (list[i] != nth_page(list[0], i))
+	for (i = 0; i + 8 <= n; i += 8)
+		if (iopt_page_off(list, first, i) |
+		    iopt_page_off(list, first, i + 1) |
+		    iopt_page_off(list, first, i + 2) |
+		    iopt_page_off(list, first, i + 3) |
+		    iopt_page_off(list, first, i + 4) |
+		    iopt_page_off(list, first, i + 5) |
+		    iopt_page_off(list, first, i + 6) |
+		    iopt_page_off(list, first, i + 7))
+			return false;
+	for (; i != n; i++)
+		if (list[i] != nth_page(first, i))
 			return false;
 	return true;
 }
