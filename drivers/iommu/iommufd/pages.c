@@ -44,11 +44,12 @@
  * Large pages: 6.1's GUP hands back one struct page per 4 KiB however
  * large the folio is. Where a pin finds a whole chunk of pages physically
  * contiguous, it keeps them as a run (see struct iopt_chunk), with one
- * count: a huge page costs per chunk, not per 4 KiB page, to count, to map
- * (iopt_pages_contig() finds a run's length at once) and to unpin (in one
- * call for consecutive runs). What goes to the IOMMU is mapped a
- * physically contiguous run per iommu_map(), so that the driver can use
- * its largest IOPTEs.
+ * count, and consecutive runs of one window as one span: a huge page costs
+ * per 16 MiB, not per 4 KiB page, to count, to map (iopt_pages_contig()
+ * finds a span's length at once) and to unpin (in one call for
+ * consecutive runs). What goes to the IOMMU is mapped a physically
+ * contiguous run per iommu_map(), so that the driver can use its largest
+ * IOPTEs.
  *
  * IOMMU_IOAS_MAP_FILE names the memory by a shmem or hugetlbfs file
  * instead (iopt_pages::file): its pages come from the file's page cache,
@@ -63,6 +64,7 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
+#include <linux/rcupdate.h>
 #include <linux/mmap_lock.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -125,28 +127,53 @@ static unsigned long iopt_pin_batch(void)
  * again and GUP gives another page than @first + j; it never loses them.
  * Other pins make tables, with both in the same allocation.
  *
+ * Consecutive runs that one pin makes in one window, physically contiguous
+ * with each other, are one object instead: a span, up to a window of pages
+ * (16 MiB), at the indexes of all the chunks it covers (a few multi-index
+ * entries, see iopt_piece_order()). Pins count a span only whole; a pin
+ * that covers a part of it, or a VFIO v1 cut inside it, first replaces it
+ * with one run per chunk (iopt_span_split()), which can fail, and does so
+ * where failing is allowed. So a 1 GiB page is 64 spans:
+ * a pin, an unpin or a walk for mapping looks at 64 objects, not 1024.
+ *
  * Lock-free readers (iopt_chunk_page()) hold a pin on the page they read,
- * which keeps the chunk; its page list, once set, stays until the chunk
- * goes, and pages pinned before it was set are @first + j as it says.
+ * which keeps the memory of its chunk; they read under RCU, as a span
+ * split meanwhile is freed after a grace period. A chunk's page list, once
+ * set, stays until the chunk goes, and pages pinned before it was set are
+ * @first + j as it says.
  */
 #define IOPT_CHUNK_SHIFT 8
 #define IOPT_CHUNK_PAGES BIT(IOPT_CHUNK_SHIFT)
 #define IOPT_CHUNK_MASK (IOPT_CHUNK_PAGES - 1)
 
 struct iopt_chunk {
+	unsigned long start;	/* index of the first page it covers */
 	unsigned int used;	/* pages with pins */
-	unsigned int npages;	/* pages the chunk covers */
+	unsigned int npages;	/* pages it covers: more than a chunk's for a span */
 	unsigned int run_count;	/* pins of every page while @count is NULL */
 	bool own_arrays;	/* @count and @page are allocations of their own */
 	unsigned int *count;	/* pins per page, or NULL */
 	struct page **page;	/* the pinned pages, or NULL */
 	struct page *first;	/* for a NULL @page: the first page */
+	struct rcu_head rcu;	/* a split span is freed after readers */
 };
 
 /* The index of the first page of the chunk holding @index. */
 static unsigned long iopt_chunk_start(unsigned long index)
 {
 	return index & ~(unsigned long)IOPT_CHUNK_MASK;
+}
+
+/* The index of the last page @chunk covers. */
+static unsigned long iopt_chunk_last(const struct iopt_chunk *chunk)
+{
+	return chunk->start + chunk->npages - 1;
+}
+
+/* Whether @chunk is a span: it covers more than one chunk's index. */
+static bool iopt_chunk_is_span(const struct iopt_chunk *chunk)
+{
+	return chunk->npages > IOPT_CHUNK_PAGES;
 }
 
 /* A table, or with @run an empty run to fill; not yet in the xarray. */
@@ -176,6 +203,7 @@ static struct iopt_chunk *iopt_chunk_alloc(struct iopt_pages *pages,
 		memset(chunk->count, 0, n * sizeof(*chunk->count));
 		chunk->own_arrays = false;
 	}
+	chunk->start = iopt_chunk_start(index);
 	chunk->used = 0;
 	chunk->npages = n;
 	chunk->run_count = 0;
@@ -183,10 +211,80 @@ static struct iopt_chunk *iopt_chunk_alloc(struct iopt_pages *pages,
 	return chunk;
 }
 
-static void iopt_chunk_free(struct iopt_pages *pages, unsigned long index,
-			    struct iopt_chunk *chunk)
+/*
+ * A span is in the xarray as a few multi-index entries (XARRAY_MULTI), one
+ * per naturally aligned power-of-two piece of its chunk indexes: storing,
+ * erasing and splitting it cost per piece, not per chunk. The order of the
+ * piece that starts at @ci and ends at @last at most:
+ */
+static unsigned int iopt_piece_order(unsigned long ci, unsigned long last)
 {
-	xa_erase(&pages->chunks, index >> IOPT_CHUNK_SHIFT);
+	unsigned int order = ilog2(last - ci + 1);
+
+	return ci ? min_t(unsigned int, order, __ffs(ci)) : order;
+}
+
+/* Store @entry (NULL: erase) at the piece of 2^@order indexes from @ci. */
+static int iopt_piece_store(struct iopt_pages *pages, unsigned long ci,
+			    unsigned int order, void *entry)
+{
+	XA_STATE_ORDER(xas, &pages->chunks, ci, order);
+
+	do {
+		xas_lock(&xas);
+		xas_store(&xas, entry);
+		xas_unlock(&xas);
+	} while (entry && xas_nomem(&xas, GFP_KERNEL_ACCOUNT));
+	return xas_error(&xas);
+}
+
+/* Store @entry (NULL: erase) at the chunk indexes [ci, last], by piece. */
+static int iopt_pieces_store(struct iopt_pages *pages, unsigned long ci,
+			     unsigned long last, void *entry)
+{
+	unsigned int order;
+	int rc;
+
+	for (; ci <= last; ci += 1UL << order) {
+		order = iopt_piece_order(ci, last);
+		rc = iopt_piece_store(pages, ci, order, entry);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Store @chunk at the index of every chunk it covers; on failure none
+ * holds it. Return: 0 or -ENOMEM.
+ */
+static int iopt_chunk_store(struct iopt_pages *pages, struct iopt_chunk *chunk)
+{
+	unsigned long ci = chunk->start >> IOPT_CHUNK_SHIFT;
+	unsigned long last = iopt_chunk_last(chunk) >> IOPT_CHUNK_SHIFT;
+	int rc;
+
+	/* A span's pieces are split in place, inside their leaf node. */
+	BUILD_BUG_ON(IOPT_PIN_WINDOW / IOPT_CHUNK_PAGES > XA_CHUNK_SIZE);
+	rc = iopt_pieces_store(pages, ci, last, chunk);
+	if (rc)
+		iopt_pieces_store(pages, ci, last, NULL);
+	return rc;
+}
+
+/* Take @chunk out of the xarray, at every index it covers. */
+static void iopt_chunk_erase(struct iopt_pages *pages,
+			     struct iopt_chunk *chunk)
+{
+	/* Storing NULL allocates nothing, and cannot fail. */
+	iopt_pieces_store(pages, chunk->start >> IOPT_CHUNK_SHIFT,
+			  iopt_chunk_last(chunk) >> IOPT_CHUNK_SHIFT, NULL);
+}
+
+/* Free a chunk no page of which is pinned: no reader can look at it. */
+static void iopt_chunk_free(struct iopt_pages *pages, struct iopt_chunk *chunk)
+{
+	iopt_chunk_erase(pages, chunk);
 	if (chunk->own_arrays) {
 		kfree(chunk->count);
 		kfree(chunk->page);
@@ -194,14 +292,11 @@ static void iopt_chunk_free(struct iopt_pages *pages, unsigned long index,
 	kfree(chunk);
 }
 
-/* Whether [first, last] covers all of @chunk, which holds @index. */
+/* Whether [first, last] covers all of @chunk. */
 static bool iopt_chunk_covered(const struct iopt_chunk *chunk,
-			       unsigned long index, unsigned long first,
-			       unsigned long last)
+			       unsigned long first, unsigned long last)
 {
-	unsigned long start = iopt_chunk_start(index);
-
-	return first <= start && last >= start + chunk->npages - 1;
+	return first <= chunk->start && last >= iopt_chunk_last(chunk);
 }
 
 /* Give a run a count per page, so that pins can cover parts of it. */
@@ -211,6 +306,8 @@ static int iopt_chunk_add_counts(struct iopt_chunk *chunk)
 
 	if (chunk->count)
 		return 0;
+	if (WARN_ON_ONCE(iopt_chunk_is_span(chunk)))
+		return -EINVAL;
 	count = kmalloc_array(chunk->npages, sizeof(*count),
 			      GFP_KERNEL_ACCOUNT);
 	if (!count)
@@ -232,6 +329,8 @@ static int iopt_chunk_add_list(struct iopt_chunk *chunk)
 
 	if (chunk->page)
 		return 0;
+	if (WARN_ON_ONCE(iopt_chunk_is_span(chunk)))
+		return -EINVAL;
 	list = kmalloc_array(chunk->npages, sizeof(*list), GFP_KERNEL_ACCOUNT);
 	if (!list)
 		return -ENOMEM;
@@ -251,7 +350,7 @@ static struct page *iopt_chunk_page(const struct iopt_chunk *chunk,
 {
 	/* Pairs with iopt_chunk_add_list(). */
 	struct page **list = smp_load_acquire(&chunk->page);
-	unsigned long j = index & IOPT_CHUNK_MASK;
+	unsigned long j = index - chunk->start;
 
 	return list ? list[j] : nth_page(chunk->first, j);
 }
@@ -514,6 +613,98 @@ static unsigned long iopt_chunk_end(unsigned long index, unsigned long last)
 	return min(last, index | IOPT_CHUNK_MASK);
 }
 
+/*
+ * Where a walk from @index, which @chunk (or no chunk, NULL) holds, goes
+ * on: the last index of @chunk, or of the empty chunk, capped at @last.
+ */
+static unsigned long iopt_walk_end(const struct iopt_chunk *chunk,
+				   unsigned long index, unsigned long last)
+{
+	return chunk ? min(last, iopt_chunk_last(chunk)) :
+		       iopt_chunk_end(index, last);
+}
+
+/*
+ * The last index of the stretch of missing chunks from @index on, which
+ * no chunk holds, up to the next chunk or @last: found in one search.
+ */
+static unsigned long iopt_gap_end(struct iopt_pages *pages,
+				  unsigned long index, unsigned long last)
+{
+	unsigned long ci = (index >> IOPT_CHUNK_SHIFT) + 1;
+
+	if (ci > last >> IOPT_CHUNK_SHIFT ||
+	    !xa_find(&pages->chunks, &ci, last >> IOPT_CHUNK_SHIFT,
+		     XA_PRESENT))
+		return last;
+	return (ci << IOPT_CHUNK_SHIFT) - 1;
+}
+
+/*
+ * Replace the span @span with one run per chunk, counted as it was, so
+ * that pins can cover parts of it. Readers may still look at @span: it
+ * is freed after them. Return: 0, or -ENOMEM with @span left as it was.
+ */
+static int iopt_span_split(struct iopt_pages *pages, struct iopt_chunk *span)
+{
+	unsigned long n = DIV_ROUND_UP(span->npages, IOPT_CHUNK_PAGES), i;
+	unsigned long ci = span->start >> IOPT_CHUNK_SHIFT;
+	struct iopt_chunk *runs[IOPT_PIN_WINDOW / IOPT_CHUNK_PAGES];
+	unsigned int order;
+
+	lockdep_assert_held(&pages->mutex);
+	if (WARN_ON_ONCE(n > ARRAY_SIZE(runs)))
+		return -EINVAL;
+
+	for (i = 0; i != n; i++) {
+		unsigned long start = span->start + i * IOPT_CHUNK_PAGES;
+
+		runs[i] = iopt_chunk_alloc(pages, start, true);
+		if (!runs[i]) {
+			while (i--)
+				kfree(runs[i]);
+			return -ENOMEM;
+		}
+		runs[i]->first = nth_page(span->first, i * IOPT_CHUNK_PAGES);
+		runs[i]->run_count = span->run_count;
+		runs[i]->used = runs[i]->npages;
+	}
+	/*
+	 * Each piece becomes an entry per index, in the leaf node that holds
+	 * it already: nothing to allocate, nothing to fail. Then each index
+	 * gets its run in place.
+	 */
+	for (i = ci; i < ci + n; i += 1UL << order) {
+		XA_STATE(xas, &pages->chunks, i);
+
+		order = iopt_piece_order(i, ci + n - 1);
+		if (!order)
+			continue;
+		xas_lock(&xas);
+		xas_split(&xas, span, order);
+		xas_unlock(&xas);
+	}
+	for (i = 0; i != n; i++)
+		xa_store(&pages->chunks, ci + i, runs[i], GFP_KERNEL_ACCOUNT);
+	kfree_rcu(span, rcu);
+	return 0;
+}
+
+/*
+ * Split the span holding @index, if one does and [first, last] covers
+ * only a part of it. Return: 0 or -ENOMEM.
+ */
+static int iopt_span_fit(struct iopt_pages *pages, unsigned long index,
+			 unsigned long first, unsigned long last)
+{
+	struct iopt_chunk *chunk = iopt_chunk_at(pages, index);
+
+	if (!chunk || !iopt_chunk_is_span(chunk) ||
+	    iopt_chunk_covered(chunk, first, last))
+		return 0;
+	return iopt_span_split(pages, chunk);
+}
+
 /* Whether no page of [first, last] is pinned: no chunk holds one. */
 static bool iopt_pages_none(struct iopt_pages *pages, unsigned long first,
 			    unsigned long last)
@@ -526,8 +717,9 @@ static bool iopt_pages_none(struct iopt_pages *pages, unsigned long first,
 }
 
 /*
- * Give the runs that [first, last] covers in part a count per page: only
- * the chunks of its two ends can be such. Return: 0 or -ENOMEM.
+ * Give the runs that [first, last] covers in part a count per page, after
+ * splitting the spans it covers in part: only those of its two ends can
+ * be such. Return: 0 or -ENOMEM.
  */
 static int iopt_pages_count_ends(struct iopt_pages *pages,
 				 unsigned long first, unsigned long last)
@@ -540,9 +732,12 @@ static int iopt_pages_count_ends(struct iopt_pages *pages,
 	lockdep_assert_held(&pages->mutex);
 
 	for (i = 0; i != ARRAY_SIZE(ends); i++) {
+		rc = iopt_span_fit(pages, ends[i], first, last);
+		if (rc)
+			return rc;
 		chunk = iopt_chunk_at(pages, ends[i]);
 		if (!chunk || chunk->count ||
-		    iopt_chunk_covered(chunk, ends[i], first, last))
+		    iopt_chunk_covered(chunk, first, last))
 			continue;
 		rc = iopt_chunk_add_counts(chunk);
 		if (rc)
@@ -612,12 +807,13 @@ static unsigned long iopt_pages_gaps(struct iopt_pages *pages,
 	lockdep_assert_held(&pages->mutex);
 
 	for (index = first; index <= last; index = end + 1) {
-		end = iopt_chunk_end(index, last);
 		chunk = iopt_chunk_at(pages, index);
 		if (!chunk) {
+			end = iopt_gap_end(pages, index, last);
 			gaps += end - index + 1;
 			continue;
 		}
+		end = iopt_walk_end(chunk, index, last);
 		/* A run without counts has every page pinned. */
 		if (!chunk->count)
 			continue;
@@ -646,18 +842,18 @@ static unsigned long iopt_pages_count(struct iopt_pages *pages,
 	lockdep_assert_held(&pages->mutex);
 
 	for (index = first; index <= last; index = end + 1) {
-		end = iopt_chunk_end(index, last);
 		chunk = iopt_chunk_at(pages, index);
 		if (!chunk) {
+			end = iopt_gap_end(pages, index, last);
 			gaps += end - index + 1;
 			for (j = index; got && j <= end; j++)
 				got[j - first] = IOPT_GAP;
 			continue;
 		}
+		end = iopt_walk_end(chunk, index, last);
 		if (!chunk->count) {
 			/* Covered whole, see iopt_pages_count_ends(). */
-			WARN_ON_ONCE(!iopt_chunk_covered(chunk, index, first,
-							 last));
+			WARN_ON_ONCE(!iopt_chunk_covered(chunk, first, last));
 			chunk->run_count++;
 			for (j = index; got && j <= end; j++)
 				got[j - first] = NULL;
@@ -729,18 +925,21 @@ static unsigned long iopt_pages_drop(struct iopt_pages *pages,
 	lockdep_assert_held(&pages->mutex);
 
 	for (index = first; index <= last; index = end + 1) {
-		end = iopt_chunk_end(index, last);
 		chunk = iopt_chunk_at(pages, index);
 		/* Only pins that were counted are dropped. */
 		if (WARN_ON_ONCE(!chunk))
 			break;
+		end = iopt_walk_end(chunk, index, last);
 		if (chunk->count) {
 			unpinned += iopt_chunk_drop(pages, chunk, index, end,
 						    &unpin);
 		} else {
-			/* A pin on part of a run gave it counts. */
-			if (WARN_ON_ONCE(!iopt_chunk_covered(chunk, index,
-							     first, last)) ||
+			/*
+			 * A pin on part of a run gave it counts, on part of a
+			 * span split it.
+			 */
+			if (WARN_ON_ONCE(!iopt_chunk_covered(chunk, first,
+							     last)) ||
 			    WARN_ON_ONCE(!chunk->run_count) ||
 			    --chunk->run_count)
 				continue;
@@ -750,7 +949,7 @@ static unsigned long iopt_pages_drop(struct iopt_pages *pages,
 			chunk->used = 0;
 		}
 		if (!chunk->used)
-			iopt_chunk_free(pages, index, chunk);
+			iopt_chunk_free(pages, chunk);
 		cond_resched();
 	}
 	iopt_unpin_run_flush(pages, &unpin);
@@ -969,28 +1168,66 @@ static bool iopt_pages_contiguous(struct page **list, unsigned long n)
 }
 
 /*
- * Make a missing chunk for @got, the pages of [index, end] in it that
- * this pin pinned: a run if they are the whole chunk and contiguous.
+ * Whether @got, the pages of [index, end] that this pin pinned, are a
+ * whole chunk and physically contiguous: a run.
  */
-static int iopt_pages_new_chunk(struct iopt_pages *pages, unsigned long index,
-				unsigned long end, struct page **got)
+static bool iopt_got_run(struct iopt_pages *pages, unsigned long index,
+			 unsigned long end, struct page **got)
 {
 	unsigned long n = end - index + 1;
+
+	return index == iopt_chunk_start(index) &&
+	       n == min(IOPT_CHUNK_PAGES, pages->npages - index) &&
+	       (iopt_got_is_run(got, n) || iopt_pages_contiguous(got, n));
+}
+
+/*
+ * Make a missing chunk for @got, the pages from @index on that this pin
+ * pinned: a run if they are the whole chunk and contiguous, and then a
+ * span of it and the missing chunks after it up to @last that continue
+ * it physically. *@end is set to the last index it covers.
+ */
+static int iopt_pages_new_chunk(struct iopt_pages *pages, unsigned long index,
+				unsigned long last, struct page **got,
+				unsigned long *end)
+{
+	unsigned long next, stop, limit;
 	struct iopt_chunk *chunk;
 	bool run;
 	int rc;
 
-	run = index == iopt_chunk_start(index) &&
-	      n == min(IOPT_CHUNK_PAGES, pages->npages - index) &&
-	      (iopt_got_is_run(got, n) || iopt_pages_contiguous(got, n));
+	*end = iopt_chunk_end(index, last);
+	run = iopt_got_run(pages, index, *end, got);
 	chunk = iopt_chunk_alloc(pages, index, run);
 	if (!chunk)
 		return -ENOMEM;
-	rc = xa_err(xa_store(&pages->chunks, index >> IOPT_CHUNK_SHIFT, chunk,
-			     GFP_KERNEL_ACCOUNT));
+	/* A span takes only missing chunks: up to the next one there. */
+	limit = run ? iopt_gap_end(pages, index, last) : *end;
+	while (*end != limit) {
+		next = *end + 1;
+		stop = iopt_chunk_end(next, last);
+		if (got[next - index] != nth_page(got[0], next - index) ||
+		    !iopt_got_run(pages, next, stop, got + (next - index)))
+			break;
+		chunk->npages += stop - next + 1;
+		*end = stop;
+	}
+	rc = iopt_chunk_store(pages, chunk);
 	if (rc)
 		kfree(chunk);
 	return rc;
+}
+
+/* Write out the pages of the runs of @got, for [index, end], by chunk. */
+static void iopt_got_expand_range(struct page **got, unsigned long index,
+				  unsigned long end)
+{
+	unsigned long i, stop;
+
+	for (i = index; i <= end; i = stop + 1) {
+		stop = iopt_chunk_end(i, end);
+		iopt_got_expand(got + (i - index), stop - i + 1);
+	}
 }
 
 /*
@@ -1006,7 +1243,7 @@ static int iopt_pages_fit_chunk(struct iopt_chunk *chunk, unsigned long index,
 	int rc;
 
 	if (!chunk->count) {
-		if (iopt_chunk_covered(chunk, index, first, last))
+		if (iopt_chunk_covered(chunk, first, last))
 			return 0;
 		rc = iopt_chunk_add_counts(chunk);
 		if (rc)
@@ -1017,9 +1254,9 @@ static int iopt_pages_fit_chunk(struct iopt_chunk *chunk, unsigned long index,
 	for (j = index; j <= end; j++) {
 		struct page *page = got[j - index];
 
-		if (!page || chunk->count[j & IOPT_CHUNK_MASK])
+		if (!page || chunk->count[j - chunk->start])
 			continue;
-		if (page != nth_page(chunk->first, j & IOPT_CHUNK_MASK))
+		if (page != nth_page(chunk->first, j - chunk->start))
 			return iopt_chunk_add_list(chunk);
 	}
 	return 0;
@@ -1030,7 +1267,7 @@ static int iopt_pages_fit_chunk(struct iopt_chunk *chunk, unsigned long index,
  * @got this pin pinned. A chunk that does not exist has no pinned page,
  * so the caller pinned all of its pages in the range itself. On failure
  * the chunks made here are gone again; what was added to others stays,
- * harmless.
+ * harmless, and so do spans split.
  */
 static int iopt_pages_make_chunks(struct iopt_pages *pages,
 				  unsigned long first, unsigned long last,
@@ -1043,16 +1280,22 @@ static int iopt_pages_make_chunks(struct iopt_pages *pages,
 	lockdep_assert_held(&pages->mutex);
 
 	for (index = first; index <= last; index = end + 1) {
-		end = iopt_chunk_end(index, last);
+		struct page **ours = got + (index - first);
+
 		chunk = iopt_chunk_at(pages, index);
 		if (!chunk) {
-			rc = iopt_pages_new_chunk(pages, index, end,
-						  got + (index - first));
+			rc = iopt_pages_new_chunk(pages, index, last, ours,
+						  &end);
 		} else {
 			/* Another pin made it meanwhile: rare, and per page. */
-			iopt_got_expand(got + (index - first), end - index + 1);
+			rc = iopt_span_fit(pages, index, first, last);
+			if (rc)
+				break;
+			chunk = iopt_chunk_at(pages, index);
+			end = iopt_walk_end(chunk, index, last);
+			iopt_got_expand_range(ours, index, end);
 			rc = iopt_pages_fit_chunk(chunk, index, end, first,
-						  last, got + (index - first));
+						  last, ours);
 		}
 		if (rc)
 			break;
@@ -1061,10 +1304,10 @@ static int iopt_pages_make_chunks(struct iopt_pages *pages,
 		return 0;
 	/* Chunks that existed before have pinned pages; ours have none. */
 	for (index = first; index <= last; index = end + 1) {
-		end = iopt_chunk_end(index, last);
 		chunk = iopt_chunk_at(pages, index);
+		end = iopt_walk_end(chunk, index, last);
 		if (chunk && !chunk->used)
-			iopt_chunk_free(pages, index, chunk);
+			iopt_chunk_free(pages, chunk);
 	}
 	return rc;
 }
@@ -1087,12 +1330,13 @@ static unsigned long iopt_pages_install(struct iopt_pages *pages,
 	for (index = first; index <= last; index = end + 1) {
 		struct page **ours = got + (index - first);
 
-		end = iopt_chunk_end(index, last);
 		chunk = iopt_chunk_at(pages, index);
+		end = iopt_walk_end(chunk, index, last);
 		if (!chunk->count) {
 			/*
-			 * A run without counts is covered whole: counted
-			 * whole when it was a run then, or all ours now.
+			 * A run or span without counts is covered whole:
+			 * counted whole when it was there then, or all ours
+			 * now.
 			 */
 			if (!ours[0])
 				continue;
@@ -1318,7 +1562,8 @@ void iopt_pages_pin_put(struct iopt_pages *pages, unsigned long byte,
  * @byte: where iopt_pages_pin_split() will split a pin, which the caller
  *        holds
  *
- * A run both halves would touch needs a count per page first.
+ * A span both halves would touch is split into runs, and a run both
+ * would touch needs a count per page.
  *
  * Return: 0 or -ENOMEM.
  */
@@ -1328,12 +1573,20 @@ int iopt_pages_prepare_split(struct iopt_pages *pages, unsigned long byte)
 	struct iopt_chunk *chunk;
 	int rc = 0;
 
-	if (iopt_chunk_start(before) != iopt_chunk_start(at))
-		return 0;
 	mutex_lock(&pages->mutex);
 	chunk = iopt_chunk_at(pages, at);
-	if (!WARN_ON_ONCE(!chunk))
+	if (WARN_ON_ONCE(!chunk))
+		goto out;
+	/* The halves will be dropped one at a time: no span across them. */
+	if (iopt_chunk_is_span(chunk) && chunk->start != at) {
+		rc = iopt_span_split(pages, chunk);
+		if (rc)
+			goto out;
+		chunk = iopt_chunk_at(pages, at);
+	}
+	if (iopt_chunk_start(before) == iopt_chunk_start(at))
 		rc = iopt_chunk_add_counts(chunk);
+out:
 	mutex_unlock(&pages->mutex);
 	return rc;
 }
@@ -1358,7 +1611,7 @@ void iopt_pages_pin_split(struct iopt_pages *pages, unsigned long byte)
 	mutex_lock(&pages->mutex);
 	chunk = iopt_chunk_at(pages, at);
 	if (!WARN_ON_ONCE(!chunk || !chunk->count))
-		chunk->count[at & IOPT_CHUNK_MASK]++;
+		chunk->count[at - chunk->start]++;
 	mutex_unlock(&pages->mutex);
 }
 
@@ -1436,12 +1689,17 @@ void iopt_release_pages(struct kref *kref)
 
 /*
  * The page at @index. Context: the caller holds a pin on it, which keeps
- * its chunk and its entry in place; the xarray is read under RCU.
+ * what its chunk says; the chunk is read under RCU (a span may be split).
  */
 static struct page *iopt_pages_page(struct iopt_pages *pages,
 				    unsigned long index)
 {
-	return iopt_chunk_page(iopt_chunk_at(pages, index), index);
+	struct page *page;
+
+	rcu_read_lock();
+	page = iopt_chunk_page(iopt_chunk_at(pages, index), index);
+	rcu_read_unlock();
+	return page;
 }
 
 /**
@@ -1474,11 +1732,14 @@ unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
 {
 	unsigned long idx = byte / PAGE_SIZE;
 	unsigned long len = PAGE_SIZE - byte % PAGE_SIZE;
-	struct iopt_chunk *chunk = iopt_chunk_at(pages, idx);
-	unsigned long pfn = page_to_pfn(iopt_chunk_page(chunk, idx));
+	struct iopt_chunk *chunk;
+	unsigned long pfn;
 
 	if (page_only)
 		return min(len, max);
+	rcu_read_lock();
+	chunk = iopt_chunk_at(pages, idx);
+	pfn = page_to_pfn(iopt_chunk_page(chunk, idx));
 	/* Every chunk looked at holds a page of the pinned range. */
 	for (;;) {
 		/* Pairs with iopt_chunk_add_list(). */
@@ -1487,8 +1748,7 @@ unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
 			 * A run's pages are contiguous, those pinned at
 			 * least, which are all this looks at.
 			 */
-			unsigned long rest = chunk->npages - 1 -
-					     (idx & IOPT_CHUNK_MASK);
+			unsigned long rest = iopt_chunk_last(chunk) - idx;
 
 			len += rest * PAGE_SIZE;
 			pfn += rest;
@@ -1497,12 +1757,13 @@ unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
 		if (len >= max)
 			break;
 		idx++;
-		if (!(idx & IOPT_CHUNK_MASK))
+		if (idx > iopt_chunk_last(chunk))
 			chunk = iopt_chunk_at(pages, idx);
 		if (page_to_pfn(iopt_chunk_page(chunk, idx)) != ++pfn)
 			break;
 		len += PAGE_SIZE;
 	}
+	rcu_read_unlock();
 	return min(len, max);
 }
 
@@ -1521,11 +1782,13 @@ void iopt_pages_get_pages(struct iopt_pages *pages, unsigned long byte,
 	unsigned long idx = byte / PAGE_SIZE, i;
 	struct iopt_chunk *chunk = NULL;
 
+	rcu_read_lock();
 	for (i = 0; i != n; i++, idx++) {
-		if (!i || !(idx & IOPT_CHUNK_MASK))
+		if (!i || idx > iopt_chunk_last(chunk))
 			chunk = iopt_chunk_at(pages, idx);
 		out[i] = iopt_chunk_page(chunk, idx);
 	}
+	rcu_read_unlock();
 }
 
 /* Context: the caller holds pins on the pages of the range. */
