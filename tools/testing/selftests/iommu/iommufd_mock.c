@@ -821,6 +821,76 @@ TEST_F(mock_objects, huge_page_part_pins)
 	ASSERT_EQ(0, munmap(buf, len));
 }
 
+/*
+ * A 2 MiB hugetlb page pinned whole by a domain is one span of two runs of
+ * 1 MiB. Pins covering a part of it split it: an access to one page in
+ * its second MiB, a copy of pages across the middle. Each step checks the
+ * pins (VmPin exact) and that every domain maps every page where it
+ * belongs.
+ */
+TEST_F(mock_objects, huge_page_span_splits)
+{
+	const __u64 iova = MOCK_APERTURE_START;
+	const __u64 copy_iova = MOCK_APERTURE_START + 4 * SZ_2M;
+	const size_t len = SZ_2M;
+	const long page_kb = page_size / 1024;
+	__u32 stdev_id, hwpt_id, other, other_stdev, other_hwpt;
+	__u32 access_pages_id;
+	int access_fd;
+	long base;
+	char *buf;
+
+	buf = test_alloc_huge_pages(len, 0x5c);
+	if (!buf)
+		SKIP(return, "no 2 MiB hugetlb page free");
+	base = test_vm_pin_kb();
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, len, iova);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	check_mock_map(hwpt_id, iova, len, buf);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+
+	/* One page of the second MiB: the span splits, nothing is pinned. */
+	test_cmd_create_access(self->ioas_id,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES,
+			       &access_fd);
+	test_cmd_access_pages(access_fd, iova + 300 * page_size, page_size,
+			      buf + 300 * page_size, 0, &access_pages_id);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+
+	/* Pages 250-261, across the two MiBs, into a domain of their own. */
+	test_ioctl_ioas_alloc(&other);
+	test_cmd_mock_domain(other, &other_stdev, &other_hwpt, NULL);
+	test_ioctl_ioas_copy_fixed(other, self->ioas_id, iova + 250 * page_size,
+				   12 * page_size, copy_iova);
+	check_mock_map(other_hwpt, copy_iova, 12 * page_size,
+		       buf + 250 * page_size);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+
+	/* Without the first domain: the copy's twelve pages and the access's. */
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(base + 13 * page_kb, test_vm_pin_kb());
+	check_refs(buf + 250 * page_size, 12 * page_size, 1);
+	check_refs(buf + 300 * page_size, page_size, 1);
+	check_refs(buf, 250 * page_size, 0);
+
+	/* A domain again, whole over the parts, then the parts go first. */
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	check_mock_map(hwpt_id, iova, len, buf);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+	test_cmd_destroy_access_pages(access_fd, access_pages_id);
+	test_ioctl_destroy(other_stdev);
+	ASSERT_EQ(base + (long)(len / 1024), test_vm_pin_kb());
+	check_mock_map(hwpt_id, iova, len, buf);
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(base, test_vm_pin_kb());
+	check_refs(buf, len, 0);
+
+	ASSERT_EQ(0, close(access_fd));
+	test_ioctl_destroy(other);
+	test_ioctl_ioas_unmap(self->ioas_id, iova, len);
+	ASSERT_EQ(0, munmap(buf, len));
+}
+
 TEST_F(mock_objects, pins_across_ioases)
 {
 	const size_t length = 4 * page_size;

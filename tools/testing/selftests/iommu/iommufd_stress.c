@@ -1495,4 +1495,132 @@ TEST(pins_race_to_one_pin_per_page)
 	EXPECT_EQ(0, close(fd));
 }
 
+/*
+ * The same race over a 2 MiB hugetlb page, whose pins are kept as runs of
+ * 1 MiB and spans of them: one pin covers it whole, the other all but 100
+ * pages at each end, so that either may make the span and the other split
+ * it or count it. Meanwhile a third access reads 16 bytes across the
+ * middle of the page, through the pinned pages when they are, without
+ * holding the lock the pins take. The reader stops for the checks: a read
+ * counts a pin on its two pages for its time.
+ */
+struct span_reader {
+	pthread_t thread;
+	int fd;
+	int access_fd;
+	__u64 iova;
+	const char *expect;
+	/* Set to end the reads; __atomic_* access. */
+	bool stop;
+	unsigned int reads;
+	unsigned int bad;
+};
+
+static void *span_reader_run(void *arg)
+{
+	struct span_reader *r = arg;
+	char got[16];
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		if (_test_cmd_access_rw(r->fd, r->access_fd, r->iova,
+					sizeof(got), got, 0) ||
+		    memcmp(got, r->expect, sizeof(got)))
+			r->bad++;
+		r->reads++;
+	}
+	return NULL;
+}
+
+static int span_reader_start(struct span_reader *r)
+{
+	__atomic_store_n(&r->stop, false, __ATOMIC_RELEASE);
+	return pthread_create(&r->thread, NULL, span_reader_run, r);
+}
+
+static int span_reader_stop(struct span_reader *r)
+{
+	__atomic_store_n(&r->stop, true, __ATOMIC_RELEASE);
+	return pthread_join(r->thread, NULL);
+}
+
+TEST(pins_race_over_huge_page)
+{
+	__u32 needs_pin = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
+	const size_t length = 2UL << 20;
+	const size_t mid = length / 2;
+	struct span_reader reader = {};
+	struct pin_racer racer[2] = {};
+	pthread_barrier_t barrier;
+	pthread_t thread[2];
+	__u64 iova = 0;
+	__u32 ioas_id;
+	long pin_kb;
+	int fd, round, i;
+	char *buf;
+
+	buf = test_alloc_huge_pages(length, 0);
+	if (!buf)
+		SKIP(return, "no 2 MiB hugetlb page free");
+	for (i = 0; i != 16; i++)
+		buf[mid - 8 + i] = 0x40 + i;
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd);
+	pin_kb = test_vm_pin_kb();
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
+	ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, buf, length, &iova,
+					  IOMMU_IOAS_MAP_WRITEABLE |
+						  IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(0, pthread_barrier_init(&barrier, NULL, 3));
+	for (i = 0; i != 2; i++) {
+		racer[i].barrier = &barrier;
+		racer[i].fd = fd;
+		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, needs_pin,
+						     &racer[i].access_fd));
+		racer[i].iova = iova + i * 100 * page_size;
+		racer[i].length = length - i * 200 * page_size;
+		racer[i].uptr = buf + i * 100 * page_size;
+	}
+	reader.fd = fd;
+	reader.iova = iova + mid - 8;
+	reader.expect = buf + mid - 8;
+	ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, 0,
+					     &reader.access_fd));
+	/* Many GUP calls each: the pins overlap in time. */
+	ASSERT_EQ(0, race_pin_batch(fd, 16));
+
+	for (round = 0; round != RACE_ROUNDS; round++) {
+		ASSERT_EQ(0, span_reader_start(&reader));
+		for (i = 0; i != 2; i++)
+			ASSERT_EQ(0, pthread_create(&thread[i], NULL,
+						    pin_racer_run, &racer[i]));
+		pthread_barrier_wait(&barrier);
+		pthread_barrier_wait(&barrier);
+		ASSERT_EQ(0, span_reader_stop(&reader));
+		EXPECT_EQ(0, racer[0].pin_rc);
+		EXPECT_EQ(0, racer[1].pin_rc);
+		EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 1));
+		EXPECT_EQ(pin_kb + (long)(length / 1024), test_vm_pin_kb());
+		ASSERT_EQ(0, span_reader_start(&reader));
+		pthread_barrier_wait(&barrier);
+		for (i = 0; i != 2; i++) {
+			ASSERT_EQ(0, pthread_join(thread[i], NULL));
+			EXPECT_EQ(0, racer[i].unpin_rc);
+		}
+		ASSERT_EQ(0, span_reader_stop(&reader));
+		EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
+		EXPECT_EQ(pin_kb, test_vm_pin_kb());
+		if (!_metadata->passed)
+			break;
+	}
+	EXPECT_EQ(0, reader.bad);
+	EXPECT_LT(0, reader.reads);
+	EXPECT_EQ(0, race_pin_batch(fd, 512));
+	for (i = 0; i != 2; i++)
+		EXPECT_EQ(0, close(racer[i].access_fd));
+	EXPECT_EQ(0, close(reader.access_fd));
+	pthread_barrier_destroy(&barrier);
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, munmap(buf, length));
+}
+
 TEST_HARNESS_MAIN

@@ -1053,6 +1053,51 @@ TEST_F(compat, cut_huge_page)
 }
 
 /*
+ * VFIO v1 cuts of a 2 MiB huge page, mapped whole into the domain as one
+ * span of two runs of 1 MiB: a cut exactly at the middle (between the
+ * runs, inside the span), one a few pages further, and the first MiB
+ * alone afterwards.
+ */
+TEST_F(compat, cut_huge_page_middle)
+{
+	const size_t len = 2UL << 20;
+	const size_t half = len / 2;
+	const long page_kb = page_size / 1024;
+	long base;
+	char *huge;
+
+	if (variant->type != VFIO_TYPE1_IOMMU)
+		SKIP(return, "only VFIO v1 unmaps part of a mapping");
+	huge = test_alloc_huge_pages(len, 0x6b);
+	if (!huge)
+		SKIP(return, "no 2 MiB hugetlb page free");
+	base = test_vm_pin_kb();
+
+	ASSERT_EQ(0, map_dma(self->fd, IOVA, huge, len, MAP_RW));
+	check_mock_map(self->hwpt_id, IOVA, len, huge);
+
+	/* Pages 256-259: the first cut falls between the two MiBs. */
+	test_unmap_dma(IOVA + half, PAGES(4), PAGES(4));
+	check_unmapped(IOVA + half, 4);
+	check_mock_map(self->hwpt_id, IOVA, half, huge);
+	check_mock_map(self->hwpt_id, IOVA + half + PAGES(4),
+		       half - PAGES(4), huge + half + PAGES(4));
+	ASSERT_EQ(base + (long)(len / 1024) - 4 * page_kb, test_vm_pin_kb());
+	check_refs(huge + half, PAGES(4), 0);
+
+	/* The first MiB alone, then the rest. */
+	test_unmap_dma(IOVA, half, half);
+	ASSERT_EQ(base + (long)(half / 1024) - 4 * page_kb, test_vm_pin_kb());
+	check_refs(huge, half + PAGES(4), 0);
+	check_mock_map(self->hwpt_id, IOVA + half + PAGES(4),
+		       half - PAGES(4), huge + half + PAGES(4));
+	test_unmap_dma_all(half - PAGES(4));
+	ASSERT_EQ(base, test_vm_pin_kb());
+	check_refs(huge, len, 0);
+	ASSERT_EQ(0, munmap(huge, len));
+}
+
+/*
  * Accounting. Memory is pinned, and charged, while a domain can reach
  * it. A mapper with CAP_IPC_LOCK is not charged, so each check runs in a
  * child that opens its files as root, sets RLIMIT_MEMLOCK and becomes a
