@@ -1432,77 +1432,11 @@ static int race_pin_batch(int fd, unsigned int pages)
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
 }
 
-TEST(pins_race_to_one_pin_per_page)
-{
-	__u32 needs_pin = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
-	size_t length = RACE_PAGES * page_size;
-	struct pin_racer racer[2] = {};
-	pthread_barrier_t barrier;
-	pthread_t thread[2];
-	__u64 iova = 0;
-	__u32 ioas_id;
-	long pin_kb;
-	int fd, round, i;
-	char *buf;
-
-	buf = test_alloc_small_pages(RACE_PAGES);
-	ASSERT_NE(NULL, buf);
-	fd = open("/dev/iommu", O_RDWR);
-	ASSERT_LE(0, fd);
-	pin_kb = test_vm_pin_kb();
-	ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
-	ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, buf, length, &iova,
-					  IOMMU_IOAS_MAP_WRITEABLE |
-						  IOMMU_IOAS_MAP_READABLE));
-	ASSERT_EQ(0, pthread_barrier_init(&barrier, NULL, 3));
-	/* Overlapping by half: the middle is pinned by whoever wins. */
-	for (i = 0; i != 2; i++) {
-		racer[i].barrier = &barrier;
-		racer[i].fd = fd;
-		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, needs_pin,
-						     &racer[i].access_fd));
-		racer[i].iova = iova + i * length / 4;
-		racer[i].length = 3 * length / 4;
-		racer[i].uptr = buf + i * length / 4;
-	}
-	ASSERT_EQ(0, race_pin_batch(fd, 1));
-
-	for (round = 0; round != RACE_ROUNDS; round++) {
-		for (i = 0; i != 2; i++)
-			ASSERT_EQ(0, pthread_create(&thread[i], NULL,
-						    pin_racer_run, &racer[i]));
-		pthread_barrier_wait(&barrier);
-		pthread_barrier_wait(&barrier);
-		/* Both pinned: every page once, none twice. */
-		EXPECT_EQ(0, racer[0].pin_rc);
-		EXPECT_EQ(0, racer[1].pin_rc);
-		EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 1));
-		EXPECT_EQ(pin_kb + (long)(length / 1024), test_vm_pin_kb());
-		pthread_barrier_wait(&barrier);
-		for (i = 0; i != 2; i++) {
-			ASSERT_EQ(0, pthread_join(thread[i], NULL));
-			EXPECT_EQ(0, racer[i].unpin_rc);
-		}
-		EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
-		EXPECT_EQ(pin_kb, test_vm_pin_kb());
-		if (!_metadata->passed)
-			break;
-	}
-	EXPECT_EQ(0, race_pin_batch(fd, 512));
-	for (i = 0; i != 2; i++)
-		EXPECT_EQ(0, close(racer[i].access_fd));
-	pthread_barrier_destroy(&barrier);
-	EXPECT_EQ(0, close(fd));
-}
-
 /*
- * The same race over a 2 MiB hugetlb page, whose pins are kept as runs of
- * 1 MiB and spans of them: one pin covers it whole, the other all but 100
- * pages at each end, so that either may make the span and the other split
- * it or count it. Meanwhile a third access reads 16 bytes across the
- * middle of the page, through the pinned pages when they are, without
- * holding the lock the pins take. The reader stops for the checks: a read
- * counts a pin on its two pages for its time.
+ * A third access may read 16 bytes across the middle of the memory while
+ * the pins race: through the pinned pages when they are, without holding
+ * the lock the pins take. It stops for the checks, as a read counts a pin
+ * on its two pages for its time.
  */
 struct span_reader {
 	pthread_t thread;
@@ -1543,11 +1477,17 @@ static int span_reader_stop(struct span_reader *r)
 	return pthread_join(r->thread, NULL);
 }
 
-TEST(pins_race_over_huge_page)
+/*
+ * Race two access pins, of @len[i] bytes from @off[i] each, over @length
+ * bytes of @buf mapped whole into a new IOAS, RACE_ROUNDS times, with GUP
+ * calls of @batch pages; with @read, a span_reader reads meanwhile. After
+ * the pins, every page is pinned once; after the unpins, none.
+ */
+static void race_pins(struct __test_metadata *_metadata, char *buf,
+		      size_t length, const size_t off[2], const size_t len[2],
+		      unsigned int batch, bool read)
 {
 	__u32 needs_pin = MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES;
-	const size_t length = 2UL << 20;
-	const size_t mid = length / 2;
 	struct span_reader reader = {};
 	struct pin_racer racer[2] = {};
 	pthread_barrier_t barrier;
@@ -1556,13 +1496,7 @@ TEST(pins_race_over_huge_page)
 	__u32 ioas_id;
 	long pin_kb;
 	int fd, round, i;
-	char *buf;
 
-	buf = test_alloc_huge_pages(length, 0);
-	if (!buf)
-		SKIP(return, "no 2 MiB hugetlb page free");
-	for (i = 0; i != 16; i++)
-		buf[mid - 8 + i] = 0x40 + i;
 	fd = open("/dev/iommu", O_RDWR);
 	ASSERT_LE(0, fd);
 	pin_kb = test_vm_pin_kb();
@@ -1576,50 +1510,95 @@ TEST(pins_race_over_huge_page)
 		racer[i].fd = fd;
 		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, needs_pin,
 						     &racer[i].access_fd));
-		racer[i].iova = iova + i * 100 * page_size;
-		racer[i].length = length - i * 200 * page_size;
-		racer[i].uptr = buf + i * 100 * page_size;
+		racer[i].iova = iova + off[i];
+		racer[i].length = len[i];
+		racer[i].uptr = buf + off[i];
 	}
 	reader.fd = fd;
-	reader.iova = iova + mid - 8;
-	reader.expect = buf + mid - 8;
-	ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, 0,
-					     &reader.access_fd));
-	/* Many GUP calls each: the pins overlap in time. */
-	ASSERT_EQ(0, race_pin_batch(fd, 16));
+	reader.iova = iova + length / 2 - 8;
+	reader.expect = buf + length / 2 - 8;
+	reader.access_fd = -1;
+	if (read)
+		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, 0,
+						     &reader.access_fd));
+	ASSERT_EQ(0, race_pin_batch(fd, batch));
 
 	for (round = 0; round != RACE_ROUNDS; round++) {
-		ASSERT_EQ(0, span_reader_start(&reader));
+		if (read)
+			ASSERT_EQ(0, span_reader_start(&reader));
 		for (i = 0; i != 2; i++)
 			ASSERT_EQ(0, pthread_create(&thread[i], NULL,
 						    pin_racer_run, &racer[i]));
 		pthread_barrier_wait(&barrier);
 		pthread_barrier_wait(&barrier);
-		ASSERT_EQ(0, span_reader_stop(&reader));
+		if (read)
+			ASSERT_EQ(0, span_reader_stop(&reader));
+		/* Both pinned: every page once, none twice. */
 		EXPECT_EQ(0, racer[0].pin_rc);
 		EXPECT_EQ(0, racer[1].pin_rc);
 		EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 1));
 		EXPECT_EQ(pin_kb + (long)(length / 1024), test_vm_pin_kb());
-		ASSERT_EQ(0, span_reader_start(&reader));
+		if (read)
+			ASSERT_EQ(0, span_reader_start(&reader));
 		pthread_barrier_wait(&barrier);
 		for (i = 0; i != 2; i++) {
 			ASSERT_EQ(0, pthread_join(thread[i], NULL));
 			EXPECT_EQ(0, racer[i].unpin_rc);
 		}
-		ASSERT_EQ(0, span_reader_stop(&reader));
+		if (read)
+			ASSERT_EQ(0, span_reader_stop(&reader));
 		EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
 		EXPECT_EQ(pin_kb, test_vm_pin_kb());
 		if (!_metadata->passed)
 			break;
 	}
-	EXPECT_EQ(0, reader.bad);
-	EXPECT_LT(0, reader.reads);
+	if (read) {
+		EXPECT_EQ(0, reader.bad);
+		EXPECT_LT(0, reader.reads);
+		EXPECT_EQ(0, close(reader.access_fd));
+	}
 	EXPECT_EQ(0, race_pin_batch(fd, 512));
 	for (i = 0; i != 2; i++)
 		EXPECT_EQ(0, close(racer[i].access_fd));
-	EXPECT_EQ(0, close(reader.access_fd));
 	pthread_barrier_destroy(&barrier);
 	EXPECT_EQ(0, close(fd));
+}
+
+TEST(pins_race_to_one_pin_per_page)
+{
+	size_t length = RACE_PAGES * page_size;
+	/* Overlapping by half: the middle is pinned by whoever wins. */
+	const size_t off[2] = { 0, length / 4 };
+	const size_t len[2] = { 3 * length / 4, 3 * length / 4 };
+	char *buf;
+
+	buf = test_alloc_small_pages(RACE_PAGES);
+	ASSERT_NE(NULL, buf);
+	/* One GUP call per page makes the window wide. */
+	race_pins(_metadata, buf, length, off, len, 1, false);
+}
+
+/*
+ * The same race over a 2 MiB hugetlb page, whose pins are kept as runs of
+ * 1 MiB and spans of them: one pin covers it whole, the other all but 100
+ * pages at each end, so that either may make the span and the other split
+ * it or count it, while a third access reads across the middle.
+ */
+TEST(pins_race_over_huge_page)
+{
+	const size_t length = 2UL << 20;
+	const size_t off[2] = { 0, 100 * page_size };
+	const size_t len[2] = { length, length - 200 * page_size };
+	char *buf;
+	int i;
+
+	buf = test_alloc_huge_pages(length, 0);
+	if (!buf)
+		SKIP(return, "no 2 MiB hugetlb page free");
+	for (i = 0; i != 16; i++)
+		buf[length / 2 - 8 + i] = 0x40 + i;
+	/* Many GUP calls each: the pins overlap in time. */
+	race_pins(_metadata, buf, length, off, len, 16, true);
 	EXPECT_EQ(0, munmap(buf, length));
 }
 
