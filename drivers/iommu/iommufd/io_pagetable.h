@@ -211,10 +211,12 @@ enum iopt_account_mode {
  *               applies
  * @source_user: the user charged in IOPT_ACCOUNT_USER mode
  * @usage: the totals of the context the memory was mapped in
- * @mutex: protects the pin counts in @chunks
+ * @mutex: protects the pin counts in @chunks and which chunk, run or span
+ *         holds each index; readers holding a pin look without it, under
+ *         RCU
  * @chunks: the pin count of every page and the pinned pages, in chunks of
- *          consecutive pages (see pages.c); a chunk exists while one of
- *          its pages is pinned
+ *          consecutive pages, runs and spans (see pages.c); a chunk exists
+ *          while one of its pages is pinned
  *
  * IOMMU_IOAS_COPY shares one iopt_pages between areas of several IOASes, so
  * that memory is pinned and charged once however often it is mapped.
@@ -231,7 +233,7 @@ struct iopt_pages {
 	struct task_struct *source_task;
 	struct user_struct *source_user;
 	struct iopt_usage *usage;
-	struct mutex mutex; /* protects the counts in chunks */
+	struct mutex mutex; /* protects the counts and objects in chunks */
 	struct xarray chunks;
 };
 

@@ -643,7 +643,8 @@ static unsigned long iopt_gap_end(struct iopt_pages *pages,
 /*
  * Replace the span @span with one run per chunk, counted as it was, so
  * that pins can cover parts of it. Readers may still look at @span: it
- * is freed after them. Return: 0, or -ENOMEM with @span left as it was.
+ * is freed after them. Return: 0, or -ENOMEM (-EINVAL for a span larger
+ * than a window, which is a bug) with @span left as it was.
  */
 static int iopt_span_split(struct iopt_pages *pages, struct iopt_chunk *span)
 {
