@@ -296,9 +296,9 @@ int iopt_pages_prepare_split(struct iopt_pages *pages, unsigned long byte);
 void iopt_pages_pin_split(struct iopt_pages *pages, unsigned long byte);
 int iopt_pages_rw(struct iopt_pages *pages, unsigned long byte, void *data,
 		  unsigned long length, unsigned int flags);
-phys_addr_t iopt_pages_phys(struct iopt_pages *pages, unsigned long byte);
 unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
-				unsigned long max, bool page_only);
+				unsigned long max, bool page_only,
+				phys_addr_t *phys);
 void iopt_pages_get_pages(struct iopt_pages *pages, unsigned long byte,
 			  unsigned long n, struct page **out);
 

@@ -56,7 +56,6 @@ static ssize_t iopt_area_map_batch(struct iopt_area *area,
 	unsigned int n = 0;
 	ssize_t ret;
 
-	sg_init_table(sgl, nents);
 	while (n != nents && done + batch != length) {
 		unsigned long byte = area->start_byte + done + batch;
 		unsigned long run;
@@ -64,8 +63,14 @@ static ssize_t iopt_area_map_batch(struct iopt_area *area,
 
 		run = iopt_pages_contig(area->pages, byte,
 					min(length - done - batch,
-					    IOPT_MAP_RUN_MAX), false);
-		phys = iopt_pages_phys(area->pages, byte);
+					    IOPT_MAP_RUN_MAX), false, &phys);
+		/*
+		 * What sg_init_table() does, an entry at a time: a table
+		 * sized for 4 KiB pages holds few huge pages, and zeroing
+		 * all 16 KiB of it took longer than the IOMMU driver took
+		 * to map them.
+		 */
+		memset(&sgl[n], 0, sizeof(*sgl));
 		sg_set_page(&sgl[n++], pfn_to_page(PHYS_PFN(phys)), run,
 			    offset_in_page(phys));
 		batch += run;
@@ -108,11 +113,12 @@ static int iopt_area_map_domain(struct io_pagetable *iopt,
 	while (done != length) {
 		unsigned long byte = area->start_byte + done;
 		unsigned long run;
+		phys_addr_t phys;
 		ssize_t ret;
 
 		run = iopt_pages_contig(area->pages, byte,
 					min(length - done, IOPT_MAP_RUN_MAX),
-					iopt->disable_large_pages);
+					iopt->disable_large_pages, &phys);
 		/* More than one run: a scatterlist, if memory allows. */
 		if (batch && !sgl && run != length - done) {
 			nents = min_t(unsigned long, IOPT_MAP_RUNS,
@@ -130,9 +136,8 @@ static int iopt_area_map_domain(struct io_pagetable *iopt,
 			}
 			run = ret;
 		} else {
-			rc = iommu_map(domain, area->span.start + done,
-				       iopt_pages_phys(area->pages, byte), run,
-				       area->iommu_prot);
+			rc = iommu_map(domain, area->span.start + done, phys,
+				       run, area->iommu_prot);
 			if (rc)
 				break;
 		}

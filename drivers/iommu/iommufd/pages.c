@@ -1704,43 +1704,35 @@ static struct page *iopt_pages_page(struct iopt_pages *pages,
 }
 
 /**
- * iopt_pages_phys() - physical address of a byte of the memory
- * @pages: the memory
- * @byte: offset from pages->uptr, below npages * PAGE_SIZE
- *
- * Context: the caller holds a pin on the page (iopt_pages_pin_get()).
- * Return: the physical address.
- */
-phys_addr_t iopt_pages_phys(struct iopt_pages *pages, unsigned long byte)
-{
-	return page_to_phys(iopt_pages_page(pages, byte / PAGE_SIZE)) +
-	       byte % PAGE_SIZE;
-}
-
-/**
- * iopt_pages_contig() - length of physically contiguous memory at a byte
+ * iopt_pages_contig() - where a byte of the memory is, and how much
+ *                       physically contiguous memory starts there
  * @pages: the memory
  * @byte: offset from pages->uptr
  * @max: stop after this many bytes
  * @page_only: stop at the end of the page holding @byte
+ * @phys: set to the physical address of @byte
  *
  * Context: the caller holds pins on [@byte, @byte + @max).
  * Return: the number of bytes from @byte, at most @max, that are
  * physically contiguous.
  */
 unsigned long iopt_pages_contig(struct iopt_pages *pages, unsigned long byte,
-				unsigned long max, bool page_only)
+				unsigned long max, bool page_only,
+				phys_addr_t *phys)
 {
 	unsigned long idx = byte / PAGE_SIZE;
 	unsigned long len = PAGE_SIZE - byte % PAGE_SIZE;
 	struct iopt_chunk *chunk;
 	unsigned long pfn;
 
-	if (page_only)
-		return min(len, max);
 	rcu_read_lock();
 	chunk = iopt_chunk_at(pages, idx);
 	pfn = page_to_pfn(iopt_chunk_page(chunk, idx));
+	*phys = PFN_PHYS(pfn) + byte % PAGE_SIZE;
+	if (page_only) {
+		rcu_read_unlock();
+		return min(len, max);
+	}
 	/* Every chunk looked at holds a page of the pinned range. */
 	for (;;) {
 		/* Pairs with iopt_chunk_add_list(). */
