@@ -514,44 +514,43 @@ static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    char *why)
 {
 	unsigned long bytes = 0, asked = 0, length;
+	struct iopt_area *area, *busy;
 	struct iopt_span *span, *next;
 	unsigned int tries = 0;
 	int rc = 0;
 
 again:
 	down_write(&iopt->iova_rwsem);
+	/* Refuse a cut before asking anyone to unpin: one walk for both. */
+	busy = NULL;
 	for (span = iopt_span_first(iopt, start, last); span;
 	     span = iopt_span_next(span, last)) {
-		if (span->kind == IOPT_SPAN_AREA &&
-		    (span->start < start || span->last > last)) {
+		if (span->kind != IOPT_SPAN_AREA)
+			continue;
+		if (span->start < start || span->last > last) {
 			iopt_why(why,
 				 "IOVA 0x%lx-0x%lx would cut the mapping at IOVA 0x%lx-0x%lx, which is unmapped whole",
 				 start, last, span->start, span->last);
 			rc = -ENOENT;
 			goto out_refuse;
 		}
-	}
-	for (span = iopt_span_first(iopt, start, last); span;
-	     span = iopt_span_next(span, last)) {
-		struct iopt_area *area;
-
-		if (span->kind != IOPT_SPAN_AREA)
-			continue;
 		area = container_of(span, struct iopt_area, span);
-		if (!atomic_read(&area->num_accesses))
-			continue;
+		if (!busy && atomic_read(&area->num_accesses))
+			busy = area;
+	}
+	if (busy) {
 		/* Count the attempts per area, not per unmap. */
-		tries = (tries && asked == span->start) ? tries + 1 : 1;
-		asked = span->start;
+		tries = (tries && asked == busy->span.start) ? tries + 1 : 1;
+		asked = busy->span.start;
 		if (tries > IOPT_UNMAP_ACCESS_TRIES) {
 			pr_warn_ratelimited("iommufd: an in-kernel access does not unpin IOVA 0x%lx\n",
 					    asked);
 			rc = -EBUSY;
 			goto out_refuse;
 		}
-		area->prevent_access = true;
+		busy->prevent_access = true;
 		/* The area may be gone once the lock is dropped. */
-		length = iopt_area_length(area);
+		length = iopt_area_length(busy);
 		up_write(&iopt->iova_rwsem);
 		iommufd_access_notify_unmap(iopt, asked, length);
 		goto again;

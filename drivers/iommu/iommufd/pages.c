@@ -1676,9 +1676,13 @@ void iopt_release_pages(struct kref *kref)
 {
 	struct iopt_pages *pages = container_of(kref, struct iopt_pages, kref);
 
-	/* Every pin was dropped before the last reference. */
-	WARN_ON(!xa_empty(&pages->chunks));
-	xa_destroy(&pages->chunks);
+	/*
+	 * Every pin was dropped before the last reference, which left no
+	 * xarray node to free: xa_destroy() would only take the lock (with
+	 * interrupts off) to find that out, once per small map.
+	 */
+	if (WARN_ON(!xa_empty(&pages->chunks)))
+		xa_destroy(&pages->chunks);
 	if (pages->file)
 		iopt_file_release(pages);
 	free_uid(pages->source_user);
