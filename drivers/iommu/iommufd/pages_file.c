@@ -49,6 +49,7 @@
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
+#include <linux/pagevec.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
 
@@ -258,6 +259,58 @@ static long iopt_file_pin_shmem(struct file *file, loff_t pos,
 	return 1;
 }
 
+/*
+ * Reference up to @n pages of the shmem file from page @index on that its
+ * page cache holds ready to use, a batch of folios at one lookup and no
+ * folio lock: the rest (holes, pages in swap, pages fallocate() left to be
+ * zeroed, poisoned pages, pages at or past the end of the file) go
+ * through iopt_file_pin_shmem(). Return: the number of pages referenced.
+ */
+static long iopt_file_pin_cached(struct file *file, pgoff_t index,
+				 unsigned long n, struct page **out)
+{
+	struct address_space *mapping = file->f_mapping;
+	pgoff_t eof = DIV_ROUND_UP(i_size_read(mapping->host), PAGE_SIZE);
+	unsigned long done = 0, sub, k, j;
+	struct folio_batch batch;
+	pgoff_t next = index;
+	unsigned int i;
+
+	if (index >= eof)
+		return 0;
+	n = min(n, eof - index);
+	folio_batch_init(&batch);
+	filemap_get_folios_contig(mapping, &next, index + n - 1, &batch);
+	/* The folios follow each other in the file from @index on. */
+	for (i = 0; i != folio_batch_count(&batch); i++) {
+		struct folio *folio = batch.folios[i];
+
+		if (done == n || folio->index > index + done ||
+		    !folio_test_uptodate(folio))
+			break;
+		sub = index + done - folio->index;
+		k = min(n - done, folio_nr_pages(folio) - sub);
+		for (j = 0; j != k; j++) {
+			if (PageHWPoison(folio_page(folio, sub + j)))
+				break;
+			out[done + j] = folio_page(folio, sub + j);
+		}
+		/* The batch's reference serves the first page. */
+		if (j > 1)
+			folio_ref_add(folio, j - 1);
+		if (!j)
+			break;
+		done += j;
+		batch.folios[i] = NULL;
+		if (j != k)
+			break;
+	}
+	for (; i != folio_batch_count(&batch); i++)
+		if (batch.folios[i])
+			folio_put(batch.folios[i]);
+	return done;
+}
+
 /**
  * iopt_file_pin() - hold pages of a file mapping
  * @pages: the memory, a file mapping
@@ -289,7 +342,10 @@ long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
 			rc = iopt_file_pin_huge(pages->file, pos, n - done,
 						out + done);
 		else
-			rc = iopt_file_pin_shmem(pages->file, pos, out + done);
+			rc = iopt_file_pin_cached(pages->file,
+						  pos >> PAGE_SHIFT, n - done,
+						  out + done) ?:
+			     iopt_file_pin_shmem(pages->file, pos, out + done);
 		if (rc <= 0)
 			break;
 		done += rc;
