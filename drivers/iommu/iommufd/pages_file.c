@@ -401,11 +401,17 @@ long iopt_file_pin_run(struct iopt_pages *pages, unsigned long first,
 	return n;
 }
 
-/* Drop @k references to @folio, marking it dirty first if writable. */
+/*
+ * Drop @k references to @folio, marking it dirty first if writable. A
+ * folio dirty already is left alone, unlocked, as
+ * unpin_user_pages_dirty_lock() does: should writeback be cleaning it
+ * right now, it writes out what devices wrote, all that marking it dirty
+ * asks for.
+ */
 static void iopt_file_put(struct iopt_pages *pages, struct folio *folio,
 			  unsigned long k)
 {
-	if (pages->writable) {
+	if (pages->writable && !folio_test_dirty(folio)) {
 		folio_lock(folio);
 		folio_mark_dirty(folio);
 		folio_unlock(folio);
