@@ -326,6 +326,71 @@ TEST_F(file, basic)
 	free(buf);
 }
 
+/*
+ * A file whose units are in every state the page cache knows without swap:
+ * written, holes, and allocated by fallocate() but never written, which a
+ * shmem file zeroes only when the page is first used: the map must take
+ * each unit as a read would, the written ones as they are, and zeroed
+ * pages for the rest, never what the memory held before. Shmem pins take
+ * what the page cache holds in batches and fall back to a read for the
+ * rest, so the states alternate in runs of one to three units.
+ */
+TEST_F(file, cache_states)
+{
+	/* w: written, h: hole, f: fallocate()d */
+	static const char layout[] = "wwhhfffwhfwh";
+	size_t units = strlen(layout), size = units * self->unit, i;
+	char *expect = calloc(1, size), *buf = malloc(size), *map, *junk;
+	size_t junk_size = 8UL << 20;
+	int mfd, access_fd;
+	__u64 iova;
+
+	ASSERT_NE(NULL, expect);
+	ASSERT_NE(NULL, buf);
+	mfd = make_file(variant->kind, size);
+	ASSERT_LE(0, mfd);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	/* Freed memory full of junk, for fallocate() to find. */
+	junk = mmap(NULL, junk_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, junk);
+	memset(junk, 0xa5, junk_size);
+	ASSERT_EQ(0, munmap(junk, junk_size));
+	for (i = 0; i != units; i++) {
+		char *unit = expect + i * self->unit;
+
+		if (layout[i] == 'w') {
+			fill_pattern(unit, self->unit, i + 7);
+			/* Written through the mapping: not a hole after. */
+			memcpy(map + i * self->unit, unit, self->unit);
+		} else if (layout[i] == 'f') {
+			ASSERT_EQ(0, fallocate(mfd, 0, i * self->unit,
+					       self->unit));
+		}
+	}
+
+	map_file(mfd, 0, size, &iova);
+	test_cmd_create_access(self->ioas_id, ACCESS_FLAGS, &access_fd);
+	ASSERT_EQ(0, access_read(self->fd, access_fd, iova, size, buf));
+	/* Braces: ASSERT_EQ() with TH_LOG() is more than one statement. */
+	for (i = 0; i != units; i++) {
+		ASSERT_EQ(0, memcmp(expect + i * self->unit,
+				    buf + i * self->unit, self->unit))
+			TH_LOG("unit %zu, '%c', differs", i, layout[i]);
+	}
+	/* The holes are the file's now: the domain maps its very pages. */
+	ASSERT_EQ(0, memcmp(expect, map, size));
+	if (variant->domain)
+		check_mock_map(self->hwpt_id, iova, size, map);
+	ASSERT_EQ(0, close(access_fd));
+	test_ioctl_ioas_unmap(self->ioas_id, iova, size);
+	munmap(map, size);
+	close(mfd);
+	free(buf);
+	free(expect);
+}
+
 /* Offsets into the file, at fixed IOVAs; a domain that comes later. */
 TEST_F(file, offsets)
 {
