@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # The two entry points of this repository; see README.md.
 
-.PHONY: run check bench fuzz upstream-check clean
+.PHONY: run check bench fuzz syz-build upstream-check clean
 
 run:
 	bash vmtest/run.sh
@@ -19,6 +19,11 @@ bench:
 # syzkaller binaries of SYZ_BIN (see tools/testing/fuzz/README.md).
 fuzz:
 	FUZZ_TIME="$(FUZZ_TIME)" SYZ_BIN="$(SYZ_BIN)" bash vmtest/fuzz.sh
+
+# syzkaller built with the descriptions of tools/testing/fuzz from the
+# git repository SYZ_SRC, into build/syzkaller/bin (for SYZ_BIN above).
+syz-build:
+	SYZ_SRC="$(SYZ_SRC)" bash vmtest/syz_build.sh
 
 # Not part of check: upstream 6.12's iommufd selftests on upstream 6.12
 # and on our kernel; fails on any case that passes there and not here.
