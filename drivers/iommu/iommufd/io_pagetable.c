@@ -87,15 +87,48 @@ void iopt_prepin_release(struct iopt_prepin *pre)
 	for (i = 0; i != pre->n; i++) {
 		struct iopt_prepin_slice *slice = &pre->slices[i];
 
-		if (i < pre->pinned)
+		if (i < pre->pinned && !slice->taken)
 			iopt_pages_pin_put(slice->pages, slice->byte,
 					   slice->length);
 		iopt_put_pages(slice->pages);
 	}
-	kvfree(pre->slices);
+	if (pre->slices != &pre->one)
+		kvfree(pre->slices);
 	pre->slices = NULL;
 	pre->n = 0;
 	pre->pinned = 0;
+}
+
+/**
+ * iopt_prepin_take() - take over a pin of iopt_prepin_range()
+ * @pre: filled by iopt_prepin_range()
+ * @i: the slice, in the order of the range's areas
+ * @pages: the memory the caller would pin
+ * @byte: the offset into @pages of the first byte the caller would pin
+ * @length: the bytes the caller would pin
+ *
+ * A caller that pins, under the table's lock, exactly what slice @i pinned
+ * before the lock (the layout did not change meanwhile) can have that pin
+ * instead of counting a second one, which iopt_prepin_release() would drop
+ * again at once.
+ *
+ * Return: true if the pin is now the caller's, to drop with
+ * iopt_pages_pin_put(); false if the caller must pin.
+ */
+bool iopt_prepin_take(struct iopt_prepin *pre, unsigned long i,
+		      struct iopt_pages *pages, unsigned long byte,
+		      unsigned long length)
+{
+	struct iopt_prepin_slice *slice;
+
+	if (i >= pre->pinned)
+		return false;
+	slice = &pre->slices[i];
+	if (slice->taken || slice->pages != pages || slice->byte != byte ||
+	    slice->length != length)
+		return false;
+	slice->taken = true;
+	return true;
 }
 
 /**
@@ -128,7 +161,9 @@ int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
 	for (span = iopt_span_first(iopt, start, last); span;
 	     span = iopt_span_next(span, last))
 		n += span->kind == IOPT_SPAN_AREA;
-	if (n)
+	if (n == 1)
+		pre->slices = &pre->one;
+	else if (n)
 		pre->slices = kvcalloc(n, sizeof(*pre->slices),
 				       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (n && !pre->slices)

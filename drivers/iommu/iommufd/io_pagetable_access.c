@@ -79,6 +79,8 @@ static unsigned long iopt_area_byte(struct iopt_area *area, unsigned long iova)
  * @first: first IOVA of the whole range
  * @last: last IOVA of the whole range
  * @write: the pages will be written
+ * @pre: the pins taken before the walk, which the walk takes over
+ * @area_nr: the number of areas walked so far
  * @failed: the area that refused, set on failure
  */
 struct iopt_access_pin_args {
@@ -86,6 +88,8 @@ struct iopt_access_pin_args {
 	unsigned long first;
 	unsigned long last;
 	bool write;
+	struct iopt_prepin *pre;
+	unsigned long area_nr;
 	struct iopt_area *failed;
 };
 
@@ -118,6 +122,9 @@ static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 		rc = -EINVAL;
 	else if (args->write && !(area->iommu_prot & IOMMU_WRITE))
 		rc = -EPERM;
+	else if (iopt_prepin_take(args->pre, args->area_nr++, area->pages,
+				  byte, len))
+		rc = 0;
 	else
 		rc = iopt_pages_pin_get(area->pages, byte, len, NULL);
 	if (rc) {
@@ -175,9 +182,11 @@ int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 	struct iopt_prepin pre;
 	int rc;
 
+	/* Unless the areas changed meanwhile, the walk takes these pins. */
 	rc = iopt_prepin_range(iopt, iova, last, &pre, why);
 	if (rc)
 		return rc;
+	args.pre = &pre;
 	down_read(&iopt->iova_rwsem);
 	rc = iopt_walk_pieces(iopt, iova, last, &pin);
 	/* Undo the areas before the one that failed. */

@@ -180,21 +180,25 @@ struct iopt_pages;
  * @pages: the area's memory, referenced
  * @byte: offset into @pages of the first byte covered
  * @length: bytes covered
+ * @taken: the pin went to the caller (iopt_prepin_take()), release leaves it
  */
 struct iopt_prepin_slice {
 	struct iopt_pages *pages;
 	unsigned long byte;
 	unsigned long length;
+	bool taken;
 };
 
 /**
  * struct iopt_prepin - pins taken on a range's memory before locking
  * @slices: what the range covered of each area that was in it
+ * @one: @slices of a range inside one area, which needs no allocation
  * @n: entries in @slices
  * @pinned: entries of @slices pinned so far
  */
 struct iopt_prepin {
 	struct iopt_prepin_slice *slices;
+	struct iopt_prepin_slice one;
 	unsigned long n;
 	unsigned long pinned;
 };
@@ -244,6 +248,9 @@ void iopt_destroy_table(struct io_pagetable *iopt);
 int iopt_prepin_range(struct io_pagetable *iopt, unsigned long start,
 		      unsigned long last, struct iopt_prepin *pre, char *why);
 void iopt_prepin_release(struct iopt_prepin *pre);
+bool iopt_prepin_take(struct iopt_prepin *pre, unsigned long i,
+		      struct iopt_pages *pages, unsigned long byte,
+		      unsigned long length);
 int iopt_map_user_pages(struct io_pagetable *iopt, unsigned long *iova,
 			void __user *uptr, unsigned long length, int iommu_prot,
 			bool fixed, enum iopt_account_mode account_mode,

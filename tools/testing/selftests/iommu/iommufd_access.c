@@ -405,6 +405,60 @@ TEST_F(access, pin_pages_bad_input)
 	destroy_access(plain);
 }
 
+/*
+ * A pin over several areas: each area's part is pinned before the lock
+ * and taken over under it. If a later area refuses, what the earlier ones
+ * took must be given back, and nothing may stay pinned twice or not at all.
+ */
+TEST_F(access, pin_across_areas)
+{
+	const size_t half = buf_size / 2;
+	const __u64 rw = self->base + 4 * buf_size, ro = rw + half;
+	const size_t at = half - page_size;
+	const unsigned int mapped = 2 * self->mapped_refs;
+	__u32 pages_id;
+	int access_fd;
+
+	/* buf once more: its first half writable, then its second read-only */
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, half, rw);
+	ASSERT_EQ(0, map_read_only(self->fd, self->ioas_id, self->buf + half,
+				   half, ro));
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	check_refs(self->buf, buf_size, mapped);
+
+	/* The second area refuses a write: the first gives its pin back. */
+	EXPECT_ERRNO(EPERM, _test_cmd_access_pages(self->fd, access_fd,
+						   rw + at, 2 * page_size,
+						   self->buf + at,
+						   MOCK_FLAGS_ACCESS_WRITE,
+						   NULL));
+	check_refs(self->buf, buf_size, mapped);
+
+	/* A read pins a page in each; the new maps each pin theirs once. */
+	test_cmd_access_pages(access_fd, rw + at, 2 * page_size,
+			      self->buf + at, 0, &pages_id);
+	check_refs(self->buf, at, mapped);
+	check_refs(self->buf + at, 2 * page_size, self->mapped_refs + 1);
+	check_refs(self->buf + half + page_size, half - page_size, mapped);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	check_refs(self->buf, buf_size, mapped);
+
+	/* Not mapped in full past the end of the second: nothing pinned. */
+	EXPECT_ERRNO(ENOENT, _test_cmd_access_pages(self->fd, access_fd,
+						    rw + at, half + 2 * page_size,
+						    self->buf + at, 0, NULL));
+	check_refs(self->buf, buf_size, mapped);
+
+	/* All of both areas, twice over: one pin each per page. */
+	test_cmd_access_pages(access_fd, rw, buf_size, self->buf, 0, &pages_id);
+	check_refs(self->buf, buf_size, self->mapped_refs + 1);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	check_refs(self->buf, buf_size, mapped);
+	destroy_access(access_fd);
+	test_ioctl_ioas_unmap(self->ioas_id, rw, buf_size);
+	check_refs(self->buf, buf_size, self->mapped_refs);
+}
+
 TEST_F(access, unmap_drops_pins)
 {
 	const size_t half = buf_size / 2;
