@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <linux/falloc.h>
 #include <linux/vfio.h>
 
 #include "iommufd_utils.h"
@@ -843,6 +844,7 @@ TEST_F(file, future_write_seal)
 struct race_args {
 	int mfd;
 	size_t size;
+	char *map;
 	bool stop;
 };
 
@@ -904,6 +906,123 @@ TEST_F(file, race_with_truncate)
 	/* The file ends whole: it maps, and pins where there is a domain. */
 	map_file(self->mfd, 0, self->size, &iova);
 	test_ioctl_ioas_unmap(self->ioas_id, iova, self->size);
+}
+
+/* HugePages_Free of /proc/meminfo, or -1. */
+static long huge_pages_free(void)
+{
+	char line[128];
+	long value = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "HugePages_Free:", 15)) {
+			value = strtol(line + 15, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return value;
+}
+
+/*
+ * Units 1 and 2 of the file are punched out and brought back, one written
+ * (an uptodate page) and one fallocate()d (for shmem, not uptodate), over
+ * and over: a pin finds a page, a hole, a fresh page or a swapped one.
+ */
+static void *race_punch(void *arg)
+{
+	struct race_args *args = arg;
+	size_t unit = args->size / FILE_UNITS;
+
+	while (!__atomic_load_n(&args->stop, __ATOMIC_RELAXED)) {
+		if (fallocate(args->mfd,
+			      FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, unit,
+			      2 * unit))
+			return (void *)1;
+		memset(args->map + unit, 0x5a, unit);
+		if (fallocate(args->mfd, 0, 2 * unit, unit))
+			return (void *)2;
+	}
+	return NULL;
+}
+
+/*
+ * Pins of a file that loses pages to hole punching meanwhile: every map,
+ * pin and copy succeeds (the file keeps its size), what was pinned is
+ * unpinned and uncharged, and punched pages are freed once unpinned.
+ */
+TEST_F(file, race_with_hole_punch)
+{
+	struct race_args args = {
+		.mfd = self->mfd, .size = self->size, .map = self->map,
+	};
+	long pin_kb = test_vm_pin_kb(), huge_free = huge_pages_free();
+	char *buf = malloc(self->size);
+	struct timespec now, end;
+	unsigned int i, mapped = 0;
+	pthread_t thread;
+	int access_fd;
+	__u64 iova;
+	void *ret;
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_LE(0, pin_kb);
+	test_cmd_create_access(self->ioas_id, ACCESS_FLAGS, &access_fd);
+	ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &end));
+	end.tv_sec += RACE_SECONDS;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, race_punch, &args));
+	for (i = 0; i != RACE_ROUNDS; i++) {
+		__u32 stdev_id, pages_id;
+
+		ASSERT_EQ(0, clock_gettime(CLOCK_MONOTONIC, &now));
+		if (now.tv_sec > end.tv_sec ||
+		    (now.tv_sec == end.tv_sec && now.tv_nsec > end.tv_nsec))
+			break;
+
+		map_file(self->mfd, 0, self->size, &iova);
+		mapped++;
+		/* Read while unpinned (through the file), then pin. */
+		ASSERT_EQ(0, access_read(self->fd, access_fd, iova, self->size,
+					 buf));
+		ASSERT_EQ(0, _test_cmd_access_pages(self->fd, access_fd,
+						    iova + self->unit,
+						    self->unit, NULL, 0,
+						    &pages_id));
+		if (!variant->domain)
+			test_cmd_mock_domain(self->ioas_id, &stdev_id, NULL,
+					     NULL);
+		ASSERT_EQ(0, access_read(self->fd, access_fd, iova, self->size,
+					 buf));
+		test_cmd_destroy_access_pages(access_fd, pages_id);
+		if (!variant->domain)
+			test_ioctl_destroy(stdev_id);
+		test_ioctl_ioas_unmap(self->ioas_id, iova, self->size);
+	}
+	__atomic_store_n(&args.stop, true, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, pthread_join(thread, &ret));
+	ASSERT_EQ(NULL, ret);
+	TH_LOG("%u maps raced hole punching", mapped);
+	ASSERT_LT(0, mapped);
+
+	/* Every pin was dropped and uncharged. */
+	ASSERT_EQ(pin_kb, test_vm_pin_kb());
+	/* The punched huge pages went back to the pool: none stayed pinned. */
+	fill_pattern(self->map, self->size, 3);
+	if (variant->kind == FILE_MEMFD_HUGE)
+		ASSERT_EQ(huge_free, huge_pages_free());
+
+	/* The file as it is now is what the domain and the access see. */
+	map_file(self->mfd, 0, self->size, &iova);
+	if (variant->domain)
+		check_mock_map(self->hwpt_id, iova, self->size, self->map);
+	ASSERT_EQ(0, access_read(self->fd, access_fd, iova, self->size, buf));
+	ASSERT_EQ(0, memcmp(buf, self->map, self->size));
+	test_ioctl_ioas_unmap(self->ioas_id, iova, self->size);
+	ASSERT_EQ(0, close(access_fd));
+	free(buf);
 }
 
 /* Arguments refused before any file is looked at. */
