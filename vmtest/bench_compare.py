@@ -106,20 +106,25 @@ def main():
     print('goal = ours at least %.1fx faster (ratio <= %.3f); ref = not'
           ' iommufd code (no goal);' % (SPEEDUP, 1 / SPEEDUP))
     print('noise = largest (max - min) / median over the rounds of the'
-          ' two kernels, in %.')
+          ' two kernels, in %;')
+    print('best = ratio of the two kernels\' fastest rounds: the host'
+          ' slows whole stretches')
+    print('of a boot by up to 2x at times (see README), which the median'
+          ' of 5 may catch on one side.')
     print()
-    hdr = '%-34s %11s %11s %7s %6s  %s' % ('figure', 'ours', 'upstream',
-                                          'ratio', 'noise', 'goal')
+    hdr = '%-34s %11s %11s %7s %6s %6s  %s' % ('figure', 'ours', 'upstream',
+                                              'ratio', 'best', 'noise',
+                                              'goal')
     print(hdr)
     print('-' * len(hdr))
-    passed = failed = 0
+    passed = failed = best_passed = 0
     for name in order:
         o, u = ov.get(name, []), uv.get(name, [])
         mo, mu = med(o), med(u)
         unit = ou.get(name, 'us')
         if name.startswith('info:'):
-            print('%-34s %11s %11s %7s %6s  %s' % (name[5:], fmt(mo),
-                  fmt(mu), '', '', unit))
+            print('%-34s %11s %11s %7s %6s %6s  %s' % (name[5:], fmt(mo),
+                  fmt(mu), '', '', '', unit))
             continue
         vs_va = ''
         if name.endswith('.map_file') and mu is None:
@@ -128,6 +133,7 @@ def main():
             mu = med(u)
             vs_va = ' (upstream: by VA)' if mu is not None else ''
         ratio = mo / mu if mo and mu else None
+        best = min(o) / min(u) if o and u and min(o) and min(u) else None
         noises = [s for s in (spread(o), spread(u)) if s is not None]
         noise = '%.0f%%' % max(noises) if noises else ''
         if name.startswith(REF):
@@ -143,14 +149,18 @@ def main():
         else:
             verdict = 'FAIL'
             failed += 1
+        if verdict in ('PASS', 'FAIL') and best and best <= 1 / SPEEDUP:
+            best_passed += 1
         verdict += vs_va
-        print('%-34s %11s %11s %7s %6s  %s' % (name, fmt(mo), fmt(mu),
-              '%.2f' % ratio if ratio else 'n/a', noise, verdict))
+        print('%-34s %11s %11s %7s %6s %6s  %s' % (name, fmt(mo), fmt(mu),
+              '%.2f' % ratio if ratio else 'n/a',
+              '%.2f' % best if best else 'n/a', noise, verdict))
     print()
     print('GOALS (measurements of this run, not a test verdict):')
     print('%s  every figure at least %.1fx upstream\'s: %d of %d pass'
+          ' (%d on the best rounds)'
           % ('PASS' if not failed and passed else 'FAIL', SPEEDUP, passed,
-             passed + failed))
+             passed + failed, best_passed))
 
     def goal(ok, text):
         print('%s  %s' % ('PASS' if ok else 'FAIL', text))
