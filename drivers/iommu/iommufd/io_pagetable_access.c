@@ -10,7 +10,8 @@
  * go; an area being unmapped refuses new access pins and copies.
  *
  * Locking: io_pagetable::iova_rwsem for reading while the areas are
- * walked. The memory is pinned before it is taken (iopt_prepin_range())
+ * walked. The memory is pinned before it is taken (iopt_prepin_range(),
+ * whose pins the walk then takes over where the areas did not change)
  * and copied after it is dropped, as both may wait for userspace. The lock
  * order is in io_pagetable.h.
  */

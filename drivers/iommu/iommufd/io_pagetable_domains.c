@@ -375,19 +375,27 @@ static void iopt_unpin_all(struct io_pagetable *iopt)
 	}
 }
 
-/* Pin the memory of every area, when the first domain comes. */
-static int iopt_pin_all(struct io_pagetable *iopt)
+/*
+ * Pin the memory of every area, when the first domain comes: an area
+ * takes the pin @pre took of it before the lock, if the layout is still
+ * the same, and counts one more otherwise.
+ */
+static int iopt_pin_all(struct io_pagetable *iopt, struct iopt_prepin *pre)
 {
 	struct iopt_area *area;
+	unsigned long i = 0;
 	int rc;
 
 	lockdep_assert_held_write(&iopt->iova_rwsem);
 
 	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
-		rc = iopt_area_pin(area, NULL);
-		if (rc) {
-			iopt_unpin_all(iopt);
-			return rc;
+		if (!iopt_prepin_take(pre, i++, area->pages, area->start_byte,
+				      iopt_area_length(area))) {
+			rc = iopt_area_pin(area, NULL);
+			if (rc) {
+				iopt_unpin_all(iopt);
+				return rc;
+			}
 		}
 		area->pinned = true;
 	}
@@ -437,7 +445,7 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	/* The first domain is the first device: the memory must be pinned. */
 	first = xa_empty(&iopt->domains);
 	if (first) {
-		rc = iopt_pin_all(iopt);
+		rc = iopt_pin_all(iopt, &pre);
 		if (rc)
 			goto out_unlock;
 	}
