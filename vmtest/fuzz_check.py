@@ -39,6 +39,7 @@ class FuzzChecker:
         self.notes = []
         self.programs = None
         self.ended = False
+        self.qemu_abort = None
 
     def feed(self, line):
         text = line.strip()
@@ -66,6 +67,10 @@ class FuzzChecker:
             self.ended = True
             m = re.search(r'programs=(\d+)', body)
             self.programs = int(m.group(1)) if m else None
+        elif body.startswith('qemu: hardware error:'):
+            # A device model gave up (edu on a DMA outside its buffer):
+            # QEMU aborts the VM. Not a kernel report, but the end of the run.
+            self.qemu_abort = body
         elif body.startswith('IOMMUFD-FUZZ: '):
             note = body.split(': ', 1)[1]
             self.say(f'  fuzz: {note}')
@@ -98,6 +103,11 @@ class FuzzChecker:
         if not self.ended:
             out.append('FAIL: the fuzzer did not finish (see the console log)')
             ok = False
+        if self.qemu_abort:
+            out.append(f'QEMU aborted the VM: "{self.qemu_abort}": a limit of'
+                       ' its device model that a fuzzed program reached, not'
+                       ' a kernel report (see'
+                       ' tools/testing/fuzz/vfio_pci_regions_amd64.txt)')
         if not k.done:
             out.append('FAIL: the guest did not finish (hang, crash or timeout)')
             ok = False
