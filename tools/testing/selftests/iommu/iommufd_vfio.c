@@ -2287,6 +2287,26 @@ TEST_F_TIMEOUT(vfio_mdev, bind_as_access, VFIO_TIMEOUT)
 	 */
 	EXPECT_EQ(-1, pread(fd, name, 4, region.offset + 0xfc));
 	EXPECT_EQ(-1, pread(fd, name, sizeof(name), region.offset + 0x795));
+	/*
+	 * BAR n is port n's registers: mtty-1 has BAR0 and its 8 bytes
+	 * only. Accesses to other BARs, or past BAR0's end, fail rather
+	 * than index past the port array (UBSAN, then an Oops; found by
+	 * syzkaller), also at an offset a u16 would wrap to 0.
+	 */
+	region.index = VFIO_PCI_BAR0_REGION_INDEX;
+	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+	ASSERT_EQ(8, region.size);
+	EXPECT_EQ(1, pread(fd, name, 1, region.offset + 5));
+	EXPECT_EQ(-1, pread(fd, name, 1, region.offset + 8));
+	EXPECT_EQ(-1, pwrite(fd, name, 4, region.offset + 6));
+	EXPECT_EQ(-1, pwrite(fd, name, 1, region.offset + 0x10000));
+	for (region.index = VFIO_PCI_BAR1_REGION_INDEX;
+	     region.index <= VFIO_PCI_BAR5_REGION_INDEX; region.index++) {
+		ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
+		ASSERT_EQ(0, region.size);
+		EXPECT_EQ(-1, pwrite(fd, name, 1, region.offset));
+		EXPECT_EQ(-1, pread(fd, name, 1, region.offset));
+	}
 
 	/* Detached, the IOAS is free; detaching again does nothing. */
 	ASSERT_OK(vfio_device_detach(fd));
