@@ -911,20 +911,7 @@ TEST_F(file, race_with_truncate)
 /* HugePages_Free of /proc/meminfo, or -1. */
 static long huge_pages_free(void)
 {
-	char line[128];
-	long value = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, "HugePages_Free:", 15)) {
-			value = strtol(line + 15, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return value;
+	return test_proc_field("/proc/meminfo", "HugePages_Free");
 }
 
 /*

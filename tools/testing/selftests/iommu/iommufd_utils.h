@@ -198,17 +198,17 @@ static inline char *test_alloc_huge_pages(size_t length, int fill)
 }
 
 /*
- * A field of /proc/self/status: "kB" fields in kB, "Cap" fields as their
- * hex value. -1 when it is missing.
+ * A "field: value" line of a /proc file such as /proc/meminfo: "kB"
+ * fields in kB, "Cap" fields as their hex value. -1 when it is missing.
  */
-static inline long long test_proc_status(const char *field)
+static inline long long test_proc_field(const char *path, const char *field)
 {
 	size_t len = strlen(field);
 	long long value = -1;
 	char line[256];
 	FILE *f;
 
-	f = fopen("/proc/self/status", "r");
+	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -220,6 +220,12 @@ static inline long long test_proc_status(const char *field)
 	}
 	fclose(f);
 	return value;
+}
+
+/* A field of /proc/self/status, as test_proc_field() reads it. */
+static inline long long test_proc_status(const char *field)
+{
+	return test_proc_field("/proc/self/status", field);
 }
 
 /* This process's VmPin (mm->pinned_vm) in kB, or -1. */
