@@ -509,7 +509,7 @@ static void iommufd_hwpt_put_last(struct iommufd_ctx *ictx,
 /* Find or make an automatic HWPT of @ioas for @idev's group, and use it. */
 static struct iommufd_hw_pagetable *
 iommufd_device_set_ioas(struct iommufd_device *idev, struct iommufd_ioas *ioas,
-			bool replace, char *why)
+			bool replace, struct iopt_prepin *pre, char *why)
 {
 	struct iommufd_hw_pagetable *cur = idev->igroup->hwpt;
 	struct iommufd_hw_pagetable *hwpt;
@@ -542,7 +542,7 @@ iommufd_device_set_ioas(struct iommufd_device *idev, struct iommufd_ioas *ioas,
 	}
 
 	hwpt = iommufd_hwpt_alloc(idev->ictx, ioas, idev->dev, 0, NULL, true,
-				  why);
+				  pre, why);
 	if (IS_ERR(hwpt)) {
 		rc = PTR_ERR(hwpt);
 		goto out_unlock;
@@ -624,7 +624,7 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 	switch (pt_obj->type) {
 	case IOMMUFD_OBJ_IOAS:
 		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
-		hwpt = iommufd_device_set_ioas(idev, ioas, replace, why);
+		hwpt = iommufd_device_set_ioas(idev, ioas, replace, &pre, why);
 		if (IS_ERR(hwpt))
 			rc = PTR_ERR(hwpt);
 		break;

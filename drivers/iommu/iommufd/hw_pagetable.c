@@ -61,6 +61,7 @@ static void iommufd_hwpt_name_iommu(struct iommufd_hw_pagetable *hwpt,
  *         or 0
  * @user_data: driver-specific data for the domain, or NULL
  * @auto_domain: whether the HWPT is an automatic one
+ * @pre: the caller's pre-pin of the IOAS, see iopt_table_add_domain()
  * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * A driver with a domain_alloc_user() op makes the domain for @dev, @flags
@@ -79,7 +80,7 @@ struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 		   struct device *dev, u32 flags,
 		   const struct iommu_user_data *user_data, bool auto_domain,
-		   char *why)
+		   struct iopt_prepin *pre, char *why)
 {
 	const struct iommu_ops *ops = dev_iommu_ops(dev);
 	struct iommufd_hw_pagetable *hwpt;
@@ -129,7 +130,7 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 		}
 	}
 	iommufd_hwpt_name_iommu(hwpt, dev);
-	rc = iopt_table_add_domain(&ioas->iopt, hwpt->domain, why);
+	rc = iopt_table_add_domain(&ioas->iopt, hwpt->domain, pre, why);
 	if (rc)
 		goto err_free_domain;
 
@@ -341,7 +342,7 @@ iommufd_hwpt_alloc_paging(struct iommufd_ucmd *ucmd, struct iommufd_ioas *ioas,
 	mutex_lock(&ioas->mutex);
 	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, dev, cmd->flags,
 				  user_data->len ? user_data : NULL, false,
-				  ucmd->reason);
+				  &pre, ucmd->reason);
 	mutex_unlock(&ioas->mutex);
 	iopt_prepin_release(&pre);
 	if (IS_ERR(hwpt) && PTR_ERR(hwpt) == -EOPNOTSUPP && !ucmd->reason[0])

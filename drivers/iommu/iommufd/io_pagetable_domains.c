@@ -406,13 +406,17 @@ static int iopt_pin_all(struct io_pagetable *iopt, struct iopt_prepin *pre)
  * iopt_table_add_domain() - make an IOMMU domain mirror the table
  * @iopt: the table
  * @domain: an empty paging domain
+ * @pre: the caller's iopt_prepin_range() of the whole table, taken before
+ *       its locks when the table had no domain; else empty
  * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Maps every area into @domain and keeps it in step with every later map
  * and unmap until iopt_table_remove_domain(). The domain's aperture and IO
  * page size then restrict what the table accepts.
  *
- * The first domain of a table pins the memory of every area.
+ * The first domain of a table pins the memory of every area. It takes
+ * over the pins of @pre that still match an area (the caller releases
+ * @pre as usual); without them it pins the table itself first.
  *
  * Return: 0; -EADDRINUSE if something mapped or allowed lies outside the
  * domain's aperture or is not aligned to its IO page size; -ENOMEM (also
@@ -421,9 +425,10 @@ static int iopt_pin_all(struct io_pagetable *iopt, struct iopt_prepin *pre)
  * stays pinned for it.
  */
 int iopt_table_add_domain(struct io_pagetable *iopt,
-			  struct iommu_domain *domain, char *why)
+			  struct iommu_domain *domain,
+			  struct iopt_prepin *pre, char *why)
 {
-	struct iopt_prepin pre = {};
+	struct iopt_prepin own = {};
 	struct iopt_area *area, *undo;
 	bool first;
 	u32 index;
@@ -432,11 +437,16 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	if (!domain->pgsize_bitmap)
 		return -EINVAL;
 
-	/* The first domain pins everything: do the slow part unlocked. */
-	if (xa_empty(&iopt->domains)) {
-		rc = iopt_prepin_range(iopt, 0, ULONG_MAX, &pre, why);
+	/*
+	 * The first domain pins everything: do the slow part unlocked,
+	 * unless the caller did. A caller that saw a domain then, gone now
+	 * (a race with a detach), passes an empty @pre.
+	 */
+	if (xa_empty(&iopt->domains) && !pre->n) {
+		rc = iopt_prepin_range(iopt, 0, ULONG_MAX, &own, why);
 		if (rc)
 			return rc;
+		pre = &own;
 	}
 	down_write(&iopt->iova_rwsem);
 	rc = iopt_check_domain_fits(iopt, domain, why);
@@ -445,7 +455,7 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	/* The first domain is the first device: the memory must be pinned. */
 	first = xa_empty(&iopt->domains);
 	if (first) {
-		rc = iopt_pin_all(iopt, &pre);
+		rc = iopt_pin_all(iopt, pre);
 		if (rc)
 			goto out_unlock;
 	}
@@ -460,7 +470,7 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	}
 	iopt_update_constraints(iopt);
 	up_write(&iopt->iova_rwsem);
-	iopt_prepin_release(&pre);
+	iopt_prepin_release(&own);
 	return 0;
 
 err_unfill:
@@ -475,7 +485,7 @@ err_unpin:
 		iopt_unpin_all(iopt);
 out_unlock:
 	up_write(&iopt->iova_rwsem);
-	iopt_prepin_release(&pre);
+	iopt_prepin_release(&own);
 	return rc;
 }
 

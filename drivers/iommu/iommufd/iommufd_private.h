@@ -288,7 +288,8 @@ int iopt_reserve_group_regions(struct io_pagetable *iopt,
 
 /* io_pagetable_domains.c */
 int iopt_table_add_domain(struct io_pagetable *iopt,
-			  struct iommu_domain *domain, char *why);
+			  struct iommu_domain *domain,
+			  struct iopt_prepin *pre, char *why);
 void iopt_table_remove_domain(struct io_pagetable *iopt,
 			      struct iommu_domain *domain);
 void iopt_table_refresh_domains(struct io_pagetable *iopt);
@@ -392,7 +393,7 @@ struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 		   struct device *dev, u32 flags,
 		   const struct iommu_user_data *user_data, bool auto_domain,
-		   char *why);
+		   struct iopt_prepin *pre, char *why);
 void iommufd_hwpt_destroy(struct iommufd_object *obj);
 void iommufd_hwpt_show(struct seq_file *m, struct iommufd_object *obj);
 void iommufd_hwpt_nested_destroy(struct iommufd_object *obj);
