@@ -1602,4 +1602,160 @@ TEST(pins_race_over_huge_page)
 	EXPECT_EQ(0, munmap(buf, length));
 }
 
+/*
+ * First domains come and go while the layout changes. Two threads each
+ * attach a new mock device to an IOAS that maps @buf, check that the
+ * domain it got maps @buf, and remove the device again; a third maps and
+ * unmaps a second buffer in the same IOAS meanwhile. An attach may bring
+ * the IOAS's first domain, pinned before the locks and taken over under
+ * them; find that the domain it saw has gone when it locks, and pin then;
+ * or find the areas changed since it pinned. GUP takes a page a call, so
+ * that the windows between pinning and locking are wide. The pins are
+ * counted once nothing races: meanwhile a page may hold a second pin for
+ * a moment, that of a pin which lost the race to install it (pages.c).
+ */
+struct domain_racer {
+	int fd;
+	__u32 ioas_id;
+	char *buf;
+	size_t length;
+	__u64 iova;
+	unsigned int attached;
+	unsigned int bad;
+	char what[96];
+};
+
+static void domain_racer_fail(struct domain_racer *r, const char *what,
+			      unsigned int round)
+{
+	if (!r->bad++)
+		snprintf(r->what, sizeof(r->what), "%s in round %u: %s", what,
+			 round, strerror(errno));
+}
+
+static void *domain_racer_run(void *arg)
+{
+	struct domain_racer *r = arg;
+	__u32 stdev_id, hwpt_id;
+	unsigned int round;
+
+	for (round = 0; round != RACE_ROUNDS; round++) {
+		if (_test_cmd_mock_domain(r->fd, r->ioas_id, &stdev_id,
+					  &hwpt_id, NULL)) {
+			domain_racer_fail(r, "attach", round);
+			continue;
+		}
+		r->attached++;
+		if (_test_cmd_check_map(r->fd, hwpt_id, r->iova, r->length,
+					r->buf))
+			domain_racer_fail(r, "domain map", round);
+		if (_test_ioctl_destroy(r->fd, stdev_id))
+			domain_racer_fail(r, "detach", round);
+	}
+	return NULL;
+}
+
+struct remapper {
+	int fd;
+	__u32 ioas_id;
+	char *buf;
+	size_t length;
+	__u64 iova;
+	bool stop;
+	unsigned int rounds;
+	unsigned int bad;
+};
+
+static void *remapper_run(void *arg)
+{
+	struct remapper *m = arg;
+	__u64 iova;
+
+	while (!__atomic_load_n(&m->stop, __ATOMIC_ACQUIRE)) {
+		iova = m->iova;
+		if (_test_ioctl_ioas_map(m->fd, m->ioas_id, m->buf, m->length,
+					 &iova, IOMMU_IOAS_MAP_FIXED_IOVA |
+							IOMMU_IOAS_MAP_READABLE |
+							IOMMU_IOAS_MAP_WRITEABLE) ||
+		    _test_ioctl_ioas_unmap(m->fd, m->ioas_id, m->iova,
+					   m->length, NULL))
+			m->bad++;
+		m->rounds++;
+	}
+	return NULL;
+}
+
+TEST(first_domains_race)
+{
+	size_t length = RACE_PAGES * page_size;
+	struct domain_racer racer[2] = {};
+	struct remapper remap = {};
+	pthread_t thread[2], remap_thread;
+	/* Inside the mock's aperture, or no mock domain could attach. */
+	__u64 iova = MOCK_APERTURE_START;
+	__u32 ioas_id;
+	char *buf, *buf2;
+	__u32 stdev_id;
+	long pin_kb;
+	int fd, i;
+
+	buf = test_alloc_small_pages(RACE_PAGES);
+	buf2 = test_alloc_small_pages(RACE_PAGES);
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, buf2);
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd);
+	pin_kb = test_vm_pin_kb();
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
+	ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, buf, length, &iova,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_WRITEABLE |
+						  IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(0, race_pin_batch(fd, 1));
+
+	remap.fd = fd;
+	remap.ioas_id = ioas_id;
+	remap.buf = buf2;
+	remap.length = length;
+	remap.iova = iova + (1UL << 28);
+	ASSERT_EQ(0, pthread_create(&remap_thread, NULL, remapper_run, &remap));
+	for (i = 0; i != 2; i++) {
+		racer[i].fd = fd;
+		racer[i].ioas_id = ioas_id;
+		racer[i].buf = buf;
+		racer[i].length = length;
+		racer[i].iova = iova;
+		ASSERT_EQ(0, pthread_create(&thread[i], NULL, domain_racer_run,
+					    &racer[i]));
+	}
+	for (i = 0; i != 2; i++) {
+		ASSERT_EQ(0, pthread_join(thread[i], NULL));
+		EXPECT_EQ(0, racer[i].bad)
+			TH_LOG("racer %d: %u failures, first: %s", i,
+			       racer[i].bad, racer[i].what);
+		EXPECT_EQ(RACE_ROUNDS, racer[i].attached);
+	}
+	__atomic_store_n(&remap.stop, true, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(remap_thread, NULL));
+	EXPECT_EQ(0, remap.bad);
+	EXPECT_LT(0, remap.rounds);
+
+	/* No domain left: nothing is pinned. */
+	EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
+	EXPECT_EQ(0, _test_cmd_check_refs(fd, buf2, length, 0));
+	EXPECT_EQ(pin_kb, test_vm_pin_kb());
+	/* One more first domain, alone: each page of @buf pinned once. */
+	ASSERT_EQ(0, _test_cmd_mock_domain(fd, ioas_id, &stdev_id, NULL, NULL));
+	EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 1));
+	EXPECT_EQ(pin_kb + (long)(length / 1024), test_vm_pin_kb());
+	EXPECT_EQ(0, _test_ioctl_destroy(fd, stdev_id));
+	EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
+	EXPECT_EQ(pin_kb, test_vm_pin_kb());
+	EXPECT_EQ(0, _test_ioctl_ioas_unmap(fd, ioas_id, iova, length, NULL));
+	EXPECT_EQ(0, race_pin_batch(fd, 512));
+	EXPECT_EQ(0, close(fd));
+	EXPECT_EQ(0, munmap(buf, length));
+	EXPECT_EQ(0, munmap(buf2, length));
+}
+
 TEST_HARNESS_MAIN
