@@ -290,6 +290,8 @@ extern unsigned int iommufd_test_pin_batch;
 #endif
 int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 		       unsigned long length, char *why);
+int iopt_pages_pin_counted(struct iopt_pages *pages, unsigned long byte,
+			   unsigned long length);
 void iopt_pages_pin_put(struct iopt_pages *pages, unsigned long byte,
 			unsigned long length);
 int iopt_pages_prepare_split(struct iopt_pages *pages, unsigned long byte);

@@ -11,15 +11,17 @@
  *
  * Locking: io_pagetable::iova_rwsem for reading while the areas are
  * walked. The memory is pinned before it is taken (iopt_prepin_range(),
- * whose pins the walk then takes over where the areas did not change)
- * and copied after it is dropped, as both may wait for userspace. The lock
- * order is in io_pagetable.h.
+ * whose pins the walk then takes over where the areas did not change; an
+ * area mapped since then makes the pin start over) and copied after it is
+ * dropped, as both may wait for userspace. The lock order is in
+ * io_pagetable.h.
  */
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
 #include <linux/kernel.h>
 #include <linux/lockdep.h>
 #include <linux/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 
 #include "io_pagetable.h"
@@ -127,7 +129,7 @@ static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 				  byte, len))
 		rc = 0;
 	else
-		rc = iopt_pages_pin_get(area->pages, byte, len, NULL);
+		rc = iopt_pages_pin_counted(area->pages, byte, len);
 	if (rc) {
 		args->failed = area;
 		return rc;
@@ -166,7 +168,8 @@ static int iopt_access_unpin_area(struct iopt_area *area, unsigned long iova,
  * Return: 0; -ENOENT if part of the range is not mapped; -EINVAL if an
  * area is being unmapped, maps IOVA at an offset into its pages, or two
  * areas of the range meet inside a page; -EPERM
- * for a write to read-only memory; or an error of iopt_pages_pin_get().
+ * for a write to read-only memory; -EINTR if the task is killed while the
+ * areas keep changing under the pin; or an error of iopt_pages_pin_get().
  */
 int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long last, struct page **out_pages, bool write,
@@ -183,21 +186,31 @@ int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 	struct iopt_prepin pre;
 	int rc;
 
-	/* Unless the areas changed meanwhile, the walk takes these pins. */
-	rc = iopt_prepin_range(iopt, iova, last, &pre, why);
-	if (rc)
-		return rc;
-	args.pre = &pre;
-	down_read(&iopt->iova_rwsem);
-	rc = iopt_walk_pieces(iopt, iova, last, &pin);
-	/* Undo the areas before the one that failed. */
-	if (rc) {
-		unpin.arg = args.failed;
-		iopt_walk_pieces(iopt, iova, last, &unpin);
+	for (;;) {
+		/* Unless the areas changed meanwhile, the walk takes these. */
+		rc = iopt_prepin_range(iopt, iova, last, &pre, why);
+		if (rc)
+			return rc;
+		/* Each try starts afresh: a stale @failed would cut the undo. */
+		args.pre = &pre;
+		args.area_nr = 0;
+		args.out_pages = out_pages;
+		args.failed = NULL;
+		down_read(&iopt->iova_rwsem);
+		rc = iopt_walk_pieces(iopt, iova, last, &pin);
+		/* Undo the areas before the one that failed. */
+		if (rc) {
+			unpin.arg = args.failed;
+			iopt_walk_pieces(iopt, iova, last, &unpin);
+		}
+		up_read(&iopt->iova_rwsem);
+		iopt_prepin_release(&pre);
+		/* -EAGAIN: an area mapped since the pre-pin; pin it too. */
+		if (rc != -EAGAIN)
+			return rc;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 	}
-	up_read(&iopt->iova_rwsem);
-	iopt_prepin_release(&pre);
-	return rc;
 }
 
 /**

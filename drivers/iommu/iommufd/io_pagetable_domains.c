@@ -28,6 +28,7 @@
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 
 #include "io_pagetable.h"
@@ -219,13 +220,6 @@ static void iopt_area_unfill_domains(struct io_pagetable *iopt,
 		iopt_area_unmap_domain(area, domain, iopt_area_length(area));
 }
 
-/* Pin the pages @area maps, for its table's domains. */
-static int iopt_area_pin(struct iopt_area *area, char *why)
-{
-	return iopt_pages_pin_get(area->pages, area->start_byte,
-				  iopt_area_length(area), why);
-}
-
 static void iopt_area_unpin(struct iopt_area *area)
 {
 	iopt_pages_pin_put(area->pages, area->start_byte,
@@ -234,8 +228,9 @@ static void iopt_area_unpin(struct iopt_area *area)
 
 /*
  * Make @piece's area visible to the devices of the table: while the table
- * has domains, the area pins its memory and every domain maps it. A pin
- * the piece took before the table was locked is handed to the area.
+ * has domains, the area pins its memory and every domain maps it. The pin
+ * the piece took before the table was locked is handed to the area:
+ * iopt_map_pieces() pins every piece first when the table has domains.
  */
 int iopt_area_use(struct io_pagetable *iopt, struct iopt_map_piece *piece)
 {
@@ -246,13 +241,9 @@ int iopt_area_use(struct io_pagetable *iopt, struct iopt_map_piece *piece)
 
 	if (xa_empty(&iopt->domains))
 		return 0;
-	if (piece->pinned) {
-		piece->pinned = false;
-	} else {
-		rc = iopt_area_pin(area, NULL);
-		if (rc)
-			return rc;
-	}
+	if (WARN_ON_ONCE(!piece->pinned))
+		return -EINVAL;
+	piece->pinned = false;
 	area->pinned = true;
 	rc = iopt_area_fill_domains(iopt, area);
 	if (rc) {
@@ -378,7 +369,10 @@ static void iopt_unpin_all(struct io_pagetable *iopt)
 /*
  * Pin the memory of every area, when the first domain comes: an area
  * takes the pin @pre took of it before the lock, if the layout is still
- * the same, and counts one more otherwise.
+ * the same, and otherwise counts one more on memory something else has
+ * pinned. -EAGAIN when an area's memory is not pinned (mapped since
+ * @pre was taken): nothing is pinned then, and the caller pins again
+ * without the lock.
  */
 static int iopt_pin_all(struct io_pagetable *iopt, struct iopt_prepin *pre)
 {
@@ -391,7 +385,9 @@ static int iopt_pin_all(struct io_pagetable *iopt, struct iopt_prepin *pre)
 	for (area = iopt_area_first(iopt); area; area = iopt_area_next(area)) {
 		if (!iopt_prepin_take(pre, i++, area->pages, area->start_byte,
 				      iopt_area_length(area))) {
-			rc = iopt_area_pin(area, NULL);
+			rc = iopt_pages_pin_counted(area->pages,
+						    area->start_byte,
+						    iopt_area_length(area));
 			if (rc) {
 				iopt_unpin_all(iopt);
 				return rc;
@@ -416,13 +412,15 @@ static int iopt_pin_all(struct io_pagetable *iopt, struct iopt_prepin *pre)
  *
  * The first domain of a table pins the memory of every area. It takes
  * over the pins of @pre that still match an area (the caller releases
- * @pre as usual); without them it pins the table itself first.
+ * @pre as usual); without them it pins the table itself first, and it
+ * pins again, unlocked, for areas mapped since, so that nothing is pinned
+ * under iova_rwsem.
  *
  * Return: 0; -EADDRINUSE if something mapped or allowed lies outside the
  * domain's aperture or is not aligned to its IO page size; -ENOMEM (also
  * for the memory limit), -EFAULT for memory that cannot be pinned, or the
- * IOMMU driver's error; on failure @domain is left empty and nothing
- * stays pinned for it.
+ * IOMMU driver's error; -EINTR when the task is killed meanwhile; on
+ * failure @domain is left empty and nothing stays pinned for it.
  */
 int iopt_table_add_domain(struct io_pagetable *iopt,
 			  struct iommu_domain *domain,
@@ -437,6 +435,7 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	if (!domain->pgsize_bitmap)
 		return -EINVAL;
 
+again:
 	/*
 	 * The first domain pins everything: do the slow part unlocked,
 	 * unless the caller did. A caller that saw a domain then, gone now
@@ -456,6 +455,15 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	first = xa_empty(&iopt->domains);
 	if (first) {
 		rc = iopt_pin_all(iopt, pre);
+		if (rc == -EAGAIN) {
+			/* Areas came or changed since @pre: pin them too. */
+			up_write(&iopt->iova_rwsem);
+			iopt_prepin_release(&own);
+			pre = &own;
+			if (fatal_signal_pending(current))
+				return -EINTR;
+			goto again;
+		}
 		if (rc)
 			goto out_unlock;
 	}

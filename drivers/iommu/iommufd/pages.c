@@ -1543,6 +1543,34 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 }
 
 /**
+ * iopt_pages_pin_counted() - count a pin on pages that are all pinned
+ * @pages: the memory
+ * @byte: offset from pages->uptr of the first byte
+ * @length: number of bytes, not zero, within the memory
+ *
+ * The pin a caller holding io_pagetable::iova_rwsem may take: it only
+ * counts, and never pins memory, which may wait for userspace. A caller
+ * that finds a page not pinned drops its locks, pins the range before
+ * taking them again (iopt_prepin_range()) and tries once more.
+ *
+ * Context: takes iopt_pages::mutex; may allocate.
+ * Return: 0 when every page the range touches was pinned and has one
+ * more pin now; -EAGAIN when one was not (nothing is counted); -ENOMEM.
+ */
+int iopt_pages_pin_counted(struct iopt_pages *pages, unsigned long byte,
+			   unsigned long length)
+{
+	unsigned long first = byte / PAGE_SIZE;
+	unsigned long last = (byte + length - 1) / PAGE_SIZE;
+	long rc;
+
+	if (WARN_ON_ONCE(!length || last >= pages->npages))
+		return -EINVAL;
+	rc = iopt_pages_count_pinned(pages, first, last);
+	return rc > 0 ? -EAGAIN : rc;
+}
+
+/**
  * iopt_pages_pin_put() - drop a pin from iopt_pages_pin_get()
  * @pages: the memory
  * @byte: as given to iopt_pages_pin_get()
