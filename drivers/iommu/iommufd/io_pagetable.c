@@ -828,6 +828,7 @@ void iopt_show(struct seq_file *m, struct io_pagetable *iopt)
 void iopt_init_table(struct io_pagetable *iopt, struct iopt_usage *usage)
 {
 	init_rwsem(&iopt->iova_rwsem);
+	iopt_pin_may_wait_for(&iopt->iova_rwsem);
 	iopt->spans = RB_ROOT;
 	INIT_LIST_HEAD(&iopt->reservations);
 	xa_init_flags(&iopt->domains, XA_FLAGS_ALLOC);

@@ -28,7 +28,8 @@
  * see device.c, hw_pagetable.c and access.c) come before all of these.
  * Pinning may wait for userspace, so the memory a change needs is pinned
  * before iova_rwsem is taken (see iopt_prepin_range()), and a pin taken
- * under it only counts.
+ * under it only counts (iopt_pages_pin_counted()); lockdep checks this
+ * (iopt_pin_may_wait_for()).
  */
 #ifndef __IO_PAGETABLE_H
 #define __IO_PAGETABLE_H
@@ -41,6 +42,7 @@
 #include <linux/xarray.h>
 
 struct file;
+struct rw_semaphore;
 struct io_pagetable;
 struct mm_struct;
 
@@ -288,6 +290,7 @@ void iopt_release_pages(struct kref *kref);
 /* Pages per GUP call, see IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT. */
 extern unsigned int iommufd_test_pin_batch;
 #endif
+void iopt_pin_may_wait_for(struct rw_semaphore *rwsem);
 int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 		       unsigned long length, char *why);
 int iopt_pages_pin_counted(struct iopt_pages *pages, unsigned long byte,

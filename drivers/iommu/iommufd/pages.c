@@ -62,6 +62,7 @@
 #include <linux/io.h>
 #include <linux/kernel.h>
 #include <linux/kthread.h>
+#include <linux/lockdep.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/rcupdate.h>
@@ -96,6 +97,35 @@
  * already and finds its gaps in one go.
  */
 #define IOPT_PIN_SMALL 8
+
+/*
+ * Pinning may wait for userspace, and userspace may need iova_rwsem
+ * meanwhile: lockdep learns that order from every new table
+ * (iopt_pin_may_wait_for()) and sees each pin take this map, so that a
+ * pin under iova_rwsem is reported as the deadlock it can be.
+ */
+#ifdef CONFIG_LOCKDEP
+static struct lockdep_map iopt_pin_wait_map =
+	STATIC_LOCKDEP_MAP_INIT("iopt_pin_wait", &iopt_pin_wait_map);
+#endif
+
+/**
+ * iopt_pin_may_wait_for() - tell lockdep that a pin may wait on a lock
+ * @rwsem: the iova_rwsem of a new io_pagetable
+ */
+void iopt_pin_may_wait_for(struct rw_semaphore *rwsem)
+{
+	lock_map_acquire(&iopt_pin_wait_map);
+	might_lock(rwsem);
+	lock_map_release(&iopt_pin_wait_map);
+}
+
+/* What a pin may wait for: see iopt_pin_wait_map. */
+static void iopt_pin_may_wait(void)
+{
+	lock_map_acquire(&iopt_pin_wait_map);
+	lock_map_release(&iopt_pin_wait_map);
+}
 
 #ifdef CONFIG_IOMMUFD_TEST
 unsigned int iommufd_test_pin_batch = IOPT_PIN_BATCH;
@@ -1416,6 +1446,7 @@ static int iopt_pages_pin_window(struct iopt_pages *pages,
 	if (!gaps)
 		return 0;
 
+	iopt_pin_may_wait();
 	/* Pages were unpinned since the caller looked. */
 	if (gaps > *budget) {
 		rc = iopt_pages_charge(pages, gaps - *budget, why);
