@@ -42,9 +42,9 @@
 #include <linux/xarray.h>
 
 struct file;
-struct rw_semaphore;
 struct io_pagetable;
 struct mm_struct;
+struct rw_semaphore;
 
 /* Room for the reason an operation gives beside its errno, see iopt_why(). */
 #define IOPT_WHY_LEN 128

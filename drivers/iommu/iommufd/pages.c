@@ -101,8 +101,10 @@
 /*
  * Pinning may wait for userspace, and userspace may need iova_rwsem
  * meanwhile: lockdep learns that order from every new table
- * (iopt_pin_may_wait_for()) and sees each pin take this map, so that a
- * pin under iova_rwsem is reported as the deadlock it can be.
+ * (iopt_pin_may_wait_for()) and sees every iopt_pages_pin_get() take
+ * this map, whether or not it then pins anything, so that a call under
+ * iova_rwsem is reported as the deadlock it can be the first time it
+ * runs, not only when it happens to pin.
  */
 #ifdef CONFIG_LOCKDEP
 static struct lockdep_map iopt_pin_wait_map =
@@ -1446,7 +1448,6 @@ static int iopt_pages_pin_window(struct iopt_pages *pages,
 	if (!gaps)
 		return 0;
 
-	iopt_pin_may_wait();
 	/* Pages were unpinned since the caller looked. */
 	if (gaps > *budget) {
 		rc = iopt_pages_charge(pages, gaps - *budget, why);
@@ -1539,6 +1540,7 @@ int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 	if (WARN_ON_ONCE(!length || last >= pages->npages))
 		return -EINVAL;
 
+	iopt_pin_may_wait();
 	if (n > IOPT_PIN_SMALL) {
 		/* Usually everything is pinned, and a pin only counts. */
 		gaps = iopt_pages_count_pinned(pages, first, last);
