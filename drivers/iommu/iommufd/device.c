@@ -55,6 +55,7 @@
 #include <linux/pci.h>
 #include <linux/pci-ats.h>
 #include <linux/property.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -603,8 +604,10 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 
 	/*
 	 * An IOAS's first domain pins all its memory, which may wait for
-	 * userspace: pin before taking the group's and the IOAS's locks.
+	 * userspace: pin before taking the group's and the IOAS's locks, and
+	 * again if the IOAS changed before they were taken (pre.stale).
 	 */
+again:
 	if (pt_obj->type == IOMMUFD_OBJ_IOAS) {
 		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
 		if (xa_empty(&ioas->iopt.domains)) {
@@ -625,8 +628,7 @@ static int iommufd_device_change_pt(struct iommufd_device *idev, u32 *pt_id,
 	case IOMMUFD_OBJ_IOAS:
 		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
 		hwpt = iommufd_device_set_ioas(idev, ioas, replace, &pre, why);
-		if (IS_ERR(hwpt))
-			rc = PTR_ERR(hwpt);
+		rc = PTR_ERR_OR_ZERO(hwpt);
 		break;
 	case IOMMUFD_OBJ_HWPT_PAGING:
 	case IOMMUFD_OBJ_HWPT_NESTED:
@@ -655,6 +657,12 @@ out_unlock:
 	if (n)
 		iommufd_hwpt_put_last(idev->ictx, old, last);
 	iopt_prepin_release(&pre);
+	if (pre.stale) {
+		pre.stale = false;
+		if (!fatal_signal_pending(current))
+			goto again;
+		rc = -EINTR;
+	}
 out_put:
 	iommufd_put_object(pt_obj);
 	if (rc)

@@ -17,7 +17,8 @@
  * io_pagetable::iova_rwsem is taken to fill a new domain or reserve a
  * device's IOVA; those two are never held together. The memory a first
  * domain needs is pinned before any of these locks (iopt_prepin_range()),
- * as pinning may wait for userspace. Destroying a HWPT takes the IOAS
+ * as pinning may wait for userspace; if the IOAS changed before they were
+ * taken, they are dropped and the IOAS pinned again. Destroying a HWPT takes the IOAS
  * mutex, and only after dropping it iova_rwsem to empty the domain.
  *
  * Nesting: a paging HWPT made with IOMMU_HWPT_ALLOC_NEST_PARENT may parent
@@ -34,6 +35,7 @@
  */
 #include <linux/iommu.h>
 #include <linux/lockdep.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <uapi/linux/iommufd.h>
@@ -74,7 +76,9 @@ static void iommufd_hwpt_name_iommu(struct iommufd_hw_pagetable *hwpt,
  * Context: caller holds @ioas->mutex.
  * Return: the HWPT, or an ERR_PTR(): -ENOMEM, -EOPNOTSUPP for @flags or
  * @user_data @dev's IOMMU cannot honour, -EADDRINUSE if the IOAS maps
- * IOVA the domain cannot translate, or the IOMMU driver's error.
+ * IOVA the domain cannot translate, -EAGAIN with @pre->stale set when
+ * @pre must be taken again (see iopt_table_add_domain()), or the IOMMU
+ * driver's error.
  */
 struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
@@ -333,6 +337,7 @@ iommufd_hwpt_alloc_paging(struct iommufd_ucmd *ucmd, struct iommufd_ioas *ioas,
 	struct iopt_prepin pre = {};
 	int rc;
 
+again:
 	if (xa_empty(&ioas->iopt.domains)) {
 		rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre,
 				       ucmd->reason);
@@ -345,6 +350,13 @@ iommufd_hwpt_alloc_paging(struct iommufd_ucmd *ucmd, struct iommufd_ioas *ioas,
 				  &pre, ucmd->reason);
 	mutex_unlock(&ioas->mutex);
 	iopt_prepin_release(&pre);
+	if (pre.stale) {
+		/* The IOAS changed since the pre-pin: take it again. */
+		pre.stale = false;
+		if (fatal_signal_pending(current))
+			return ERR_PTR(-EINTR);
+		goto again;
+	}
 	if (IS_ERR(hwpt) && PTR_ERR(hwpt) == -EOPNOTSUPP && !ucmd->reason[0])
 		iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
 				  "%s's IOMMU cannot make a domain with flags 0x%x and data type %u",

@@ -28,7 +28,6 @@
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/sched.h>
-#include <linux/sched/signal.h>
 #include <linux/sizes.h>
 
 #include "io_pagetable.h"
@@ -410,23 +409,25 @@ static int iopt_pin_all(struct io_pagetable *iopt, struct iopt_prepin *pre)
  * and unmap until iopt_table_remove_domain(). The domain's aperture and IO
  * page size then restrict what the table accepts.
  *
- * The first domain of a table pins the memory of every area. It takes
- * over the pins of @pre that still match an area (the caller releases
- * @pre as usual); without them it pins the table itself first, and it
- * pins again, unlocked, for areas mapped since, so that nothing is pinned
- * under iova_rwsem.
+ * The first domain of a table pins the memory of every area. It never
+ * pins here, as the caller holds locks (pinning may wait for userspace):
+ * it takes over the pins of @pre that still match an area (the caller
+ * releases @pre as usual), and only counts one more on memory something
+ * else pinned. If an area's memory is not pinned at all (mapped since
+ * @pre was taken, or @pre is empty because the caller saw a domain that
+ * went away since), it sets @pre->stale and fails with -EAGAIN: the
+ * caller drops its locks, releases @pre, pins the table again with
+ * iopt_prepin_range() and retries.
  *
- * Return: 0; -EADDRINUSE if something mapped or allowed lies outside the
- * domain's aperture or is not aligned to its IO page size; -ENOMEM (also
- * for the memory limit), -EFAULT for memory that cannot be pinned, or the
- * IOMMU driver's error; -EINTR when the task is killed meanwhile; on
- * failure @domain is left empty and nothing stays pinned for it.
+ * Return: 0; -EAGAIN with @pre->stale set, see above; -EADDRINUSE if
+ * something mapped or allowed lies outside the domain's aperture or is
+ * not aligned to its IO page size; -ENOMEM, or the IOMMU driver's error;
+ * on failure @domain is left empty and nothing stays pinned for it.
  */
 int iopt_table_add_domain(struct io_pagetable *iopt,
 			  struct iommu_domain *domain,
 			  struct iopt_prepin *pre, char *why)
 {
-	struct iopt_prepin own = {};
 	struct iopt_area *area, *undo;
 	bool first;
 	u32 index;
@@ -435,18 +436,6 @@ int iopt_table_add_domain(struct io_pagetable *iopt,
 	if (!domain->pgsize_bitmap)
 		return -EINVAL;
 
-again:
-	/*
-	 * The first domain pins everything: do the slow part unlocked,
-	 * unless the caller did. A caller that saw a domain then, gone now
-	 * (a race with a detach), passes an empty @pre.
-	 */
-	if (xa_empty(&iopt->domains) && !pre->n) {
-		rc = iopt_prepin_range(iopt, 0, ULONG_MAX, &own, why);
-		if (rc)
-			return rc;
-		pre = &own;
-	}
 	down_write(&iopt->iova_rwsem);
 	rc = iopt_check_domain_fits(iopt, domain, why);
 	if (rc)
@@ -455,15 +444,8 @@ again:
 	first = xa_empty(&iopt->domains);
 	if (first) {
 		rc = iopt_pin_all(iopt, pre);
-		if (rc == -EAGAIN) {
-			/* Areas came or changed since @pre: pin them too. */
-			up_write(&iopt->iova_rwsem);
-			iopt_prepin_release(&own);
-			pre = &own;
-			if (fatal_signal_pending(current))
-				return -EINTR;
-			goto again;
-		}
+		if (rc == -EAGAIN)
+			pre->stale = true;
 		if (rc)
 			goto out_unlock;
 	}
@@ -478,7 +460,6 @@ again:
 	}
 	iopt_update_constraints(iopt);
 	up_write(&iopt->iova_rwsem);
-	iopt_prepin_release(&own);
 	return 0;
 
 err_unfill:
@@ -493,7 +474,6 @@ err_unpin:
 		iopt_unpin_all(iopt);
 out_unlock:
 	up_write(&iopt->iova_rwsem);
-	iopt_prepin_release(&own);
 	return rc;
 }
 

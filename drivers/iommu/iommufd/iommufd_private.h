@@ -195,12 +195,16 @@ struct iopt_prepin_slice {
  * @one: @slices of a range inside one area, which needs no allocation
  * @n: entries in @slices
  * @pinned: entries of @slices pinned so far
+ * @stale: set by iopt_table_add_domain() when the table changed since the
+ *         pins were taken: the caller drops its locks, releases, pins the
+ *         table again and retries
  */
 struct iopt_prepin {
 	struct iopt_prepin_slice *slices;
 	struct iopt_prepin_slice one;
 	unsigned long n;
 	unsigned long pinned;
+	bool stale;
 };
 
 /**
