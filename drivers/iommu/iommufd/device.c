@@ -109,6 +109,7 @@ static struct iommufd_group *iommufd_group_get(struct iommufd_ctx *ictx,
 	igroup->ictx = ictx;
 	igroup->group = group;
 	mutex_init(&igroup->lock);
+	iopt_pin_may_wait_for_mutex(&igroup->lock);
 	INIT_LIST_HEAD(&igroup->devices);
 
 	xa_lock(&ictx->groups);

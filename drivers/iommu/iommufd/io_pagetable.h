@@ -291,6 +291,7 @@ void iopt_release_pages(struct kref *kref);
 extern unsigned int iommufd_test_pin_batch;
 #endif
 void iopt_pin_may_wait_for(struct rw_semaphore *rwsem);
+void iopt_pin_may_wait_for_mutex(struct mutex *mutex);
 int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 		       unsigned long length, char *why);
 int iopt_pages_pin_counted(struct iopt_pages *pages, unsigned long byte,

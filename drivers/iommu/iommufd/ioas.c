@@ -86,6 +86,7 @@ struct iommufd_ioas *iommufd_ioas_alloc(struct iommufd_ctx *ictx)
 		return ioas;
 	iopt_init_table(&ioas->iopt, &ictx->usage);
 	mutex_init(&ioas->mutex);
+	iopt_pin_may_wait_for_mutex(&ioas->mutex);
 	INIT_LIST_HEAD(&ioas->hwpt_list);
 	return ioas;
 }

@@ -99,12 +99,13 @@
 #define IOPT_PIN_SMALL 8
 
 /*
- * Pinning may wait for userspace, and userspace may need iova_rwsem
- * meanwhile: lockdep learns that order from every new table
+ * Pinning may wait for userspace, and userspace may need iova_rwsem, or
+ * the IOAS and group locks above the layer, meanwhile: lockdep learns
+ * that order from every new table, IOAS and group
  * (iopt_pin_may_wait_for()) and sees every iopt_pages_pin_get() take
  * this map, whether or not it then pins anything, so that a call under
- * iova_rwsem is reported as the deadlock it can be the first time it
- * runs, not only when it happens to pin.
+ * one of those locks is reported as the deadlock it can be the first
+ * time it runs, not only when it happens to pin.
  */
 #ifdef CONFIG_LOCKDEP
 static struct lockdep_map iopt_pin_wait_map =
@@ -119,6 +120,17 @@ void iopt_pin_may_wait_for(struct rw_semaphore *rwsem)
 {
 	lock_map_acquire(&iopt_pin_wait_map);
 	might_lock(rwsem);
+	lock_map_release(&iopt_pin_wait_map);
+}
+
+/**
+ * iopt_pin_may_wait_for_mutex() - iopt_pin_may_wait_for() for a mutex
+ * @mutex: a new IOAS's or group's lock, held while a first domain is added
+ */
+void iopt_pin_may_wait_for_mutex(struct mutex *mutex)
+{
+	lock_map_acquire(&iopt_pin_wait_map);
+	might_lock(mutex);
 	lock_map_release(&iopt_pin_wait_map);
 }
 
