@@ -1613,10 +1613,14 @@ TEST(pins_race_over_huge_page)
  * that the windows between pinning and locking are wide. The pins are
  * counted once nothing races: meanwhile a page may hold a second pin for
  * a moment, that of a pin which lost the race to install it (pages.c).
+ * first_hwpts_race does the same with IOMMU_HWPT_ALLOC and IOMMU_DESTROY
+ * of the HWPT, for a mock device attached to another, empty IOAS.
  */
 struct domain_racer {
 	int fd;
 	__u32 ioas_id;
+	/* IOMMU_HWPT_ALLOC for this device instead of attaching new ones */
+	__u32 idev_id;
 	char *buf;
 	size_t length;
 	__u64 iova;
@@ -1640,17 +1644,21 @@ static void *domain_racer_run(void *arg)
 	unsigned int round;
 
 	for (round = 0; round != RACE_ROUNDS; round++) {
-		if (_test_cmd_mock_domain(r->fd, r->ioas_id, &stdev_id,
-					  &hwpt_id, NULL)) {
-			domain_racer_fail(r, "attach", round);
+		if (r->idev_id ?
+			    _test_cmd_hwpt_alloc(r->fd, r->idev_id, r->ioas_id,
+						 0, &hwpt_id) :
+			    _test_cmd_mock_domain(r->fd, r->ioas_id,
+						  &stdev_id, &hwpt_id, NULL)) {
+			domain_racer_fail(r, r->idev_id ? "HWPT alloc" : "attach",
+					  round);
 			continue;
 		}
 		r->attached++;
 		if (_test_cmd_check_map(r->fd, hwpt_id, r->iova, r->length,
 					r->buf))
 			domain_racer_fail(r, "domain map", round);
-		if (_test_ioctl_destroy(r->fd, stdev_id))
-			domain_racer_fail(r, "detach", round);
+		if (_test_ioctl_destroy(r->fd, r->idev_id ? hwpt_id : stdev_id))
+			domain_racer_fail(r, "destroy", round);
 	}
 	return NULL;
 }
@@ -1685,7 +1693,8 @@ static void *remapper_run(void *arg)
 	return NULL;
 }
 
-TEST(first_domains_race)
+static void race_first_domains(struct __test_metadata *_metadata,
+			       bool hwpt_alloc)
 {
 	size_t length = RACE_PAGES * page_size;
 	struct domain_racer racer[2] = {};
@@ -1693,7 +1702,8 @@ TEST(first_domains_race)
 	pthread_t thread[2], remap_thread;
 	/* Inside the mock's aperture, or no mock domain could attach. */
 	__u64 iova = MOCK_APERTURE_START;
-	__u32 ioas_id;
+	__u32 ioas_id, empty_ioas_id;
+	__u32 idev_id = 0, idev_stdev_id = 0;
 	char *buf, *buf2;
 	__u32 stdev_id;
 	long pin_kb;
@@ -1711,6 +1721,13 @@ TEST(first_domains_race)
 					  IOMMU_IOAS_MAP_FIXED_IOVA |
 						  IOMMU_IOAS_MAP_WRITEABLE |
 						  IOMMU_IOAS_MAP_READABLE));
+	if (hwpt_alloc) {
+		/* A device to make HWPTs for, its own domain elsewhere. */
+		ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &empty_ioas_id));
+		ASSERT_EQ(0, _test_cmd_mock_domain(fd, empty_ioas_id,
+						   &idev_stdev_id, NULL,
+						   &idev_id));
+	}
 	ASSERT_EQ(0, race_pin_batch(fd, 1));
 
 	remap.fd = fd;
@@ -1725,6 +1742,7 @@ TEST(first_domains_race)
 		racer[i].buf = buf;
 		racer[i].length = length;
 		racer[i].iova = iova;
+		racer[i].idev_id = idev_id;
 		ASSERT_EQ(0, pthread_create(&thread[i], NULL, domain_racer_run,
 					    &racer[i]));
 	}
@@ -1752,10 +1770,22 @@ TEST(first_domains_race)
 	EXPECT_EQ(0, _test_cmd_check_refs(fd, buf, length, 0));
 	EXPECT_EQ(pin_kb, test_vm_pin_kb());
 	EXPECT_EQ(0, _test_ioctl_ioas_unmap(fd, ioas_id, iova, length, NULL));
+	if (hwpt_alloc)
+		EXPECT_EQ(0, _test_ioctl_destroy(fd, idev_stdev_id));
 	EXPECT_EQ(0, race_pin_batch(fd, 512));
 	EXPECT_EQ(0, close(fd));
 	EXPECT_EQ(0, munmap(buf, length));
 	EXPECT_EQ(0, munmap(buf2, length));
+}
+
+TEST(first_domains_race)
+{
+	race_first_domains(_metadata, false);
+}
+
+TEST(first_hwpts_race)
+{
+	race_first_domains(_metadata, true);
 }
 
 TEST_HARNESS_MAIN
