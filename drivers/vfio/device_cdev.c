@@ -33,7 +33,11 @@
  * Locking: vfio_device_set::lock serialises bind, attach, detach and close
  * of the devices of a set, and protects the iommufd fields of struct
  * vfio_device; vfio_group::group_lock protects cdev_device_open_cnt;
- * vfio_cdev_file::kvm_lock the VM a file was added to.
+ * vfio_cdev_file::kvm_lock the VM a file was added to. Binding holds
+ * kvm_lock, inside the device set's lock, from reading the VM until the
+ * driver's open_device() returns, so that KVM, which takes kvm_lock to
+ * let go of the file, cannot free the VM before the driver took its
+ * reference; the group path holds vfio_group::group_lock likewise.
  */
 #include <linux/cdev.h>
 #include <linux/fs.h>
@@ -57,14 +61,14 @@ static dev_t vfio_device_devt;
  * @device: the device; the file holds a registration reference
  * @bound: set once VFIO_DEVICE_BIND_IOMMUFD opened the device through this
  *	   file; read without locks by the file's other operations
- * @kvm_lock: protects @kvm
+ * @kvm_lock: protects @kvm; held by binding across open_device()
  * @kvm: the VM whose KVM VFIO device holds this file, or NULL; KVM clears
  *	 it before it lets go of the file. Binding hands it to the device.
  */
 struct vfio_cdev_file {
 	struct vfio_device *device;
 	bool bound;
-	spinlock_t kvm_lock; /* protects kvm */
+	struct mutex kvm_lock; /* protects kvm */
 	struct kvm *kvm;
 };
 
@@ -88,7 +92,7 @@ static int vfio_device_cdev_open(struct inode *inode, struct file *filep)
 		return -ENOMEM;
 	}
 	df->device = device;
-	spin_lock_init(&df->kvm_lock);
+	mutex_init(&df->kvm_lock);
 	filep->private_data = df;
 	/* Regions are read and written at offsets, like a group's device fd. */
 	filep->f_mode |= FMODE_PREAD | FMODE_PWRITE;
@@ -157,6 +161,7 @@ static int vfio_device_cdev_release(struct inode *inode, struct file *filep)
 	if (df->bound)
 		vfio_device_cdev_unbind(df);
 	vfio_device_put_registration(device);
+	mutex_destroy(&df->kvm_lock);
 	kfree(df);
 	return 0;
 }
@@ -204,16 +209,16 @@ static int vfio_device_cdev_bind(struct vfio_cdev_file *df,
 	device->open_count = 1;
 	/*
 	 * The VM this file was added to, if any, as for a group's first open:
-	 * a driver that keeps it takes its own reference in open_device().
+	 * a driver that keeps it takes its own reference in open_device(),
+	 * before KVM can let go of the file and the VM.
 	 */
-	spin_lock(&df->kvm_lock);
+	mutex_lock(&df->kvm_lock);
 	device->kvm = df->kvm;
-	spin_unlock(&df->kvm_lock);
-	if (device->ops->open_device) {
+	if (device->ops->open_device)
 		ret = device->ops->open_device(device);
-		if (ret)
-			goto err_unbind;
-	}
+	mutex_unlock(&df->kvm_lock);
+	if (ret)
+		goto err_unbind;
 
 	if (put_user(devid, &arg->out_devid)) {
 		ret = -EFAULT;
@@ -452,14 +457,17 @@ bool vfio_file_is_device_cdev(struct file *file)
  * gets @kvm when this file binds it, as a group's device gets its group's
  * when it is first opened: a file added after binding changes nothing
  * for the device until it is bound again.
+ *
+ * Context: may sleep; waits for a bind of the file that is opening the
+ * device with the VM.
  */
 void vfio_device_cdev_set_kvm(struct file *file, struct kvm *kvm)
 {
 	struct vfio_cdev_file *df = file->private_data;
 
-	spin_lock(&df->kvm_lock);
+	mutex_lock(&df->kvm_lock);
 	df->kvm = kvm;
-	spin_unlock(&df->kvm_lock);
+	mutex_unlock(&df->kvm_lock);
 }
 
 /**
