@@ -24,8 +24,10 @@
  * vfio_pin_pages() returned: an unmap in between finds it missing, and
  * VFIO asks again, by which time it is there.
  */
+#include <linux/delay.h>
 #include <linux/highmem.h>
 #include <linux/iommu.h>
+#include <linux/kvm_host.h>
 #include <linux/list.h>
 #include <linux/mdev.h>
 #include <linux/module.h>
@@ -65,6 +67,8 @@ struct mpin_pin {
  * @unmapped: ranges dma_unmap() unpinned since the device was opened
  * @last: the last command, with its results
  * @opened_with_kvm: vfio_device::kvm was set at the last open_device()
+ * @kvm: that VM, referenced until close_device(), as a driver that uses
+ *       the VM must: VFIO hands it over for open_device() only
  */
 struct mpin_state {
 	struct vfio_device vdev;
@@ -75,6 +79,7 @@ struct mpin_state {
 	unsigned int unmapped;
 	struct mpin_cmd last;
 	bool opened_with_kvm;
+	struct kvm *kvm;
 };
 
 /*
@@ -265,6 +270,12 @@ static void mpin_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	}
 	spin_unlock(&mpin->pins_lock);
 	mpin_unpin_list(mpin, &list);
+#if IS_ENABLED(CONFIG_KVM)
+	if (mpin->kvm) {
+		kvm_put_kvm(mpin->kvm);
+		mpin->kvm = NULL;
+	}
+#endif
 }
 
 static long mpin_ioctl(struct vfio_device *vdev, unsigned int cmd,
@@ -317,9 +328,20 @@ static int mpin_open_device(struct vfio_device *vdev)
 
 	mutex_lock(&mpin->cmd_lock);
 	memset(&mpin->last, 0, sizeof(mpin->last));
-	/* Only looked at: a driver that used the VM would hold a reference. */
 	mpin->opened_with_kvm = vdev->kvm;
 	mutex_unlock(&mpin->cmd_lock);
+#if IS_ENABLED(CONFIG_KVM)
+	/*
+	 * As a vGPU driver does: on a VM KVM already let go of, it splats.
+	 * It first takes its time, as a driver with more to set up would,
+	 * so that a race with KVM letting go of the VM is not missed.
+	 */
+	if (vdev->kvm) {
+		usleep_range(1000, 2000);
+		kvm_get_kvm(vdev->kvm);
+		mpin->kvm = vdev->kvm;
+	}
+#endif
 	spin_lock(&mpin->pins_lock);
 	mpin->unmapped = 0;
 	spin_unlock(&mpin->pins_lock);

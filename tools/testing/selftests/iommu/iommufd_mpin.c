@@ -913,4 +913,61 @@ TEST_F(mpin_kvm, add_del_race_bind)
 	munmap(buf, page_size);
 }
 
+struct kvm_closer {
+	pthread_barrier_t *go;
+	int kvm_dev;
+	int err;
+};
+
+static void *kvm_close_fn(void *arg)
+{
+	struct kvm_closer *c = arg;
+
+	pthread_barrier_wait(c->go);
+	if (close(c->kvm_dev))
+		c->err = errno;
+	return NULL;
+}
+
+/*
+ * KVM lets go of a cdev file, and the VM goes with it, while the file
+ * binds: the VM's last reference is its KVM VFIO device's, whose close
+ * takes the VM back from the file and drops it. Binding must hand the
+ * driver either no VM or one it can still take a reference on: mpin
+ * takes one, as a vGPU driver does, and on a VM already being destroyed
+ * the reference count warns (and KASAN sees the use after free).
+ */
+TEST_F(mpin_kvm, vm_close_race_bind)
+{
+	unsigned int round, with_vm = 0;
+	pthread_barrier_t go;
+	pthread_t thread;
+	int vm, fd, kvm;
+
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 2));
+	for (round = 0; round != 200; round++) {
+		struct kvm_closer c = { .go = &go };
+
+		c.kvm_dev = kvm_vfio_create(&vm);
+		ASSERT_LE(0, c.kvm_dev);
+		fd = open(self->cdev, O_RDWR);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, kvm_vfio_file(c.kvm_dev, KVM_DEV_VFIO_FILE_ADD, fd));
+		/* From now on only the KVM VFIO device holds the VM. */
+		ASSERT_EQ(0, close(vm));
+		ASSERT_EQ(0, pthread_create(&thread, NULL, kvm_close_fn, &c));
+		pthread_barrier_wait(&go);
+		ASSERT_EQ(0, vfio_device_bind_iommufd(fd, self->iommufd, NULL));
+		ASSERT_EQ(0, pthread_join(thread, NULL));
+		ASSERT_EQ(0, c.err);
+		kvm = opened_with_kvm(_metadata, fd);
+		ASSERT_TRUE(kvm == 0 || kvm == 1);
+		with_vm += kvm;
+		/* The device's reference is the VM's last: it goes now. */
+		ASSERT_EQ(0, close(fd));
+	}
+	pthread_barrier_destroy(&go);
+	TH_LOG("%u of 200 binds got the VM", with_vm);
+}
+
 TEST_HARNESS_MAIN
