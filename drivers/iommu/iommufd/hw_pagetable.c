@@ -18,8 +18,9 @@
  * device's IOVA; those two are never held together. The memory a first
  * domain needs is pinned before any of these locks (iopt_prepin_range()),
  * as pinning may wait for userspace; if the IOAS changed before they were
- * taken, they are dropped and the IOAS pinned again. Destroying a HWPT takes the IOAS
- * mutex, and only after dropping it iova_rwsem to empty the domain.
+ * taken, they are dropped and the IOAS pinned again. Destroying a HWPT
+ * takes the IOAS mutex, and only after dropping it iova_rwsem to empty
+ * the domain.
  *
  * Nesting: a paging HWPT made with IOMMU_HWPT_ALLOC_NEST_PARENT may parent
  * nested HWPTs (IOMMUFD_OBJ_HWPT_NESTED). A nested HWPT holds a domain of
