@@ -270,12 +270,6 @@ static void mpin_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	}
 	spin_unlock(&mpin->pins_lock);
 	mpin_unpin_list(mpin, &list);
-#if IS_ENABLED(CONFIG_KVM)
-	if (mpin->kvm) {
-		kvm_put_kvm(mpin->kvm);
-		mpin->kvm = NULL;
-	}
-#endif
 }
 
 static long mpin_ioctl(struct vfio_device *vdev, unsigned int cmd,
@@ -359,6 +353,12 @@ static void mpin_close_device(struct vfio_device *vdev)
 	mpin->npins = 0;
 	spin_unlock(&mpin->pins_lock);
 	mpin_unpin_list(mpin, &list);
+#if IS_ENABLED(CONFIG_KVM)
+	if (mpin->kvm) {
+		kvm_put_kvm(mpin->kvm);
+		mpin->kvm = NULL;
+	}
+#endif
 }
 
 static int mpin_init_dev(struct vfio_device *vdev)
