@@ -34,7 +34,9 @@
  * then iommufd_device::fault_lock, then iommufd_fault::mutex; the core's
  * list lock is taken under iommufd_fault::mutex to answer. The group's
  * lock of device.c is taken before iommufd_device::fault_lock and never
- * under the others.
+ * under the others. No user page is waited for under iommufd_fault::mutex:
+ * a page of read()'s or write()'s buffer may wait on userspace, and the
+ * device's detach and its fault handler must not wait with it.
  *
  * The queue's file holds the object and the context's file: a context
  * lives on while a queue file is open, and IOMMU_DESTROY of the queue is
@@ -46,9 +48,11 @@
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
 #include <linux/lockdep.h>
+#include <linux/pagemap.h>
 #include <linux/poll.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <uapi/linux/iommufd.h>
 
 #include "iommufd_private.h"
@@ -239,8 +243,14 @@ void iommufd_fault_attach_abort(struct iommufd_device *idev)
 	}
 }
 
-/* Write the message of @req to userspace at @buf. */
-static int iommufd_fault_copy_out(struct iommufd_fault_req *req,
+/*
+ * Write the message of @req to userspace at @buf, without waiting for the
+ * page: the caller holds the queue's mutex, which the device's detach and
+ * the fault handler wait for, and a page of @buf may be one that waits on
+ * userspace (a userfaultfd, FUSE). -EFAULT if the page was not there.
+ */
+static int iommufd_fault_copy_out(struct iommufd_fault *fault,
+				  struct iommufd_fault_req *req,
 				  char __user *buf)
 {
 	struct iommu_hwpt_pgfault msg = {
@@ -257,14 +267,16 @@ static int iommufd_fault_copy_out(struct iommufd_fault_req *req,
 		.cookie = req->cookie,
 	};
 
-	return copy_to_user(buf, &msg, sizeof(msg)) ? -EFAULT : 0;
+	lockdep_assert_held(&fault->mutex);
+	return copy_to_user_nofault(buf, &msg, sizeof(msg)) ? -EFAULT : 0;
 }
 
 /*
  * read(): the delivering faults, oldest first, as many as fit in @count,
  * a multiple of the message's size. Returns the bytes read, 0 if there
  * is no fault (it does not wait: poll() does), or an error if the first
- * could not be read: -EINVAL for no room for it, -EFAULT, -ENOMEM.
+ * could not be read: -EINVAL for no room for it, -EFAULT, -ENOMEM, or
+ * -EINTR if a fatal signal came while its page was brought in.
  */
 static ssize_t iommufd_fault_read(struct file *file, char __user *buf,
 				  size_t count, loff_t *ppos)
@@ -290,11 +302,22 @@ static ssize_t iommufd_fault_read(struct file *file, char __user *buf,
 			      GFP_KERNEL_ACCOUNT);
 		if (rc)
 			break;
-		rc = iommufd_fault_copy_out(req, buf + done);
+		rc = iommufd_fault_copy_out(fault, req, buf + done);
 		if (rc) {
-			/* Still delivering: the next read gets it again. */
+			/* Still delivering: it is read again below. */
 			xa_erase(&fault->response, req->cookie);
-			break;
+			/*
+			 * Bring the page in without the mutex, then look
+			 * again: the fault may be answered meanwhile.
+			 */
+			mutex_unlock(&fault->mutex);
+			if (fault_in_safe_writeable(buf + done, size))
+				return done ? done : -EFAULT;
+			if (fatal_signal_pending(current))
+				return done ? done : -EINTR;
+			rc = 0;
+			mutex_lock(&fault->mutex);
+			continue;
 		}
 		list_del(&req->node);
 		done += size;
@@ -307,7 +330,8 @@ static ssize_t iommufd_fault_read(struct file *file, char __user *buf,
  * write(): answers, each a struct iommu_hwpt_page_response, carried out in
  * order. Returns the bytes of the answers sent, or the error of the first
  * if none was: -EINVAL for an unknown code or a cookie of no awaiting
- * fault, -EFAULT.
+ * fault, -EFAULT. Each answer is read before the queue's mutex is taken:
+ * the read may wait on userspace.
  */
 static ssize_t iommufd_fault_write(struct file *file, const char __user *buf,
 				   size_t count, loff_t *ppos)
@@ -322,7 +346,6 @@ static ssize_t iommufd_fault_write(struct file *file, const char __user *buf,
 	if (count % size)
 		return -ESPIPE;
 
-	mutex_lock(&fault->mutex);
 	while (done < count) {
 		if (copy_from_user(&answer, buf + done, size)) {
 			rc = -EFAULT;
@@ -333,15 +356,17 @@ static ssize_t iommufd_fault_write(struct file *file, const char __user *buf,
 			rc = -EINVAL;
 			break;
 		}
+		mutex_lock(&fault->mutex);
 		req = xa_erase(&fault->response, answer.cookie);
+		if (req)
+			iommufd_fault_answer(fault, req, answer.code);
+		mutex_unlock(&fault->mutex);
 		if (!req) {
 			rc = -EINVAL;
 			break;
 		}
-		iommufd_fault_answer(fault, req, answer.code);
 		done += size;
 	}
-	mutex_unlock(&fault->mutex);
 	return done ? done : rc;
 }
 

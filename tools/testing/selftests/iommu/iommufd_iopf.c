@@ -430,6 +430,111 @@ TEST_F(iopf, leave_answers_pending)
 	test_ioctl_destroy(self->iopf_id);
 }
 
+/* A read() or write() of the queue's file, in a thread. */
+struct bg_rw {
+	pthread_t thread;
+	int fd;
+	bool write;
+	char *buf;
+	size_t count;
+	ssize_t rc;
+	int err;
+	bool done;
+};
+
+static void *bg_rw_fn(void *arg)
+{
+	struct bg_rw *bg = arg;
+
+	bg->rc = bg->write ? write(bg->fd, bg->buf, bg->count) :
+			     read(bg->fd, bg->buf, bg->count);
+	bg->err = errno;
+	__atomic_store_n(&bg->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * While a read() or write() of the queue waits on its buffer's page (a
+ * userfaultfd's), the device keeps faulting, poll() answers, and the
+ * device leaves the HWPT, which answers its faults: none of them waits
+ * for the page. @mem's fault is then served and @bg joined.
+ */
+static void others_pass_while_copying(struct __test_metadata *_metadata,
+				      FIXTURE_DATA(iopf) * self,
+				      struct uffd_mem *mem, struct bg_rw *bg)
+{
+	struct pollfd pfd = { .fd = self->fault_fd, .events = POLLIN };
+	__u32 out;
+
+	ASSERT_EQ(0, pthread_create(&bg->thread, NULL, bg_rw_fn, bg));
+	ASSERT_EQ(0, uffd_mem_wait_fault(mem));
+	trigger(2);
+	EXPECT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLIN, pfd.revents & POLLIN);
+	test_cmd_mock_domain_replace(self->stdev_id, self->parent_id, &out);
+	EXPECT_EQ(2, responses());
+	EXPECT_EQ(IOMMUFD_PAGE_RESP_INVALID, last_code());
+	/* All that while, the copy was waiting. */
+	EXPECT_FALSE(__atomic_load_n(&bg->done, __ATOMIC_ACQUIRE));
+	ASSERT_EQ(0, uffd_mem_fill(mem));
+	ASSERT_EQ(0, pthread_join(bg->thread, NULL));
+	EXPECT_EQ(0, delivering());
+	EXPECT_EQ(0, awaiting());
+}
+
+/*
+ * A read() whose buffer waits on userspace: once the page is there, the
+ * faults are gone, answered by the device's leaving, and it reads none.
+ */
+TEST_F(iopf, read_waits_alone)
+{
+	struct uffd_mem mem = { .uffd = -1 };
+	struct bg_rw bg = {
+		.fd = self->fault_fd,
+		.count = PGFAULT_SIZE,
+	};
+	__u32 out;
+
+	if (uffd_mem_init(&mem, 1))
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	test_cmd_mock_domain_replace(self->stdev_id, self->iopf_id, &out);
+	trigger(1);
+	bg.buf = mem.buf;
+	others_pass_while_copying(_metadata, self, &mem, &bg);
+	EXPECT_EQ(0, bg.rc);
+	uffd_mem_free(&mem);
+}
+
+/*
+ * A write() whose answer waits on userspace: once it is there, the fault
+ * it names was answered by the device's leaving, and it is refused.
+ */
+TEST_F(iopf, write_waits_alone)
+{
+	struct uffd_mem mem = { .uffd = -1 };
+	struct bg_rw bg = {
+		.fd = self->fault_fd,
+		.write = true,
+		.count = RESP_SIZE,
+	};
+	struct iommu_hwpt_pgfault msg;
+	__u32 out;
+
+	if (uffd_mem_init(&mem, 1))
+		SKIP(return, "no userfaultfd: %s", strerror(errno));
+	test_cmd_mock_domain_replace(self->stdev_id, self->iopf_id, &out);
+	trigger(1);
+	ASSERT_EQ(PGFAULT_SIZE, read(self->fault_fd, &msg, PGFAULT_SIZE));
+	EXPECT_EQ(1, awaiting());
+	bg.buf = mem.buf;
+	others_pass_while_copying(_metadata, self, &mem, &bg);
+	/* The fill wrote 0x5a5a5a5a as the code: no valid answer. */
+	EXPECT_EQ(-1, bg.rc);
+	EXPECT_EQ(EINVAL, bg.err);
+	EXPECT_EQ(2, responses());
+	uffd_mem_free(&mem);
+}
+
 /* From one queue's HWPT to another's: the old queue's faults answered. */
 TEST_F(iopf, replace_between_queues)
 {

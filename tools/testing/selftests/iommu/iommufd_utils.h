@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,11 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
+#include <linux/userfaultfd.h>
 
 #include "../kselftest_harness.h"
 #include "../../../../drivers/iommu/iommufd/iommufd_test.h"
@@ -179,6 +182,76 @@ static inline char *test_alloc_small_pages(unsigned long pages)
 	madvise(buf, length, MADV_NOHUGEPAGE);
 	memset(buf, 0x6b, length);
 	return buf;
+}
+
+/* @pages pages of anonymous memory whose first touch waits for @uffd. */
+struct uffd_mem {
+	int uffd;
+	char *buf;
+	size_t len;
+};
+
+static inline int uffd_mem_init(struct uffd_mem *mem, unsigned long pages)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	mem->len = pages * sysconf(_SC_PAGESIZE);
+	mem->uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (mem->uffd < 0)
+		return -1;
+	if (ioctl(mem->uffd, UFFDIO_API, &api))
+		return -1;
+	mem->buf = mmap(NULL, mem->len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem->buf == MAP_FAILED)
+		return -1;
+	/* One fault per small page, so that one fill serves them all. */
+	madvise(mem->buf, mem->len, MADV_NOHUGEPAGE);
+	reg.range.start = (uintptr_t)mem->buf;
+	reg.range.len = mem->len;
+	return ioctl(mem->uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* Wait up to 10 s for a fault on @mem to be pending. */
+static inline int uffd_mem_wait_fault(struct uffd_mem *mem)
+{
+	struct pollfd pfd = { .fd = mem->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, 10000) != 1)
+		return -1;
+	if (read(mem->uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return -1;
+	return msg.event == UFFD_EVENT_PAGEFAULT ? 0 : -1;
+}
+
+/* Serve every fault: fill the whole range with 0x5a and wake the waiters. */
+static inline int uffd_mem_fill(struct uffd_mem *mem)
+{
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)mem->buf,
+		.len = mem->len,
+	};
+	char *src;
+	int rc;
+
+	src = malloc(mem->len);
+	if (!src)
+		return -1;
+	memset(src, 0x5a, mem->len);
+	copy.src = (uintptr_t)src;
+	rc = ioctl(mem->uffd, UFFDIO_COPY, &copy);
+	free(src);
+	return rc;
+}
+
+static inline void uffd_mem_free(struct uffd_mem *mem)
+{
+	if (mem->buf && mem->buf != MAP_FAILED)
+		munmap(mem->buf, mem->len);
+	if (mem->uffd >= 0)
+		close(mem->uffd);
 }
 
 /*
