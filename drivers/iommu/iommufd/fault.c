@@ -25,10 +25,13 @@
  * handler is per device: registered while the device is attached to a
  * HWPT with a fault queue, and it routes each fault to the queue of the
  * HWPT the device is on at that moment (iommufd_device::fault_hwpt).
- * When the device leaves that HWPT, every fault of the device still on
+ * When the device leaves that HWPT, every fault it made there still on
  * the queue, delivering or awaiting, is answered IOMMUFD_PAGE_RESP_INVALID
  * at once: the device must not wait for an answer that can no longer
- * come, and the core's list must be empty for the handler to go.
+ * come, and the core's list must be empty for the handler to go. Faults
+ * it makes on its new HWPT are not, even on the same queue. 6.1's core
+ * does not say on which domain a fault was made: one made on the new
+ * domain before the routing follows it counts as the old HWPT's.
  *
  * Lock order: the IOMMU core's device lock (held around the handler),
  * then iommufd_device::fault_lock, then iommufd_fault::mutex; the core's
@@ -60,13 +63,16 @@
 /**
  * struct iommufd_fault_req - one fault waiting for userspace's answer
  * @node: entry in iommufd_fault::deliver while delivering
- * @idev: the device that faulted; its detach answers the fault first
+ * @idev: the device that faulted
+ * @hwpt: the HWPT @idev was on when it faulted, only to be compared: the
+ *        device leaving it answers the fault first, so @hwpt outlives it
  * @prm: the page request
  * @cookie: its key in iommufd_fault::response while awaiting
  */
 struct iommufd_fault_req {
 	struct list_head node;
 	struct iommufd_device *idev;
+	struct iommufd_hw_pagetable *hwpt;
 	struct iommu_fault_page_request prm;
 	u32 cookie;
 };
@@ -132,6 +138,7 @@ static int iommufd_fault_handler(struct iommu_fault *evt, void *data)
 		goto out_unlock;
 	}
 	req->idev = idev;
+	req->hwpt = idev->fault_hwpt;
 	req->prm = evt->prm;
 	mutex_lock(&fault->mutex);
 	list_add_tail(&req->node, &fault->deliver);
@@ -171,22 +178,26 @@ int iommufd_fault_attach_prepare(struct iommufd_device *idev,
 	return 0;
 }
 
-/* Answer every fault of @idev on @fault with IOMMUFD_PAGE_RESP_INVALID. */
-static void iommufd_fault_answer_device(struct iommufd_fault *fault,
-					struct iommufd_device *idev)
+/*
+ * Answer IOMMUFD_PAGE_RESP_INVALID to every fault @idev made on @hwpt. Not
+ * to those it made since on another HWPT with the same queue.
+ */
+static void iommufd_fault_answer_device(struct iommufd_device *idev,
+					struct iommufd_hw_pagetable *hwpt)
 {
+	struct iommufd_fault *fault = hwpt->fault;
 	struct iommufd_fault_req *req, *next;
 	unsigned long index;
 
 	mutex_lock(&fault->mutex);
 	list_for_each_entry_safe(req, next, &fault->deliver, node) {
-		if (req->idev != idev)
+		if (req->idev != idev || req->hwpt != hwpt)
 			continue;
 		list_del(&req->node);
 		iommufd_fault_answer(fault, req, IOMMUFD_PAGE_RESP_INVALID);
 	}
 	xa_for_each(&fault->response, index, req) {
-		if (req->idev != idev)
+		if (req->idev != idev || req->hwpt != hwpt)
 			continue;
 		xa_erase(&fault->response, index);
 		iommufd_fault_answer(fault, req, IOMMUFD_PAGE_RESP_INVALID);
@@ -217,7 +228,7 @@ void iommufd_fault_attach_commit(struct iommufd_device *idev,
 	mutex_unlock(&idev->fault_lock);
 	/* A handler that ran before queued its fault there: answer it. */
 	if (old && old != hwpt)
-		iommufd_fault_answer_device(old->fault, idev);
+		iommufd_fault_answer_device(idev, old);
 	if (!idev->fault_hwpt && idev->fault_handler) {
 		/* Nothing of the device is pending any more. */
 		WARN_ON(iommu_unregister_device_fault_handler(idev->dev));
