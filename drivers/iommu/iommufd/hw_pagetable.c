@@ -55,6 +55,33 @@ static void iommufd_hwpt_name_iommu(struct iommufd_hw_pagetable *hwpt,
 		sizeof(hwpt->iommu));
 }
 
+/*
+ * Whether @dev's IOMMU can make a paging domain with @flags and @user_data:
+ * 0 or -EOPNOTSUPP, with the reason in @why.
+ */
+static int iommufd_hwpt_paging_supported(struct device *dev, u32 flags,
+					 const struct iommu_user_data *user_data,
+					 char *why)
+{
+	const struct iommu_ops *ops = dev_iommu_ops(dev);
+
+	if (flags & ~(IOMMU_HWPT_ALLOC_NEST_PARENT |
+		      IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
+		return -EOPNOTSUPP;
+	if ((flags || user_data) && !ops->domain_alloc_user) {
+		iopt_why(why, "the IOMMU of %s cannot make %s domains",
+			 dev_name(dev),
+			 flags & IOMMU_HWPT_ALLOC_NEST_PARENT ?
+				 "nesting parent" :
+			 flags ? "dirty tracking" : "driver-specific");
+		return -EOPNOTSUPP;
+	}
+	if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
+	    !device_iommu_capable(dev, IOMMU_CAP_DIRTY_TRACKING))
+		return -EOPNOTSUPP;
+	return 0;
+}
+
 /**
  * iommufd_hwpt_alloc() - make a HWPT that mirrors an IOAS
  * @ictx: the context that will own it
@@ -93,20 +120,9 @@ iommufd_hwpt_alloc(struct iommufd_ctx *ictx, struct iommufd_ioas *ioas,
 
 	lockdep_assert_held(&ioas->mutex);
 
-	if (flags & ~(IOMMU_HWPT_ALLOC_NEST_PARENT |
-		      IOMMU_HWPT_ALLOC_DIRTY_TRACKING))
-		return ERR_PTR(-EOPNOTSUPP);
-	if ((flags || user_data) && !ops->domain_alloc_user) {
-		iopt_why(why, "the IOMMU of %s cannot make %s domains",
-			 dev_name(dev),
-			 flags & IOMMU_HWPT_ALLOC_NEST_PARENT ?
-				 "nesting parent" :
-			 flags ? "dirty tracking" : "driver-specific");
-		return ERR_PTR(-EOPNOTSUPP);
-	}
-	if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
-	    !device_iommu_capable(dev, IOMMU_CAP_DIRTY_TRACKING))
-		return ERR_PTR(-EOPNOTSUPP);
+	rc = iommufd_hwpt_paging_supported(dev, flags, user_data, why);
+	if (rc)
+		return ERR_PTR(rc);
 
 	hwpt = iommufd_object_alloc(ictx, struct iommufd_hw_pagetable,
 				    IOMMUFD_OBJ_HWPT_PAGING);
@@ -326,7 +342,8 @@ void iommufd_hwpt_destroy(struct iommufd_object *obj)
 
 /*
  * IOMMU_HWPT_ALLOC on an IOAS: a paging HWPT. A first domain pins the
- * IOAS's memory, before the IOAS's lock.
+ * IOAS's memory, before the IOAS's lock; a request no domain can honour
+ * is refused before that.
  */
 static struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc_paging(struct iommufd_ucmd *ucmd, struct iommufd_ioas *ioas,
@@ -338,6 +355,11 @@ iommufd_hwpt_alloc_paging(struct iommufd_ucmd *ucmd, struct iommufd_ioas *ioas,
 	struct iopt_prepin pre = {};
 	int rc;
 
+	rc = iommufd_hwpt_paging_supported(dev, cmd->flags,
+					   user_data->len ? user_data : NULL,
+					   ucmd->reason);
+	if (rc)
+		goto out_fail;
 again:
 	if (xa_empty(&ioas->iopt.domains)) {
 		rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre,
@@ -358,11 +380,15 @@ again:
 			return ERR_PTR(-EINTR);
 		goto again;
 	}
-	if (IS_ERR(hwpt) && PTR_ERR(hwpt) == -EOPNOTSUPP && !ucmd->reason[0])
+	if (!IS_ERR(hwpt))
+		return hwpt;
+	rc = PTR_ERR(hwpt);
+out_fail:
+	if (rc == -EOPNOTSUPP && !ucmd->reason[0])
 		iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
 				  "%s's IOMMU cannot make a domain with flags 0x%x and data type %u",
 				  dev_name(dev), cmd->flags, cmd->data_type);
-	return hwpt;
+	return ERR_PTR(rc);
 }
 
 /**

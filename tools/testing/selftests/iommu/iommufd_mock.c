@@ -609,6 +609,16 @@ TEST_F(mock_objects, first_domain_needs_pinnable_memory)
 		EXPECT_ERRNO(EFAULT,
 			     _test_cmd_hwpt_alloc(self->fd, idev_id,
 						  self->ioas_id, 0, NULL));
+		/* A domain no IOMMU makes is refused before any pin. */
+		EXPECT_ERRNO(EOPNOTSUPP,
+			     _test_cmd_hwpt_alloc(self->fd, idev_id,
+						  self->ioas_id,
+						  IOMMU_HWPT_FAULT_ID_VALID,
+						  NULL));
+		EXPECT_ERRNO(EOPNOTSUPP,
+			     _test_cmd_hwpt_alloc(self->fd, idev_id,
+						  self->ioas_id, 1U << 31,
+						  NULL));
 		/*
 		 * Neither left a domain, an aperture or a pin behind: without
 		 * a domain, IOVA has byte granularity.
