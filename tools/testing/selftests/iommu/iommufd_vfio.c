@@ -1325,6 +1325,72 @@ TEST_F_TIMEOUT(vfio_edu, legacy_container_unset_race, VFIO_TIMEOUT)
 	ASSERT_OK(close(churn.container));
 }
 
+/* Closes the container file it is given, each time it is told to. */
+struct container_closer {
+	pthread_barrier_t go;
+	pthread_barrier_t done;
+	int container;
+	bool stop;
+};
+
+static void *container_closer_fn(void *arg)
+{
+	struct container_closer *c = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&c->go);
+		if (__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE))
+			return NULL;
+		close(c->container);
+		pthread_barrier_wait(&c->done);
+	}
+}
+
+/*
+ * The groups keep a container after its file is closed: the close tells
+ * the IOMMU driver (type1's notify()) while the last group leaving may be
+ * freeing the driver's data. Race the close with the unset, each round
+ * with a new container; the console oracle fails the test on any report.
+ */
+TEST_F_TIMEOUT(vfio_edu, legacy_container_close_race, VFIO_TIMEOUT)
+{
+	struct container_closer closer = {};
+	char cdev[PATH_MAX];
+	char group_path[64];
+	pthread_t thread;
+	int group, i;
+
+	bind_vfio(_metadata, self->solo.bdf, cdev);
+	snprintf(group_path, sizeof(group_path), "/dev/vfio/%d",
+		 pci_iommu_group(self->solo.bdf));
+	group = open(group_path, O_RDWR);
+	ASSERT_LE(0, group);
+	ASSERT_OK(pthread_barrier_init(&closer.go, NULL, 2));
+	ASSERT_OK(pthread_barrier_init(&closer.done, NULL, 2));
+	ASSERT_OK(pthread_create(&thread, NULL, container_closer_fn, &closer));
+	for (i = 0; i != 300; i++) {
+		closer.container = open("/dev/vfio/vfio", O_RDWR);
+		ASSERT_LE(0, closer.container);
+		ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER,
+				&closer.container));
+		ASSERT_OK(ioctl(closer.container, VFIO_SET_IOMMU,
+				VFIO_TYPE1v2_IOMMU));
+		pthread_barrier_wait(&closer.go);
+		ASSERT_OK(ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+		pthread_barrier_wait(&closer.done);
+	}
+	__atomic_store_n(&closer.stop, true, __ATOMIC_RELEASE);
+	pthread_barrier_wait(&closer.go);
+	ASSERT_OK(pthread_join(thread, NULL));
+	/* The group is free again: it joins a new container. */
+	closer.container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, closer.container);
+	ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER, &closer.container));
+	ASSERT_OK(ioctl(group, VFIO_GROUP_UNSET_CONTAINER));
+	ASSERT_OK(close(closer.container));
+	ASSERT_OK(close(group));
+}
+
 /* The MSI doorbell window of x86: IOVA no device may be given. */
 #define MSI_START 0xfee00000ULL
 #define MSI_LAST 0xfeefffffULL
