@@ -33,11 +33,12 @@
  * Locking: vfio_device_set::lock serialises bind, attach, detach and close
  * of the devices of a set, and protects the iommufd fields of struct
  * vfio_device; vfio_group::group_lock protects cdev_device_open_cnt;
- * vfio_cdev_file::kvm_lock the VM a file was added to. Binding holds
- * kvm_lock, inside the device set's lock, from reading the VM until the
- * driver's open_device() returns, so that KVM, which takes kvm_lock to
- * let go of the file, cannot free the VM before the driver took its
- * reference; the group path holds vfio_group::group_lock likewise.
+ * vfio_cdev_file::kvm_lock the VM a file was added to. KVM takes
+ * kvm_lock under its kvm->lock to let go of the file, so binding holds it,
+ * inside the device set's lock, only to take VFIO's reference on the VM
+ * (vfio_device_get_kvm_safe()); the driver's open_device(), which may
+ * take kvm->lock, runs without it. The reference goes after the device's
+ * close_device(), as for a device opened through its group.
  */
 #include <linux/cdev.h>
 #include <linux/fs.h>
@@ -61,7 +62,7 @@ static dev_t vfio_device_devt;
  * @device: the device; the file holds a registration reference
  * @bound: set once VFIO_DEVICE_BIND_IOMMUFD opened the device through this
  *	   file; read without locks by the file's other operations
- * @kvm_lock: protects @kvm; held by binding across open_device()
+ * @kvm_lock: protects @kvm
  * @kvm: the VM whose KVM VFIO device holds this file, or NULL; KVM clears
  *	 it before it lets go of the file. Binding hands it to the device.
  */
@@ -140,7 +141,7 @@ static void vfio_device_cdev_unbind(struct vfio_cdev_file *df)
 		iommufd_access_detach(device->iommufd_access);
 	if (device->ops->close_device)
 		device->ops->close_device(device);
-	device->kvm = NULL;
+	vfio_device_put_kvm(device);
 	/* Unbinding detaches and hands the group's DMA back. */
 	vfio_iommufd_unbind(device);
 	ictx = device->iommufd_ictx;
@@ -207,16 +208,12 @@ static int vfio_device_cdev_bind(struct vfio_cdev_file *df,
 		goto err_put_module;
 	device->iommufd_ictx = ictx;
 	device->open_count = 1;
-	/*
-	 * The VM this file was added to, if any, as for a group's first open:
-	 * a driver that keeps it takes its own reference in open_device(),
-	 * before KVM can let go of the file and the VM.
-	 */
+	/* The VM this file was added to, if any, as for a group's first open. */
 	mutex_lock(&df->kvm_lock);
-	device->kvm = df->kvm;
+	vfio_device_get_kvm_safe(device, df->kvm);
+	mutex_unlock(&df->kvm_lock);
 	if (device->ops->open_device)
 		ret = device->ops->open_device(device);
-	mutex_unlock(&df->kvm_lock);
 	if (ret)
 		goto err_unbind;
 
@@ -234,7 +231,7 @@ err_close:
 		device->ops->close_device(device);
 err_unbind:
 	device->open_count = 0;
-	device->kvm = NULL;
+	vfio_device_put_kvm(device);
 	device->iommufd_ictx = NULL;
 	vfio_iommufd_unbind(device);
 err_put_module:

@@ -68,7 +68,8 @@ struct mpin_pin {
  * @last: the last command, with its results
  * @opened_with_kvm: vfio_device::kvm was set at the last open_device()
  * @kvm: that VM, referenced until close_device(), as a driver that uses
- *       the VM must: VFIO hands it over for open_device() only
+ *       the VM must: VFIO hands it over for open_device() only; set and
+ *       cleared under the VM's kvm->lock
  */
 struct mpin_state {
 	struct vfio_device vdev;
@@ -328,12 +329,16 @@ static int mpin_open_device(struct vfio_device *vdev)
 	/*
 	 * As a vGPU driver does: on a VM KVM already let go of, it splats.
 	 * It first takes its time, as a driver with more to set up would,
-	 * so that a race with KVM letting go of the VM is not missed.
+	 * so that a race with KVM letting go of the VM is not missed; and
+	 * registers with the VM under kvm->lock, as s390's vfio-ap and zPCI
+	 * do, which KVM holds while it lets go of a VFIO file.
 	 */
 	if (vdev->kvm) {
 		usleep_range(1000, 2000);
+		mutex_lock(&vdev->kvm->lock);
 		kvm_get_kvm(vdev->kvm);
 		mpin->kvm = vdev->kvm;
+		mutex_unlock(&vdev->kvm->lock);
 	}
 #endif
 	spin_lock(&mpin->pins_lock);
@@ -355,8 +360,13 @@ static void mpin_close_device(struct vfio_device *vdev)
 	mpin_unpin_list(mpin, &list);
 #if IS_ENABLED(CONFIG_KVM)
 	if (mpin->kvm) {
-		kvm_put_kvm(mpin->kvm);
+		struct kvm *kvm = mpin->kvm;
+
+		/* Leaves the VM under kvm->lock, as it joined it. */
+		mutex_lock(&kvm->lock);
 		mpin->kvm = NULL;
+		mutex_unlock(&kvm->lock);
+		kvm_put_kvm(kvm);
 	}
 #endif
 }

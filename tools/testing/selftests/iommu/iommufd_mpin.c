@@ -624,6 +624,24 @@ TEST_F(mpin_group, kvm_at_open)
 	self->fd = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, MPIN_UUID);
 	ASSERT_LE(0, self->fd);
 	ASSERT_EQ(0, opened_with_kvm(_metadata, self->fd));
+
+	/*
+	 * Closing the KVM VFIO device lets go of the group under the VM's
+	 * kvm->lock, which mpin takes in open_device() and close_device(),
+	 * as s390's drivers do: VFIO must not hold, around those, the lock
+	 * KVM then waits for. Lockdep sees both orders here.
+	 */
+	kvm_dev = kvm_vfio_create(&vm);
+	ASSERT_LE(0, kvm_dev);
+	ASSERT_EQ(0, kvm_vfio_file(kvm_dev, KVM_DEV_VFIO_GROUP_ADD,
+				   self->group));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, MPIN_UUID);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(1, opened_with_kvm(_metadata, self->fd));
+	ASSERT_EQ(0, close(kvm_dev));
+	ASSERT_EQ(0, close(vm));
+	ASSERT_EQ(1, opened_with_kvm(_metadata, self->fd));
 }
 
 /*
