@@ -239,8 +239,8 @@ int iopt_alloc_iova(struct io_pagetable *iopt, unsigned long *iova,
 
 	lockdep_assert_held(&iopt->iova_rwsem);
 
-	/* Keeps roundup_pow_of_two() from overflowing. */
-	if (!length || length > ULONG_MAX / 2)
+	/* Keeps roundup_pow_of_two() from overflowing; upstream's bound. */
+	if (!length || length >= ULONG_MAX / 2)
 		return -EOVERFLOW;
 
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
@@ -362,7 +362,7 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 		     unsigned int num, char *why)
 {
 	struct iopt_span *span;
-	unsigned int i;
+	unsigned int i, n;
 
 	for (i = 0; i != num; i++)
 		if (allowed[i].start >= allowed[i].last)
@@ -371,6 +371,14 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 	for (i = 1; i < num; i++)
 		if (allowed[i].start <= allowed[i - 1].last)
 			return -EINVAL;
+	/* Ranges that touch are one run of IOVA: a map may span them. */
+	for (i = 1, n = min(num, 1U); i < num; i++) {
+		if (allowed[i].start == allowed[n - 1].last + 1)
+			allowed[n - 1].last = allowed[i].last;
+		else
+			allowed[n++] = allowed[i];
+	}
+	num = n;
 
 	down_write(&iopt->iova_rwsem);
 	for (i = 0; i != num; i++) {

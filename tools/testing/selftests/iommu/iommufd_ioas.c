@@ -254,6 +254,15 @@ TEST_F(iommufd_ioas, map_overflow)
 	cmd.length = page_size;
 	cmd.iova = UINT64_MAX;
 	EXPECT_ERRNO(EOVERFLOW, ioctl(self->fd, IOMMU_IOAS_MAP, &cmd));
+	/* The kernel chooses for less than half of the IOVA space. */
+	cmd.iova = 0;
+	cmd.user_va = 0;
+	cmd.flags = IOMMU_IOAS_MAP_READABLE;
+	cmd.length = UINT64_MAX / 2;
+	EXPECT_ERRNO(EOVERFLOW, ioctl(self->fd, IOMMU_IOAS_MAP, &cmd));
+	cmd.flags = TEST_MAP_RW;
+	cmd.user_va = (uintptr_t)buffer;
+	cmd.length = page_size;
 
 	/* The user memory would run past the end of the address space. */
 	cmd.iova = 16 * page_size;
@@ -1102,6 +1111,23 @@ TEST_F(iommufd_ioas, allow_iovas_two_ranges)
 						  buffer, 9 * page_size, &iova,
 						  TEST_MAP_RW));
 	test_ioctl_ioas_unmap_all(self->ioas_id, 0);
+}
+
+/* Ranges that touch are one: a kernel-chosen IOVA may span them. */
+TEST_F(iommufd_ioas, allow_iovas_touching)
+{
+	struct iommu_iova_range allowed[] = {
+		{ .start = 17 * page_size, .last = 18 * page_size - 1 },
+		{ .start = 16 * page_size, .last = 17 * page_size - 1 },
+	};
+	__u64 iova;
+
+	test_ioctl_ioas_allow_iovas(self->ioas_id, allowed, 2);
+	/* Page aligned, not to two pages: it may start at either range. */
+	test_ioctl_ioas_map(self->ioas_id, buffer + page_size, 2 * page_size,
+			    &iova);
+	EXPECT_EQ(16 * page_size, iova);
+	test_ioctl_ioas_unmap_all(self->ioas_id, 2 * page_size);
 }
 
 TEST_F(iommufd_ioas, allow_iovas_any_order)
