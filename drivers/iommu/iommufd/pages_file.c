@@ -39,7 +39,11 @@
  * A writable mapping needs the file open for writing, and holds the
  * mapping's write count (mapping_map_writable()) as a shared writable mmap
  * does: a memfd sealed with F_SEAL_WRITE or F_SEAL_FUTURE_WRITE is refused,
- * and F_SEAL_WRITE cannot be added while the mapping exists.
+ * and F_SEAL_WRITE cannot be added while the mapping exists. An
+ * append-only file is refused too, as mmap() refuses it to a writer.
+ *
+ * A page with a memory error (hwpoison) is never handed out: -EIO, as a
+ * read() of it gets.
  */
 #include <linux/fs.h>
 #include <linux/falloc.h>
@@ -92,8 +96,8 @@ static unsigned int iopt_file_seals(struct address_space *mapping)
  * for an empty range or a file that is not a regular file of shmem or
  * hugetlbfs,
  * -EOVERFLOW when the range wraps or lies past the largest file offset,
- * -EPERM for a file not open for reading, or not open for writing or
- * sealed against writes when @writable, -ENOMEM.
+ * -EPERM for a file not open for reading, or not open for writing,
+ * append-only or sealed against writes when @writable, -ENOMEM.
  */
 struct iopt_pages *iopt_alloc_file_pages(struct file *file, u64 start,
 					 unsigned long length, bool writable,
@@ -119,6 +123,7 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file, u64 start,
 		return ERR_PTR(-EPERM);
 	if (writable) {
 		if (!(file->f_mode & FMODE_WRITE) ||
+		    IS_APPEND(file_inode(file)) ||
 		    (iopt_file_seals(mapping) &
 		     (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
 			return ERR_PTR(-EPERM);
@@ -179,18 +184,23 @@ static int iopt_file_fill_huge(struct file *file, struct hstate *h,
 }
 
 /*
- * The huge folio of the hugetlbfs file holding byte @pos, with one
- * reference, and in *@sub the index of @pos's page in it. The page cache
- * of a 6.1 hugetlbfs inode is indexed in huge pages, and each entry is a
- * whole huge folio.
+ * The huge folio of the hugetlbfs file holding byte @pos, page aligned,
+ * with one reference; in *@sub the index of @pos's page in it, and in
+ * *@avail how many pages from there on are the file's: up to the end of
+ * the folio or of the file, whose size need not be a whole number of huge
+ * pages (fallocate() sets it to any byte). The page cache of a 6.1
+ * hugetlbfs inode is indexed in huge pages, and each entry is a whole
+ * huge folio.
  */
 static struct folio *iopt_file_huge_folio(struct file *file, loff_t pos,
-					  unsigned long *sub)
+					  unsigned long *sub,
+					  unsigned long *avail)
 {
 	struct address_space *mapping = file->f_mapping;
 	struct hstate *h = hstate_inode(mapping->host);
 	pgoff_t hidx = pos >> huge_page_shift(h);
 	struct folio *folio;
+	loff_t size;
 	int rc;
 
 	if (pos >= i_size_read(mapping->host))
@@ -206,9 +216,15 @@ static struct folio *iopt_file_huge_folio(struct file *file, loff_t pos,
 			return ERR_PTR(-EINVAL);
 	}
 	/* A racing truncation may leave a page past the new end for a while. */
-	if (pos >= i_size_read(mapping->host)) {
+	size = i_size_read(mapping->host);
+	if (pos >= size) {
 		folio_put(folio);
 		return ERR_PTR(-EINVAL);
+	}
+	/* hugetlbfs keeps a poisoned huge page in the file; read() says EIO. */
+	if (folio_test_hwpoison(folio)) {
+		folio_put(folio);
+		return ERR_PTR(-EIO);
 	}
 	/* The references of a huge folio add up: keep clear of overflow. */
 	if (folio_ref_count(folio) > INT_MAX - (int)folio_nr_pages(folio)) {
@@ -216,6 +232,8 @@ static struct folio *iopt_file_huge_folio(struct file *file, loff_t pos,
 		return ERR_PTR(-ENOMEM);
 	}
 	*sub = (pos & ~huge_page_mask(h)) >> PAGE_SHIFT;
+	*avail = min_t(u64, folio_nr_pages(folio) - *sub,
+		       DIV_ROUND_UP_ULL(size - pos, PAGE_SIZE));
 	return folio;
 }
 
@@ -226,13 +244,13 @@ static struct folio *iopt_file_huge_folio(struct file *file, loff_t pos,
 static long iopt_file_pin_huge(struct file *file, loff_t pos, unsigned long n,
 			       struct page **out)
 {
+	unsigned long sub, avail, i;
 	struct folio *folio;
-	unsigned long sub, i;
 
-	folio = iopt_file_huge_folio(file, pos, &sub);
+	folio = iopt_file_huge_folio(file, pos, &sub, &avail);
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
-	n = min(n, folio_nr_pages(folio) - sub);
+	n = min(n, avail);
 	if (n > 1)
 		folio_ref_add(folio, n - 1);
 	for (i = 0; i != n; i++)
@@ -384,11 +402,10 @@ long iopt_file_pin_run(struct iopt_pages *pages, unsigned long first,
 	if (!iopt_file_is_hugetlb(pages->file->f_mapping))
 		return 0;
 	flags = memalloc_pin_save();
-	folio = iopt_file_huge_folio(pages->file, pos, &sub);
+	folio = iopt_file_huge_folio(pages->file, pos, &sub, &avail);
 	memalloc_pin_restore(flags);
 	if (IS_ERR(folio))
 		return PTR_ERR(folio);
-	avail = folio_nr_pages(folio) - sub;
 	if (n > avail)
 		n = round_down(avail, unit);
 	if (!n) {

@@ -253,10 +253,11 @@ struct iommu_ioas_map {
  * EBADF if @fd is not an open file; EINVAL if it is not a regular file
  * of shmem or hugetlbfs; EOVERFLOW if the range wraps or lies past the
  * largest file offset. The file must be open for reading, and for a
- * writeable mapping also for writing and not sealed against writes
- * (EPERM); such a mapping stops the file from being sealed so while it
- * lasts. The file's pages are looked up when the mapping is pinned, so a
- * range that reaches past the end of the file fails with EINVAL when that
+ * writeable mapping also for writing, not append-only and not sealed
+ * against writes (EPERM); such a mapping stops the file from being sealed
+ * so while it lasts. The file's pages are looked up when the mapping is
+ * pinned, so a range that reaches past the end of the file fails with
+ * EINVAL, and one holding a page with a memory error with EIO, when that
  * happens: at once if the IOAS has a domain, otherwise when a device is
  * attached or an access reaches the memory.
  */

@@ -555,6 +555,67 @@ TEST_F(file, past_the_end)
 }
 
 /*
+ * A file whose size is not a whole number of its pages: fallocate() past
+ * the end of a hugetlbfs file makes one. Only the small pages that start
+ * before the end are the file's, however large the page holding them.
+ */
+TEST_F(file, past_an_unaligned_end)
+{
+	__u64 iova;
+
+	if (!variant->domain)
+		SKIP(return, "the domain variant pins at map time");
+	ASSERT_EQ(0, fallocate(self->mfd, 0, self->size, page_size));
+	ASSERT_EQ(self->size + page_size, lseek(self->mfd, 0, SEEK_END));
+	map_file(self->mfd, self->size, page_size, &iova);
+	test_ioctl_ioas_unmap(self->ioas_id, iova, page_size);
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_map_file(self->fd,
+						       self->ioas_id,
+						       self->mfd, self->size,
+						       2 * page_size, &iova,
+						       TEST_MAP_RW));
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_map_file(self->fd,
+						       self->ioas_id,
+						       self->mfd,
+						       self->size + page_size,
+						       page_size, &iova,
+						       TEST_MAP_RW));
+	/* Nothing was left mapped. */
+	test_ioctl_ioas_unmap_all(self->ioas_id, 0);
+}
+
+/*
+ * A page with a memory error (MADV_HWPOISON makes one) never reaches a
+ * device, nor a kernel copy: the map that would pin it fails with EIO, as
+ * a read() of it does. The rest of the file maps. The poisoned page is
+ * lost to the VM for good.
+ */
+TEST_F(file, poisoned_page)
+{
+	__u64 iova;
+
+	if (!variant->domain)
+		SKIP(return, "the domain variant pins at map time");
+	if (madvise(self->map + self->unit, page_size, MADV_HWPOISON))
+		VM_SKIP(return, "no MADV_HWPOISON: %s", strerror(errno));
+	EXPECT_ERRNO(EIO, _test_ioctl_ioas_map_file(self->fd, self->ioas_id,
+						    self->mfd, 0, self->size,
+						    &iova, TEST_MAP_RW));
+	EXPECT_ERRNO(EIO, _test_ioctl_ioas_map_file(self->fd, self->ioas_id,
+						    self->mfd, self->unit,
+						    page_size, &iova,
+						    TEST_MAP_RW));
+	test_ioctl_ioas_unmap_all(self->ioas_id, 0);
+	map_file(self->mfd, 2 * self->unit, self->unit, &iova);
+	check_mock_map(self->hwpt_id, iova, self->unit,
+		       self->map + 2 * self->unit);
+	test_ioctl_ioas_unmap(self->ioas_id, iova, self->unit);
+	/* The poisoned page is gone from the mapping: never touch it. */
+	ASSERT_EQ(0, munmap(self->map, self->size));
+	self->map = MAP_FAILED;
+}
+
+/*
  * Truncating a pinned file does not take the pages from the devices: they
  * stay until the unmap. Unpinned, the mapping cannot be pinned any more.
  */
@@ -821,6 +882,41 @@ TEST_F(file, write_permission)
 	ASSERT_EQ(0, fcntl(self->mfd, F_ADD_SEALS, F_SEAL_WRITE));
 	expect_read_only_maps(_metadata, self->fd, self->ioas_id, self->mfd,
 			      self->size);
+}
+
+/* FS_IOC_SETFLAGS: <linux/fs.h> cannot be included with <sys/mount.h>. */
+#ifndef FS_IOC_SETFLAGS
+#define FS_IOC_SETFLAGS _IOW('f', 2, long)
+#endif
+#ifndef FS_APPEND_FL
+#define FS_APPEND_FL 0x00000020
+#endif
+
+/*
+ * An append-only file (chattr +a) is not written in place, which a
+ * writeable map would let devices do: it is refused, as a shared
+ * writeable mmap() of the file is. Read-only maps are fine.
+ */
+TEST_F(file, append_only)
+{
+	int flags = FS_APPEND_FL;
+	__u64 iova;
+
+	/* hugetlbfs has no file attributes; tmpfs has, with TMPFS_XATTR. */
+	if (variant->kind == FILE_MEMFD_HUGE)
+		SKIP(return, "hugetlbfs files cannot be append-only");
+	if (ioctl(self->mfd, FS_IOC_SETFLAGS, &flags))
+		VM_SKIP(return, "no append-only files: %s", strerror(errno));
+	expect_read_only_maps(_metadata, self->fd, self->ioas_id, self->mfd,
+			      self->size);
+	EXPECT_ERRNO(EPERM, _test_ioctl_ioas_map_file(self->fd, self->ioas_id,
+						      self->mfd, 0, page_size,
+						      &iova,
+						      IOMMU_IOAS_MAP_WRITEABLE));
+	flags = 0;
+	ASSERT_EQ(0, ioctl(self->mfd, FS_IOC_SETFLAGS, &flags));
+	map_file(self->mfd, 0, self->size, &iova);
+	test_ioctl_ioas_unmap(self->ioas_id, iova, self->size);
 }
 
 TEST_F(file, future_write_seal)
