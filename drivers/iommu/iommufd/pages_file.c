@@ -203,17 +203,21 @@ static struct folio *iopt_file_huge_folio(struct file *file, loff_t pos,
 	loff_t size;
 	int rc;
 
-	if (pos >= i_size_read(mapping->host))
-		return ERR_PTR(-EINVAL);
-	folio = filemap_get_folio(mapping, hidx);
-	if (!folio) {
+	for (;;) {
+		if (pos >= i_size_read(mapping->host))
+			return ERR_PTR(-EINVAL);
+		folio = filemap_get_folio(mapping, hidx);
+		if (folio)
+			break;
+		/*
+		 * A hole: fill it and look again. A hole punch may empty it
+		 * again first; that is no reason to fail.
+		 */
 		rc = iopt_file_fill_huge(file, h, hidx);
 		if (rc)
 			return ERR_PTR(rc);
-		folio = filemap_get_folio(mapping, hidx);
-		/* Truncated at once: as past the end of the file. */
-		if (!folio)
-			return ERR_PTR(-EINVAL);
+		if (fatal_signal_pending(current))
+			return ERR_PTR(-EINTR);
 	}
 	/* A racing truncation may leave a page past the new end for a while. */
 	size = i_size_read(mapping->host);
@@ -342,7 +346,8 @@ static long iopt_file_pin_cached(struct file *file, pgoff_t index,
  *
  * Context: may sleep, allocate, read from swap or take the inode lock.
  * Return: the number of pages taken, or -EINVAL (past the end of the
- * file), -ENOMEM (also for an empty hugetlb pool), -EIO (poisoned page).
+ * file), -ENOMEM (also for an empty hugetlb pool), -EIO (poisoned page),
+ * -EINTR (a fatal signal while a hugetlbfs hole was filled).
  */
 long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
 		   unsigned long n, struct page **out)
