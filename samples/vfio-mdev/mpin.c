@@ -61,10 +61,12 @@ struct mpin_pin {
  * struct mpin_state - one mpin device
  * @vdev: the VFIO device
  * @cmd_lock: serialises the commands, and protects @last
- * @pins_lock: protects @pins, @npins and @unmapped
+ * @pins_lock: protects @pins, @npins, @unmapped and @unmap_calls
  * @pins: struct mpin_pin, the ranges pinned
  * @npins: entries in @pins
  * @unmapped: ranges dma_unmap() unpinned since the device was opened
+ * @unmap_calls: dma_unmap() calls since the device was created
+ * @unmap_delay_ms: how long dma_unmap() sleeps first, MPIN_OP_UNMAP_DELAY
  * @last: the last command, with its results
  * @opened_with_kvm: vfio_device::kvm was set at the last open_device()
  * @kvm: that VM, referenced until close_device(), as a driver that uses
@@ -74,10 +76,12 @@ struct mpin_pin {
 struct mpin_state {
 	struct vfio_device vdev;
 	struct mutex cmd_lock; /* serialises commands, protects last */
-	spinlock_t pins_lock; /* protects pins, npins and unmapped */
+	spinlock_t pins_lock; /* protects pins, npins, unmapped, unmap_calls */
 	struct list_head pins;
 	unsigned int npins;
 	unsigned int unmapped;
+	unsigned int unmap_calls;
+	unsigned int unmap_delay_ms;
 	struct mpin_cmd last;
 	bool opened_with_kvm;
 	struct kvm *kvm;
@@ -216,8 +220,6 @@ static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
 		return -EINVAL;
 	if (copy_from_user(&cmd, buf, sizeof(cmd)))
 		return -EFAULT;
-	if (cmd.__reserved)
-		return -EINVAL;
 
 	mutex_lock(&mpin->cmd_lock);
 	switch (cmd.op) {
@@ -237,6 +239,11 @@ static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
 	case MPIN_OP_KVM:
 		ret = mpin->opened_with_kvm;
 		break;
+	case MPIN_OP_UNMAP_DELAY:
+		ret = cmd.length > 10000 ? -EINVAL : 0;
+		if (!ret)
+			WRITE_ONCE(mpin->unmap_delay_ms, cmd.length);
+		break;
 	default:
 		mutex_unlock(&mpin->cmd_lock);
 		return -EOPNOTSUPP;
@@ -245,6 +252,7 @@ static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
 	spin_lock(&mpin->pins_lock);
 	cmd.pinned = mpin->npins;
 	cmd.unmapped = mpin->unmapped;
+	cmd.unmap_calls = mpin->unmap_calls;
 	spin_unlock(&mpin->pins_lock);
 	mpin->last = cmd;
 	mutex_unlock(&mpin->cmd_lock);
@@ -255,9 +263,15 @@ static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
 static void mpin_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct mpin_state *mpin = to_mpin(vdev);
+	unsigned int delay_ms = READ_ONCE(mpin->unmap_delay_ms);
 	struct mpin_pin *pin, *next;
 	LIST_HEAD(list);
 
+	spin_lock(&mpin->pins_lock);
+	mpin->unmap_calls++;
+	spin_unlock(&mpin->pins_lock);
+	if (delay_ms)
+		msleep(delay_ms);
 	spin_lock(&mpin->pins_lock);
 	list_for_each_entry_safe(pin, next, &mpin->pins, node) {
 		u64 start = ALIGN_DOWN(pin->iova, PAGE_SIZE);

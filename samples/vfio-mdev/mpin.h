@@ -36,6 +36,7 @@ enum mpin_op {
 	MPIN_OP_READ = 3,	/* vfio_dma_rw(iova, data, length, false) */
 	MPIN_OP_WRITE = 4,	/* vfio_dma_rw(iova, data, length, true) */
 	MPIN_OP_KVM = 5,	/* @result: 1 if the device opened with a KVM */
+	MPIN_OP_UNMAP_DELAY = 6, /* dma_unmap() sleeps @length ms first */
 };
 
 /* @prot of MPIN_OP_PIN: the values of IOMMU_READ and IOMMU_WRITE. */
@@ -49,13 +50,17 @@ enum mpin_op {
  * @iova: first IOVA; any byte alignment
  * @length: MPIN_OP_PIN and MPIN_OP_UNPIN: number of pages, counted from
  *          the page that holds @iova; MPIN_OP_READ and MPIN_OP_WRITE:
- *          bytes, at most MPIN_DATA_SIZE
+ *          bytes, at most MPIN_DATA_SIZE; MPIN_OP_UNMAP_DELAY: how many
+ *          milliseconds, at most 10000, every later dma_unmap() sleeps
+ *          before it unpins (0: none), so that a test can act while an
+ *          unmap waits for the driver
  * @result: out: what the call returned: the pages pinned, 0, or -errno;
  *          MPIN_OP_KVM: 1 if vfio_device::kvm was set when the device was
  *          opened (its VFIO file was added to a KVM VFIO device), else 0
  * @pinned: out: ranges the driver holds pinned after the command
  * @unmapped: out: ranges dma_unmap() has unpinned since the device opened
- * @__reserved: must be 0
+ * @unmap_calls: out: dma_unmap() calls the device has had since it was
+ *               created, whether they unpinned anything or not
  * @data: MPIN_OP_WRITE: in, what to write; MPIN_OP_READ: out, what was
  *        read; MPIN_OP_PIN: out, the first MPIN_DATA_SIZE bytes at @iova,
  *        read through the pinned page (fewer where the page ends, the
@@ -69,7 +74,7 @@ struct mpin_cmd {
 	__s32 result;
 	__u32 pinned;
 	__u32 unmapped;
-	__u32 __reserved;
+	__u32 unmap_calls;
 	__u8 data[MPIN_DATA_SIZE];
 };
 
