@@ -166,10 +166,38 @@ void iommufd_access_show_fdinfo(struct seq_file *m,
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_access_show_fdinfo, IOMMUFD);
 
-static void iommufd_access_forget(struct iommufd_ioas *ioas, u32 iopt_id)
+/*
+ * Enter @access in @ioas's list under a new ID; one that may pin pages also
+ * has the table mapped in whole CPU pages from now on.
+ */
+static int iommufd_access_enlist(struct iommufd_access *access,
+				 struct iommufd_ioas *ioas, u32 *iopt_id)
+{
+	char why[IOPT_WHY_LEN] = "";
+	int rc;
+
+	mutex_lock(&ioas->iopt.access_lock);
+	rc = xa_alloc(&ioas->iopt.accesses, iopt_id, access, xa_limit_16b,
+		      GFP_KERNEL_ACCOUNT);
+	if (!rc && access->ops->needs_pin_pages) {
+		rc = iopt_add_pinning_access(&ioas->iopt, why);
+		if (rc)
+			xa_erase(&ioas->iopt.accesses, *iopt_id);
+	}
+	mutex_unlock(&ioas->iopt.access_lock);
+	if (rc)
+		iommufd_ctx_refused(access->ictx, "access attach", rc, why);
+	return rc;
+}
+
+/* Undo iommufd_access_enlist(). */
+static void iommufd_access_forget(struct iommufd_access *access,
+				  struct iommufd_ioas *ioas, u32 iopt_id)
 {
 	mutex_lock(&ioas->iopt.access_lock);
 	xa_erase(&ioas->iopt.accesses, iopt_id);
+	if (access->ops->needs_pin_pages)
+		iopt_remove_pinning_access(&ioas->iopt);
 	mutex_unlock(&ioas->iopt.access_lock);
 }
 
@@ -181,7 +209,8 @@ static void iommufd_access_forget(struct iommufd_ioas *ioas, u32 iopt_id)
  * with -EBUSY and nothing changes, while a detach leaves them to drain:
  * their unpins still reach the old IOAS, which the last one lets go of.
  *
- * Return: 0, -EBUSY, -ENOMEM.
+ * Return: 0, -EBUSY, -ENOMEM; -EADDRINUSE if the access may pin pages and
+ * @ioas maps something that is not in whole CPU pages.
  */
 static int iommufd_access_change_ioas(struct iommufd_access *access,
 				      struct iommufd_ioas *ioas)
@@ -204,10 +233,7 @@ static int iommufd_access_change_ioas(struct iommufd_access *access,
 		return 0;
 
 	if (ioas) {
-		mutex_lock(&ioas->iopt.access_lock);
-		rc = xa_alloc(&ioas->iopt.accesses, &new_id, access,
-			      xa_limit_16b, GFP_KERNEL_ACCOUNT);
-		mutex_unlock(&ioas->iopt.access_lock);
+		rc = iommufd_access_enlist(access, ioas, &new_id);
 		if (rc)
 			return rc;
 	}
@@ -225,7 +251,7 @@ static int iommufd_access_change_ioas(struct iommufd_access *access,
 		access->changing = false;
 		access->ioas = old;
 		mutex_unlock(&access->ioas_lock);
-		iommufd_access_forget(ioas, new_id);
+		iommufd_access_forget(access, ioas, new_id);
 		return -EBUSY;
 	}
 	if (old && access->pins) {
@@ -234,7 +260,7 @@ static int iommufd_access_change_ioas(struct iommufd_access *access,
 		 * @changing is clear, so @old is still ours to forget here.
 		 */
 		mutex_unlock(&access->ioas_lock);
-		iommufd_access_forget(old, old_id);
+		iommufd_access_forget(access, old, old_id);
 		mutex_lock(&access->ioas_lock);
 		access->changing = false;
 		WRITE_ONCE(access->ioas_id, 0);
@@ -253,7 +279,7 @@ static int iommufd_access_change_ioas(struct iommufd_access *access,
 	WRITE_ONCE(access->ioas_id, ioas ? ioas->obj.id : 0);
 	mutex_unlock(&access->ioas_lock);
 	if (old) {
-		iommufd_access_forget(old, old_id);
+		iommufd_access_forget(access, old, old_id);
 		iommufd_put_object(&old->obj);
 	}
 	return 0;
@@ -298,7 +324,10 @@ static int iommufd_access_join(struct iommufd_access *access, u32 ioas_id,
  * @ioas_id: the IOAS's ID
  *
  * Return: 0; -ENOENT for a bad ID; -EINVAL if already attached elsewhere;
- * -EBUSY while pins of a detached access are still being undone; -ENOMEM.
+ * -EBUSY while pins of a detached access are still being undone; -ENOMEM;
+ * -EADDRINUSE for an access with needs_pin_pages if the IOAS maps
+ * something that is not in whole CPU pages (while such an access is
+ * attached, the IOAS maps whole CPU pages only).
  */
 int iommufd_access_attach(struct iommufd_access *access, u32 ioas_id)
 {
@@ -316,7 +345,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_attach, IOMMUFD);
  *
  * Return: 0; -ENOENT for a bad ID or an access that is not attached;
  * -EBUSY if the driver still held pins into the old IOAS after its unmap()
- * op returned (the access stays where it was); -ENOMEM.
+ * op returned (the access stays where it was); -ENOMEM; -EADDRINUSE as for
+ * iommufd_access_attach().
  */
 int iommufd_access_replace(struct iommufd_access *access, u32 ioas_id)
 {

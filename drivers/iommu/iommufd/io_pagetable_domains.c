@@ -278,8 +278,12 @@ static void iopt_update_constraints(struct io_pagetable *iopt)
 
 	iopt->aperture_start = 0;
 	iopt->aperture_last = ULONG_MAX;
-	/* Mapping page by page needs pages on both sides. */
-	iopt->iova_alignment = iopt->disable_large_pages ? PAGE_SIZE : 1;
+	/*
+	 * Mapping page by page needs pages on both sides, and so does an
+	 * access that pins: it hands out whole CPU pages.
+	 */
+	iopt->iova_alignment = iopt->disable_large_pages ||
+			       iopt->pinning_accesses ? PAGE_SIZE : 1;
 	xa_for_each(&iopt->domains, index, domain) {
 		iopt->iova_alignment = max(iopt->iova_alignment,
 					   1UL << __ffs(domain->pgsize_bitmap));
@@ -560,6 +564,49 @@ out_update:
 out_unlock:
 	up_write(&iopt->iova_rwsem);
 	return rc;
+}
+
+/**
+ * iopt_add_pinning_access() - an access that may pin pages joins the table
+ * @iopt: the table
+ * @why: the reason on failure, see iopt_why()
+ *
+ * From now on until iopt_remove_pinning_access() everything is mapped in
+ * whole CPU pages, so that a pin never hands out a page part of which
+ * belongs to another mapping.
+ *
+ * Return: 0; -EADDRINUSE while a mapping is not page aligned.
+ */
+int iopt_add_pinning_access(struct io_pagetable *iopt, char *why)
+{
+	int rc = 0;
+
+	down_write(&iopt->iova_rwsem);
+	if (!iopt_areas_aligned(iopt, PAGE_SIZE)) {
+		iopt_why(why,
+			 "a mapping is not aligned to 0x%lx, the CPU page an access pins",
+			 PAGE_SIZE);
+		rc = -EADDRINUSE;
+		goto out_unlock;
+	}
+	iopt->pinning_accesses++;
+	iopt_update_constraints(iopt);
+out_unlock:
+	up_write(&iopt->iova_rwsem);
+	return rc;
+}
+
+/**
+ * iopt_remove_pinning_access() - undo iopt_add_pinning_access()
+ * @iopt: the table
+ */
+void iopt_remove_pinning_access(struct io_pagetable *iopt)
+{
+	down_write(&iopt->iova_rwsem);
+	if (!WARN_ON(!iopt->pinning_accesses))
+		iopt->pinning_accesses--;
+	iopt_update_constraints(iopt);
+	up_write(&iopt->iova_rwsem);
 }
 
 #ifdef CONFIG_IOMMUFD_TEST

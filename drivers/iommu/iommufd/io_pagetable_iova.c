@@ -288,7 +288,7 @@ err_nospc:
 	return -ENOSPC;
 err_align:
 	iopt_why(why,
-		 "memory at user address 0x%lx cannot meet the IOVA alignment 0x%lx the domains need",
+		 "memory at user address 0x%lx cannot meet the IOVA alignment 0x%lx of the IOAS",
 		 uptr, iopt->iova_alignment);
 	return -EINVAL;
 }
@@ -304,7 +304,7 @@ int iopt_check_fixed_iova(struct io_pagetable *iopt, unsigned long iova,
 
 	if (iova & (iopt->iova_alignment - 1)) {
 		iopt_why(why,
-			 "IOVA 0x%lx is not aligned to 0x%lx, the IO page size of the domains",
+			 "IOVA 0x%lx is not aligned to 0x%lx, the IOVA alignment of the IOAS",
 			 iova, iopt->iova_alignment);
 		return -EINVAL;
 	}

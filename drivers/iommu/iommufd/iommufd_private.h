@@ -224,6 +224,8 @@ struct iopt_prepin {
  * @aperture_last: highest IOVA every domain can translate
  * @usage: the totals of the context, see struct iopt_usage
  * @disable_large_pages: map every CPU page with its own IOPTEs
+ * @pinning_accesses: attached in-kernel accesses that may pin pages, which
+ *                    need every mapping to be made of whole CPU pages
  * @access_lock: protects @accesses; taken before @iova_rwsem
  * @accesses: the in-kernel accesses attached to the IOAS
  *
@@ -242,6 +244,7 @@ struct io_pagetable {
 	unsigned long aperture_last;
 	struct iopt_usage *usage;
 	bool disable_large_pages;
+	unsigned int pinning_accesses;
 	struct mutex access_lock; /* protects accesses */
 	struct xarray accesses;
 };
@@ -298,6 +301,8 @@ void iopt_table_remove_domain(struct io_pagetable *iopt,
 			      struct iommu_domain *domain);
 void iopt_table_refresh_domains(struct io_pagetable *iopt);
 int iopt_set_large_pages(struct io_pagetable *iopt, bool enable);
+int iopt_add_pinning_access(struct io_pagetable *iopt, char *why);
+void iopt_remove_pinning_access(struct io_pagetable *iopt);
 int iopt_set_dirty_tracking(struct io_pagetable *iopt,
 			    struct iommu_domain *domain, bool enable);
 int iopt_read_and_clear_dirty(struct io_pagetable *iopt,

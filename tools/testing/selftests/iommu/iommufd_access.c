@@ -21,10 +21,12 @@
  * one with a mock domain, where the map is pinned already.
  *
  * The sub_page tests map one IOVA page as two halves of two different
- * pages of memory, which only an IOAS without a domain allows. A pin of
- * that IOVA page is refused (EINVAL): no list of pages can say what is
- * behind it. Reads and writes, byte by byte, go to both halves. A copy of
- * it into an IOAS with a domain, which maps whole pages, is refused too.
+ * pages of memory, which only an IOAS without a domain allows. An access
+ * that may pin cannot attach to it (EADDRINUSE): no list of pages can say
+ * what is behind that IOVA page, so while such an access is attached its
+ * IOAS maps whole CPU pages only. Reads and writes, byte by byte, go to
+ * both halves. A copy of it into an IOAS with a domain, which maps whole
+ * pages, is refused too.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -1053,45 +1055,96 @@ FIXTURE_TEARDOWN(sub_page)
 	munmap(self->buf2, page_size);
 }
 
-TEST_F(sub_page, pin_refused)
+/* The IOVA alignment IOMMU_IOAS_IOVA_RANGES reports for ioas_id. */
+static __u64 iova_alignment(struct __test_metadata *_metadata, int fd,
+			    __u32 ioas_id)
+{
+	struct iommu_iova_range ranges[16];
+	__u64 alignment = 0;
+	__u32 num = ARRAY_SIZE(ranges);
+
+	ASSERT_EQ(0, _test_ioctl_iova_ranges(fd, ioas_id, ranges, &num,
+					     &alignment));
+	return alignment;
+}
+
+TEST_F(sub_page, pin_access_refused)
 {
 	const size_t half = self->half;
-	const __u64 base = self->base;
-	__u32 pages_id;
-	int access_fd;
-
-	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	__u32 other_id, pages_id;
+	int access_fd, plain;
+	__u64 iova;
 
 	/*
 	 * A list of pages cannot say that the IOVA page is two halves of
-	 * two pages: pins whose areas do not meet on page boundaries are
-	 * refused, whichever way they start.
+	 * two pages: an access that may pin cannot attach, and the failed
+	 * attach leaves the IOAS as it was.
 	 */
-	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd, base,
-						    page_size, NULL, 0, NULL));
-	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd,
-						    base + half - 1, 2, NULL,
-						    MOCK_FLAGS_ACCESS_WRITE,
-						    NULL));
-	check_refs(self->buf1, page_size, 0);
-	check_refs(self->buf2, page_size, 0);
+	EXPECT_ERRNO(EADDRINUSE, _test_cmd_create_access(self->fd,
+							 self->ioas_id,
+							 NEEDS_PIN,
+							 &access_fd));
+	ASSERT_EQ(1, iova_alignment(_metadata, self->fd, self->ioas_id));
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf1 + half, half,
+				  self->base + page_size);
+	test_ioctl_ioas_unmap(self->ioas_id, self->base + page_size, half);
+	/* One that only reads and writes may: it copies byte by byte. */
+	plain = create_access(self->ioas_id, 0);
+	ASSERT_EQ(1, iova_alignment(_metadata, self->fd, self->ioas_id));
 
-	/* Inside one half, the pin gets the page of that half's memory. */
-	test_cmd_access_pages(access_fd, base, half, self->buf1, 0, &pages_id);
+	/*
+	 * On an IOAS of whole pages it attaches, and from then on the IOAS
+	 * takes whole pages only, until it goes.
+	 */
+	test_ioctl_ioas_alloc(&other_id);
+	test_ioctl_ioas_map_fixed(other_id, self->buf1, page_size, self->base);
+	access_fd = create_access(other_id, NEEDS_PIN);
+	ASSERT_EQ(page_size, iova_alignment(_metadata, self->fd, other_id));
+	iova = self->base + page_size;
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_map(self->fd, other_id,
+						  self->buf2, half, &iova,
+						  IOMMU_IOAS_MAP_FIXED_IOVA |
+							  TEST_MAP_RW));
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_map(self->fd, other_id,
+						  self->buf2 + half, page_size,
+						  &iova, TEST_MAP_RW));
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_copy(self->fd, other_id,
+						   self->ioas_id, self->base,
+						   page_size, &iova,
+						   IOMMU_IOAS_MAP_FIXED_IOVA |
+							   TEST_MAP_RW));
+	test_cmd_access_pages(access_fd, self->base, page_size, self->buf1,
+			      MOCK_FLAGS_ACCESS_WRITE, &pages_id);
 	check_refs(self->buf1, page_size, 1);
-	check_refs(self->buf2, page_size, 0);
-	test_cmd_destroy_access_pages(access_fd, pages_id);
-	test_cmd_access_pages(access_fd, base + half, half,
-			      self->buf2 + half, MOCK_FLAGS_ACCESS_WRITE,
-			      &pages_id);
-	check_refs(self->buf1, page_size, 0);
-	check_refs(self->buf2, page_size, 1);
-	test_cmd_destroy_access_pages(access_fd, pages_id);
 
-	/* Nothing of the refused pins holds the IOVA. */
-	test_ioctl_ioas_unmap_all(self->ioas_id, page_size);
-	check_refs(self->buf2, page_size, 0);
+	/* Nor can it move to the IOAS of halves: it stays where it is. */
+	EXPECT_ERRNO(EADDRINUSE,
+		     _test_cmd_access_replace_ioas(self->fd, access_fd,
+						   self->ioas_id));
+	ASSERT_EQ(page_size, iova_alignment(_metadata, self->fd, other_id));
+	ASSERT_EQ(1, iova_alignment(_metadata, self->fd, self->ioas_id));
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	test_cmd_access_pages(access_fd, self->base, page_size, self->buf1, 0,
+			      &pages_id);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+	check_refs(self->buf1, page_size, 0);
+
+	/* Gone, it leaves byte granularity behind. */
 	destroy_access(access_fd);
+	ASSERT_EQ(1, iova_alignment(_metadata, self->fd, other_id));
+	test_ioctl_ioas_map_fixed(other_id, self->buf2, half,
+				  self->base + page_size);
+	test_ioctl_ioas_unmap_all(other_id, page_size + half);
+	test_ioctl_destroy(other_id);
+
+	/* Whole pages again, and the IOAS of halves takes one too. */
+	test_ioctl_ioas_unmap_all(self->ioas_id, page_size);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->buf2, page_size,
+				  self->base);
+	access_fd = create_access(self->ioas_id, NEEDS_PIN);
+	ASSERT_EQ(page_size, iova_alignment(_metadata, self->fd, self->ioas_id));
+	destroy_access(access_fd);
+	destroy_access(plain);
 }
 
 TEST_F(sub_page, rw)
