@@ -232,6 +232,33 @@ static int iopt_pin_pieces(struct list_head *pieces, char *why)
 	return 0;
 }
 
+/*
+ * Check that @length bytes may be mapped at the fixed *@iova, or choose
+ * the IOVA for them, for the pieces of iopt_map_pieces().
+ */
+static int iopt_place_pieces(struct io_pagetable *iopt,
+			     struct list_head *pieces, unsigned long length,
+			     unsigned long *iova, bool fixed, char *why)
+{
+	struct iopt_map_piece *piece;
+
+	lockdep_assert_held(&iopt->iova_rwsem);
+
+	if (!length || (length & (iopt->iova_alignment - 1))) {
+		iopt_why(why,
+			 "length 0x%lx is not a multiple of 0x%lx, the IOVA alignment of the IOAS",
+			 length, iopt->iova_alignment);
+		return -EINVAL;
+	}
+	if (fixed)
+		return iopt_check_fixed_iova(iopt, *iova, length, why);
+	piece = list_first_entry(pieces, struct iopt_map_piece, next);
+	return iopt_alloc_iova(iopt, iova,
+			       iopt_pages_align_hint(piece->pages) +
+				       piece->start_byte,
+			       length, why);
+}
+
 /**
  * iopt_map_pieces() - map a list of memory pieces at consecutive IOVAs
  * @iopt: the table
@@ -266,11 +293,19 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 	/*
 	 * Pinning can take seconds, or wait for userspace (a FUSE file): do
 	 * it before taking the table's lock when the table has domains.
-	 * Should the first domain come meanwhile, pin and look again.
+	 * Should the first domain come meanwhile, pin and look again. A map
+	 * that has no place to go fails before it pins, as it would without
+	 * the pin (EEXIST rather than EFAULT for bad memory at a busy IOVA);
+	 * the place is looked for again under the lock.
 	 */
 	for (;;) {
 		if (!pinned && !xa_empty(&iopt->domains)) {
-			rc = iopt_pin_pieces(pieces, why);
+			down_read(&iopt->iova_rwsem);
+			rc = iopt_place_pieces(iopt, pieces, length, iova, fixed,
+					       why);
+			up_read(&iopt->iova_rwsem);
+			if (!rc)
+				rc = iopt_pin_pieces(pieces, why);
 			if (rc)
 				return rc;
 			pinned = true;
@@ -280,22 +315,7 @@ int iopt_map_pieces(struct io_pagetable *iopt, struct list_head *pieces,
 			break;
 		up_write(&iopt->iova_rwsem);
 	}
-	if (!length || (length & (iopt->iova_alignment - 1))) {
-		iopt_why(why,
-			 "length 0x%lx is not a multiple of 0x%lx, the IO page size of the domains",
-			 length, iopt->iova_alignment);
-		rc = -EINVAL;
-		goto out_unlock;
-	}
-	if (fixed) {
-		rc = iopt_check_fixed_iova(iopt, *iova, length, why);
-	} else {
-		piece = list_first_entry(pieces, struct iopt_map_piece, next);
-		rc = iopt_alloc_iova(iopt, iova,
-				     iopt_pages_align_hint(piece->pages) +
-					     piece->start_byte,
-				     length, why);
-	}
+	rc = iopt_place_pieces(iopt, pieces, length, iova, fixed, why);
 	if (rc)
 		goto out_unlock;
 

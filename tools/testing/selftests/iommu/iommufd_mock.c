@@ -729,6 +729,64 @@ TEST_F(mock_objects, long_map_partly_unpinnable)
 }
 
 /*
+ * With a domain a map pins before it takes the IOAS's lock, but a map
+ * that has no place to go fails as it would without the pin: at a busy
+ * IOVA memory that cannot be pinned gives EEXIST, not EFAULT, and with no
+ * room for a kernel-chosen IOVA ENOSPC; nothing stays pinned.
+ */
+TEST_F(mock_objects, map_without_a_place_fails_before_pinning)
+{
+	const __u64 iova = MOCK_APERTURE_START;
+	struct iommu_iova_range range = {
+		.start = iova,
+		.last = iova + 2 * page_size - 1,
+	};
+	long pin_kb = test_vm_pin_kb();
+	__u32 stdev_id, hwpt_id;
+	char *buf, *none;
+	__u64 got;
+
+	buf = test_alloc_small_pages(2);
+	ASSERT_NE(NULL, buf);
+	none = mmap(NULL, 4 * page_size, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, none);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	test_ioctl_ioas_map_fixed(self->ioas_id, buf, 2 * page_size, iova);
+	check_refs(buf, 2 * page_size, 1);
+
+	/* Unpinnable memory at a free IOVA is EFAULT: the pin is tried. */
+	got = iova + 8 * page_size;
+	EXPECT_ERRNO(EFAULT, _test_ioctl_ioas_map(self->fd, self->ioas_id, none,
+						  4 * page_size, &got,
+						  FIXED_RW));
+	/* At a busy one the place is refused first. */
+	got = iova + page_size;
+	EXPECT_ERRNO(EEXIST, _test_ioctl_ioas_map(self->fd, self->ioas_id, none,
+						  4 * page_size, &got,
+						  FIXED_RW));
+	/* And where no IOVA is left, whether the memory pins or not. */
+	test_ioctl_ioas_allow_iovas(self->ioas_id, &range, 1);
+	got = 0;
+	EXPECT_ERRNO(ENOSPC, _test_ioctl_ioas_map(self->fd, self->ioas_id, none,
+						  4 * page_size, &got,
+						  TEST_MAP_RW));
+	EXPECT_ERRNO(ENOSPC, _test_ioctl_ioas_map(self->fd, self->ioas_id, buf,
+						  page_size, &got,
+						  TEST_MAP_RW));
+	check_refs(buf, 2 * page_size, 1);
+	check_mock_map(hwpt_id, iova, 2 * page_size, buf);
+	test_ioctl_ioas_allow_iovas(self->ioas_id, NULL, 0);
+
+	test_ioctl_ioas_unmap_all(self->ioas_id, 2 * page_size);
+	check_refs(buf, 2 * page_size, 0);
+	EXPECT_EQ(pin_kb, test_vm_pin_kb());
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(0, munmap(none, 4 * page_size));
+	ASSERT_EQ(0, munmap(buf, 2 * page_size));
+}
+
+/*
  * Two 2 MiB hugetlb pages mapped into a domain and unmapped again, then
  * one of them munmap()ed, which splits the hugetlb VMA. On Debian's 6.1
  * base that split warned on a lockdep kernel (patches/0016): the console
