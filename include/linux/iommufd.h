@@ -24,7 +24,10 @@ struct seq_file;
  *	implement @unmap
  * @unmap: the IOAS is about to unmap [@iova, @iova + @length): unpin every
  *	page pinned in that range before returning. Called without iommufd
- *	locks held; may sleep.
+ *	locks held, except that iommufd_access_attach(), _replace(), _detach()
+ *	and _destroy() call it for the whole IOVA space with the access's
+ *	own lock held: it must not call those for the same access. May
+ *	sleep.
  */
 struct iommufd_access_ops {
 	u8 needs_pin_pages : 1;

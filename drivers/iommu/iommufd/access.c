@@ -112,6 +112,12 @@ void iommufd_access_destroy(struct iommufd_access *access)
 {
 	struct file *file = access->ictx->file;
 
+	/*
+	 * Detach while the access can still be referenced: an unmap that
+	 * needs its pins gone asks it only while it can take a reference,
+	 * and would give up meanwhile with -EBUSY.
+	 */
+	iommufd_access_detach(access);
 	iommufd_object_remove(access->ictx, &access->obj, 1);
 	/* Last, as it may release the context. */
 	fput(file);

@@ -1276,7 +1276,7 @@ static int iommufd_test_access_release(struct inode *inode, struct file *file)
 {
 	struct selftest_access *staccess = file->private_data;
 
-	/* Detaching asks the unmap op to drop every pin. */
+	/* Destroying detaches, which asks the unmap op to drop every pin. */
 	if (staccess->access)
 		iommufd_access_destroy(staccess->access);
 	WARN_ON(!list_empty(&staccess->items));

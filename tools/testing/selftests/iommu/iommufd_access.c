@@ -28,6 +28,7 @@
  * both halves. A copy of it into an IOAS with a domain, which maps whole
  * pages, is refused too.
  */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -537,6 +538,83 @@ TEST_F(access, unmap_many_pinned_areas)
 							    pages_id));
 	check_refs(self->buf, buf_size, self->mapped_refs);
 	destroy_access(access_fd);
+}
+
+/* What the closer thread of close_races_unmap shares with the test. */
+struct closer {
+	int fd;
+	__u32 ioas_id;
+	__u64 iova;
+	const char *buf;
+	bool stop;
+	unsigned int rounds;
+	unsigned int pinned;
+	int error;
+};
+
+/* Make an access, pin a page through it and close it with the pin. */
+static void *closer_thread(void *arg)
+{
+	struct closer *c = arg;
+	int access_fd;
+	__u32 id;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		if (_test_cmd_create_access(c->fd, c->ioas_id, NEEDS_PIN,
+					    &access_fd)) {
+			__atomic_store_n(&c->error, errno, __ATOMIC_RELEASE);
+			break;
+		}
+		/* Refused while the page is being unmapped or not mapped. */
+		if (!_test_cmd_access_pages(c->fd, access_fd, c->iova, page_size,
+					    c->buf, 0, &id))
+			c->pinned++;
+		else if (errno != EINVAL && errno != ENOENT)
+			__atomic_store_n(&c->error, errno, __ATOMIC_RELEASE);
+		close(access_fd);
+		c->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * Closing an access with pins races unmaps of what it pins: the unmap may
+ * come while the access is being destroyed. It must still have the pins
+ * dropped and unmap, never give up with EBUSY.
+ */
+TEST_F(access, close_races_unmap)
+{
+	struct closer c = {
+		.fd = self->fd,
+		.ioas_id = self->ioas_id,
+		.iova = self->base,
+		.buf = self->buf,
+	};
+	unsigned int unmaps = 0;
+	int unmap_err = 0;
+	pthread_t thread;
+	__u64 unmapped;
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, closer_thread, &c));
+	while (unmaps < 3000 && !__atomic_load_n(&c.error, __ATOMIC_ACQUIRE)) {
+		unmapped = 0;
+		if (_test_ioctl_ioas_unmap(self->fd, self->ioas_id, self->base,
+					   buf_size, &unmapped)) {
+			unmap_err = errno;
+			break;
+		}
+		ASSERT_EQ(buf_size, unmapped);
+		test_ioctl_ioas_map_fixed(self->ioas_id, self->buf, buf_size,
+					  self->base);
+		unmaps++;
+	}
+	__atomic_store_n(&c.stop, true, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	TH_LOG("%u unmaps, %u accesses closed, %u of them with a pin",
+	       unmaps, c.rounds, c.pinned);
+	ASSERT_EQ(0, unmap_err);
+	ASSERT_EQ(0, c.error);
+	check_refs(self->buf, buf_size, self->mapped_refs);
 }
 
 TEST_F(access, refused_unmap_keeps_access)
