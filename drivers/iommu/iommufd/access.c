@@ -434,7 +434,8 @@ static int iommufd_access_begin(struct iommufd_access *access,
  * Return: 0; -EINVAL for a zero length, an access without
  * needs_pin_pages, or a range whose areas meet inside a page; -EOVERFLOW;
  * -ENOENT if the access is not attached or part of the range is not mapped;
- * -EPERM to write read-only memory; -ENOMEM (also for the memory limit);
+ * -EPERM to write memory mapped read-only, or to pin for reading memory
+ * mapped write-only; -ENOMEM (also for the memory limit);
  * -EFAULT.
  */
 int iommufd_access_pin_pages(struct iommufd_access *access, unsigned long iova,
@@ -503,7 +504,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_unpin_pages, IOMMUFD);
  *
  * Return: 0; -EINVAL for a zero length or a range being unmapped;
  * -EOVERFLOW; -ENOENT if not attached or part of the range is not mapped;
- * -EPERM to write read-only memory; -EFAULT, -ENOMEM.
+ * -EPERM to write memory mapped read-only or read memory mapped write-only;
+ * -EFAULT, -ENOMEM.
  */
 int iommufd_access_rw(struct iommufd_access *access, unsigned long iova,
 		      void *data, size_t length, unsigned int flags)

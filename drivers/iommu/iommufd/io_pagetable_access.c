@@ -97,6 +97,16 @@ struct iopt_access_pin_args {
 };
 
 /*
+ * Userspace decides what a device may do with the memory it maps: an
+ * access reads only what was mapped readable and writes only what was
+ * mapped writeable, as the device's DMA through an IOMMU would.
+ */
+static bool iopt_access_prot_ok(struct iopt_area *area, bool write)
+{
+	return area->iommu_prot & (write ? IOMMU_WRITE : IOMMU_READ);
+}
+
+/*
  * Pages are handed out whole, one per CPU page of IOVA, so the areas of
  * the range may meet only on page boundaries (two areas inside one IOVA
  * page would hand out two pages for it, one more than the caller has
@@ -123,7 +133,7 @@ static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 
 	if (area->prevent_access || !iopt_access_pin_fits(args, byte, iova, len))
 		rc = -EINVAL;
-	else if (args->write && !(area->iommu_prot & IOMMU_WRITE))
+	else if (!iopt_access_prot_ok(area, args->write))
 		rc = -EPERM;
 	else if (iopt_prepin_take(args->pre, args->area_nr++, area->pages,
 				  byte, len))
@@ -168,7 +178,8 @@ static int iopt_access_unpin_area(struct iopt_area *area, unsigned long iova,
  * Return: 0; -ENOENT if part of the range is not mapped; -EINVAL if an
  * area is being unmapped, maps IOVA at an offset into its pages, or two
  * areas of the range meet inside a page; -EPERM
- * for a write to read-only memory; -EINTR if the task is killed while the
+ * for a write to memory mapped read-only or a read of memory mapped
+ * write-only; -EINTR if the task is killed while the
  * areas keep changing under the pin; or an error of iopt_pages_pin_get().
  */
 int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
@@ -251,7 +262,7 @@ static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
 
 	if (area->prevent_access)
 		return -EINVAL;
-	if (args->write && !(area->iommu_prot & IOMMU_WRITE))
+	if (!iopt_access_prot_ok(area, args->write))
 		return -EPERM;
 	if (list_empty(&args->pieces)) {
 		piece = &args->first;
@@ -281,7 +292,8 @@ static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
  * races an unmap of the range may still reach the memory that was mapped.
  *
  * Return: 0; -ENOENT if part of the range is not mapped; -EPERM for a
- * write to read-only memory; -EINVAL while the range is being unmapped;
+ * write to memory mapped read-only or a read of memory mapped write-only;
+ * -EINVAL while the range is being unmapped;
  * -EFAULT, -ENOMEM or -EINTR from reaching the memory.
  */
 int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,

@@ -82,6 +82,14 @@ static int map_read_only(int fd, __u32 ioas_id, void *buf, size_t length,
 					    IOMMU_IOAS_MAP_READABLE);
 }
 
+static int map_write_only(int fd, __u32 ioas_id, void *buf, size_t length,
+			  __u64 iova)
+{
+	return _test_ioctl_ioas_map(fd, ioas_id, buf, length, &iova,
+				    IOMMU_IOAS_MAP_FIXED_IOVA |
+					    IOMMU_IOAS_MAP_WRITEABLE);
+}
+
 /* EXPECT only: this runs in teardowns. Checks through a fresh context. */
 static void expect_unpinned(struct __test_metadata *_metadata, const void *buf,
 			    size_t length)
@@ -331,6 +339,7 @@ TEST_F(access, pin_pages)
 TEST_F(access, pin_pages_bad_input)
 {
 	const __u64 ro_iova = self->base + 2 * buf_size;
+	const __u64 wo_iova = self->base + 4 * buf_size;
 	const __u64 base = self->base;
 	char *buf = self->buf;
 	int plain, access_fd;
@@ -402,8 +411,18 @@ TEST_F(access, pin_pages_bad_input)
 			      &pages_id);
 	test_cmd_destroy_access_pages(access_fd, pages_id);
 
+	/* Memory mapped write-only may be pinned for writing only. */
+	ASSERT_EQ(0, map_write_only(self->fd, self->ioas_id, buf, buf_size,
+				    wo_iova));
+	EXPECT_ERRNO(EPERM, _test_cmd_access_pages(self->fd, access_fd,
+						   wo_iova, page_size, buf, 0,
+						   NULL));
+	test_cmd_access_pages(access_fd, wo_iova, page_size, buf,
+			      MOCK_FLAGS_ACCESS_WRITE, &pages_id);
+	test_cmd_destroy_access_pages(access_fd, pages_id);
+
 	/* None of the failures left a pin: each map counts only if mapped. */
-	check_refs(buf, buf_size, 2 * self->mapped_refs);
+	check_refs(buf, buf_size, 3 * self->mapped_refs);
 	destroy_access(access_fd);
 	destroy_access(plain);
 }
@@ -900,6 +919,7 @@ TEST_F(access, rw_bad_input)
 {
 	const __u32 bad_flags[] = { 1U << 1, 1U << 3, 1U << 31 };
 	const __u64 ro_iova = self->base + 2 * buf_size;
+	const __u64 wo_iova = self->base + 4 * buf_size;
 	const __u64 base = self->base;
 	char tmp[64], *shadow;
 	unsigned int i;
@@ -959,7 +979,25 @@ TEST_F(access, rw_bad_input)
 					 sizeof(tmp), tmp,
 					 MOCK_ACCESS_RW_WRITE | SLOW));
 
-	/* No failure wrote anything. */
+	/* Memory mapped write-only can be written, but not read. */
+	ASSERT_EQ(0, map_write_only(self->fd, self->ioas_id, self->buf,
+				    buf_size, wo_iova));
+	for (i = 0; i != 2; i++) {
+		__u32 slow = i ? SLOW : 0;
+		char none[sizeof(tmp)] = {};
+
+		memset(tmp, 0, sizeof(tmp));
+		EXPECT_ERRNO(EPERM, _test_cmd_access_rw(self->fd, access_fd,
+							wo_iova, sizeof(tmp),
+							tmp, slow));
+		ASSERT_EQ(0, memcmp(tmp, none, sizeof(tmp)));
+		fill_pattern(tmp, sizeof(tmp), 50 + i);
+		test_cmd_access_rw(access_fd, wo_iova + 5 + i, sizeof(tmp), tmp,
+				   MOCK_ACCESS_RW_WRITE | slow);
+		memcpy(shadow + 5 + i, tmp, sizeof(tmp));
+	}
+
+	/* No failure wrote anything, and the writes wrote what they had. */
 	ASSERT_EQ(0, memcmp(self->buf, shadow, buf_size));
 	destroy_access(access_fd);
 	free(shadow);
