@@ -542,32 +542,41 @@ static void iopt_area_destroy(struct io_pagetable *iopt,
 /* How often unmap asks in-kernel accesses to let go of one area. */
 #define IOPT_UNMAP_ACCESS_TRIES 16
 
-/* An unmap gave up: let accesses use the areas it marked again. */
-static void iopt_allow_access(struct io_pagetable *iopt, unsigned long start,
-			      unsigned long last)
+/**
+ * iopt_area_unmapping() - is an unmap waiting for accesses to leave @area?
+ * @iopt: the table, whose iova_rwsem is held
+ * @area: an area of the table
+ *
+ * Return: true if new access pins and copies must keep off @area.
+ */
+bool iopt_area_unmapping(struct io_pagetable *iopt, struct iopt_area *area)
 {
-	struct iopt_span *span;
+	struct iopt_unmapping *u;
 
-	lockdep_assert_held_write(&iopt->iova_rwsem);
+	lockdep_assert_held(&iopt->iova_rwsem);
 
-	for (span = iopt_span_first(iopt, start, last); span;
-	     span = iopt_span_next(span, last))
-		if (span->kind == IOPT_SPAN_AREA)
-			container_of(span, struct iopt_area, span)
-				->prevent_access = false;
+	list_for_each_entry(u, &iopt->unmapping, next)
+		if (u->start <= area->span.last && u->last >= area->span.start)
+			return true;
+	return false;
 }
 
 /*
  * Unmap every area inside [start, last]. Areas are unmapped whole: if any
  * area sticks out of the range, nothing is unmapped. In-kernel accesses
  * that pinned memory of an area are told to unpin it first; the table
- * lock is dropped while they are, the area refuses new access pins
- * meanwhile, and the range is looked at again after.
+ * lock is dropped while they are, the range refuses new access pins and
+ * copies meanwhile (struct iopt_unmapping), and is looked at again after.
  */
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, unsigned long *unmapped,
 			    char *why)
 {
+	struct iopt_unmapping unmapping = {
+		.next = LIST_HEAD_INIT(unmapping.next),
+		.start = start,
+		.last = last,
+	};
 	unsigned long bytes = 0, asked = 0, length;
 	struct iopt_area *area, *busy;
 	struct iopt_span *span, *next;
@@ -603,7 +612,8 @@ again:
 			rc = -EBUSY;
 			goto out_refuse;
 		}
-		busy->prevent_access = true;
+		if (list_empty(&unmapping.next))
+			list_add(&unmapping.next, &iopt->unmapping);
 		/* The area may be gone once the lock is dropped. */
 		length = iopt_area_length(busy);
 		up_write(&iopt->iova_rwsem);
@@ -620,12 +630,14 @@ again:
 		/* A million areas take long: the table's lock may sleep. */
 		cond_resched();
 	}
+	list_del(&unmapping.next);
 	up_write(&iopt->iova_rwsem);
 	*unmapped = bytes;
 	return 0;
 
 out_refuse:
-	iopt_allow_access(iopt, start, last);
+	/* Accesses may use what is left; other unmaps keep their ranges. */
+	list_del(&unmapping.next);
 	up_write(&iopt->iova_rwsem);
 	return rc;
 }
@@ -639,8 +651,9 @@ out_refuse:
  * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Return: 0 (also when nothing was mapped in the range), -EINVAL for a zero
- * length, -EOVERFLOW, or -ENOENT when the range would cut an area, in
- * which case nothing is unmapped.
+ * length, -EOVERFLOW, -ENOENT when the range would cut an area, or -EBUSY
+ * when an in-kernel access keeps a pin in it; on failure nothing is
+ * unmapped.
  */
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
 		    unsigned long length, unsigned long *unmapped, char *why)
@@ -691,7 +704,7 @@ static int iopt_area_check_split(struct io_pagetable *iopt,
 	if (!iopt->disable_large_pages || (last + 1) % iopt->iova_alignment)
 		return -EINVAL;
 	/* Access pins are counted per area: they cannot be shared out. */
-	if (atomic_read(&area->num_accesses) || area->prevent_access)
+	if (atomic_read(&area->num_accesses) || iopt_area_unmapping(iopt, area))
 		return -EBUSY;
 	/* So that iopt_area_split() cannot fail. */
 	if (!area->pinned)
@@ -851,6 +864,7 @@ void iopt_init_table(struct io_pagetable *iopt, struct iopt_usage *usage)
 	iopt_pin_may_wait_for(&iopt->iova_rwsem);
 	iopt->spans = RB_ROOT;
 	INIT_LIST_HEAD(&iopt->reservations);
+	INIT_LIST_HEAD(&iopt->unmapping);
 	xa_init_flags(&iopt->domains, XA_FLAGS_ALLOC);
 	mutex_init(&iopt->access_lock);
 	xa_init_flags(&iopt->accesses, XA_FLAGS_ALLOC);

@@ -110,7 +110,6 @@ struct iopt_span {
  *          domains)
  * @num_accesses: pins in-kernel accesses hold through this area; each also
  *                holds a pin on @pages
- * @prevent_access: the area is being unmapped: no new access pins
  */
 struct iopt_area {
 	struct iopt_span span;
@@ -119,8 +118,25 @@ struct iopt_area {
 	int iommu_prot;
 	bool pinned;
 	atomic_t num_accesses;
-	bool prevent_access;
 };
+
+/**
+ * struct iopt_unmapping - a range an unmap asks accesses to let go of
+ * @next: entry in io_pagetable::unmapping
+ * @start: first IOVA
+ * @last: last IOVA
+ *
+ * While an unmap waits for in-kernel accesses to unpin, the areas of its
+ * range take no new access pins or copies, so that the wait ends. Each
+ * unmap has its own entry, so one that gives up lifts only its own.
+ */
+struct iopt_unmapping {
+	struct list_head next;
+	unsigned long start;
+	unsigned long last;
+};
+
+bool iopt_area_unmapping(struct io_pagetable *iopt, struct iopt_area *area);
 
 static inline unsigned long iopt_area_length(struct iopt_area *area)
 {

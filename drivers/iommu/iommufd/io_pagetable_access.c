@@ -78,6 +78,7 @@ static unsigned long iopt_area_byte(struct iopt_area *area, unsigned long iova)
 
 /**
  * struct iopt_access_pin_args - state of one iopt_access_pin() walk
+ * @iopt: the table
  * @out_pages: where the next area's pages go
  * @first: first IOVA of the whole range
  * @last: last IOVA of the whole range
@@ -87,6 +88,7 @@ static unsigned long iopt_area_byte(struct iopt_area *area, unsigned long iova)
  * @failed: the area that refused, set on failure
  */
 struct iopt_access_pin_args {
+	struct io_pagetable *iopt;
 	struct page **out_pages;
 	unsigned long first;
 	unsigned long last;
@@ -131,7 +133,8 @@ static int iopt_access_pin_area(struct iopt_area *area, unsigned long iova,
 	unsigned long n;
 	int rc;
 
-	if (area->prevent_access || !iopt_access_pin_fits(args, byte, iova, len))
+	if (iopt_area_unmapping(args->iopt, area) ||
+	    !iopt_access_pin_fits(args, byte, iova, len))
 		rc = -EINVAL;
 	else if (!iopt_access_prot_ok(area, args->write))
 		rc = -EPERM;
@@ -187,6 +190,7 @@ int iopt_access_pin(struct io_pagetable *iopt, unsigned long iova,
 		    char *why)
 {
 	struct iopt_access_pin_args args = {
+		.iopt = iopt,
 		.out_pages = out_pages,
 		.first = iova,
 		.last = last,
@@ -243,12 +247,14 @@ void iopt_access_unpin(struct io_pagetable *iopt, unsigned long iova,
 
 /**
  * struct iopt_access_rw_args - state of one iopt_access_rw() walk
+ * @iopt: the table
  * @pieces: a struct iopt_map_piece for each area of the range
  * @first: the piece of the first area, which needs no allocation: an
  *         access mostly copies a few bytes out of one area
  * @write: the copy goes into the IOVA
  */
 struct iopt_access_rw_args {
+	struct io_pagetable *iopt;
 	struct list_head pieces;
 	struct iopt_map_piece first;
 	bool write;
@@ -260,7 +266,7 @@ static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
 	struct iopt_access_rw_args *args = arg;
 	struct iopt_map_piece *piece;
 
-	if (area->prevent_access)
+	if (iopt_area_unmapping(args->iopt, area))
 		return -EINVAL;
 	if (!iopt_access_prot_ok(area, args->write))
 		return -EPERM;
@@ -300,6 +306,7 @@ int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		   unsigned long last, void *data, unsigned int flags)
 {
 	struct iopt_access_rw_args args = {
+		.iopt = iopt,
 		.pieces = LIST_HEAD_INIT(args.pieces),
 		.write = flags & IOMMUFD_ACCESS_RW_WRITE,
 	};

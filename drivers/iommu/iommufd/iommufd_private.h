@@ -215,6 +215,8 @@ struct iopt_prepin {
  *         io_pagetable_iova.c
  * @reservations: every struct iopt_reserved, which may overlap; @spans
  *                holds their union
+ * @unmapping: every struct iopt_unmapping: ranges whose areas accesses may
+ *             not pin or copy from while an unmap waits for them
  * @allowed: sorted ranges that kernel-chosen IOVAs must come from
  * @num_allowed: entries in @allowed; 0 means any IOVA
  * @iova_alignment: every IOVA and length mapped must be aligned to this
@@ -236,6 +238,7 @@ struct io_pagetable {
 	struct rw_semaphore iova_rwsem;
 	struct rb_root spans;
 	struct list_head reservations;
+	struct list_head unmapping;
 	struct iopt_allowed *allowed;
 	unsigned int num_allowed;
 	unsigned long iova_alignment;

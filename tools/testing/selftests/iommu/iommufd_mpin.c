@@ -123,6 +123,15 @@ static void pin_counts(struct __test_metadata *_metadata, int fd,
 	*unmapped = cmd.unmapped;
 }
 
+/* How often the driver's dma_unmap() has been called, ever. */
+static __u32 unmap_calls(struct __test_metadata *_metadata, int fd)
+{
+	struct mpin_cmd cmd = { .op = MPIN_OP_NOP };
+
+	ASSERT_EQ(0, mpin(fd, &cmd));
+	return cmd.unmap_calls;
+}
+
 /* MPIN_OP_KVM: 1 if the device was opened with a KVM, else 0. */
 static int opened_with_kvm(struct __test_metadata *_metadata, int fd)
 {
@@ -447,6 +456,103 @@ TEST_F(mpin, unmap_unpins)
 	self->fd = -1;
 	ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->iommufd, self->ioas, iova2,
 					    page_size, &unmapped_len));
+}
+
+/* An IOMMU_IOAS_UNMAP in a thread of its own, for waits in dma_unmap(). */
+struct unmap_thread {
+	int iommufd;
+	__u32 ioas;
+	__u64 iova;
+	__u64 length;
+	int err;
+	bool done;
+};
+
+static void *unmap_fn(void *arg)
+{
+	struct unmap_thread *u = arg;
+	__u64 unmapped = 0;
+
+	u->err = _test_ioctl_ioas_unmap(u->iommufd, u->ioas, u->iova,
+					u->length, &unmapped) ? errno : 0;
+	if (!u->err && unmapped != u->length)
+		u->err = -1;
+	__atomic_store_n(&u->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static int set_unmap_delay(struct __test_metadata *_metadata, int fd,
+			   __u64 ms)
+{
+	struct mpin_cmd cmd = { .op = MPIN_OP_UNMAP_DELAY, .length = ms };
+
+	ASSERT_EQ(0, mpin(fd, &cmd));
+	return cmd.result;
+}
+
+/*
+ * While an unmap waits in dma_unmap() for the driver to let go, its range
+ * takes no new pins, or the wait might never end. Another unmap of that
+ * range, refused because it would cut a mapping, must leave the first
+ * one's fence up: it lifts only its own.
+ */
+TEST_F(mpin, refused_unmap_keeps_anothers_fence)
+{
+	struct unmap_thread u = {
+		.iommufd = self->iommufd,
+		.ioas = self->ioas,
+		.iova = IOVA_BASE,
+		.length = 2 * page_size,
+	};
+	const __u64 c = IOVA_BASE + 2 * page_size;
+	__u8 data[MPIN_DATA_SIZE];
+	pthread_t thread;
+	__u64 len;
+	__u32 calls;
+
+	/* Two mappings of two pages: the first pinned, at IOVA_BASE. */
+	ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->iommufd, self->ioas,
+					    IOVA_BASE, BUF_PAGES * page_size,
+					    &len));
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->iommufd, self->ioas, self->buf,
+					  2 * page_size, &u.iova,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_READABLE));
+	len = c;
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->iommufd, self->ioas,
+					  self->buf + 2 * page_size,
+					  2 * page_size, &len,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_READABLE));
+	ASSERT_EQ(1, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
+			 data));
+	calls = unmap_calls(_metadata, self->fd);
+	ASSERT_EQ(0, set_unmap_delay(_metadata, self->fd, 3000));
+
+	/* The first unmap, until it waits in dma_unmap(). */
+	ASSERT_EQ(0, pthread_create(&thread, NULL, unmap_fn, &u));
+	while (unmap_calls(_metadata, self->fd) == calls &&
+	       !__atomic_load_n(&u.done, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	ASSERT_FALSE(__atomic_load_n(&u.done, __ATOMIC_ACQUIRE));
+
+	/* Refused: it would cut the second mapping. */
+	EXPECT_ERRNO(ENOENT, _test_ioctl_ioas_unmap(self->iommufd, self->ioas,
+						    IOVA_BASE, 3 * page_size,
+						    &len));
+	/* The first unmap's range still takes no pin. */
+	EXPECT_GT(0, pin(_metadata, self->fd, IOVA_BASE + page_size, 1,
+			 MPIN_PROT_READ, data));
+	/* Checked while it waited: else the check proved nothing. */
+	EXPECT_FALSE(__atomic_load_n(&u.done, __ATOMIC_ACQUIRE));
+	/* Outside it, pins work. */
+	EXPECT_EQ(1, pin(_metadata, self->fd, c, 1, MPIN_PROT_READ, data));
+
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, u.err);
+	ASSERT_EQ(0, set_unmap_delay(_metadata, self->fd, 0));
+	ASSERT_GT(0, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
+			 data));
 }
 
 /*
