@@ -133,12 +133,9 @@ static void vfio_device_cdev_unbind(struct vfio_cdev_file *df)
 	mutex_lock(&device->dev_set->lock);
 	vfio_assert_device_open(device);
 	/*
-	 * An emulated device's driver drops its pins (dma_unmap()) while the
-	 * device is still open; one with an IOMMU stops DMA in close_device()
-	 * before its group goes back to the kernel.
+	 * The driver stops DMA and drops its pins in close_device(), before
+	 * the group goes back to the kernel or the access is destroyed.
 	 */
-	if (device->iommufd_access)
-		iommufd_access_detach(device->iommufd_access);
 	if (device->ops->close_device)
 		device->ops->close_device(device);
 	vfio_device_put_kvm(device);

@@ -369,25 +369,6 @@ int vfio_device_group_bind_iommufd(struct vfio_device *device)
 }
 
 /**
- * vfio_device_group_detach_access() - first step of a group device's last close
- * @device: a device opened through a group joined to an iommufd context
- *
- * An emulated device's driver drops its pins (dma_unmap()) while the
- * device is still open: call before close_device().
- *
- * Context: holds the device set's lock.
- */
-void vfio_device_group_detach_access(struct vfio_device *device)
-{
-	lockdep_assert_held(&device->dev_set->lock);
-
-	if (device->iommufd_access && device->iommufd_attached) {
-		iommufd_access_detach(device->iommufd_access);
-		device->iommufd_attached = false;
-	}
-}
-
-/**
  * vfio_device_group_unbind_iommufd() - last step of a group device's last close
  * @device: the device, closed by its driver
  *

@@ -209,11 +209,12 @@ static void iommufd_access_forget(struct iommufd_access *access,
 
 /*
  * Move @access from the IOAS it is on (if any) to @ioas (NULL: detach),
- * whose reference the access takes over on success. The driver is asked
- * to unpin everything in the old IOAS first. If pins are left over (one
- * the driver did not know of yet when asked), an attach or replace fails
- * with -EBUSY and nothing changes, while a detach leaves them to drain:
- * their unpins still reach the old IOAS, which the last one lets go of.
+ * whose reference the access takes over on success. A driver that holds
+ * pins in the old IOAS is asked to unpin everything there first. If pins
+ * are left over (one the driver did not know of yet when asked), an attach
+ * or replace fails with -EBUSY and nothing changes, while a detach leaves
+ * them to drain: their unpins still reach the old IOAS, which the last one
+ * lets go of.
  *
  * Return: 0, -EBUSY, -ENOMEM; -EADDRINUSE if the access may pin pages and
  * @ioas maps something that is not in whole CPU pages.
@@ -223,7 +224,7 @@ static int iommufd_access_change_ioas(struct iommufd_access *access,
 {
 	struct iommufd_ioas *old;
 	u32 old_id, new_id = 0;
-	bool draining;
+	bool draining, has_pins;
 	int rc;
 
 	lockdep_assert_held(&access->change_lock);
@@ -248,8 +249,13 @@ static int iommufd_access_change_ioas(struct iommufd_access *access,
 	/* From here new pins and copies fail; unpins still reach @old. */
 	access->ioas = NULL;
 	access->changing = true;
+	has_pins = access->pins;
 	mutex_unlock(&access->ioas_lock);
-	if (old && access->ops->unmap)
+	/*
+	 * Only a driver with pins is asked: one that has dropped them (in
+	 * its close_device(), say) need not walk the whole IOVA space.
+	 */
+	if (old && has_pins && access->ops->unmap)
 		access->ops->unmap(access->data, 0, ULONG_MAX);
 
 	mutex_lock(&access->ioas_lock);
@@ -346,8 +352,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_attach, IOMMUFD);
  * @access: the attached access
  * @ioas_id: the new IOAS's ID
  *
- * The driver's unmap() op is asked to drop every pin into the old IOAS;
- * pins and copies issued meanwhile fail with -ENOENT.
+ * If the access holds pins, the driver's unmap() op is asked to drop every
+ * pin into the old IOAS; pins and copies issued meanwhile fail with -ENOENT.
  *
  * Return: 0; -ENOENT for a bad ID or an access that is not attached;
  * -EBUSY if the driver still held pins into the old IOAS after its unmap()
@@ -364,8 +370,8 @@ EXPORT_SYMBOL_NS_GPL(iommufd_access_replace, IOMMUFD);
  * iommufd_access_detach() - detach an access from its IOAS
  * @access: the access; nothing happens if it is not attached
  *
- * The driver's unmap() op is asked to drop every pin first. Pins it still
- * holds after that keep the IOAS until they are undone.
+ * If the access holds pins, the driver's unmap() op is asked to drop them
+ * first. Pins it still holds after that keep the IOAS until they are undone.
  */
 void iommufd_access_detach(struct iommufd_access *access)
 {

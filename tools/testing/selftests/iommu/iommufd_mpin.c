@@ -182,15 +182,14 @@ static void mpin_load(struct __test_metadata *_metadata)
 	ASSERT_EQ(0, sysfs_write(MPIN_CREATE, MPIN_UUID));
 }
 
-/* Load mpin, create its device and find the device's cdev. */
-static void mpin_create(struct __test_metadata *_metadata, char *cdev,
-			size_t size)
+/* The path of the mpin device's cdev. */
+static void mpin_cdev_path(struct __test_metadata *_metadata, char *cdev,
+			   size_t size)
 {
 	char dir[PATH_MAX];
 	struct dirent *ent;
 	DIR *d;
 
-	mpin_load(_metadata);
 	snprintf(dir, sizeof(dir), MDEV_DEVICES "/" MPIN_UUID "/vfio-dev");
 	d = opendir(dir);
 	ASSERT_NE(NULL, d);
@@ -201,6 +200,14 @@ static void mpin_create(struct __test_metadata *_metadata, char *cdev,
 				 ent->d_name);
 	closedir(d);
 	ASSERT_NE(0, cdev[0]);
+}
+
+/* Load mpin, create its device and find the device's cdev. */
+static void mpin_create(struct __test_metadata *_metadata, char *cdev,
+			size_t size)
+{
+	mpin_load(_metadata);
+	mpin_cdev_path(_metadata, cdev, size);
 }
 
 FIXTURE_SETUP(mpin)
@@ -458,6 +465,57 @@ TEST_F(mpin, unmap_unpins)
 					    page_size, &unmapped_len));
 }
 
+/*
+ * dma_unmap() is for what the IOVA space takes away. Closing the device
+ * does not call it: the driver gives its pins back in close_device(), and
+ * only after that does VFIO end the access (a vGPU driver would walk the
+ * whole IOVA space page by page, after close_device() tore down what its
+ * dma_unmap() uses). A detach while open asks only a driver with pins.
+ */
+TEST_F(mpin, close_calls_no_unmap)
+{
+	__u8 data[MPIN_DATA_SIZE];
+	__u32 calls, pinned, unmapped;
+	char cdev[PATH_MAX];
+	__u32 pt;
+
+	/* A detach without pins, and one with a pin, which it takes. */
+	calls = unmap_calls(_metadata, self->fd);
+	ASSERT_EQ(0, vfio_device_detach(self->fd));
+	ASSERT_EQ(calls, unmap_calls(_metadata, self->fd));
+	pt = self->ioas;
+	ASSERT_EQ(0, vfio_device_attach(self->fd, &pt));
+	ASSERT_EQ(1, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
+			 data));
+	ASSERT_EQ(0, vfio_device_detach(self->fd));
+	ASSERT_EQ(calls + 1, unmap_calls(_metadata, self->fd));
+	pin_counts(_metadata, self->fd, &pinned, &unmapped);
+	ASSERT_EQ(0, pinned);
+	ASSERT_EQ(1, unmapped);
+
+	/* Closed with a pin left: close_device() gives it back. */
+	ASSERT_EQ(0, vfio_device_attach(self->fd, &pt));
+	ASSERT_EQ(1, pin(_metadata, self->fd, IOVA_BASE + page_size, 1,
+			 MPIN_PROT_READ, data));
+	calls = unmap_calls(_metadata, self->fd);
+	ASSERT_EQ(0, close(self->fd));
+	mpin_cdev_path(_metadata, cdev, sizeof(cdev));
+	self->fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, vfio_device_bind_iommufd(self->fd, self->iommufd, NULL));
+	ASSERT_EQ(calls, unmap_calls(_metadata, self->fd));
+	pin_counts(_metadata, self->fd, &pinned, &unmapped);
+	ASSERT_EQ(0, pinned);
+
+	/* And closed without: nothing either. */
+	ASSERT_EQ(0, vfio_device_attach(self->fd, &pt));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, vfio_device_bind_iommufd(self->fd, self->iommufd, NULL));
+	ASSERT_EQ(calls, unmap_calls(_metadata, self->fd));
+}
+
 /* An IOMMU_IOAS_UNMAP in a thread of its own, for waits in dma_unmap(). */
 struct unmap_thread {
 	int iommufd;
@@ -694,6 +752,33 @@ TEST_F(mpin_group, pin_rw_unmap)
 	}
 	ASSERT_GT(0, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
 			 data));
+}
+
+/* As mpin.close_calls_no_unmap, for a device opened through its group. */
+TEST_F(mpin_group, close_calls_no_unmap)
+{
+	__u8 data[MPIN_DATA_SIZE];
+	__u32 calls, pinned, unmapped;
+
+	ASSERT_EQ(1, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
+			 data));
+	calls = unmap_calls(_metadata, self->fd);
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, MPIN_UUID);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(calls, unmap_calls(_metadata, self->fd));
+	pin_counts(_metadata, self->fd, &pinned, &unmapped);
+	ASSERT_EQ(0, pinned);
+	ASSERT_EQ(0, unmapped);
+
+	/* The memory is still mapped, and pins again. */
+	ASSERT_EQ(1, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
+			 data));
+	ASSERT_TRUE(holds_pattern(data, 0, 64));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = ioctl(self->group, VFIO_GROUP_GET_DEVICE_FD, MPIN_UUID);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(calls, unmap_calls(_metadata, self->fd));
 }
 
 /*
