@@ -133,20 +133,26 @@ configure_kernel() {
 	(cd "$VMTEST/configs" && "$SRC/scripts/kconfig/merge_config.sh" -m -O "$obj" \
 		"$obj/.config" "$@" >"$obj/merge.log" 2>&1)
 	make -s -C "$SRC" O="$obj" olddefconfig >"$obj/olddefconfig.log" 2>&1
-	# Every option we asked for must have survived olddefconfig.
+	# Every option we asked for must have survived olddefconfig; a later
+	# fragment overrides an earlier one, as merge_config.sh does.
 	local bad=0 line opt want got
+	local -A wanted=() from=()
 	for frag in "$@"; do
 		while read -r line; do
 			case "$line" in ''|'#'*) continue ;; esac
 			opt=${line%%=*}
-			want=${line#*=}
-			got=$(grep -E "^$opt=" "$obj/.config" | cut -d= -f2- || true)
-			[ "$want" = n ] && { [ -z "$got" ] && continue; }
-			if [ "$got" != "$want" ]; then
-				echo "  $frag: $opt wanted '$want', got '${got:-unset}'"
-				bad=1
-			fi
+			wanted[$opt]=${line#*=}
+			from[$opt]=$frag
 		done <"$VMTEST/configs/$frag"
+	done
+	for opt in "${!wanted[@]}"; do
+		want=${wanted[$opt]}
+		got=$(grep -E "^$opt=" "$obj/.config" | cut -d= -f2- || true)
+		[ "$want" = n ] && { [ -z "$got" ] && continue; }
+		if [ "$got" != "$want" ]; then
+			echo "  ${from[$opt]}: $opt wanted '$want', got '${got:-unset}'"
+			bad=1
+		fi
 	done
 	[ $bad = 0 ] || die "the $name kernel config lost options (see above)"
 	echo "$key" >"$obj/.config-key"

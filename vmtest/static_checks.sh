@@ -92,10 +92,30 @@ check_console_oracle() {
 	fi
 }
 
+# The kernel a distribution would build: iommufd and VFIO as modules, no
+# CONFIG_IOMMUFD_TEST. Every test kernel has the mock, so code that only
+# links with it would go unnoticed otherwise.
+check_production_build() {
+	local obj=$BUILD/obj-production
+	configure_kernel production base.config vfio-iommufd.config \
+		iommufd-production.config
+	if (build_kernel production) >"$BUILD/production-build.log" 2>&1; then
+		record PASS "static:production build (IOMMUFD=m, VFIO=m, no IOMMUFD_TEST)"
+	else
+		grep -E 'error:|ERROR|undefined' "$obj/build.log" | head -20 | sed 's/^/    /'
+		record FAIL "static:production build (IOMMUFD=m, VFIO=m, no IOMMUFD_TEST)" \
+			"see $obj/build.log"
+	fi
+}
+
 run_static_checks() {
 	check_console_oracle
 	check_checkpatch_files
 	check_checkpatch_patches
 	check_kernel_doc
 	check_sparse_w1
+	# A kernel build of its own: the full run only, or when asked.
+	if [ -z "${IOMMUFD_TESTS:-}" ] || [ "${IOMMUFD_PRODUCTION:-0}" = 1 ]; then
+		check_production_build
+	fi
 }

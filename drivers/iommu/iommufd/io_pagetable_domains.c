@@ -10,9 +10,9 @@
  * the last one to go unpins it. The domains limit the table in turn: their
  * apertures and smallest IO page sizes decide which IOVA it accepts
  * (iopt_update_constraints()), and large IOPTEs can be turned off so that
- * VFIO type1 v1 can unmap part of a mapping. Dirty tracking, built with
- * CONFIG_IOMMUFD_TEST only, reads and clears the dirty bits of a domain's
- * IOPTEs.
+ * VFIO type1 v1 can unmap part of a mapping. Dirty tracking reads and
+ * clears the dirty bits of a domain's IOPTEs, for IOMMU drivers that keep
+ * them (in 6.1 only the test mock does).
  *
  * Locking: io_pagetable::iova_rwsem, for writing to change the domains or
  * the pins of the areas, for reading to walk a domain's dirty bits; the
@@ -609,8 +609,6 @@ void iopt_remove_pinning_access(struct io_pagetable *iopt)
 	up_write(&iopt->iova_rwsem);
 }
 
-#ifdef CONFIG_IOMMUFD_TEST
-
 /**
  * iopt_set_dirty_tracking() - start or stop a domain's dirty tracking
  * @iopt: the table
@@ -765,4 +763,3 @@ int iopt_read_and_clear_dirty(struct io_pagetable *iopt,
 	iova_bitmap_free(bitmap);
 	return rc;
 }
-#endif

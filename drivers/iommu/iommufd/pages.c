@@ -71,6 +71,7 @@
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/sched/user.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
 #include <linux/iommufd.h>
 
@@ -574,7 +575,9 @@ static bool iopt_pages_write_pin_ok(struct iopt_pages *pages,
 			ok = false;
 			break;
 		}
-		if ((vma->vm_flags & VM_SHARED) && !vma_is_shmem(vma)) {
+		/* shmem's mapping, as vma_is_shmem() (not exported) asks. */
+		if ((vma->vm_flags & VM_SHARED) &&
+		    !(vma->vm_file && shmem_mapping(vma->vm_file->f_mapping))) {
 			ok = false;
 			break;
 		}
