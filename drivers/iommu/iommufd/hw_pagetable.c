@@ -341,53 +341,73 @@ void iommufd_hwpt_destroy(struct iommufd_object *obj)
 }
 
 /*
- * IOMMU_HWPT_ALLOC on an IOAS: a paging HWPT. A first domain pins the
- * IOAS's memory, before the IOAS's lock; a request no domain can honour
- * is refused before that.
+ * IOMMU_HWPT_ALLOC on an IOAS: a paging HWPT for the device @cmd->dev_id
+ * names. A first domain pins the IOAS's memory, before the IOAS's lock; a
+ * request no domain can honour is refused before that. Pinning may wait
+ * for userspace, so the device is not held meanwhile (its driver may be
+ * unbinding it): it is looked up again after, and its request checked
+ * again.
  */
 static struct iommufd_hw_pagetable *
 iommufd_hwpt_alloc_paging(struct iommufd_ucmd *ucmd, struct iommufd_ioas *ioas,
-			  struct device *dev,
 			  const struct iommu_user_data *user_data)
 {
 	struct iommu_hwpt_alloc *cmd = ucmd->args;
 	struct iommufd_hw_pagetable *hwpt;
 	struct iopt_prepin pre = {};
+	struct iommufd_object *dev_obj;
+	bool prepinned = false;
+	struct device *dev;
 	int rc;
 
+again:
+	dev_obj = iommufd_object_lookup(ucmd->ictx, cmd->dev_id,
+					IOMMUFD_OBJ_DEVICE);
+	if (IS_ERR(dev_obj)) {
+		iopt_prepin_release(&pre);
+		iommufd_ucmd_fail(ucmd, -ENOENT, "no device with ID %u",
+				  cmd->dev_id);
+		return ERR_PTR(-ENOENT);
+	}
+	dev = container_of(dev_obj, struct iommufd_device, obj)->dev;
 	rc = iommufd_hwpt_paging_supported(dev, cmd->flags,
 					   user_data->len ? user_data : NULL,
 					   ucmd->reason);
 	if (rc)
 		goto out_fail;
-again:
-	if (xa_empty(&ioas->iopt.domains)) {
+	if (xa_empty(&ioas->iopt.domains) && !prepinned) {
+		iommufd_put_object(dev_obj);
 		rc = iopt_prepin_range(&ioas->iopt, 0, ULONG_MAX, &pre,
 				       ucmd->reason);
 		if (rc)
 			return ERR_PTR(rc);
+		prepinned = true;
+		goto again;
 	}
 	mutex_lock(&ioas->mutex);
 	hwpt = iommufd_hwpt_alloc(ucmd->ictx, ioas, dev, cmd->flags,
 				  user_data->len ? user_data : NULL, false,
 				  &pre, ucmd->reason);
 	mutex_unlock(&ioas->mutex);
+	iommufd_put_object(dev_obj);
 	iopt_prepin_release(&pre);
 	if (pre.stale) {
 		/* The IOAS changed since the pre-pin: take it again. */
 		pre.stale = false;
+		prepinned = false;
 		if (fatal_signal_pending(current))
 			return ERR_PTR(-EINTR);
 		goto again;
 	}
-	if (!IS_ERR(hwpt))
-		return hwpt;
-	rc = PTR_ERR(hwpt);
+	return hwpt;
+
 out_fail:
+	iopt_prepin_release(&pre);
 	if (rc == -EOPNOTSUPP && !ucmd->reason[0])
 		iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
 				  "%s's IOMMU cannot make a domain with flags 0x%x and data type %u",
 				  dev_name(dev), cmd->flags, cmd->data_type);
+	iommufd_put_object(dev_obj);
 	return ERR_PTR(rc);
 }
 
@@ -449,9 +469,11 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 
 	switch (pt_obj->type) {
 	case IOMMUFD_OBJ_IOAS:
+		/* It looks the device up itself, around the pre-pin. */
+		iommufd_put_object(dev_obj);
+		dev_obj = NULL;
 		ioas = container_of(pt_obj, struct iommufd_ioas, obj);
-		hwpt = iommufd_hwpt_alloc_paging(ucmd, ioas, idev->dev,
-						 &user_data);
+		hwpt = iommufd_hwpt_alloc_paging(ucmd, ioas, &user_data);
 		break;
 	case IOMMUFD_OBJ_HWPT_PAGING:
 		parent = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
@@ -471,7 +493,8 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	}
 	/* The HWPT holds what it needs; the device is not needed any more. */
 	iommufd_put_object(pt_obj);
-	iommufd_put_object(dev_obj);
+	if (dev_obj)
+		iommufd_put_object(dev_obj);
 
 	/* Only a nested HWPT gets here with the flag. */
 	if (cmd->flags & IOMMU_HWPT_FAULT_ID_VALID) {
@@ -492,7 +515,8 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 out_put_pt:
 	iommufd_put_object(pt_obj);
 out_put_dev:
-	iommufd_put_object(dev_obj);
+	if (dev_obj)
+		iommufd_put_object(dev_obj);
 	return rc;
 }
 

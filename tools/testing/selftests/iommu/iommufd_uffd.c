@@ -337,4 +337,38 @@ TEST_F(uffd, hw_info_vs_unbind)
 	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
 }
 
+/*
+ * IOMMU_HWPT_ALLOC on an IOAS without a domain pins the IOAS's memory
+ * first, which may take long. It does not hold the device meanwhile, so
+ * the device's driver can unbind it (which waits for every holder of the
+ * device) at once; the allocation then finds the device gone.
+ */
+TEST_F(uffd, hwpt_alloc_vs_unbind)
+{
+	struct iommu_hwpt_alloc cmd = { .size = sizeof(cmd) };
+	long before = test_vm_pin_kb();
+	__u32 other_id, stdev_id;
+	struct bg_ioctl bg;
+
+	ASSERT_LE(0, before);
+	test_ioctl_ioas_alloc(&other_id);
+	test_cmd_mock_domain(other_id, &stdev_id, NULL, &cmd.dev_id);
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->slow,
+				  SLOW_PAGES * psize, MOCK_APERTURE_START);
+	cmd.pt_id = self->ioas_id;
+	ASSERT_EQ(0, set_pin_batch(self->fd, 1));
+	ASSERT_EQ(0, bg_ioctl_start(&bg, self->fd, IOMMU_HWPT_ALLOC, &cmd));
+	ASSERT_EQ(0, wait_vm_pin_above(before));
+	test_ioctl_destroy(stdev_id);
+	/* The unbind did not wait for it: it is still pinning. */
+	EXPECT_FALSE(bg_ioctl_done(&bg));
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(0, set_pin_batch(self->fd, DEFAULT_PIN_BATCH));
+	ASSERT_EQ(-1, bg.rc);
+	ASSERT_EQ(ENOENT, bg.err);
+	/* Its pins went with it. */
+	ASSERT_EQ(before, test_vm_pin_kb());
+	test_ioctl_destroy(other_id);
+}
+
 TEST_HARNESS_MAIN
