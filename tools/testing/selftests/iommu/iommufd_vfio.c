@@ -1258,6 +1258,21 @@ TEST_F_TIMEOUT(vfio_edu, legacy_container, VFIO_TIMEOUT)
 	EXPECT_ERRNO(EBUSY, vfio_device_bind_iommufd(cdev_fd, iommufd, NULL));
 }
 
+/* Bind the device at @bdf to vfio-pci and open its group's file. */
+static int open_vfio_group(struct __test_metadata *_metadata, const char *bdf)
+{
+	char cdev[PATH_MAX];
+	char group_path[64];
+	int group;
+
+	bind_vfio(_metadata, bdf, cdev);
+	snprintf(group_path, sizeof(group_path), "/dev/vfio/%d",
+		 pci_iommu_group(bdf));
+	group = open(group_path, O_RDWR);
+	ASSERT_LE(0, group);
+	return group;
+}
+
 /* A type1 container's map and unmap, over and over, until told to stop. */
 struct container_churn {
 	int container;
@@ -1298,19 +1313,13 @@ static void *container_churn_fn(void *arg)
 TEST_F_TIMEOUT(vfio_edu, legacy_container_unset_race, VFIO_TIMEOUT)
 {
 	struct container_churn churn = {};
-	char cdev[PATH_MAX];
-	char group_path[64];
 	pthread_t thread;
 	int group, i;
 
-	bind_vfio(_metadata, self->solo.bdf, cdev);
+	group = open_vfio_group(_metadata, self->solo.bdf);
 	churn.vaddr = (uintptr_t)alloc_pages(_metadata, 1);
-	snprintf(group_path, sizeof(group_path), "/dev/vfio/%d",
-		 pci_iommu_group(self->solo.bdf));
 	churn.container = open("/dev/vfio/vfio", O_RDWR);
 	ASSERT_LE(0, churn.container);
-	group = open(group_path, O_RDWR);
-	ASSERT_LE(0, group);
 	ASSERT_OK(pthread_create(&thread, NULL, container_churn_fn, &churn));
 	for (i = 0; i != 300; i++) {
 		ASSERT_OK(ioctl(group, VFIO_GROUP_SET_CONTAINER,
@@ -1355,16 +1364,10 @@ static void *container_closer_fn(void *arg)
 TEST_F_TIMEOUT(vfio_edu, legacy_container_close_race, VFIO_TIMEOUT)
 {
 	struct container_closer closer = {};
-	char cdev[PATH_MAX];
-	char group_path[64];
 	pthread_t thread;
 	int group, i;
 
-	bind_vfio(_metadata, self->solo.bdf, cdev);
-	snprintf(group_path, sizeof(group_path), "/dev/vfio/%d",
-		 pci_iommu_group(self->solo.bdf));
-	group = open(group_path, O_RDWR);
-	ASSERT_LE(0, group);
+	group = open_vfio_group(_metadata, self->solo.bdf);
 	ASSERT_OK(pthread_barrier_init(&closer.go, NULL, 2));
 	ASSERT_OK(pthread_barrier_init(&closer.done, NULL, 2));
 	ASSERT_OK(pthread_create(&thread, NULL, container_closer_fn, &closer));
