@@ -66,7 +66,8 @@ struct mpin_pin {
  * @npins: entries in @pins
  * @unmapped: ranges dma_unmap() unpinned since the device was opened
  * @unmap_calls: dma_unmap() calls since the device was created
- * @unmap_delay_ms: how long dma_unmap() sleeps first, MPIN_OP_UNMAP_DELAY
+ * @unmap_delay_ms: how long dma_unmap() sleeps first, MPIN_OP_UNMAP_DELAY;
+ *                  set under @cmd_lock, read without a lock (READ_ONCE())
  * @last: the last command, with its results
  * @opened_with_kvm: vfio_device::kvm was set at the last open_device()
  * @kvm: that VM, referenced until close_device(), as a driver that uses

@@ -516,29 +516,6 @@ TEST_F(mpin, close_calls_no_unmap)
 	ASSERT_EQ(calls, unmap_calls(_metadata, self->fd));
 }
 
-/* An IOMMU_IOAS_UNMAP in a thread of its own, for waits in dma_unmap(). */
-struct unmap_thread {
-	int iommufd;
-	__u32 ioas;
-	__u64 iova;
-	__u64 length;
-	int err;
-	bool done;
-};
-
-static void *unmap_fn(void *arg)
-{
-	struct unmap_thread *u = arg;
-	__u64 unmapped = 0;
-
-	u->err = _test_ioctl_ioas_unmap(u->iommufd, u->ioas, u->iova,
-					u->length, &unmapped) ? errno : 0;
-	if (!u->err && unmapped != u->length)
-		u->err = -1;
-	__atomic_store_n(&u->done, true, __ATOMIC_RELEASE);
-	return NULL;
-}
-
 static int set_unmap_delay(struct __test_metadata *_metadata, int fd,
 			   __u64 ms)
 {
@@ -556,24 +533,25 @@ static int set_unmap_delay(struct __test_metadata *_metadata, int fd,
  */
 TEST_F(mpin, refused_unmap_keeps_anothers_fence)
 {
-	struct unmap_thread u = {
-		.iommufd = self->iommufd,
-		.ioas = self->ioas,
+	struct iommu_ioas_unmap u = {
+		.size = sizeof(u),
+		.ioas_id = self->ioas,
 		.iova = IOVA_BASE,
 		.length = 2 * page_size,
 	};
 	const __u64 c = IOVA_BASE + 2 * page_size;
 	__u8 data[MPIN_DATA_SIZE];
-	pthread_t thread;
-	__u64 len;
+	struct bg_ioctl bg;
+	__u64 len, iova;
 	__u32 calls;
 
 	/* Two mappings of two pages: the first pinned, at IOVA_BASE. */
 	ASSERT_EQ(0, _test_ioctl_ioas_unmap(self->iommufd, self->ioas,
 					    IOVA_BASE, BUF_PAGES * page_size,
 					    &len));
+	iova = IOVA_BASE;
 	ASSERT_EQ(0, _test_ioctl_ioas_map(self->iommufd, self->ioas, self->buf,
-					  2 * page_size, &u.iova,
+					  2 * page_size, &iova,
 					  IOMMU_IOAS_MAP_FIXED_IOVA |
 						  IOMMU_IOAS_MAP_READABLE));
 	len = c;
@@ -588,11 +566,11 @@ TEST_F(mpin, refused_unmap_keeps_anothers_fence)
 	ASSERT_EQ(0, set_unmap_delay(_metadata, self->fd, 3000));
 
 	/* The first unmap, until it waits in dma_unmap(). */
-	ASSERT_EQ(0, pthread_create(&thread, NULL, unmap_fn, &u));
+	ASSERT_EQ(0, bg_ioctl_start(&bg, self->iommufd, IOMMU_IOAS_UNMAP, &u));
 	while (unmap_calls(_metadata, self->fd) == calls &&
-	       !__atomic_load_n(&u.done, __ATOMIC_ACQUIRE))
+	       !bg_ioctl_done(&bg))
 		usleep(1000);
-	ASSERT_FALSE(__atomic_load_n(&u.done, __ATOMIC_ACQUIRE));
+	ASSERT_FALSE(bg_ioctl_done(&bg));
 
 	/* Refused: it would cut the second mapping. */
 	EXPECT_ERRNO(ENOENT, _test_ioctl_ioas_unmap(self->iommufd, self->ioas,
@@ -602,12 +580,13 @@ TEST_F(mpin, refused_unmap_keeps_anothers_fence)
 	EXPECT_GT(0, pin(_metadata, self->fd, IOVA_BASE + page_size, 1,
 			 MPIN_PROT_READ, data));
 	/* Checked while it waited: else the check proved nothing. */
-	EXPECT_FALSE(__atomic_load_n(&u.done, __ATOMIC_ACQUIRE));
+	EXPECT_FALSE(bg_ioctl_done(&bg));
 	/* Outside it, pins work. */
 	EXPECT_EQ(1, pin(_metadata, self->fd, c, 1, MPIN_PROT_READ, data));
 
-	ASSERT_EQ(0, pthread_join(thread, NULL));
-	ASSERT_EQ(0, u.err);
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(0, bg.rc);
+	ASSERT_EQ(2 * page_size, u.length);
 	ASSERT_EQ(0, set_unmap_delay(_metadata, self->fd, 0));
 	ASSERT_GT(0, pin(_metadata, self->fd, IOVA_BASE, 1, MPIN_PROT_READ,
 			 data));

@@ -24,42 +24,6 @@
 
 static unsigned long psize;
 
-/* One ioctl run in a thread: its number, argument, and result. */
-struct bg_ioctl {
-	pthread_t thread;
-	int fd;
-	unsigned long request;
-	void *arg;
-	int rc;
-	int err;
-	bool done;
-};
-
-static void *bg_ioctl_fn(void *data)
-{
-	struct bg_ioctl *bg = data;
-
-	bg->rc = ioctl(bg->fd, bg->request, bg->arg);
-	bg->err = errno;
-	__atomic_store_n(&bg->done, true, __ATOMIC_RELEASE);
-	return NULL;
-}
-
-static bool bg_ioctl_done(struct bg_ioctl *bg)
-{
-	return __atomic_load_n(&bg->done, __ATOMIC_ACQUIRE);
-}
-
-static int bg_ioctl_start(struct bg_ioctl *bg, int fd, unsigned long request,
-			  void *arg)
-{
-	bg->fd = fd;
-	bg->request = request;
-	bg->arg = arg;
-	__atomic_store_n(&bg->done, false, __ATOMIC_RELAXED);
-	return pthread_create(&bg->thread, NULL, bg_ioctl_fn, bg);
-}
-
 /* Wait up to 10 s for VmPin to grow past @kb: the charge before a pin. */
 static int wait_vm_pin_above(long kb)
 {

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,42 @@ static inline char *test_alloc_small_pages(unsigned long pages)
 	madvise(buf, length, MADV_NOHUGEPAGE);
 	memset(buf, 0x6b, length);
 	return buf;
+}
+
+/* One ioctl run in a thread: its number, argument, and result. */
+struct bg_ioctl {
+	pthread_t thread;
+	int fd;
+	unsigned long request;
+	void *arg;
+	int rc;
+	int err;
+	bool done;
+};
+
+static inline void *bg_ioctl_fn(void *data)
+{
+	struct bg_ioctl *bg = data;
+
+	bg->rc = ioctl(bg->fd, bg->request, bg->arg);
+	bg->err = errno;
+	__atomic_store_n(&bg->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static inline bool bg_ioctl_done(struct bg_ioctl *bg)
+{
+	return __atomic_load_n(&bg->done, __ATOMIC_ACQUIRE);
+}
+
+static inline int bg_ioctl_start(struct bg_ioctl *bg, int fd,
+				 unsigned long request, void *arg)
+{
+	bg->fd = fd;
+	bg->request = request;
+	bg->arg = arg;
+	__atomic_store_n(&bg->done, false, __ATOMIC_RELAXED);
+	return pthread_create(&bg->thread, NULL, bg_ioctl_fn, bg);
 }
 
 /* @pages pages of anonymous memory whose first touch waits for @uffd. */
