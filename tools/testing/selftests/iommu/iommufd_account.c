@@ -125,21 +125,6 @@ static int add_domain(int fd, __u32 ioas_id, __u32 *stdev_id)
 	return _test_cmd_mock_domain(fd, ioas_id, stdev_id, NULL, NULL);
 }
 
-/*
- * Child processes. A failed ASSERT in one leaves it through the harness
- * with a non-zero status; end_child() turns failed EXPECTs into one.
- */
-#define end_child() _exit(_metadata->passed ? 0 : 1)
-
-static void wait_child(struct __test_metadata *_metadata, pid_t pid)
-{
-	int status;
-
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	ASSERT_EQ(0, WEXITSTATUS(status));
-}
-
 /* A one-byte message between a test and its child. */
 static void send_byte(struct __test_metadata *_metadata, int fd)
 {

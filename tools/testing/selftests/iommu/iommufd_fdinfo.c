@@ -223,7 +223,7 @@ static int become_nobody(unsigned long pages)
 	return setresuid(65534, 65534, 65534);
 }
 
-static int wait_child(pid_t pid)
+static int child_status(pid_t pid)
 {
 	int status;
 
@@ -287,7 +287,7 @@ TEST_F(fdinfo, charged_and_over_the_limit)
 			_exit(18);
 		_exit(0);
 	}
-	EXPECT_EQ(0, wait_child(pid));
+	EXPECT_EQ(0, child_status(pid));
 }
 
 /* Each reason of IOMMU_IOAS_MAP, IOMMU_IOAS_COPY and friends. */
@@ -560,7 +560,7 @@ TEST_F(fdinfo, mapper_exited)
 	if (!pid)
 		_exit(_test_ioctl_ioas_map(self->fd, self->ioas_id, self->buf,
 					   psize, &iova, TEST_MAP_RW) ? 1 : 0);
-	ASSERT_EQ(0, wait_child(pid));
+	ASSERT_EQ(0, child_status(pid));
 	EXPECT_EQ(psize, fdinfo_obj(self->fd, "ioas", self->ioas_id, "mapped"));
 	EXPECT_ERRNO(EFAULT, _test_cmd_mock_domain(self->fd, self->ioas_id,
 						   NULL, NULL, NULL));
@@ -611,7 +611,7 @@ TEST_F(fdinfo, access_pin_over_the_limit)
 			_exit(15);
 		_exit(0);
 	}
-	EXPECT_EQ(0, wait_child(pid));
+	EXPECT_EQ(0, child_status(pid));
 }
 
 /* The VFIO container ioctls on the context give their reasons too. */

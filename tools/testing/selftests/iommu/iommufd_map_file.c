@@ -1471,15 +1471,6 @@ static long vm_pin_pages(void)
 	return test_vm_pin_kb() * 1024 / page_size;
 }
 
-static void wait_child(struct __test_metadata *_metadata, pid_t pid)
-{
-	int status;
-
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	ASSERT_EQ(0, WEXITSTATUS(status));
-}
-
 /*
  * A file mapping is charged like user memory: against RLIMIT_MEMLOCK of
  * the user that mapped, in VmPin and in the context's fdinfo, when it is

@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/iommufd.h>
@@ -342,6 +343,22 @@ static inline long long test_proc_status(const char *field)
 static inline long test_vm_pin_kb(void)
 {
 	return test_proc_status("VmPin");
+}
+
+/*
+ * Child processes of a test. A failed ASSERT in one leaves it through the
+ * harness with a non-zero status; end_child() turns failed EXPECTs into
+ * one, and wait_child() fails the test on either.
+ */
+#define end_child() _exit(_metadata->passed ? 0 : 1)
+
+static inline void wait_child(struct __test_metadata *_metadata, pid_t pid)
+{
+	int status;
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
 }
 
 /*

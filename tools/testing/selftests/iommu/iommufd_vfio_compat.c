@@ -1150,17 +1150,6 @@ static void make_container(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, ioctl(fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
 }
 
-static void wait_child(struct __test_metadata *_metadata, pid_t pid)
-{
-	int status;
-
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	ASSERT_EQ(0, WEXITSTATUS(status));
-}
-
-#define end_child() _exit(_metadata->passed ? 0 : 1)
-
 /* /dev/vfio/vfio is type1's file: it charges VmLck, as type1 did. */
 TEST(vfio_dev_charges_locked_vm)
 {
