@@ -1025,6 +1025,14 @@ static unsigned long iopt_pages_drop_counted(struct iopt_pages *pages,
 	return unpinned;
 }
 
+/* Mark entries [@from, @end) of @got as gaps to pin. */
+static void iopt_got_regap(struct page **got, unsigned long from,
+			   unsigned long end)
+{
+	while (from < end)
+		got[from++] = IOPT_GAP;
+}
+
 /* Unpin the pages of @got this pin pinned itself, making them gaps again. */
 static void iopt_pages_release_own(struct iopt_pages *pages,
 				   struct page **got, unsigned long n)
@@ -1078,6 +1086,17 @@ static int iopt_pages_fill(struct iopt_pages *pages, unsigned long first,
 			rc = iopt_file_pin(pages, first + i, end - i, got + i);
 		else
 			rc = iopt_pages_gup(pages, first + i, end - i, got + i);
+		/*
+		 * Only the first rc entries are pins: 6.1's GUP writes past
+		 * them, as fast GUP lists the pages of a huge page before it
+		 * finds it cannot pin them (one shared copy-on-write that
+		 * the slow path then fails to unshare), and migration clears
+		 * the list. Without @all the gaps are marked in @got, and
+		 * what follows would take a leftover for a pin: mark them
+		 * again.
+		 */
+		if (!all)
+			iopt_got_regap(got, i + max(rc, 0L), end);
 		/*
 		 * 6.1's GUP returns 0, not an error, for some ranges it
 		 * rejects (e.g. an address that overflows): no progress is a
