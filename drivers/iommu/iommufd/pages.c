@@ -619,8 +619,8 @@ static void iopt_why_gup(struct iopt_pages *pages, unsigned long index,
 	const char *what = "GUP refused it";
 	struct vm_area_struct *vma;
 
-	/* A fatal signal: the errno says it all. */
-	if (!why || rc == -EINTR)
+	/* A signal: the errno says it all. */
+	if (!why || rc == -EINTR || rc == -ERESTARTSYS)
 		return;
 	if (pages->file) {
 		iopt_why(why,
@@ -1557,8 +1557,8 @@ static long iopt_pages_count_pinned(struct iopt_pages *pages,
  *
  * Context: may sleep for long; see the lock order in io_pagetable.h.
  * Return: 0; -ENOMEM when the memory limit is reached or memory runs out,
- * -EFAULT for memory that cannot be pinned, -EINTR. On failure nothing
- * is pinned.
+ * -EFAULT for memory that cannot be pinned, -EINTR or -ERESTARTSYS for a
+ * signal. On failure nothing is pinned.
  */
 int iopt_pages_pin_get(struct iopt_pages *pages, unsigned long byte,
 		       unsigned long length, char *why)

@@ -180,6 +180,14 @@ static int iopt_file_fill_huge(struct file *file, struct hstate *h,
 	/* The huge page pool is empty, or the file's size limit is hit. */
 	if (rc == -ENOSPC)
 		return -ENOMEM;
+	/*
+	 * hugetlbfs stops at any pending signal, not only a fatal one. A
+	 * pin that fails undoes all it did, and the holes it filled stay
+	 * filled: have the system call restarted, as a fault would be
+	 * retried, rather than fail it with EINTR.
+	 */
+	if (rc == -EINTR)
+		return -ERESTARTSYS;
 	return rc;
 }
 
@@ -347,7 +355,8 @@ static long iopt_file_pin_cached(struct file *file, pgoff_t index,
  * Context: may sleep, allocate, read from swap or take the inode lock.
  * Return: the number of pages taken, or -EINVAL (past the end of the
  * file), -ENOMEM (also for an empty hugetlb pool), -EIO (poisoned page),
- * -EINTR (a fatal signal while a hugetlbfs hole was filled).
+ * -EINTR (a fatal signal while a hugetlbfs hole was filled), or
+ * -ERESTARTSYS (another signal stopped hugetlbfs from filling one).
  */
 long iopt_file_pin(struct iopt_pages *pages, unsigned long first,
 		   unsigned long n, struct page **out)

@@ -32,12 +32,14 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -1463,6 +1465,84 @@ TEST(huge_pages_come_back)
 	}
 	ASSERT_EQ(0, umount2(dir, 0));
 	rmdir(dir);
+}
+
+/* Signals count_alarm() took, read and written atomically. */
+static int alarms;
+
+static void count_alarm(int sig)
+{
+	__atomic_fetch_add(&alarms, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * hugetlbfs gives up filling a hole at any pending signal, not only a
+ * fatal one. Under a stream of timer signals whose handler asks for
+ * SA_RESTART, a MAP_FILE that fills the holes of a hugetlbfs file into
+ * an IOAS with a domain must be restarted until it is done, not fail
+ * with EINTR (as it did), and every round must end with the file's pages
+ * mapped and nothing left behind.
+ */
+TEST(hugetlb_holes_under_signals)
+{
+	const size_t length = 8 * HUGE_SIZE;
+	struct sigaction sa = {
+		.sa_handler = count_alarm,
+		.sa_flags = SA_RESTART,
+	};
+	struct itimerval timer = {
+		.it_interval = { .tv_usec = 200 },
+		.it_value = { .tv_usec = 200 },
+	};
+	struct itimerval off = {};
+	unsigned int i, hit = 0;
+	__u32 ioas_id, hwpt_id;
+	int fd, mfd, seen;
+	char *map;
+	__u64 iova;
+
+	mfd = huge_file_private(length);
+	if (mfd < 0)
+		VM_SKIP(return, "cannot mount hugetlbfs: %s", strerror(errno));
+	map = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	fd = open("/dev/iommu", O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
+	ASSERT_EQ(0, _test_cmd_mock_domain(fd, ioas_id, NULL, &hwpt_id, NULL));
+	ASSERT_EQ(0, sigemptyset(&sa.sa_mask));
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &timer, NULL));
+	for (i = 0; i != 8; i++) {
+		int rc;
+
+		/* Every huge page a hole again. */
+		ASSERT_EQ(0, fallocate(mfd,
+				       FALLOC_FL_PUNCH_HOLE |
+					       FALLOC_FL_KEEP_SIZE,
+				       0, length));
+		seen = __atomic_load_n(&alarms, __ATOMIC_RELAXED);
+		rc = _test_ioctl_ioas_map_file(fd, ioas_id, mfd, 0, length,
+					       &iova, TEST_MAP_RW);
+		hit += __atomic_load_n(&alarms, __ATOMIC_RELAXED) != seen;
+		ASSERT_EQ(0, rc);
+		ASSERT_EQ(0, _test_cmd_check_map(fd, hwpt_id, iova, length,
+						 map));
+		ASSERT_EQ(0, _test_ioctl_ioas_unmap(fd, ioas_id, iova, length,
+						    NULL));
+	}
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+	TH_LOG("%u of %u maps took signals, %d signals", hit, i,
+	       __atomic_load_n(&alarms, __ATOMIC_RELAXED));
+	/* Or the test proved nothing. */
+	ASSERT_LT(0, hit);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, munmap(map, length));
+	/* Nothing kept a page: all come back to the mount when punched. */
+	ASSERT_EQ(0, fallocate(mfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, length));
+	ASSERT_EQ(16, mount_blocks_free(mfd));
+	ASSERT_EQ(0, close(mfd));
 }
 
 /* VmPin of this process, in pages. */
