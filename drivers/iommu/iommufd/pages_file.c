@@ -175,6 +175,13 @@ static int iopt_file_fill_huge(struct file *file, struct hstate *h,
 
 	if (!file->f_op->fallocate)
 		return -EINVAL;
+	/*
+	 * A hole in a huge page that the end of the file cuts: a fault there
+	 * fails (SIGBUS), and filling it would reach past the end, which
+	 * F_SEAL_GROW refuses and RLIMIT_FSIZE answers with SIGXFSZ.
+	 */
+	if (pos + huge_page_size(h) > i_size_read(file_inode(file)))
+		return -EINVAL;
 	rc = file->f_op->fallocate(file, FALLOC_FL_KEEP_SIZE, pos,
 				   huge_page_size(h));
 	/* The huge page pool is empty, or the file's size limit is hit. */
