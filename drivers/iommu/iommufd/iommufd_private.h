@@ -145,6 +145,8 @@ struct iommufd_object *iommufd_object_reserve(struct iommufd_ctx *ictx,
 					      enum iommufd_object_type type);
 void iommufd_object_publish(struct iommufd_ctx *ictx,
 			    struct iommufd_object *obj);
+void __iommufd_object_publish(struct iommufd_ctx *ictx,
+			      struct iommufd_object *obj);
 void iommufd_object_drop(struct iommufd_ctx *ictx, struct iommufd_object *obj);
 void iommufd_object_unwind(struct iommufd_ctx *ictx,
 			   struct iommufd_object *obj);

@@ -172,10 +172,27 @@ struct iommufd_object *iommufd_object_reserve(struct iommufd_ctx *ictx,
 void iommufd_object_publish(struct iommufd_ctx *ictx,
 			    struct iommufd_object *obj)
 {
+	xa_lock(&ictx->objects);
+	__iommufd_object_publish(ictx, obj);
+	xa_unlock(&ictx->objects);
+}
+
+/**
+ * __iommufd_object_publish() - iommufd_object_publish() under the lock
+ * @ictx: owning context, whose objects' xa_lock is held
+ * @obj: object from iommufd_object_alloc()
+ *
+ * For a caller that makes the object reachable in another way in the same
+ * locked section, so that nobody finds it by one way before the other.
+ */
+void __iommufd_object_publish(struct iommufd_ctx *ictx,
+			      struct iommufd_object *obj)
+{
 	void *old;
 
+	lockdep_assert_held(&ictx->objects.xa_lock);
 	/* The slot exists already, so this store cannot need memory. */
-	old = xa_store(&ictx->objects, obj->id, obj, GFP_KERNEL);
+	old = __xa_store(&ictx->objects, obj->id, obj, GFP_ATOMIC);
 	WARN_ON(old);
 }
 

@@ -87,17 +87,20 @@ int iommufd_vfio_compat_ioas_create(struct iommufd_ctx *ictx)
 	ioas = iommufd_ioas_alloc(ictx);
 	if (IS_ERR(ioas))
 		return PTR_ERR(ioas);
+	/*
+	 * Published with the pointer to it: a group that finds the compat
+	 * IOAS must find its ID usable too.
+	 */
 	xa_lock(&ictx->objects);
 	old = ictx->vfio_ioas;
-	if (!old)
+	if (!old) {
 		ictx->vfio_ioas = ioas;
+		__iommufd_object_publish(ictx, &ioas->obj);
+	}
 	xa_unlock(&ictx->objects);
 	/* Another group got there first: use its IOAS. */
-	if (old) {
+	if (old)
 		iommufd_object_unwind(ictx, &ioas->obj);
-		return 0;
-	}
-	iommufd_object_publish(ictx, &ioas->obj);
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_vfio_compat_ioas_create, IOMMUFD);
