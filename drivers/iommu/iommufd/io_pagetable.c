@@ -561,12 +561,31 @@ bool iopt_area_unmapping(struct io_pagetable *iopt, struct iopt_area *area)
 	return false;
 }
 
+/* Does a copy of iopt_access_rw() in flight reach into [start, last]? */
+static bool iopt_copying_in(struct io_pagetable *iopt, unsigned long start,
+			    unsigned long last)
+{
+	struct iopt_copying *c;
+	bool found = false;
+
+	spin_lock(&iopt->copying_lock);
+	list_for_each_entry(c, &iopt->copying, next) {
+		if (c->start <= last && c->last >= start) {
+			found = true;
+			break;
+		}
+	}
+	spin_unlock(&iopt->copying_lock);
+	return found;
+}
+
 /*
  * Unmap every area inside [start, last]. Areas are unmapped whole: if any
  * area sticks out of the range, nothing is unmapped. In-kernel accesses
- * that pinned memory of an area are told to unpin it first; the table
- * lock is dropped while they are, the range refuses new access pins and
- * copies meanwhile (struct iopt_unmapping), and is looked at again after.
+ * that pinned memory of an area are told to unpin it first, and copies in
+ * flight into the range are waited for; the table lock is dropped
+ * meanwhile, the range refuses new access pins and copies (struct
+ * iopt_unmapping), and is looked at again after.
  */
 static int iopt_unmap_range(struct io_pagetable *iopt, unsigned long start,
 			    unsigned long last, unsigned long *unmapped,
@@ -620,6 +639,19 @@ again:
 		iommufd_access_notify_unmap(iopt, asked, length);
 		goto again;
 	}
+	if (iopt_copying_in(iopt, start, last)) {
+		if (list_empty(&unmapping.next))
+			list_add(&unmapping.next, &iopt->unmapping);
+		up_write(&iopt->iova_rwsem);
+		/* A copy may wait for userspace: only a kill ends this early. */
+		if (wait_event_killable(iopt->copying_done,
+					!iopt_copying_in(iopt, start, last))) {
+			down_write(&iopt->iova_rwsem);
+			rc = -EINTR;
+			goto out_refuse;
+		}
+		goto again;
+	}
 	for (span = iopt_span_first(iopt, start, last); span; span = next) {
 		next = iopt_span_next(span, last);
 		if (span->kind != IOPT_SPAN_AREA)
@@ -651,8 +683,9 @@ out_refuse:
  * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Return: 0 (also when nothing was mapped in the range), -EINVAL for a zero
- * length, -EOVERFLOW, -ENOENT when the range would cut an area, or -EBUSY
- * when an in-kernel access keeps a pin in it; on failure nothing is
+ * length, -EOVERFLOW, -ENOENT when the range would cut an area, -EBUSY
+ * when an in-kernel access keeps a pin in it, or -EINTR when the task was
+ * killed while a copy into the range held it up; on failure nothing is
  * unmapped.
  */
 int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
@@ -672,7 +705,7 @@ int iopt_unmap_iova(struct io_pagetable *iopt, unsigned long iova,
  * @iopt: the table
  * @unmapped: set to the number of bytes unmapped
  *
- * Return: 0; an empty table is not an error.
+ * Return: 0 (an empty table is not an error), or as iopt_unmap_iova().
  */
 int iopt_unmap_everything(struct io_pagetable *iopt, unsigned long *unmapped)
 {
@@ -865,6 +898,9 @@ void iopt_init_table(struct io_pagetable *iopt, struct iopt_usage *usage)
 	iopt->spans = RB_ROOT;
 	INIT_LIST_HEAD(&iopt->reservations);
 	INIT_LIST_HEAD(&iopt->unmapping);
+	spin_lock_init(&iopt->copying_lock);
+	INIT_LIST_HEAD(&iopt->copying);
+	init_waitqueue_head(&iopt->copying_done);
 	xa_init_flags(&iopt->domains, XA_FLAGS_ALLOC);
 	mutex_init(&iopt->access_lock);
 	xa_init_flags(&iopt->accesses, XA_FLAGS_ALLOC);

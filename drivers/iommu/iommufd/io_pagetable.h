@@ -23,7 +23,9 @@
  *
  * Lock order of the layer: io_pagetable::access_lock, then
  * io_pagetable::iova_rwsem, then iopt_pages::mutex, then the source mm's
- * mmap_lock (for a file's memory, the file's own locks). The locks of the
+ * mmap_lock (for a file's memory, the file's own locks);
+ * io_pagetable::copying_lock is innermost, held for list changes only.
+ * The locks of the
  * objects above the layer (iommufd_ioas::mutex, iommufd_access::ioas_lock:
  * see device.c, hw_pagetable.c and access.c) come before all of these.
  * Pinning may wait for userspace, so the memory a change needs is pinned
@@ -137,6 +139,24 @@ struct iopt_unmapping {
 };
 
 bool iopt_area_unmapping(struct io_pagetable *iopt, struct iopt_area *area);
+
+/**
+ * struct iopt_copying - a copy between the kernel and a range of IOVA
+ * @next: entry in io_pagetable::copying
+ * @start: first IOVA
+ * @last: last IOVA
+ *
+ * An in-kernel access copies without the table's lock held, as the copy
+ * may wait for userspace. It is listed from the moment it finds its range
+ * mapped until it is done, so that an unmap of the range can wait for it:
+ * once IOMMU_IOAS_UNMAP returns, no copy reaches the memory that was
+ * mapped there, as no DMA does once an IOMMU domain is unmapped.
+ */
+struct iopt_copying {
+	struct list_head next;
+	unsigned long start;
+	unsigned long last;
+};
 
 static inline unsigned long iopt_area_length(struct iopt_area *area)
 {

@@ -13,8 +13,8 @@
  * walked. The memory is pinned before it is taken (iopt_prepin_range(),
  * whose pins the walk then takes over where the areas did not change; an
  * area mapped since then makes the pin start over) and copied after it is
- * dropped, as both may wait for userspace. The lock order is in
- * io_pagetable.h.
+ * dropped, as both may wait for userspace; an unmap of the range waits for
+ * such a copy (struct iopt_copying). The lock order is in io_pagetable.h.
  */
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
@@ -294,8 +294,8 @@ static int iopt_access_rw_area(struct iopt_area *area, unsigned long iova,
  * @flags: IOMMUFD_ACCESS_RW_* flags, see iopt_pages_rw()
  *
  * The range is looked up under the table's lock, but the copy runs without
- * it, as it may fault on user memory and wait for userspace: a copy that
- * races an unmap of the range may still reach the memory that was mapped.
+ * it, as it may fault on user memory and wait for userspace; an unmap of
+ * the range waits for the copy instead (struct iopt_copying).
  *
  * Return: 0; -ENOENT if part of the range is not mapped; -EPERM for a
  * write to memory mapped read-only or a read of memory mapped write-only;
@@ -310,12 +310,21 @@ int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		.pieces = LIST_HEAD_INIT(args.pieces),
 		.write = flags & IOMMUFD_ACCESS_RW_WRITE,
 	};
+	struct iopt_copying copying = { .start = iova, .last = last };
 	struct iopt_piece_op rw = { iopt_access_rw_area, &args };
 	struct iopt_map_piece *piece, *tmp;
+	bool listed;
 	int rc;
 
 	down_read(&iopt->iova_rwsem);
 	rc = iopt_walk_pieces(iopt, iova, last, &rw);
+	/* Listed before the lock goes: an unmap that follows sees it. */
+	listed = !rc;
+	if (listed) {
+		spin_lock(&iopt->copying_lock);
+		list_add(&copying.next, &iopt->copying);
+		spin_unlock(&iopt->copying_lock);
+	}
 	up_read(&iopt->iova_rwsem);
 	list_for_each_entry_safe(piece, tmp, &args.pieces, next) {
 		if (!rc)
@@ -325,6 +334,12 @@ int iopt_access_rw(struct io_pagetable *iopt, unsigned long iova,
 		iopt_put_pages(piece->pages);
 		if (piece != &args.first)
 			kfree(piece);
+	}
+	if (listed) {
+		spin_lock(&iopt->copying_lock);
+		list_del(&copying.next);
+		spin_unlock(&iopt->copying_lock);
+		wake_up_all(&iopt->copying_done);
 	}
 	return rc;
 }

@@ -219,6 +219,11 @@ struct iopt_prepin {
  *                holds their union
  * @unmapping: every struct iopt_unmapping: ranges whose areas accesses may
  *             not pin or copy from while an unmap waits for them
+ * @copying_lock: protects @copying
+ * @copying: every struct iopt_copying: copies of iopt_access_rw() that
+ *           looked their range up and have not finished, which an unmap of
+ *           that range waits for
+ * @copying_done: woken when a copy leaves @copying
  * @allowed: sorted ranges that kernel-chosen IOVAs must come from
  * @num_allowed: entries in @allowed; 0 means any IOVA
  * @iova_alignment: every IOVA and length mapped must be aligned to this
@@ -241,6 +246,9 @@ struct io_pagetable {
 	struct rb_root spans;
 	struct list_head reservations;
 	struct list_head unmapping;
+	spinlock_t copying_lock; /* protects copying */
+	struct list_head copying;
+	wait_queue_head_t copying_done;
 	struct iopt_allowed *allowed;
 	unsigned int num_allowed;
 	unsigned long iova_alignment;

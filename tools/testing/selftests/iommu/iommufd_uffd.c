@@ -277,6 +277,59 @@ TEST_F(uffd, access_rw)
 }
 
 /*
+ * An unmap of the range a copy is in waits for the copy, without holding
+ * the IOAS's lock (other ioctls go through, and a new copy of the range
+ * is refused meanwhile): once IOMMU_IOAS_UNMAP returns, no copy reaches
+ * the memory that was mapped there. The unmap returned at once before,
+ * while the copy still went on to the memory.
+ */
+TEST_F(uffd, unmap_waits_for_access_rw)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_ACCESS_RW,
+		.access_rw = { .length = 64, .flags = MOCK_ACCESS_RW_WRITE },
+	};
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap),
+		.ioas_id = self->ioas_id,
+		.length = self->mem.len,
+	};
+	struct bg_ioctl rw, un;
+	char in[64], out[64];
+	int access_fd;
+	__u64 iova;
+
+	memset(in, 0x3c, sizeof(in));
+	test_ioctl_ioas_map(self->ioas_id, self->mem.buf, self->mem.len, &iova);
+	test_cmd_create_access(self->ioas_id, 0, &access_fd);
+	cmd.id = access_fd;
+	cmd.access_rw.iova = iova;
+	cmd.access_rw.uptr = (uintptr_t)in;
+	unmap.iova = iova;
+	ASSERT_EQ(0, bg_ioctl_start(&rw, self->fd, IOMMU_TEST_CMD, &cmd));
+	ASSERT_EQ(0, uffd_mem_wait_fault(&self->mem));
+	ASSERT_EQ(0, bg_ioctl_start(&un, self->fd, IOMMU_IOAS_UNMAP, &unmap));
+	/* Long enough for an unmap that does not wait to be done. */
+	usleep(300 * 1000);
+	EXPECT_FALSE(bg_ioctl_done(&un));
+	EXPECT_ERRNO(EINVAL, _test_cmd_access_rw(self->fd, access_fd, iova,
+						 sizeof(out), out, 0));
+	other_ioctls_pass(_metadata, self->fd, self->ioas_id, self->plain);
+	EXPECT_FALSE(bg_ioctl_done(&un));
+
+	ASSERT_EQ(0, uffd_mem_fill(&self->mem));
+	ASSERT_EQ(0, pthread_join(rw.thread, NULL));
+	ASSERT_EQ(0, rw.rc);
+	ASSERT_EQ(0, pthread_join(un.thread, NULL));
+	ASSERT_EQ(0, un.rc);
+	ASSERT_EQ(self->mem.len, unmap.length);
+	/* The copy landed before the unmap. */
+	ASSERT_EQ(0, memcmp(self->mem.buf, in, sizeof(in)));
+	close(access_fd);
+}
+
+/*
  * GET_HW_INFO writes to user memory that waits on userspace; meanwhile
  * the device goes away (its driver unbinds it), which waits for every
  * ioctl still holding the device.
