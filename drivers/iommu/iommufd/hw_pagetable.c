@@ -411,6 +411,60 @@ out_fail:
 	return ERR_PTR(rc);
 }
 
+/*
+ * IOMMU_HWPT_ALLOC on a paging HWPT: a nested HWPT for the device
+ * @cmd->dev_id names. The IOMMU driver reads the structure that describes
+ * it, and reading user memory may wait for userspace, while the device's
+ * driver may be unbinding it, which waits for every holder of the device:
+ * the structure is copied in before the device is looked up again.
+ */
+static struct iommufd_hw_pagetable *
+iommufd_hwpt_alloc_nested(struct iommufd_ucmd *ucmd,
+			  struct iommufd_hw_pagetable *parent,
+			  const struct iommu_user_data *user_data)
+{
+	struct iommu_hwpt_alloc *cmd = ucmd->args;
+	struct iommu_user_data data = *user_data;
+	struct iommufd_hw_pagetable *hwpt;
+	struct iommufd_object *dev_obj;
+	void *copy = NULL;
+
+	/*
+	 * No driver takes more than a page: it refuses a longer one without
+	 * reading it. Memory that cannot be read is left to the driver as
+	 * well, so that its own checks come first, as they would. Nor is
+	 * anything read for a parent that cannot be one: an automatic HWPT,
+	 * held here, is removed by its last detach, which would wait.
+	 */
+	if (data.len && data.len <= PAGE_SIZE && parent->nest_parent &&
+	    !parent->auto_domain) {
+		copy = kmalloc(data.len, GFP_KERNEL_ACCOUNT);
+		if (!copy)
+			return ERR_PTR(-ENOMEM);
+		if (copy_from_user(copy, data.uptr, data.len)) {
+			kfree(copy);
+			copy = NULL;
+		}
+		data.kptr = copy;
+	}
+	dev_obj = iommufd_object_lookup(ucmd->ictx, cmd->dev_id,
+					IOMMUFD_OBJ_DEVICE);
+	if (IS_ERR(dev_obj)) {
+		kfree(copy);
+		iommufd_ucmd_fail(ucmd, -ENOENT, "no device with ID %u",
+				  cmd->dev_id);
+		return ERR_PTR(-ENOENT);
+	}
+	hwpt = iommufd_hwpt_nested_alloc(ucmd->ictx, parent,
+					 container_of(dev_obj,
+						      struct iommufd_device,
+						      obj)->dev,
+					 cmd->flags, &data, ucmd->reason);
+	iommufd_put_object(dev_obj);
+	kfree(copy);
+	return hwpt;
+}
+
 /**
  * iommufd_hwpt_alloc_ioctl() - IOMMU_HWPT_ALLOC
  * @ucmd: the ioctl, with a struct iommu_hwpt_alloc
@@ -442,7 +496,6 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	struct iommufd_hw_pagetable *hwpt, *parent;
 	struct iommufd_object *dev_obj;
 	struct iommufd_object *pt_obj;
-	struct iommufd_device *idev;
 	struct iommufd_ioas *ioas;
 	int rc;
 
@@ -457,7 +510,6 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	if (IS_ERR(dev_obj))
 		return iommufd_ucmd_fail(ucmd, -ENOENT,
 					 "no device with ID %u", cmd->dev_id);
-	idev = container_of(dev_obj, struct iommufd_device, obj);
 
 	pt_obj = iommufd_object_lookup(ucmd->ictx, cmd->pt_id,
 				       IOMMUFD_OBJ_ANY);
@@ -476,10 +528,11 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 		hwpt = iommufd_hwpt_alloc_paging(ucmd, ioas, &user_data);
 		break;
 	case IOMMUFD_OBJ_HWPT_PAGING:
+		/* Likewise, around the copy of the user's structure. */
+		iommufd_put_object(dev_obj);
+		dev_obj = NULL;
 		parent = container_of(pt_obj, struct iommufd_hw_pagetable, obj);
-		hwpt = iommufd_hwpt_nested_alloc(ucmd->ictx, parent, idev->dev,
-						 cmd->flags, &user_data,
-						 ucmd->reason);
+		hwpt = iommufd_hwpt_alloc_nested(ucmd, parent, &user_data);
 		break;
 	default:
 		rc = iommufd_ucmd_fail(ucmd, -EINVAL,

@@ -388,4 +388,40 @@ TEST_F(uffd, hwpt_alloc_vs_unbind)
 	test_ioctl_destroy(other_id);
 }
 
+/*
+ * A nested IOMMU_HWPT_ALLOC hands the IOMMU driver a structure in user
+ * memory, here memory that waits on userspace. It is copied in before the
+ * device is held, so the device's driver can unbind it meanwhile (which
+ * waits for every holder of the device) at once; the allocation then
+ * finds the device gone. The unbind waited for the fault before.
+ */
+TEST_F(uffd, nested_alloc_vs_unbind)
+{
+	struct iommu_hwpt_alloc cmd = {
+		.size = sizeof(cmd),
+		.data_type = IOMMU_HWPT_DATA_SELFTEST,
+		.data_len = sizeof(struct iommu_hwpt_selftest),
+		.data_uptr = (uintptr_t)self->mem.buf,
+	};
+	__u32 other_id, stdev_id;
+	struct bg_ioctl bg;
+
+	test_ioctl_ioas_alloc(&other_id);
+	test_cmd_mock_domain(other_id, &stdev_id, NULL, &cmd.dev_id);
+	ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, cmd.dev_id, other_id,
+					  IOMMU_HWPT_ALLOC_NEST_PARENT,
+					  &cmd.pt_id));
+	ASSERT_EQ(0, bg_ioctl_start(&bg, self->fd, IOMMU_HWPT_ALLOC, &cmd));
+	ASSERT_EQ(0, uffd_mem_wait_fault(&self->mem));
+	test_ioctl_destroy(stdev_id);
+	/* The unbind did not wait for it: it still waits on the fault. */
+	EXPECT_FALSE(bg_ioctl_done(&bg));
+	ASSERT_EQ(0, uffd_mem_fill(&self->mem));
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(-1, bg.rc);
+	ASSERT_EQ(ENOENT, bg.err);
+	test_ioctl_destroy(cmd.pt_id);
+	test_ioctl_destroy(other_id);
+}
+
 TEST_HARNESS_MAIN
