@@ -666,21 +666,16 @@ struct iopt_dirty_walk {
 	unsigned long flags;
 };
 
-/*
- * The iova_bitmap_for_each() step: the driver reports the IOVA in
- * [@iova, @iova + @length - 1], the part of the range the pinned piece of
- * the user bitmap covers. Every IOVA of it must be mapped.
- */
-static int iopt_read_dirty_window(struct iova_bitmap *bitmap,
-				  unsigned long iova, size_t length,
-				  void *opaque)
+/* Have the driver report the dirty IOVA of [@iova, @last], all mapped. */
+static int iopt_read_dirty_spans(struct iopt_dirty_walk *walk,
+				 unsigned long iova, unsigned long last)
 {
-	struct iopt_dirty_walk *walk = opaque;
 	const struct iommu_dirty_ops *ops = walk->domain->dirty_ops;
-	unsigned long last = iova + (length - 1);
 	unsigned long cur = iova;
 	struct iopt_span *span;
 	int rc;
+
+	lockdep_assert_held(&walk->iopt->iova_rwsem);
 
 	for (span = iopt_span_first(walk->iopt, iova, last); span;
 	     span = iopt_span_next(span, last)) {
@@ -701,6 +696,29 @@ static int iopt_read_dirty_window(struct iova_bitmap *bitmap,
 	return -EINVAL;
 }
 
+/*
+ * The iova_bitmap_for_each() step: the driver reports the IOVA in
+ * [@iova, @iova + @length - 1], the part of the range the pinned piece of
+ * the user bitmap covers. The table is locked for one piece at a time:
+ * iova_bitmap_for_each() pins the next piece of the user bitmap between
+ * two steps, and pinning may wait for userspace.
+ */
+static int iopt_read_dirty_window(struct iova_bitmap *bitmap,
+				  unsigned long iova, size_t length,
+				  void *opaque)
+{
+	struct iopt_dirty_walk *walk = opaque;
+	int rc;
+
+	down_read(&walk->iopt->iova_rwsem);
+	rc = iopt_read_dirty_spans(walk, iova, iova + (length - 1));
+	/* Cleared dirty bits must not stay cached as set in the IOTLB. */
+	if (!(walk->flags & IOMMU_DIRTY_NO_CLEAR))
+		iommu_iotlb_sync(walk->domain, walk->dirty.gather);
+	up_read(&walk->iopt->iova_rwsem);
+	return rc;
+}
+
 /**
  * iopt_read_and_clear_dirty() - report a domain's dirty IOVA to userspace
  * @iopt: the table
@@ -713,9 +731,11 @@ static int iopt_read_dirty_window(struct iova_bitmap *bitmap,
  *
  * The user bitmap is pinned and written a bounded piece at a time (see
  * iova_bitmap_for_each()), never whole, so its size is not limited by
- * what the kernel can pin at once.
+ * what the kernel can pin at once. Each piece is pinned without the
+ * table's lock, and the IOVA it covers read with it: the mappings may
+ * change between two pieces, and each piece is read as it is then.
  *
- * Context: takes @iopt->iova_rwsem for reading.
+ * Context: takes @iopt->iova_rwsem for reading, a piece at a time.
  * Return: 0; -EINVAL for a zero @length, a @page_size that is not a power
  * of two, a range not aligned to it or to the table's IOVA alignment, or
  * a range with IOVA that is not mapped; -EOVERFLOW if the range wraps;
@@ -754,12 +774,7 @@ int iopt_read_and_clear_dirty(struct io_pagetable *iopt,
 		return PTR_ERR(bitmap);
 	iommu_dirty_bitmap_init(&walk.dirty, bitmap, &gather);
 
-	down_read(&iopt->iova_rwsem);
 	rc = iova_bitmap_for_each(bitmap, &walk, iopt_read_dirty_window);
-	/* Cleared dirty bits must not stay cached as set in the IOTLB. */
-	if (!(flags & IOMMU_DIRTY_NO_CLEAR))
-		iommu_iotlb_sync(domain, &gather);
-	up_read(&iopt->iova_rwsem);
 	iova_bitmap_free(bitmap);
 	return rc;
 }

@@ -424,4 +424,57 @@ TEST_F(uffd, nested_alloc_vs_unbind)
 	test_ioctl_destroy(other_id);
 }
 
+/*
+ * IOMMU_HWPT_GET_DIRTY_BITMAP pins the user bitmap a piece (2 MiB) at a
+ * time, the first before the IOAS's lock, each later one between two
+ * pieces of the walk: here a second piece that waits on userspace. The
+ * lock is held for one piece at a time, so other ioctls of the IOAS go
+ * through meanwhile. They waited for the fault before.
+ */
+TEST_F(uffd, dirty_bitmap_second_piece)
+{
+	/* One bit per byte: 16 MiB of IOVA per 2 MiB piece of bitmap. */
+	const size_t length = 32UL << 20, piece = 2UL << 20;
+	struct iommu_hwpt_get_dirty_bitmap cmd = {
+		.size = sizeof(cmd),
+		.iova = MOCK_APERTURE_START,
+		.length = length,
+		.page_size = 1,
+	};
+	struct uffdio_zeropage zero = { .range = { .len = piece } };
+	__u32 stdev_id, idev_id;
+	struct uffd_mem bitmap;
+	struct bg_ioctl bg;
+
+	ASSERT_LE(length, SLOW_PAGES * psize);
+	ASSERT_EQ(0, uffd_mem_init(&bitmap, length / 8 / psize));
+	test_ioctl_ioas_map_fixed(self->ioas_id, self->slow, length,
+				  MOCK_APERTURE_START);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, NULL, &idev_id);
+	ASSERT_EQ(0, _test_cmd_hwpt_alloc(self->fd, idev_id, self->ioas_id,
+					  IOMMU_HWPT_ALLOC_DIRTY_TRACKING,
+					  &cmd.hwpt_id));
+	test_cmd_set_dirty_tracking(cmd.hwpt_id, true);
+	/* The first piece is there; the second waits on userspace. */
+	zero.range.start = (uintptr_t)bitmap.buf;
+	ASSERT_EQ(0, ioctl(bitmap.uffd, UFFDIO_ZEROPAGE, &zero));
+	cmd.data = (uintptr_t)bitmap.buf;
+	ASSERT_EQ(0, bg_ioctl_start(&bg, self->fd, IOMMU_HWPT_GET_DIRTY_BITMAP,
+				    &cmd));
+	ASSERT_EQ(0, uffd_mem_wait_fault(&bitmap));
+	other_ioctls_pass(_metadata, self->fd, self->ioas_id, self->plain);
+	EXPECT_FALSE(bg_ioctl_done(&bg));
+
+	/* Serve the fault: the rest of the bitmap, zeroed. */
+	zero.range.start = (uintptr_t)bitmap.buf + piece;
+	zero.range.len = bitmap.len - piece;
+	ASSERT_EQ(0, ioctl(bitmap.uffd, UFFDIO_ZEROPAGE, &zero));
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(0, bg.rc);
+	test_ioctl_destroy(cmd.hwpt_id);
+	test_ioctl_destroy(stdev_id);
+	test_ioctl_ioas_unmap(self->ioas_id, MOCK_APERTURE_START, length);
+	uffd_mem_free(&bitmap);
+}
+
 TEST_HARNESS_MAIN
