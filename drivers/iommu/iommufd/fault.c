@@ -285,9 +285,9 @@ static int iommufd_fault_copy_out(struct iommufd_fault *fault,
 /*
  * read(): the delivering faults, oldest first, as many as fit in @count,
  * a multiple of the message's size. Returns the bytes read, 0 if there
- * is no fault (it does not wait: poll() does), or an error if the first
- * could not be read: -EINVAL for no room for it, -EFAULT, -ENOMEM, or
- * -EINTR if a fatal signal came while its page was brought in.
+ * is no fault (it does not wait: poll() does) or @count is 0, or an error
+ * if the first could not be read: -EFAULT, -ENOMEM, or -EINTR if a fatal
+ * signal came while its page was brought in.
  */
 static ssize_t iommufd_fault_read(struct file *file, char __user *buf,
 				  size_t count, loff_t *ppos)
@@ -302,13 +302,10 @@ static ssize_t iommufd_fault_read(struct file *file, char __user *buf,
 		return -ESPIPE;
 
 	mutex_lock(&fault->mutex);
-	while ((req = list_first_entry_or_null(&fault->deliver,
+	while (done != count &&
+	       (req = list_first_entry_or_null(&fault->deliver,
 					       struct iommufd_fault_req,
 					       node))) {
-		if (count - done < size) {
-			rc = -EINVAL;
-			break;
-		}
 		rc = xa_alloc(&fault->response, &req->cookie, req, xa_limit_32b,
 			      GFP_KERNEL_ACCOUNT);
 		if (rc)
