@@ -306,10 +306,13 @@ static ssize_t iommufd_fault_read(struct file *file, char __user *buf,
 	       (req = list_first_entry_or_null(&fault->deliver,
 					       struct iommufd_fault_req,
 					       node))) {
-		rc = xa_alloc(&fault->response, &req->cookie, req, xa_limit_32b,
-			      GFP_KERNEL_ACCOUNT);
-		if (rc)
+		rc = xa_alloc_cyclic(&fault->response, &req->cookie, req,
+				     xa_limit_32b, &fault->next_cookie,
+				     GFP_KERNEL_ACCOUNT);
+		if (rc < 0)
 			break;
+		/* 1: the cookies went round, which is fine. */
+		rc = 0;
 		rc = iommufd_fault_copy_out(fault, req, buf + done);
 		if (rc) {
 			/* Still delivering: it is read again below. */

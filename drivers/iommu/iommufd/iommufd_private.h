@@ -493,14 +493,19 @@ int iommufd_get_hw_info(struct iommufd_ucmd *ucmd);
  * @mutex: protects @deliver and @response
  * @deliver: faults not read yet, oldest first
  * @response: faults read and not answered yet, by cookie
+ * @next_cookie: where the search for the next free cookie starts: cookies
+ *               go round, so that a late answer to a fault answered
+ *               already (its device moved on) does not reach the fault
+ *               that would get its number next
  * @wait: woken when a fault is queued, for poll()
  */
 struct iommufd_fault {
 	struct iommufd_object obj;
 	struct iommufd_ctx *ictx;
-	struct mutex mutex; /* protects deliver, response */
+	struct mutex mutex; /* protects deliver, response, next_cookie */
 	struct list_head deliver;
 	struct xarray response;
+	u32 next_cookie;
 	wait_queue_head_t wait;
 };
 

@@ -256,7 +256,7 @@ TEST_F(iopf, deliver_and_answer)
 {
 	struct iommu_hwpt_pgfault msg[2];
 	struct pollfd pfd = { .fd = self->fault_fd, .events = POLLIN };
-	__u32 out;
+	__u32 out, answered;
 
 	/* No handler while the device is on no fault-capable HWPT. */
 	EXPECT_ERRNO(EINVAL, _test_trigger(self->fd, self->idev_id, 0, 1));
@@ -304,7 +304,12 @@ TEST_F(iopf, deliver_and_answer)
 
 	/* Without a PASID; answered INVALID. */
 	trigger(7);
+	answered = msg[0].cookie;
 	ASSERT_EQ(PGFAULT_SIZE, read(self->fault_fd, msg, PGFAULT_SIZE));
+	/* Not the number of the fault answered: a late answer misses. */
+	EXPECT_NE(answered, msg[0].cookie);
+	EXPECT_ERRNO(EINVAL, answer(self->fault_fd, answered,
+				    IOMMUFD_PAGE_RESP_SUCCESS));
 	EXPECT_EQ(IOMMU_PGFAULT_FLAGS_LAST_PAGE, msg[0].flags);
 	EXPECT_EQ(0, msg[0].pasid);
 	ASSERT_EQ(RESP_SIZE, answer(self->fault_fd, msg[0].cookie,
