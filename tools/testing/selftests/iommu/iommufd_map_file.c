@@ -1031,36 +1031,10 @@ TEST_F(file, race_with_truncate)
 	test_ioctl_ioas_unmap(self->ioas_id, iova, self->size);
 }
 
-/*
- * A file of @length bytes on a hugetlbfs mount of its own (32 MiB of 2 MiB
- * pages), detached at once: the open file keeps it. Its free blocks count
- * only this file's pages, where HugePages_Free counts the whole VM's,
- * which the test programs running alongside take and give back. -1 if
- * hugetlbfs cannot be mounted.
- */
+/* A file of @length bytes on a hugetlbfs mount of its own, 32 MiB big. */
 static int huge_file_private(size_t length)
 {
-	char dir[] = "/tmp/iommufd_map_file.XXXXXX";
-	char path[64];
-	int fd;
-
-	if (!mkdtemp(dir))
-		return -1;
-	if (mount("none", dir, "hugetlbfs", 0, "pagesize=2M,size=32M")) {
-		rmdir(dir);
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/file", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		unlink(path);
-	umount2(dir, MNT_DETACH);
-	rmdir(dir);
-	if (fd >= 0 && ftruncate(fd, length)) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return test_private_hugetlbfs("pagesize=2M,size=32M", length);
 }
 
 /* Free huge pages of the mount of @fd's file, see huge_file_private(). */

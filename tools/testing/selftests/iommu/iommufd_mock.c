@@ -659,24 +659,11 @@ TEST_F(mock_objects, first_domain_needs_pinnable_memory)
  */
 static char *private_huge_page(struct __test_metadata *_metadata)
 {
-	char dir[] = "/tmp/iommufd_mock.XXXXXX";
-	char path[64];
 	uintptr_t at;
 	char *va, *huge;
 	int fd;
 
-	if (!mkdtemp(dir))
-		return NULL;
-	if (mount("none", dir, "hugetlbfs", 0, "pagesize=2M,size=2M")) {
-		rmdir(dir);
-		return NULL;
-	}
-	snprintf(path, sizeof(path), "%s/file", dir);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		unlink(path);
-	umount2(dir, MNT_DETACH);
-	rmdir(dir);
+	fd = test_private_hugetlbfs("pagesize=2M,size=2M", SZ_2M);
 	if (fd < 0)
 		return NULL;
 	va = mmap(NULL, 4 * SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1,

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -343,6 +344,38 @@ static inline long long test_proc_status(const char *field)
 static inline long test_vm_pin_kb(void)
 {
 	return test_proc_status("VmPin");
+}
+
+/*
+ * An open file of @length bytes on a hugetlbfs mount of its own, mounted
+ * with @options (its page size and size limit) and detached at once: the
+ * open file keeps the mount alive. Its free blocks count only this file's
+ * pages, where HugePages_Free counts the whole VM's, which test programs
+ * running alongside take and give back. -1 if there is no such mount.
+ */
+static inline int test_private_hugetlbfs(const char *options, size_t length)
+{
+	char dir[] = "/tmp/iommufd_hugetlbfs.XXXXXX";
+	char path[64];
+	int fd;
+
+	if (!mkdtemp(dir))
+		return -1;
+	if (mount("none", dir, "hugetlbfs", 0, options)) {
+		rmdir(dir);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		unlink(path);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	if (fd >= 0 && ftruncate(fd, length)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /*
