@@ -35,6 +35,7 @@
  * all together and IOMMU_TEST_OP_MD_CHECK_IOTLB reads back.
  */
 #include <linux/anon_inodes.h>
+#include <linux/completion.h>
 #include <linux/device.h>
 #include <linux/file.h>
 #include <linux/idr.h>
@@ -43,6 +44,7 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/property.h>
+#include <linux/refcount.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -860,11 +862,19 @@ iommufd_test_mock_hwpt(struct iommufd_ucmd *ucmd, u32 id)
 	return hwpt;
 }
 
-/* The page behind a user address, with a reference; see put_page(). */
+/*
+ * The page behind a user address, with a reference; see put_page(). The
+ * checks call it for each page of ranges as long as userspace likes: it
+ * yields, and fails with -EINTR once the caller is killed.
+ */
 static struct page *iommufd_test_user_page(unsigned long uptr)
 {
 	struct page *page;
 	long n;
+
+	if (fatal_signal_pending(current))
+		return ERR_PTR(-EINTR);
+	cond_resched();
 
 	n = get_user_pages_fast(uptr & PAGE_MASK, 1, 0, &page);
 	if (n < 0)
@@ -872,16 +882,25 @@ static struct page *iommufd_test_user_page(unsigned long uptr)
 	return n == 1 ? page : ERR_PTR(-EFAULT);
 }
 
+/* IO pages MD_CHECK_MAP compares for each lookup of the HWPT. */
+#define MOCK_CHECK_MAP_BATCH 32
+
+/*
+ * Does the mock HWPT @cmd->id map each IO page of the range at the user's
+ * page? The user's pages are found without holding the HWPT: finding one
+ * may wait on userspace (a userfaultfd), and a device detaching from the
+ * HWPT would wait for the reference.
+ */
 static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->args;
 	unsigned long iova = cmd->check_map.iova;
 	unsigned long uptr = cmd->check_map.uptr;
 	unsigned long length = cmd->check_map.length;
+	phys_addr_t want[MOCK_CHECK_MAP_BATCH];
 	struct iommufd_hw_pagetable *hwpt;
 	struct mock_domain *mock;
-	unsigned long end;
-	int rc = 0;
+	unsigned long end, n, i;
 
 	if ((iova | uptr | length) % MOCK_IO_PAGE_SIZE ||
 	    cmd->check_map.iova > ULONG_MAX || cmd->check_map.uptr > ULONG_MAX ||
@@ -889,34 +908,40 @@ static int iommufd_test_md_check_map(struct iommufd_ucmd *ucmd)
 	    check_add_overflow(uptr, length, &end))
 		return -EINVAL;
 
-	hwpt = iommufd_test_mock_hwpt(ucmd, cmd->id);
-	if (IS_ERR(hwpt))
-		return PTR_ERR(hwpt);
-	mock = to_mock_domain(hwpt->domain);
+	/* The HWPT is looked up even for no pages: a bad ID is ENOENT. */
+	do {
+		n = min_t(unsigned long, length / MOCK_IO_PAGE_SIZE,
+			  MOCK_CHECK_MAP_BATCH);
+		for (i = 0; i != n; i++) {
+			unsigned long at = uptr + i * MOCK_IO_PAGE_SIZE;
+			struct page *page = iommufd_test_user_page(at);
 
-	for (; length; length -= MOCK_IO_PAGE_SIZE) {
-		struct page *page = iommufd_test_user_page(uptr);
-		phys_addr_t want;
-		void *ent;
+			if (IS_ERR(page))
+				return PTR_ERR(page);
+			want[i] = page_to_phys(page) + at % PAGE_SIZE;
+			put_page(page);
+		}
 
-		if (IS_ERR(page)) {
-			rc = PTR_ERR(page);
-			break;
+		hwpt = iommufd_test_mock_hwpt(ucmd, cmd->id);
+		if (IS_ERR(hwpt))
+			return PTR_ERR(hwpt);
+		mock = to_mock_domain(hwpt->domain);
+		for (i = 0; i != n; i++, iova += MOCK_IO_PAGE_SIZE) {
+			void *ent = xa_load(&mock->pfns,
+					    iova / MOCK_IO_PAGE_SIZE);
+
+			if (!ent || mock_entry_phys(ent) != want[i])
+				break;
 		}
-		want = page_to_phys(page) + uptr % PAGE_SIZE;
-		put_page(page);
-		ent = xa_load(&mock->pfns, iova / MOCK_IO_PAGE_SIZE);
-		if (!ent || mock_entry_phys(ent) != want) {
-			rc = iommufd_ucmd_fail(ucmd, -EINVAL,
-					       "IOVA 0x%lx does not map the user's page",
-					       iova);
-			break;
-		}
-		iova += MOCK_IO_PAGE_SIZE;
-		uptr += MOCK_IO_PAGE_SIZE;
-	}
-	iommufd_put_object(&hwpt->obj);
-	return rc;
+		iommufd_put_object(&hwpt->obj);
+		if (i != n)
+			return iommufd_ucmd_fail(ucmd, -EINVAL,
+						 "IOVA 0x%lx does not map the user's page",
+						 iova);
+		uptr += n * MOCK_IO_PAGE_SIZE;
+		length -= n * MOCK_IO_PAGE_SIZE;
+	} while (length);
+	return 0;
 }
 
 /*
@@ -1582,15 +1607,32 @@ static_assert((unsigned int)MOCK_ACCESS_RW_SLOW_PATH ==
 	      __IOMMUFD_ACCESS_RW_SLOW_PATH);
 
 /* A copy made from a kernel thread, for MOCK_ACCESS_RW_KTHREAD. */
+/*
+ * One ACCESS_RW in a worker. The worker may wait on userspace (a
+ * userfaultfd) for as long as userspace likes, and no signal reaches it;
+ * the ioctl waits killably, so whichever of the two ends last frees this.
+ * @file keeps the access until then.
+ */
 struct mock_rw_work {
 	struct work_struct work;
+	struct completion done;
+	refcount_t users;
+	struct file *file;
 	struct iommufd_access *access;
 	unsigned long iova;
-	void *data;
 	size_t length;
 	unsigned int flags;
 	int rc;
+	u8 data[];
 };
+
+static void mock_rw_work_put(struct mock_rw_work *rw)
+{
+	if (!refcount_dec_and_test(&rw->users))
+		return;
+	fput(rw->file);
+	kvfree(rw);
+}
 
 static void mock_rw_work_fn(struct work_struct *work)
 {
@@ -1598,26 +1640,42 @@ static void mock_rw_work_fn(struct work_struct *work)
 
 	rw->rc = iommufd_access_rw(rw->access, rw->iova, rw->data, rw->length,
 				   rw->flags | IOMMUFD_ACCESS_RW_KTHREAD);
+	complete(&rw->done);
+	mock_rw_work_put(rw);
 }
 
-/* A worker of an unbound workqueue is a kernel thread without an mm. */
-static int mock_access_rw_kthread(struct iommufd_access *access,
+/*
+ * A worker of an unbound workqueue is a kernel thread without an mm.
+ * -EINTR if a fatal signal came first: the worker goes on alone.
+ */
+static int mock_access_rw_kthread(struct selftest_access *staccess,
 				  unsigned long iova, void *data,
 				  size_t length, unsigned int flags)
 {
-	struct mock_rw_work rw = {
-		.access = access,
-		.iova = iova,
-		.data = data,
-		.length = length,
-		.flags = flags,
-	};
+	struct mock_rw_work *rw;
+	int rc;
 
-	INIT_WORK_ONSTACK(&rw.work, mock_rw_work_fn);
-	queue_work(system_unbound_wq, &rw.work);
-	flush_work(&rw.work);
-	destroy_work_on_stack(&rw.work);
-	return rw.rc;
+	rw = kvzalloc(struct_size(rw, data, length), GFP_KERNEL_ACCOUNT);
+	if (!rw)
+		return -ENOMEM;
+	INIT_WORK(&rw->work, mock_rw_work_fn);
+	init_completion(&rw->done);
+	refcount_set(&rw->users, 2);
+	rw->file = get_file(staccess->file);
+	rw->access = staccess->access;
+	rw->iova = iova;
+	rw->length = length;
+	rw->flags = flags;
+	memcpy(rw->data, data, length);
+	queue_work(system_unbound_wq, &rw->work);
+	if (wait_for_completion_killable(&rw->done)) {
+		rc = -EINTR;
+	} else {
+		rc = rw->rc;
+		memcpy(data, rw->data, length);
+	}
+	mock_rw_work_put(rw);
+	return rc;
 }
 
 static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
@@ -1662,8 +1720,8 @@ static int iommufd_test_access_rw(struct iommufd_ucmd *ucmd)
 		goto out_free;
 	}
 	if (flags & MOCK_ACCESS_RW_KTHREAD)
-		rc = mock_access_rw_kthread(staccess->access,
-					    cmd->access_rw.iova, tmp, length,
+		rc = mock_access_rw_kthread(staccess, cmd->access_rw.iova,
+					    tmp, length,
 					    flags & ~MOCK_ACCESS_RW_KTHREAD);
 	else
 		rc = iommufd_access_rw(staccess->access, cmd->access_rw.iova,

@@ -277,6 +277,72 @@ TEST_F(uffd, access_rw)
 }
 
 /*
+ * ACCESS_RW run by a kernel worker (MOCK_ACCESS_RW_KTHREAD) whose copy
+ * waits on a userfaultfd that nobody serves: the process that waits for
+ * the worker can still be killed. It used to wait uninterruptibly, and as
+ * it kept the process's files open, the userfaultfd was never closed and
+ * neither of the two ever ended.
+ */
+TEST_F(uffd, access_rw_kthread_killable)
+{
+	int ready[2], status, i;
+	pid_t pid;
+	char c;
+
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct iommu_test_cmd cmd = {
+			.size = sizeof(cmd),
+			.op = IOMMU_TEST_OP_ACCESS_RW,
+			.access_rw = { .length = 64,
+				       .flags = MOCK_ACCESS_RW_KTHREAD },
+		};
+		struct uffd_mem mem = { .uffd = -1 };
+		int fd = open("/dev/iommu", O_RDWR);
+		struct bg_ioctl bg;
+		int access_fd;
+		__u32 ioas_id;
+		char out[64];
+		__u64 iova;
+
+		close(ready[0]);
+		ASSERT_LE(0, fd);
+		/* Registrations are not inherited: one of its own. */
+		ASSERT_EQ(0, uffd_mem_init(&mem, 1));
+		ASSERT_EQ(0, _test_ioctl_ioas_alloc(fd, &ioas_id));
+		ASSERT_EQ(0, _test_ioctl_ioas_map(fd, ioas_id, mem.buf, mem.len,
+						  &iova, TEST_MAP_RW));
+		ASSERT_EQ(0, _test_cmd_create_access(fd, ioas_id, 0,
+						     &access_fd));
+		cmd.id = access_fd;
+		cmd.access_rw.iova = iova;
+		cmd.access_rw.uptr = (uintptr_t)out;
+		ASSERT_EQ(0, bg_ioctl_start(&bg, fd, IOMMU_TEST_CMD, &cmd));
+		ASSERT_EQ(0, uffd_mem_wait_fault(&mem));
+		ASSERT_EQ(1, write(ready[1], "r", 1));
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	/* The worker's copy waits on the child's userfaultfd. */
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	close(ready[0]);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	for (i = 0; i != 1000; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(10 * 1000);
+	}
+	ASSERT_NE(1000, i) {
+		TH_LOG("the killed child did not end in 10 s");
+	}
+	ASSERT_TRUE(WIFSIGNALED(status));
+	ASSERT_EQ(SIGKILL, WTERMSIG(status));
+}
+
+/*
  * An unmap of the range a copy is in waits for the copy, without holding
  * the IOAS's lock (other ioctls go through, and a new copy of the range
  * is refused meanwhile): once IOMMU_IOAS_UNMAP returns, no copy reaches
@@ -352,6 +418,37 @@ TEST_F(uffd, hw_info_vs_unbind)
 	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
 	ASSERT_EQ(0, bg.rc);
 	ASSERT_EQ(IOMMU_HW_INFO_TYPE_SELFTEST, cmd.out_data_type);
+}
+
+/*
+ * The test interface's MD_CHECK_MAP finds the user's pages without holding
+ * the mock HWPT: while it waits on userspace, the device detaches and its
+ * automatic HWPT goes away at once; the check then finds no HWPT. The
+ * detach used to wait for the check, and so for userspace.
+ */
+TEST_F(uffd, check_map_vs_detach)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MD_CHECK_MAP,
+		.check_map = { .length = psize,
+			       .uptr = (uintptr_t)self->mem.buf },
+	};
+	__u32 stdev_id, hwpt_id;
+	struct bg_ioctl bg;
+	__u64 iova;
+
+	test_cmd_mock_domain(self->ioas_id, &stdev_id, &hwpt_id, NULL);
+	test_ioctl_ioas_map(self->ioas_id, self->plain, psize, &iova);
+	cmd.id = hwpt_id;
+	cmd.check_map.iova = iova;
+	ASSERT_EQ(0, bg_ioctl_start(&bg, self->fd, IOMMU_TEST_CMD, &cmd));
+	ASSERT_EQ(0, uffd_mem_wait_fault(&self->mem));
+	test_ioctl_destroy(stdev_id);
+	ASSERT_EQ(0, uffd_mem_fill(&self->mem));
+	ASSERT_EQ(0, pthread_join(bg.thread, NULL));
+	ASSERT_EQ(-1, bg.rc);
+	ASSERT_EQ(ENOENT, bg.err);
 }
 
 /*
