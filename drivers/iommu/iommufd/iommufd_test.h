@@ -72,7 +72,7 @@ enum {
  * @size: sizeof(struct iommu_test_cmd)
  * @op: one of IOMMU_TEST_OP_*
  * @id: the object the operation acts on, usually an IOAS
- * @__reserved: must be 0
+ * @__reserved: 0; not checked, as upstream does not check it
  * @add_reserved: IOMMU_TEST_OP_ADD_RESERVED: reserve @length bytes of IOVA
  *                from @start in the IOAS @id, as a device's reserved
  *                region would

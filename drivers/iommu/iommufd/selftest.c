@@ -785,7 +785,7 @@ static int iommufd_test_mock_domain(struct iommufd_ucmd *ucmd)
 			  MOCK_FLAGS_DEVICE_HUGE_IOVA | MOCK_FLAGS_DEVICE_PASID |
 			  MOCK_FLAGS_DEVICE_NO_MSI_ISOLATION |
 			  MOCK_FLAGS_DEVICE_SHARED_GROUP))
-		return iommufd_ucmd_fail(ucmd, -EOPNOTSUPP,
+		return iommufd_ucmd_fail(ucmd, -EINVAL,
 					 "mock device flags 0x%x are not supported",
 					 dev_flags);
 
@@ -1013,20 +1013,10 @@ static int iommufd_test_dirty(struct iommufd_ucmd *ucmd)
 		return -EOVERFLOW;
 	nbits = length / page_size;
 
-	bits = kvcalloc(BITS_TO_LONGS(nbits), sizeof(*bits),
-			GFP_KERNEL_ACCOUNT);
-	if (!bits)
-		return -ENOMEM;
-	if (copy_from_user(bits, uptr, DIV_ROUND_UP(nbits, BITS_PER_BYTE))) {
-		rc = -EFAULT;
-		goto out_free;
-	}
-
+	/* The HWPT first, as upstream: a bad ID is ENOENT, not EFAULT. */
 	hwpt = iommufd_test_mock_hwpt(ucmd, cmd->id);
-	if (IS_ERR(hwpt)) {
-		rc = PTR_ERR(hwpt);
-		goto out_free;
-	}
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
 	mock = to_mock_domain(hwpt->domain);
 	if (!test_bit(MOCK_DOMAIN_DIRTY_TRACKING, &mock->flags)) {
 		rc = iommufd_ucmd_fail(ucmd, -EINVAL,
@@ -1034,14 +1024,24 @@ static int iommufd_test_dirty(struct iommufd_ucmd *ucmd)
 				       cmd->id);
 		goto out_put;
 	}
+	bits = kvcalloc(BITS_TO_LONGS(nbits), sizeof(*bits),
+			GFP_KERNEL_ACCOUNT);
+	if (!bits) {
+		rc = -ENOMEM;
+		goto out_put;
+	}
+	if (copy_from_user(bits, uptr, DIV_ROUND_UP(nbits, BITS_PER_BYTE))) {
+		rc = -EFAULT;
+		goto out_free;
+	}
 
 	cmd->dirty.out_nr_dirty = mock_mark_dirty(mock, bits, nbits, iova,
 						  page_size);
 	rc = iommufd_ucmd_reply(ucmd, sizeof(*cmd));
-out_put:
-	iommufd_put_object(&hwpt->obj);
 out_free:
 	kvfree(bits);
+out_put:
+	iommufd_put_object(&hwpt->obj);
 	return rc;
 }
 
@@ -1406,7 +1406,7 @@ static int iommufd_test_access_replace_ioas(struct iommufd_ucmd *ucmd)
 	return rc;
 }
 
-/* Are @pages the pages behind the user memory at @uptr? */
+/* Are @pages the pages behind the user memory at @uptr? -EBADE if not. */
 static int iommufd_test_check_pages(unsigned long uptr, struct page **pages,
 				    unsigned long npages)
 {
@@ -1417,7 +1417,7 @@ static int iommufd_test_check_pages(unsigned long uptr, struct page **pages,
 			return PTR_ERR(page);
 		put_page(page);
 		if (page != *pages)
-			return -EINVAL;
+			return -EBADE;
 	}
 	return 0;
 }
@@ -1500,7 +1500,7 @@ static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
 	unsigned long uptr = cmd->access_pages.uptr;
 	struct selftest_access_item *item;
 	struct selftest_access *staccess;
-	unsigned long npages, end;
+	unsigned long npages, last;
 	struct page **pages;
 	unsigned int id;
 	int rc;
@@ -1520,18 +1520,23 @@ static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
 						     cmd->access_pages.iova);
 		iova = cmd->access_pages.iova;
 	}
-	if (!length || cmd->access_pages.iova > ULONG_MAX ||
-	    check_add_overflow(iova, length, &end)) {
-		rc = -EINVAL;
-		goto out_put;
-	}
 	if (!staccess->pins) {
 		rc = -EOPNOTSUPP;
 		goto out_put;
 	}
+	/* The errnos of iommufd_access_pin_pages(), which upstream's give. */
+	if (!length) {
+		rc = -EINVAL;
+		goto out_put;
+	}
+	if (cmd->access_pages.iova > ULONG_MAX ||
+	    check_add_overflow(iova, length - 1, &last)) {
+		rc = -EOVERFLOW;
+		goto out_put;
+	}
 
-	npages = (ALIGN(end, PAGE_SIZE) - ALIGN_DOWN(iova, PAGE_SIZE)) /
-		 PAGE_SIZE;
+	npages = (ALIGN_DOWN(last, PAGE_SIZE) - ALIGN_DOWN(iova, PAGE_SIZE)) /
+		 PAGE_SIZE + 1;
 	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages) {
 		rc = -ENOMEM;
@@ -1545,8 +1550,9 @@ static int iommufd_test_access_pages(struct iommufd_ucmd *ucmd)
 					      MOCK_FLAGS_ACCESS_WRITE);
 	if (rc)
 		goto out_unlock;
+	/* The user's memory at @uptr holds the IOVA's byte: EBADE if not. */
 	if (uptr) {
-		rc = -EINVAL;
+		rc = -EBADE;
 		if ((uptr - iova) % PAGE_SIZE == 0)
 			rc = iommufd_test_check_pages(uptr & PAGE_MASK, pages,
 						      npages);
@@ -1740,12 +1746,15 @@ out_put:
 /*
  * The limit is in bytes of temporary memory per step. The only temporary
  * memory of pinning here is the page pointer array one GUP call fills, so
- * a small limit means many small GUP calls.
+ * a small limit means many small GUP calls. Below upstream's floor (a
+ * pointer and a u32, the least its batches work with) it is EINVAL.
  */
 static int iommufd_test_set_memory_limit(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->args;
 
+	if (cmd->memory_limit.limit < sizeof(unsigned long) + sizeof(u32))
+		return -EINVAL;
 	WRITE_ONCE(iommufd_test_pin_batch,
 		   max_t(u32, cmd->memory_limit.limit / sizeof(struct page *),
 			 1));
@@ -1763,9 +1772,7 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->args;
 
-	if (cmd->__reserved)
-		return -EOPNOTSUPP;
-
+	/* __reserved is not checked: upstream does not, and fuzzers set it. */
 	switch (cmd->op) {
 	case IOMMU_TEST_OP_ADD_RESERVED:
 		return iommufd_test_add_reserved(ucmd);

@@ -393,13 +393,18 @@ TEST_F(access, pin_pages_bad_input)
 							base, page_size, buf,
 							1U << 1, NULL));
 
-	/* Pages that are not those of the memory named. */
-	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd, base,
-						    page_size, buf + page_size,
-						    0, NULL));
-	EXPECT_ERRNO(EINVAL, _test_cmd_access_pages(self->fd, access_fd, base,
-						    page_size, buf + 8, 0,
-						    NULL));
+	/* Pages that are not those of the memory named: upstream's EBADE. */
+	EXPECT_ERRNO(EBADE, _test_cmd_access_pages(self->fd, access_fd, base,
+						   page_size, buf + page_size,
+						   0, NULL));
+	EXPECT_ERRNO(EBADE, _test_cmd_access_pages(self->fd, access_fd, base,
+						   page_size, buf + 8, 0,
+						   NULL));
+	/* A range past the end of the IOVA space. */
+	EXPECT_ERRNO(EOVERFLOW, _test_cmd_access_pages(self->fd, access_fd,
+						       UINT64_MAX - page_size + 2,
+						       page_size, NULL, 0,
+						       NULL));
 
 	/* Memory mapped read-only may be pinned, but not for writing. */
 	ASSERT_EQ(0, map_read_only(self->fd, self->ioas_id, buf, buf_size,

@@ -290,6 +290,12 @@ TEST_F(reserved, bad_input)
 		.id = self->ioas_id,
 		.add_reserved = { .start = 100 * psize, .length = psize },
 	};
+	struct iommu_test_cmd limit = {
+		.size = sizeof(limit),
+		.op = IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
+		.memory_limit = { .limit = 11 },
+	};
+	uint64_t iova;
 
 	EXPECT_ERRNO(EINVAL, add_reserved(self->fd, self->ioas_id, psize, 0));
 	EXPECT_ERRNO(EOVERFLOW, add_reserved(self->fd, self->ioas_id,
@@ -299,16 +305,23 @@ TEST_F(reserved, bad_input)
 	EXPECT_ERRNO(ENOENT,
 		     add_reserved(self->fd, self->ioas_id + 1, psize, psize));
 
-	cmd.__reserved = 1;
-	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
-	cmd.__reserved = 0;
 	/* Operations this tree does not implement fail cleanly. */
 	cmd.op = 0;
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
 	cmd.op = 1000;
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
+	/* Upstream's errnos: a limit below its floor, unknown device flags. */
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_TEST_CMD, &limit));
+	EXPECT_ERRNO(EINVAL, _test_cmd_mock_domain_flags(self->fd,
+							 self->ioas_id, 1 << 29,
+							 NULL));
+	/* Upstream does not check __reserved of its test command. */
 	cmd.op = IOMMU_TEST_OP_ADD_RESERVED;
+	cmd.__reserved = 1;
 	ASSERT_EQ(0, ioctl(self->fd, IOMMU_TEST_CMD, &cmd));
+	iova = 100 * psize;
+	EXPECT_ERRNO(EINVAL, map_one(self->fd, self->ioas_id, self->buf, psize,
+				     &iova, true));
 }
 
 TEST_F(reserved, cmd_length)

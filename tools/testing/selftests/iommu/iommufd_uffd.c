@@ -43,7 +43,9 @@ static int set_pin_batch(int fd, unsigned int pages)
 	struct iommu_test_cmd cmd = {
 		.size = sizeof(cmd),
 		.op = IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT,
-		.memory_limit = { .limit = pages * sizeof(void *) },
+		/* A pointer a page; the u32 meets upstream's floor of 12. */
+		.memory_limit = { .limit = pages * sizeof(void *) +
+					   sizeof(__u32) },
 	};
 
 	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
