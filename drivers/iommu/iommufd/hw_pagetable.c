@@ -499,7 +499,8 @@ int iommufd_hwpt_alloc_ioctl(struct iommufd_ucmd *ucmd)
 	struct iommufd_ioas *ioas;
 	int rc;
 
-	if (cmd->__reserved || cmd->__reserved2)
+	/* __reserved2 is padding, which upstream does not check either. */
+	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 	if ((cmd->data_type == IOMMU_HWPT_DATA_NONE && cmd->data_len) ||
 	    (cmd->data_type != IOMMU_HWPT_DATA_NONE && !cmd->data_len))
@@ -591,8 +592,9 @@ iommufd_hwpt_lookup(struct iommufd_ucmd *ucmd, u32 id)
  * iommufd_hwpt_set_dirty_tracking() - IOMMU_HWPT_SET_DIRTY_TRACKING
  * @ucmd: the ioctl, with a struct iommu_hwpt_set_dirty_tracking
  *
- * Return: 0; -EOPNOTSUPP for unknown flags, a non-zero @__reserved or a
- * HWPT allocated without IOMMU_HWPT_ALLOC_DIRTY_TRACKING; -ENOENT for a
+ * Return: 0; -EOPNOTSUPP for unknown flags or a HWPT allocated without
+ * IOMMU_HWPT_ALLOC_DIRTY_TRACKING (@__reserved is not checked, as
+ * upstream does not); -ENOENT for a
  * bad @hwpt_id; or the IOMMU driver's error.
  */
 int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd)
@@ -601,7 +603,7 @@ int iommufd_hwpt_set_dirty_tracking(struct iommufd_ucmd *ucmd)
 	struct iommufd_hw_pagetable *hwpt;
 	int rc;
 
-	if ((cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE) || cmd->__reserved)
+	if (cmd->flags & ~IOMMU_HWPT_DIRTY_TRACKING_ENABLE)
 		return -EOPNOTSUPP;
 
 	hwpt = iommufd_hwpt_lookup(ucmd, cmd->hwpt_id);
