@@ -737,7 +737,9 @@ static int iopt_area_check_split(struct io_pagetable *iopt,
 	if (!iopt->disable_large_pages || (last + 1) % iopt->iova_alignment)
 		return -EINVAL;
 	/* Access pins are counted per area: they cannot be shared out. */
-	if (atomic_read(&area->num_accesses) || iopt_area_unmapping(iopt, area))
+	if (atomic_read(&area->num_accesses))
+		return -EINVAL;
+	if (iopt_area_unmapping(iopt, area))
 		return -EBUSY;
 	/* So that iopt_area_split() cannot fail. */
 	if (!area->pinned)
@@ -792,9 +794,9 @@ static bool iopt_area_split(struct io_pagetable *iopt, struct iopt_area *area,
  * can take part of what one MAP mapped. All cuts are made or none: a cut
  * that cannot be made leaves every area as it was.
  *
- * Return: 0; -EINVAL while large IOPTEs are allowed or for a cut that is
- * not on a page boundary; -EBUSY for an area in-kernel accesses pinned;
- * -ENOMEM.
+ * Return: 0; -EINVAL while large IOPTEs are allowed, for a cut that is
+ * not on a page boundary or in an area in-kernel accesses pinned (as
+ * upstream); -EBUSY for an area being unmapped; -ENOMEM.
  */
 int iopt_cut_iova(struct io_pagetable *iopt, const unsigned long *lasts,
 		  unsigned int n)
