@@ -27,7 +27,7 @@
 #include <linux/overflow.h>
 #include <linux/rbtree_augmented.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
+#include <linux/sched/signal.h>
 
 #include "io_pagetable.h"
 #include "iommufd_private.h"
@@ -337,13 +337,44 @@ int iopt_check_fixed_iova(struct io_pagetable *iopt, unsigned long iova,
 	return 0;
 }
 
-static int iopt_allowed_cmp(const void *a, const void *b)
+/* Let the entry at @i of the heap @a[0, @n) sink to where it belongs. */
+static void iopt_allowed_sift(struct iopt_allowed *a, size_t i, size_t n)
 {
-	const struct iopt_allowed *l = a, *r = b;
+	size_t child;
 
-	if (l->start == r->start)
-		return 0;
-	return l->start < r->start ? -1 : 1;
+	while ((child = 2 * i + 1) < n) {
+		if (child + 1 < n && a[child + 1].start > a[child].start)
+			child++;
+		if (a[i].start >= a[child].start)
+			return;
+		swap(a[i], a[child]);
+		i = child;
+	}
+}
+
+/*
+ * Sort @a by start. A heapsort, as lib/sort.c's, but userspace may hand
+ * over millions of ranges (seconds of sorting): it yields as it goes, and
+ * gives up with -EINTR once the caller is killed.
+ */
+static int iopt_allowed_sort(struct iopt_allowed *a, size_t n)
+{
+	size_t i, done = 0;
+
+	for (i = n / 2; i-- > 0; done++) {
+		iopt_allowed_sift(a, i, n);
+		if (done % 4096 == 4095 && fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	for (i = n; i-- > 1; done++) {
+		swap(a[0], a[i]);
+		iopt_allowed_sift(a, 0, i);
+		if (done % 4096 == 4095 && fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
+	}
+	return 0;
 }
 
 /**
@@ -355,6 +386,7 @@ static int iopt_allowed_cmp(const void *a, const void *b)
  * @why: IOPT_WHY_LEN bytes for the reason of a failure, or NULL
  *
  * Return: 0; -EINVAL if a range is empty or reversed, or two overlap;
+ * -EINTR if the caller was killed while they were sorted;
  * -EADDRINUSE if a range overlaps reserved IOVA. On failure nothing
  * changes and the caller still owns @allowed.
  */
@@ -363,11 +395,14 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 {
 	struct iopt_span *span;
 	unsigned int i, n;
+	int rc;
 
 	for (i = 0; i != num; i++)
 		if (allowed[i].start >= allowed[i].last)
 			return -EINVAL;
-	sort(allowed, num, sizeof(*allowed), iopt_allowed_cmp, NULL);
+	rc = iopt_allowed_sort(allowed, num);
+	if (rc)
+		return rc;
 	for (i = 1; i < num; i++)
 		if (allowed[i].start <= allowed[i - 1].last)
 			return -EINVAL;
@@ -384,6 +419,7 @@ int iopt_set_allowed(struct io_pagetable *iopt, struct iopt_allowed *allowed,
 	for (i = 0; i != num; i++) {
 		unsigned long last = allowed[i].last;
 
+		cond_resched();
 		if (allowed[i].start < iopt->aperture_start ||
 		    last > iopt->aperture_last) {
 			iopt_why(why,

@@ -9,6 +9,7 @@
  */
 #include <linux/file.h>
 #include <linux/iommu.h>
+#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <uapi/linux/iommufd.h>
@@ -192,6 +193,8 @@ int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd)
 	for (i = 0; i != cmd->num_iovas; i++) {
 		struct iommu_iova_range range;
 
+		/* There may be millions. */
+		cond_resched();
 		if (copy_from_user(&range, &uranges[i], sizeof(range))) {
 			rc = -EFAULT;
 			goto out_free;

@@ -1150,6 +1150,46 @@ TEST_F(iommufd_ioas, allow_iovas_any_order)
 						  TEST_MAP_RW));
 }
 
+/*
+ * Many ranges in a shuffled order are sorted: the lowest is the first
+ * choice, and a range given twice is found wherever the two copies were.
+ */
+TEST_F(iommufd_ioas, allow_iovas_many_shuffled)
+{
+	const unsigned int n = 50000;
+	struct iommu_iova_range *allowed, tmp;
+	unsigned int i, j, seed = 1;
+	__u64 iova = 0;
+
+	allowed = calloc(n, sizeof(*allowed));
+	ASSERT_NE(NULL, allowed);
+	/* One page every other page, from page 16 up. */
+	for (i = 0; i != n; i++) {
+		allowed[i].start = (16 + 2ULL * i) * page_size;
+		allowed[i].last = allowed[i].start + page_size - 1;
+	}
+	for (i = n - 1; i; i--) {
+		seed = seed * 1103515245 + 12345;
+		j = (seed >> 8) % (i + 1);
+		tmp = allowed[i];
+		allowed[i] = allowed[j];
+		allowed[j] = tmp;
+	}
+	test_ioctl_ioas_allow_iovas(self->ioas_id, allowed, n);
+	test_ioctl_ioas_map(self->ioas_id, buffer, page_size, &iova);
+	ASSERT_EQ(16 * page_size, iova);
+	EXPECT_ERRNO(ENOSPC, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+						  buffer, 2 * page_size, &iova,
+						  TEST_MAP_RW));
+
+	/* The same ranges with one of them twice overlap. */
+	allowed[n / 3] = allowed[2 * n / 3];
+	EXPECT_ERRNO(EINVAL, _test_ioctl_ioas_allow_iovas(self->fd,
+							  self->ioas_id,
+							  allowed, n));
+	free(allowed);
+}
+
 TEST_F(iommufd_ioas, allow_iovas_never_zero)
 {
 	struct iommu_iova_range allowed = {
