@@ -31,10 +31,12 @@
 #include <linux/iommufd.h>
 #include <linux/lockdep.h>
 #include <linux/module.h>
+#include <linux/overflow.h>
 #include <linux/pci.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/vfio.h>
+#include <linux/xarray.h>
 
 #include "vfio.h"
 
@@ -89,6 +91,7 @@ int vfio_iommufd_bind(struct vfio_device *device, struct iommufd_ctx *ictx,
 		if (IS_ERR(access))
 			return PTR_ERR(access);
 		device->iommufd_access = access;
+		xa_init(&device->iommufd_pins);
 		return 0;
 	}
 	idev = iommufd_device_bind(ictx, device->dev, devid);
@@ -111,10 +114,12 @@ void vfio_iommufd_unbind(struct vfio_device *device)
 {
 	lockdep_assert_held(&device->dev_set->lock);
 
-	if (device->iommufd_access)
+	if (device->iommufd_access) {
 		iommufd_access_destroy(device->iommufd_access);
-	else
+		xa_destroy(&device->iommufd_pins);
+	} else {
 		iommufd_device_unbind(device->iommufd_device);
+	}
 	device->iommufd_access = NULL;
 	device->iommufd_device = NULL;
 	device->iommufd_attached = false;
@@ -143,6 +148,50 @@ void vfio_iommufd_show_fdinfo(struct seq_file *m, struct vfio_device *device)
 	mutex_unlock(&device->dev_set->lock);
 }
 
+/*
+ * Pins of an emulated device count per page, as type1 counts them: 6.1's
+ * drivers were written against type1 and rely on it. kvmgt pins the pages
+ * of a 2 MiB GTT entry one by one and unpins them as one range; vfio-ap's
+ * dma_unmap() unpins its IOVA whether it pinned it or not, which type1
+ * ignores. An iommufd access holds its user to unpinning exactly the
+ * ranges it pinned (it WARNs otherwise, and keeps the IOVA from being
+ * unmapped), so VFIO pins each page through the access on its own and
+ * counts in vfio_device::iommufd_pins how often each IOVA page is pinned:
+ * an unpin takes one pin of each page that has one, and no more.
+ */
+
+/* One more pin of IOVA page @index. Return: 0 or -ENOMEM. */
+static int vfio_iommufd_pins_inc(struct xarray *pins, unsigned long index)
+{
+	XA_STATE(xas, pins, index);
+	void *entry;
+
+	do {
+		xas_lock(&xas);
+		entry = xas_load(&xas);
+		xas_store(&xas, xa_mk_value(entry ? xa_to_value(entry) + 1 : 1));
+		xas_unlock(&xas);
+	} while (xas_nomem(&xas, GFP_KERNEL_ACCOUNT));
+	return xas_error(&xas);
+}
+
+/* One pin less of IOVA page @index. Return: false if it had none. */
+static bool vfio_iommufd_pins_dec(struct xarray *pins, unsigned long index)
+{
+	XA_STATE(xas, pins, index);
+	unsigned long count;
+	void *entry;
+
+	xas_lock(&xas);
+	entry = xas_load(&xas);
+	count = entry ? xa_to_value(entry) : 0;
+	/* Neither store allocates: the slot is there already. */
+	if (count)
+		xas_store(&xas, count == 1 ? NULL : xa_mk_value(count - 1));
+	xas_unlock(&xas);
+	return count;
+}
+
 /**
  * vfio_device_iommufd_pin_pages() - vfio_pin_pages() for an iommufd-bound device
  * @device: the device
@@ -153,37 +202,68 @@ void vfio_iommufd_show_fdinfo(struct seq_file *m, struct vfio_device *device)
  * @pages: filled with the pinned pages
  *
  * Return: @npage, or a negative errno: -EINVAL for a device with an IOMMU
- * of its own (it has no business pinning) or a bad range.
+ * of its own (it has no business pinning), -EOVERFLOW for pages past the
+ * end of the IOVA space, or the access's error for the first page it could
+ * not pin; then none stays pinned.
  */
 int vfio_device_iommufd_pin_pages(struct vfio_device *device, dma_addr_t iova,
 				  int npage, int prot, struct page **pages)
 {
-	int ret;
+	unsigned long first = ALIGN_DOWN(iova, PAGE_SIZE), last, at;
+	unsigned int flags = (prot & IOMMU_WRITE) ? IOMMUFD_ACCESS_RW_WRITE : 0;
+	int i, ret;
 
 	if (!device->iommufd_access || iova > ULONG_MAX)
 		return -EINVAL;
-	ret = iommufd_access_pin_pages(device->iommufd_access,
-				       ALIGN_DOWN(iova, PAGE_SIZE),
-				       npage * PAGE_SIZE, pages,
-				       (prot & IOMMU_WRITE) ?
-					       IOMMUFD_ACCESS_RW_WRITE : 0);
-	return ret ? ret : npage;
+	if (check_add_overflow(first, (unsigned long)(npage - 1) * PAGE_SIZE,
+			       &last))
+		return -EOVERFLOW;
+	for (i = 0; i != npage; i++) {
+		at = first + i * PAGE_SIZE;
+		ret = iommufd_access_pin_pages(device->iommufd_access, at,
+					       PAGE_SIZE, &pages[i], flags);
+		if (ret)
+			goto out_unpin;
+		ret = vfio_iommufd_pins_inc(&device->iommufd_pins,
+					    at >> PAGE_SHIFT);
+		if (ret) {
+			iommufd_access_unpin_pages(device->iommufd_access, at,
+						   PAGE_SIZE);
+			goto out_unpin;
+		}
+	}
+	return npage;
+
+out_unpin:
+	vfio_device_iommufd_unpin_pages(device, first, i);
+	return ret;
 }
 
 /**
  * vfio_device_iommufd_unpin_pages() - vfio_unpin_pages() for an iommufd-bound device
  * @device: the device
- * @iova: first IOVA, as pinned
- * @npage: number of pages, as pinned
+ * @iova: an IOVA in the first page
+ * @npage: number of pages, counted from the page holding @iova; pages
+ *         that are not pinned are passed over, as type1 does
  */
 void vfio_device_iommufd_unpin_pages(struct vfio_device *device,
 				     dma_addr_t iova, int npage)
 {
-	if (WARN_ON(!device->iommufd_access))
+	unsigned long first = ALIGN_DOWN(iova, PAGE_SIZE), at;
+	int i;
+
+	if (WARN_ON(!device->iommufd_access) || iova > ULONG_MAX)
 		return;
-	iommufd_access_unpin_pages(device->iommufd_access,
-				   ALIGN_DOWN(iova, PAGE_SIZE),
-				   npage * PAGE_SIZE);
+	for (i = 0; i < npage; i++) {
+		at = first + i * PAGE_SIZE;
+		/* Past the end of the IOVA space nothing is pinned. */
+		if (at < first)
+			break;
+		if (vfio_iommufd_pins_dec(&device->iommufd_pins,
+					  at >> PAGE_SHIFT))
+			iommufd_access_unpin_pages(device->iommufd_access, at,
+						   PAGE_SIZE);
+	}
 }
 
 /**

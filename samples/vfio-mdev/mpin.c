@@ -32,6 +32,7 @@
 #include <linux/mdev.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -184,6 +185,36 @@ static int mpin_unpin_cmd(struct mpin_state *mpin, struct mpin_cmd *cmd)
 	return 0;
 }
 
+/*
+ * One vfio_unpin_pages() of the span, as kvmgt and vfio-ap unpin: the
+ * ranges held inside it are forgotten, not unpinned one by one.
+ */
+static int mpin_unpin_span(struct mpin_state *mpin, struct mpin_cmd *cmd)
+{
+	u64 start = ALIGN_DOWN(cmd->iova, PAGE_SIZE), last;
+	struct mpin_pin *pin, *next;
+
+	lockdep_assert_held(&mpin->cmd_lock);
+
+	if (!cmd->length || cmd->length > VFIO_PIN_PAGES_MAX_ENTRIES ||
+	    check_add_overflow(start, cmd->length * PAGE_SIZE - 1, &last))
+		return -EINVAL;
+	spin_lock(&mpin->pins_lock);
+	list_for_each_entry_safe(pin, next, &mpin->pins, node) {
+		u64 pin_start = ALIGN_DOWN(pin->iova, PAGE_SIZE);
+
+		if (pin_start < start ||
+		    pin_start + (u64)pin->npage * PAGE_SIZE - 1 > last)
+			continue;
+		list_del(&pin->node);
+		kfree(pin);
+		mpin->npins--;
+	}
+	spin_unlock(&mpin->pins_lock);
+	vfio_unpin_pages(&mpin->vdev, cmd->iova, cmd->length);
+	return 0;
+}
+
 static int mpin_rw(struct mpin_state *mpin, struct mpin_cmd *cmd, bool write)
 {
 	if (cmd->length > sizeof(cmd->data))
@@ -232,6 +263,9 @@ static ssize_t mpin_write(struct vfio_device *vdev, const char __user *buf,
 		break;
 	case MPIN_OP_UNPIN:
 		ret = mpin_unpin_cmd(mpin, &cmd);
+		break;
+	case MPIN_OP_UNPIN_SPAN:
+		ret = mpin_unpin_span(mpin, &cmd);
 		break;
 	case MPIN_OP_READ:
 	case MPIN_OP_WRITE:

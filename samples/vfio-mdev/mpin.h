@@ -20,6 +20,11 @@
  * IOVA space unmaps a pinned range, VFIO calls the driver's dma_unmap(),
  * which unpins every range that overlaps it and counts it in @unmapped.
  * Closing the device unpins what is left.
+ *
+ * MPIN_OP_UNPIN_SPAN unpins as kvmgt and vfio-ap do: one
+ * vfio_unpin_pages() of the span named, whatever it was pinned as (pages
+ * pinned one by one, unpinned together) and whether it was pinned at all.
+ * The driver forgets the ranges it holds inside the span.
  */
 #ifndef _SAMPLES_VFIO_MDEV_MPIN_H
 #define _SAMPLES_VFIO_MDEV_MPIN_H
@@ -37,6 +42,7 @@ enum mpin_op {
 	MPIN_OP_WRITE = 4,	/* vfio_dma_rw(iova, data, length, true) */
 	MPIN_OP_KVM = 5,	/* @result: 1 if the device opened with a KVM */
 	MPIN_OP_UNMAP_DELAY = 6, /* dma_unmap() sleeps @length ms first */
+	MPIN_OP_UNPIN_SPAN = 7,	/* vfio_unpin_pages(iova, npage) of any span */
 };
 
 /* @prot of MPIN_OP_PIN: the values of IOMMU_READ and IOMMU_WRITE. */
@@ -48,9 +54,9 @@ enum mpin_op {
  * @op: enum mpin_op
  * @prot: MPIN_OP_PIN: MPIN_PROT_*
  * @iova: first IOVA; any byte alignment
- * @length: MPIN_OP_PIN and MPIN_OP_UNPIN: number of pages, counted from
- *          the page that holds @iova; MPIN_OP_READ and MPIN_OP_WRITE:
- *          bytes, at most MPIN_DATA_SIZE; MPIN_OP_UNMAP_DELAY: how many
+ * @length: MPIN_OP_PIN, MPIN_OP_UNPIN and MPIN_OP_UNPIN_SPAN: number of
+ *          pages, counted from the page that holds @iova; MPIN_OP_READ
+ *          and MPIN_OP_WRITE: bytes, at most MPIN_DATA_SIZE; MPIN_OP_UNMAP_DELAY: how many
  *          milliseconds, at most 10000, every later dma_unmap() sleeps
  *          before it unpins (0: none), so that a test can act while an
  *          unmap waits for the driver
