@@ -135,12 +135,18 @@ void vfio_iommufd_unbind(struct vfio_device *device)
  * access) with what it is attached to. A device of a type1 container shows
  * its name only.
  *
- * Context: takes the device set's lock.
+ * Context: takes the device set's lock, killably.
  */
 void vfio_iommufd_show_fdinfo(struct seq_file *m, struct vfio_device *device)
 {
 	seq_printf(m, "vfio-device:\t%s\n", dev_name(device->dev));
-	mutex_lock(&device->dev_set->lock);
+	/*
+	 * A bind or an attach holds the lock while it may wait on userspace
+	 * (pinning memory, writing the reply): a reader can at least be
+	 * killed, and then prints no more.
+	 */
+	if (mutex_lock_killable(&device->dev_set->lock))
+		return;
 	if (device->iommufd_access)
 		iommufd_access_show_fdinfo(m, device->iommufd_access);
 	else if (device->iommufd_device)
