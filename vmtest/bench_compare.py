@@ -89,7 +89,12 @@ def main():
     if not order:
         print('bench: no figures found in %s' % directory)
         return 1
-    rounds = len(glob.glob(os.path.join(directory, ours + '-mock-r*.log')))
+    # one log per phase and round: the rounds of the phase run most
+    phases = {}
+    for path in glob.glob(os.path.join(directory, ours + '-*-r*.log')):
+        phase = os.path.basename(path)[len(ours) + 1:].rsplit('-r', 1)[0]
+        phases[phase] = phases.get(phase, 0) + 1
+    rounds = max(phases.values(), default=0)
 
     def release(notes):
         rel = sorted({n[8:] for n in notes if n.startswith('kernel: ')})
