@@ -15,9 +15,10 @@
  *
  * Each object is printed holding a reference on it, like an ioctl does,
  * but no lock of the context: the type's show function takes the locks it
- * needs, in their usual order. IOMMU_DESTROY of an object being printed
- * waits for the print (iommufd_fdinfo_wait()) instead of failing with
- * EBUSY, so that looking at a context never changes what it does.
+ * needs, in their usual order. References are taken only under the
+ * context's fdinfo_lock, so IOMMU_DESTROY of an object that seems busy
+ * looks again holding that lock instead of failing with EBUSY: looking at
+ * a context never changes what it does.
  *
  * A refusal is recorded only when the handler gave a reason: formatting
  * happens on failure paths alone, and a successful ioctl neither clears
@@ -165,16 +166,3 @@ void iommufd_device_show_fdinfo(struct seq_file *m, struct iommufd_device *idev)
 	iommufd_object_show(m, &idev->obj);
 }
 EXPORT_SYMBOL_NS_GPL(iommufd_device_show_fdinfo, IOMMUFD);
-
-/**
- * iommufd_fdinfo_wait() - wait for a print of the context's objects
- * @ictx: the context
- *
- * IOMMU_DESTROY calls this when the object it should destroy is in use,
- * then tries again: a reference fdinfo holds must not make it fail.
- */
-void iommufd_fdinfo_wait(struct iommufd_ctx *ictx)
-{
-	mutex_lock(&ictx->fdinfo_lock);
-	mutex_unlock(&ictx->fdinfo_lock);
-}

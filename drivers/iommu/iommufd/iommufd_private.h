@@ -46,7 +46,8 @@ struct page;
  *             that IOAS is destroyed, so it never points at a freed one
  * @id: names the context in fdinfo, unique while the system runs
  * @usage: memory the context's mappings pin and charge
- * @fdinfo_lock: held while fdinfo prints the objects, see fdinfo.c
+ * @fdinfo_lock: fdinfo takes and drops its object references under it;
+ *               IOMMU_DESTROY's second look holds it, see fdinfo.c
  * @refusal_lock: protects @refusal
  * @refusal: the last operation refused with a reason, see fdinfo.c
  */
@@ -58,7 +59,7 @@ struct iommufd_ctx {
 	struct iommufd_ioas *vfio_ioas;
 	unsigned int id;
 	struct iopt_usage usage;
-	struct mutex fdinfo_lock; /* serialises fdinfo's object walk */
+	struct mutex fdinfo_lock; /* fdinfo's object references */
 	spinlock_t refusal_lock; /* protects refusal */
 	struct iommufd_refusal {
 		const char *op;
@@ -71,7 +72,6 @@ struct iommufd_ctx {
 void iommufd_ctx_refused(struct iommufd_ctx *ictx, const char *op, int rc,
 			 const char *why);
 void iommufd_ctx_show_fdinfo(struct seq_file *m, struct iommufd_ctx *ictx);
-void iommufd_fdinfo_wait(struct iommufd_ctx *ictx);
 
 /* Length of the human-readable reason an ioctl may give beside its errno. */
 #define IOMMUFD_REASON_LEN IOPT_WHY_LEN

@@ -372,27 +372,43 @@ int iommufd_ucmd_fail(struct iommufd_ucmd *ucmd, int rc, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * Unpublish object @id of @ictx if nothing but the table holds it. Returns
+ * the object, NULL if there is none, or ERR_PTR(-EBUSY) with the number
+ * of its other holders in *@users.
+ */
+static struct iommufd_object *iommufd_destroy_try(struct iommufd_ctx *ictx,
+						  u32 id, unsigned int *users)
+{
+	struct iommufd_object *obj;
+
+	xa_lock(&ictx->objects);
+	obj = xa_load(&ictx->objects, id);
+	if (obj && !__iommufd_object_try_remove(ictx, obj)) {
+		*users = refcount_read(&obj->users) - 1;
+		obj = ERR_PTR(-EBUSY);
+	}
+	xa_unlock(&ictx->objects);
+	return obj;
+}
+
 static int iommufd_destroy(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_destroy *cmd = ucmd->args;
 	struct iommufd_ctx *ictx = ucmd->ictx;
 	struct iommufd_object *obj;
 	unsigned int users = 0;
-	bool waited = false;
 
-again:
-	xa_lock(&ictx->objects);
-	obj = xa_load(&ictx->objects, cmd->id);
-	if (obj && !__iommufd_object_try_remove(ictx, obj)) {
-		users = refcount_read(&obj->users) - 1;
-		obj = ERR_PTR(-EBUSY);
-	}
-	xa_unlock(&ictx->objects);
-	/* fdinfo may hold the object just now: not a user, wait for it. */
-	if (IS_ERR(obj) && !waited) {
-		iommufd_fdinfo_wait(ictx);
-		waited = true;
-		goto again;
+	obj = iommufd_destroy_try(ictx, cmd->id, &users);
+	if (obj == ERR_PTR(-EBUSY)) {
+		/*
+		 * fdinfo may hold the object just now: it takes its
+		 * references only under fdinfo_lock, so look again holding
+		 * that, when fdinfo holds none.
+		 */
+		mutex_lock(&ictx->fdinfo_lock);
+		obj = iommufd_destroy_try(ictx, cmd->id, &users);
+		mutex_unlock(&ictx->fdinfo_lock);
 	}
 
 	if (!obj)

@@ -829,6 +829,55 @@ TEST_F(fdinfo, read_while_changing)
 }
 
 /*
+ * IOMMU_DESTROY of an object while threads read fdinfo in turn, each
+ * holding the object while it prints it (slowly: an IOAS counts its
+ * areas). It used to wait for one print to end and then look again
+ * unlocked, failing with EBUSY if the next print held the object by then.
+ * That window is narrow: this run of rounds did not hit it on the old
+ * kernel once; it checks that destroy never fails now.
+ */
+TEST_F_TIMEOUT(fdinfo, destroy_while_read_in_turns, 300)
+{
+	struct race r = { .fd = self->fd };
+	unsigned int round, i, busy = 0;
+	pthread_t t[3];
+	__u32 victim;
+	int refused;
+	__u64 iova;
+
+	for (round = 0; round != 4; round++) {
+		test_ioctl_ioas_alloc(&victim);
+		iova = MOCK_APERTURE_START;
+		for (i = 0; i != 3000; i++, iova += 2 * psize)
+			ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, victim,
+							  self->buf, psize,
+							  &iova,
+							  TEST_MAP_RW |
+							  IOMMU_IOAS_MAP_FIXED_IOVA));
+		__atomic_store_n(&r.stop, false, __ATOMIC_RELAXED);
+		for (i = 0; i != ARRAY_SIZE(t); i++)
+			ASSERT_EQ(0, pthread_create(&t[i], NULL, race_read,
+						    &r));
+		usleep(20 * 1000);
+		refused = _test_ioctl_destroy(self->fd, victim);
+		if (refused) {
+			EXPECT_EQ(EBUSY, errno);
+			busy++;
+		}
+		__atomic_store_n(&r.stop, true, __ATOMIC_RELAXED);
+		for (i = 0; i != ARRAY_SIZE(t); i++)
+			ASSERT_EQ(0, pthread_join(t[i], NULL));
+		/* Nothing reads now: it goes. */
+		if (refused)
+			test_ioctl_destroy(victim);
+	}
+	TH_LOG("%ld fdinfo reads", r.reads);
+	EXPECT_EQ(0, busy);
+	EXPECT_EQ(0, r.errors);
+	EXPECT_EQ(1, fdinfo_num(self->fd, "objects:\t"));
+}
+
+/*
  * iommufd-top, the operator's tool over fdinfo: it lists this process with
  * its context, what it pinned in KiB and its objects, largest first, and
  * with -r the last refusal.
