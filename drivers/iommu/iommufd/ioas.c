@@ -170,42 +170,70 @@ int iommufd_ioas_ranges_ioctl(struct iommufd_ucmd *ucmd)
 	return rc;
 }
 
+/*
+ * The @num ranges at @uranges, read into a kvmalloc()ed array, or NULL for
+ * none. The array grows as the ranges are read: sized by the count alone,
+ * it could be 2 GiB, zeroed, before a first range turned out unreadable.
+ */
+static struct iopt_allowed *
+iommufd_ioas_read_allowed(const struct iommu_iova_range __user *uranges,
+			  u32 num)
+{
+	struct iopt_allowed *allowed = NULL, *grown;
+	size_t room = 0, i;
+	int rc;
+
+	for (i = 0; i != num; i++) {
+		struct iommu_iova_range range;
+
+		if (i == room) {
+			size_t want = min_t(size_t, num,
+					    max_t(size_t, 64, 2 * room));
+
+			grown = kvrealloc(allowed, room * sizeof(*allowed),
+					  want * sizeof(*allowed),
+					  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+			if (!grown) {
+				rc = -ENOMEM;
+				goto err_free;
+			}
+			allowed = grown;
+			room = want;
+		}
+		/* There may be millions. */
+		cond_resched();
+		if (copy_from_user(&range, &uranges[i], sizeof(range))) {
+			rc = -EFAULT;
+			goto err_free;
+		}
+		if (range.start > ULONG_MAX || range.last > ULONG_MAX) {
+			rc = -EOVERFLOW;
+			goto err_free;
+		}
+		allowed[i].start = range.start;
+		allowed[i].last = range.last;
+	}
+	return allowed;
+
+err_free:
+	kvfree(allowed);
+	return ERR_PTR(rc);
+}
+
 int iommufd_ioas_allow_ioctl(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_ioas_allow_iovas *cmd = ucmd->args;
-	struct iommu_iova_range __user *uranges;
-	struct iopt_allowed *allowed = NULL;
+	struct iopt_allowed *allowed;
 	struct iommufd_ioas *ioas;
-	u32 i;
 	int rc;
 
 	if (cmd->__reserved)
 		return -EOPNOTSUPP;
 
-	uranges = u64_to_user_ptr(cmd->allowed_iovas);
-	if (cmd->num_iovas) {
-		/* An absurd count is ENOMEM, not a warning splat. */
-		allowed = kvcalloc(cmd->num_iovas, sizeof(*allowed),
-				   GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-		if (!allowed)
-			return -ENOMEM;
-	}
-	for (i = 0; i != cmd->num_iovas; i++) {
-		struct iommu_iova_range range;
-
-		/* There may be millions. */
-		cond_resched();
-		if (copy_from_user(&range, &uranges[i], sizeof(range))) {
-			rc = -EFAULT;
-			goto out_free;
-		}
-		if (range.start > ULONG_MAX || range.last > ULONG_MAX) {
-			rc = -EOVERFLOW;
-			goto out_free;
-		}
-		allowed[i].start = range.start;
-		allowed[i].last = range.last;
-	}
+	allowed = iommufd_ioas_read_allowed(u64_to_user_ptr(cmd->allowed_iovas),
+					    cmd->num_iovas);
+	if (IS_ERR(allowed))
+		return PTR_ERR(allowed);
 
 	/* Looked up only now: nothing is held while user memory is read. */
 	ioas = iommufd_ioas_get(ucmd, cmd->ioas_id);

@@ -1370,6 +1370,13 @@ TEST_F(iommufd_ioas, allow_iovas_bad_input)
 	EXPECT_ERRNO(EFAULT, _test_ioctl_ioas_allow_iovas(self->fd,
 							  self->ioas_id, edge,
 							  2));
+	/*
+	 * A count of 2^32 - 1 with one range readable: the ranges are read
+	 * first, EFAULT. It was ENOMEM: 64 GiB for the count, tried first.
+	 */
+	EXPECT_ERRNO(EFAULT, _test_ioctl_ioas_allow_iovas(self->fd,
+							  self->ioas_id, edge,
+							  UINT32_MAX));
 	ASSERT_EQ(0, munmap(pages, 2 * page_size));
 	EXPECT_ERRNO(EFAULT, _test_ioctl_ioas_allow_iovas(self->fd,
 							  self->ioas_id, edge,
