@@ -2298,7 +2298,7 @@ TEST_F_TIMEOUT(vfio_mdev, bind_as_access, VFIO_TIMEOUT)
 		.argsz = sizeof(region),
 		.index = VFIO_PCI_CONFIG_REGION_INDEX,
 	};
-	__u32 devid = 0, ioas1, ioas2, pt, stale;
+	__u32 devid = 0, ioas1, ioas2, pt, stale, bar, after;
 	int iommufd, fd, group_fd;
 	char group[64];
 	char name[32];
@@ -2357,6 +2357,17 @@ TEST_F_TIMEOUT(vfio_mdev, bind_as_access, VFIO_TIMEOUT)
 	EXPECT_EQ(-1, pread(fd, name, 4, region.offset + 0xfc));
 	EXPECT_EQ(-1, pread(fd, name, sizeof(name), region.offset + 0x795));
 	/*
+	 * A BAR in config space is written whole: narrower writes are
+	 * ignored. One used to take four bytes from mtty_write()'s one-
+	 * or two-byte buffer (a stack out-of-bounds read, for KASAN) and
+	 * store them as the BAR.
+	 */
+	ASSERT_EQ(4, pread(fd, &bar, 4, region.offset + 0x10));
+	EXPECT_EQ(1, pwrite(fd, "\xff", 1, region.offset + 0x10));
+	EXPECT_EQ(2, pwrite(fd, "\xff\xff", 2, region.offset + 0x10));
+	ASSERT_EQ(4, pread(fd, &after, 4, region.offset + 0x10));
+	EXPECT_EQ(bar, after);
+	/*
 	 * BAR n is port n's registers: mtty-1 has BAR0 and its 8 bytes
 	 * only. Accesses to other BARs, or past BAR0's end, fail rather
 	 * than index past the port array (UBSAN, then an Oops; found by
@@ -2366,6 +2377,13 @@ TEST_F_TIMEOUT(vfio_mdev, bind_as_access, VFIO_TIMEOUT)
 	ASSERT_OK(ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &region));
 	ASSERT_EQ(8, region.size);
 	EXPECT_EQ(1, pread(fd, name, 1, region.offset + 5));
+	/*
+	 * A register is one byte: a wider read returns it and zeros (it
+	 * returned stack bytes, zero only on kernels built to clear them).
+	 */
+	memset(name, 0x5a, 4);
+	EXPECT_EQ(4, pread(fd, name, 4, region.offset));
+	EXPECT_EQ(0, name[1] | name[2] | name[3]);
 	EXPECT_EQ(-1, pread(fd, name, 1, region.offset + 8));
 	EXPECT_EQ(-1, pwrite(fd, name, 4, region.offset + 6));
 	EXPECT_EQ(-1, pwrite(fd, name, 1, region.offset + 0x10000));
