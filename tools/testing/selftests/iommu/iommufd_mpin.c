@@ -265,6 +265,53 @@ FIXTURE_TEARDOWN(mpin)
 	EXPECT_EQ(0, sysfs_write(MDEV_DEVICES "/" MPIN_UUID "/remove", "1"));
 }
 
+struct remover {
+	int rc;
+	bool done;
+};
+
+static void *mpin_remove_fn(void *arg)
+{
+	struct remover *r = arg;
+
+	r->rc = sysfs_write(MDEV_DEVICES "/" MPIN_UUID "/remove", "1");
+	__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * The removal of a device whose file is open waits for the file to be
+ * closed. Meanwhile no one can open the device again: new users used to
+ * be let in through its cdev, and kept the removal waiting as long as
+ * they liked, on a device whose driver was going away.
+ */
+TEST(mpin_removal_lets_no_one_in)
+{
+	struct remover r = {};
+	char cdev[PATH_MAX];
+	pthread_t remover;
+	int fd, again, i;
+
+	mpin_create(_metadata, cdev, sizeof(cdev));
+	fd = open(cdev, O_RDWR);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pthread_create(&remover, NULL, mpin_remove_fn, &r));
+	/* Until the removal has begun, the cdev opens; 2 s at most. */
+	for (i = 0; i != 100; i++) {
+		again = open(cdev, O_RDWR);
+		if (again < 0)
+			break;
+		close(again);
+		usleep(20 * 1000);
+	}
+	EXPECT_NE(100, i);
+	/* It still waits for the open file. */
+	EXPECT_FALSE(__atomic_load_n(&r.done, __ATOMIC_ACQUIRE));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, pthread_join(remover, NULL));
+	ASSERT_EQ(0, r.rc);
+}
+
 /* The device describes its one region, where commands go. */
 TEST_F(mpin, region)
 {
