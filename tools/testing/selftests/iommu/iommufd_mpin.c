@@ -797,8 +797,9 @@ TEST_F(mpin_group, pin_rw_unmap)
 /*
  * Unpins of another shape than the pins, as 6.1's kvmgt and vfio-ap make
  * them: pages pinned one by one and unpinned as one span, and spans of
- * pages never pinned, mapped or not. type1 counts pins per page and
- * passes over pages that are not pinned, and so does VFIO over iommufd.
+ * pages never pinned, mapped (or, but for type1, not). type1 counts pins
+ * per page and passes over pages that are not pinned, and so does VFIO
+ * over iommufd.
  * Before, the span took one pin of four off the access (the IOVA then
  * could not be unmapped), and an unpin of pages not pinned WARNed.
  */
@@ -821,8 +822,10 @@ TEST_F(mpin_group, unpin_other_shapes)
 	ASSERT_EQ(2, pinned);
 	ASSERT_EQ(0, unpin_span(_metadata, self->fd, IOVA_BASE + 3 * page_size,
 				1));
-	ASSERT_EQ(0, unpin_span(_metadata, self->fd,
-				IOVA_BASE + BUF_PAGES * page_size, 2));
+	/* type1 WARNs for an IOVA not mapped at all; iommufd passes over. */
+	if (vfio_container_is_iommufd(self->container))
+		ASSERT_EQ(0, unpin_span(_metadata, self->fd,
+					IOVA_BASE + BUF_PAGES * page_size, 2));
 	ASSERT_EQ(0, unpin(_metadata, self->fd, IOVA_BASE + 2 * page_size, 1));
 	ASSERT_EQ(0, unpin(_metadata, self->fd, IOVA_BASE + 2 * page_size, 1));
 	pin_counts(_metadata, self->fd, &pinned, &unmapped);
