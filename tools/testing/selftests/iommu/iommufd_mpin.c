@@ -1167,7 +1167,7 @@ static void *kvm_add_del_fn(void *arg)
  * and the device closes: the device opened with the VM or without, never
  * a torn state (lockdep checks KVM's lock against VFIO's).
  */
-TEST_F(mpin_kvm, add_del_race_bind)
+TEST_F_TIMEOUT(mpin_kvm, add_del_race_bind, 180)
 {
 	struct kvm_race r = { .kvm_dev = self->kvm_dev, .rounds = 2000 };
 	__u64 iova = IOVA_BASE;
