@@ -1772,12 +1772,18 @@ void iopt_release_pages(struct kref *kref)
 	struct iopt_pages *pages = container_of(kref, struct iopt_pages, kref);
 
 	/*
-	 * Every pin was dropped before the last reference, which left no
-	 * xarray node to free: xa_destroy() would only take the lock (with
-	 * interrupts off) to find that out, once per small map.
+	 * Every pin was dropped before the last reference, so no chunk is
+	 * left, and mostly no xarray node either: xa_destroy() would only
+	 * take the lock (with interrupts off) to find that out, once per
+	 * small map. A chunk store whose node allocations failed can leave
+	 * an empty node behind, which is freed here.
 	 */
-	if (WARN_ON(!xa_empty(&pages->chunks)))
+	if (!xa_empty(&pages->chunks)) {
+		unsigned long index = 0;
+
+		WARN_ON(xa_find(&pages->chunks, &index, ULONG_MAX, XA_PRESENT));
 		xa_destroy(&pages->chunks);
+	}
 	if (pages->file)
 		iopt_file_release(pages);
 	free_uid(pages->source_user);

@@ -199,6 +199,17 @@ static int iopt_file_fill_huge(struct file *file, struct hstate *h,
 }
 
 /*
+ * Whether @folio can take @n more references. Each page pinned from a file
+ * is one reference on its folio, so a folio mapped over and over could
+ * count up to an overflow (and a use-after-free); half the range keeps
+ * clear of it with room for pins racing this check.
+ */
+static bool iopt_folio_refs_room(struct folio *folio, unsigned long n)
+{
+	return folio_ref_count(folio) <= INT_MAX / 2 - (int)n;
+}
+
+/*
  * The huge folio of the hugetlbfs file holding byte @pos, page aligned,
  * with one reference; in *@sub the index of @pos's page in it, and in
  * *@avail how many pages from there on are the file's: up to the end of
@@ -245,8 +256,7 @@ static struct folio *iopt_file_huge_folio(struct file *file, loff_t pos,
 		folio_put(folio);
 		return ERR_PTR(-EIO);
 	}
-	/* The references of a huge folio add up: keep clear of overflow. */
-	if (folio_ref_count(folio) > INT_MAX - (int)folio_nr_pages(folio)) {
+	if (!iopt_folio_refs_room(folio, folio_nr_pages(folio))) {
 		folio_put(folio);
 		return ERR_PTR(-ENOMEM);
 	}
@@ -292,6 +302,10 @@ static long iopt_file_pin_shmem(struct file *file, loff_t pos,
 					   mapping_gfp_mask(mapping));
 	if (IS_ERR(page))
 		return PTR_ERR(page);
+	if (!iopt_folio_refs_room(page_folio(page), 0)) {
+		put_page(page);
+		return -ENOMEM;
+	}
 	*out = page;
 	return 1;
 }
@@ -333,6 +347,8 @@ static long iopt_file_pin_cached(struct file *file, pgoff_t index,
 			out[done + j] = folio_page(folio, sub + j);
 		}
 		/* The batch's reference serves the first page. */
+		if (j > 1 && !iopt_folio_refs_room(folio, j - 1))
+			j = 0;	/* iopt_file_pin_shmem() refuses it */
 		if (j > 1)
 			folio_ref_add(folio, j - 1);
 		if (!j)
