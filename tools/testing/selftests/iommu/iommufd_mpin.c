@@ -80,11 +80,12 @@ static int pin(struct __test_metadata *_metadata, int fd, __u64 iova,
 	return cmd.result;
 }
 
-static int unpin(struct __test_metadata *_metadata, int fd, __u64 iova,
-		 __u64 npage)
+/* MPIN_OP_UNPIN or MPIN_OP_UNPIN_SPAN; returns the device's result. */
+static int unpin_op(struct __test_metadata *_metadata, int fd, __u32 op,
+		    __u64 iova, __u64 npage)
 {
 	struct mpin_cmd cmd = {
-		.op = MPIN_OP_UNPIN,
+		.op = op,
 		.iova = iova,
 		.length = npage,
 	};
@@ -93,19 +94,10 @@ static int unpin(struct __test_metadata *_metadata, int fd, __u64 iova,
 	return cmd.result;
 }
 
-/* MPIN_OP_UNPIN_SPAN; returns the device's result. */
-static int unpin_span(struct __test_metadata *_metadata, int fd, __u64 iova,
-		      __u64 npage)
-{
-	struct mpin_cmd cmd = {
-		.op = MPIN_OP_UNPIN_SPAN,
-		.iova = iova,
-		.length = npage,
-	};
-
-	ASSERT_EQ(0, mpin(fd, &cmd));
-	return cmd.result;
-}
+#define unpin(_metadata, fd, iova, npage) \
+	unpin_op(_metadata, fd, MPIN_OP_UNPIN, iova, npage)
+#define unpin_span(_metadata, fd, iova, npage) \
+	unpin_op(_metadata, fd, MPIN_OP_UNPIN_SPAN, iova, npage)
 
 /* MPIN_OP_READ or MPIN_OP_WRITE of @length bytes from or to @data. */
 static int dma_rw(struct __test_metadata *_metadata, int fd, __u64 iova,
